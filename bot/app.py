@@ -1,0 +1,100 @@
+"""The composition root: builds every part of the running bot and starts and stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from bot.fetch import Fetcher
+from bot.http_server import build_http_app, start_http
+from bot.metrics import Metrics
+from bot.netguard import AddressPolicy, allow_any, public_only
+from bot.pipeline import build_pipeline
+from bot.poller import Poller
+from bot.redis_conn import RedisHandle, open_redis
+from bot.settings import Settings
+from bot.worker import PipelineWorker, ensure_group
+
+log = logging.getLogger(__name__)
+
+ROLES = ("poller", "pipeline")
+
+
+def address_policy(settings: Settings) -> AddressPolicy:
+    return allow_any if settings.allow_private_networks else public_only
+
+
+@dataclass
+class RunningBot:
+    """Handles on a started bot, for /healthz and for tests."""
+
+    handle: RedisHandle
+    metrics: Metrics
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    http_port: int | None = None
+
+    async def health(self) -> dict[str, Any]:
+        redis_ok = await self.handle.ping()
+        roles = {name: not task.done() for name, task in self.tasks.items()}
+        return {"ok": redis_ok and all(roles.values()), "redis": redis_ok, "roles": roles}
+
+    async def metrics_text(self) -> bytes:
+        try:
+            self.metrics.stream_lag.set(await self.handle.client.xlen(self.handle.keys.entries))
+        except (RedisError, OSError):
+            pass
+        return self.metrics.render()
+
+
+async def run_bot(
+    settings: Settings,
+    *,
+    roles: tuple[str, ...] = ROLES,
+    stop: asyncio.Event,
+    policy: AddressPolicy | None = None,
+    on_started: Callable[[RunningBot], Awaitable[None]] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Run the chosen roles until `stop` is set, then shut down in order."""
+    metrics = Metrics()
+    async with (
+        open_redis(settings) as handle,
+        Fetcher(policy=policy or address_policy(settings)) as fetcher,
+    ):
+        bot = RunningBot(handle=handle, metrics=metrics)
+        await ensure_group(handle.client, handle.keys)
+        if "poller" in roles:
+            poller = Poller(client=handle.client, keys=handle.keys, fetcher=fetcher,
+                            interval=settings.poll_interval, metrics=metrics, clock=clock)
+            bot.tasks["poller"] = asyncio.create_task(poller.run(stop), name="poller")
+        if "pipeline" in roles:
+            pipeline = build_pipeline(handle.client, handle.keys, ttl=settings.retention_seconds)
+            worker = PipelineWorker(client=handle.client, blocking=handle.blocking,
+                                    keys=handle.keys, pipeline=pipeline, metrics=metrics)
+            bot.tasks["pipeline"] = asyncio.create_task(worker.run(stop), name="pipeline")
+        runner = await start_http(build_http_app(health=bot.health, metrics=bot.metrics_text),
+                                  port=settings.http_port)
+        bot.http_port = int(runner.addresses[0][1]) if runner.addresses else settings.http_port
+        log.info("newsbot running", extra={"roles": ",".join(roles), "redis": handle.description,
+                                          "http_port": bot.http_port})
+        try:
+            if on_started is not None:
+                await on_started(bot)
+            await stop.wait()
+        finally:
+            log.info("newsbot stopping")
+            await asyncio.gather(*bot.tasks.values(), return_exceptions=True)
+            await runner.cleanup()
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)

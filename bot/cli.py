@@ -1,0 +1,280 @@
+"""The `newsbot` command line (contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot import __version__
+from bot.app import ROLES, address_policy, install_signal_handlers, run_bot
+from bot.digest_output import RENDERERS
+from bot.errors import ConfigError, NewsbotError
+from bot.fetch import Fetcher
+from bot.logging_setup import configure_logging
+from bot.oneshot import DigestResult, run_digest
+from bot.opml import OutlineFeed, read_opml, write_opml
+from bot.redis_conn import open_redis
+from bot.settings import Settings, load_settings
+from bot.summarize_cmd import read_source, summarize_document
+from bot.watchlist import FeedRecord, Watchlist
+from handlers.summarize import DEFAULT_MAX_CHARS, Budget
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _roles(text: str) -> tuple[str, ...]:
+    roles = tuple(r.strip() for r in text.split(",") if r.strip())
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise argparse.ArgumentTypeError(
+            f"unknown role(s): {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}")
+    return roles
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsbot",
+        description="Self-hosted news digests: watch feeds, fold duplicates, summarise, post.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    digest = commands.add_parser(
+        "digest", help="print a one-shot digest of feeds (URLs, feed files or OPML files)")
+    digest.add_argument("sources", nargs="+", metavar="SOURCE")
+    digest.add_argument("--format", choices=sorted(RENDERERS), default="text")
+    digest.add_argument("--max-items", type=_positive_int, metavar="N",
+                        help="show at most N stories (default: all)")
+    digest.add_argument("--sentences", type=_positive_int, default=3, metavar="N",
+                        help="sentences per summary (default: 3)")
+
+    summarize = commands.add_parser("summarize", help="summarise one article (URL, file or -)")
+    summarize.add_argument("source", nargs="?", default="-", metavar="URL|FILE|-")
+    summarize.add_argument("--sentences", type=_positive_int, default=3, metavar="N")
+    summarize.add_argument("--format", choices=("text", "json"), default="text")
+
+    run = commands.add_parser("run", help="run the bot: poll feeds and process entries")
+    run.add_argument("--roles", type=_roles, default=ROLES,
+                     help=f"comma-separated roles to run (default: {','.join(ROLES)})")
+
+    feeds = commands.add_parser("feeds", help="manage the watch list")
+    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    add = feed_commands.add_parser("add", help="watch a feed URL")
+    add.add_argument("url")
+    add.add_argument("--interval", type=float, metavar="SECONDS",
+                     help="poll this feed every SECONDS instead of NEWSBOT_POLL_INTERVAL")
+    remove = feed_commands.add_parser("remove", help="stop watching a feed (id or URL)")
+    remove.add_argument("feed", metavar="ID|URL")
+    listing = feed_commands.add_parser("list", help="list watched feeds with their health")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    importer = feed_commands.add_parser("import", help="watch every feed of an OPML file")
+    importer.add_argument("file", type=Path)
+    exporter = feed_commands.add_parser("export", help="write the watch list as OPML 2.0")
+    exporter.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+
+    commands.add_parser("check", help="diagnose settings, Redis and chat tokens")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    quiet = args.command in {"digest", "summarize", "feeds"}
+    configure_logging("warning" if quiet and settings.log_level == "info" else settings.log_level,
+                      settings.log_format)
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except NewsbotError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "digest":
+        return await _digest(args, settings)
+    if args.command == "summarize":
+        return await _summarize(args, settings)
+    if args.command == "run":
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        await run_bot(settings, roles=args.roles, stop=stop)
+        return EXIT_OK
+    if args.command == "feeds":
+        return await _feeds(args, settings)
+    return await _check(settings)
+
+
+async def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    budget = Budget(sentences=args.sentences, chars=max(DEFAULT_MAX_CHARS, 200 * args.sentences))
+    show_progress = sys.stderr.isatty() and len(args.sources) > 1
+    async with Fetcher(policy=address_policy(settings)) as fetcher:
+        if show_progress:
+            from rich.progress import Progress
+
+            with Progress(transient=True, console=_stderr_console()) as bar:
+                task = bar.add_task("fetching", total=len(args.sources))
+                result = await run_digest(settings, args.sources, fetcher=fetcher, budget=budget,
+                                          progress=lambda _s: bar.advance(task))
+        else:
+            result = await run_digest(settings, args.sources, fetcher=fetcher, budget=budget)
+    items = result.items[: args.max_items] if args.max_items else result.items
+    print(RENDERERS[args.format](result, items))
+    return EXIT_OK if result.entries else EXIT_FAILED
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+async def _summarize(args: argparse.Namespace, settings: Settings) -> int:
+    budget = Budget(sentences=args.sentences, chars=max(DEFAULT_MAX_CHARS, 200 * args.sentences))
+    async with Fetcher(policy=address_policy(settings)) as fetcher:
+        data, url = await read_source(args.source, fetcher)
+    summary = summarize_document(data, source=args.source, url=url, budget=budget)
+    if args.format == "json":
+        print(json.dumps({"source": summary.source, "title": summary.title,
+                          "summary": summary.summary, "method": summary.method,
+                          "words": summary.words}, ensure_ascii=False, indent=2))
+    else:
+        if summary.title:
+            print(summary.title)
+        print(summary.summary)
+        print(f"({summary.method} summary of {summary.words} words)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _ago(when: float, now: float) -> str:
+    if not when:
+        return "never"
+    seconds = max(0, int(now - when))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _health(feed: FeedRecord) -> str:
+    if feed.failures:
+        return f"failing ×{feed.failures}: {feed.last_error}"
+    if not feed.last_fetch:
+        return "not fetched yet"
+    return f"ok (warning: {feed.warning})" if feed.warning else "ok"
+
+
+async def _feeds(args: argparse.Namespace, settings: Settings) -> int:
+    now = time.time()
+    async with open_redis(settings) as handle:
+        watchlist = Watchlist(handle.client, handle.keys)
+        action = args.feeds_command
+        if action == "add":
+            if args.interval is not None and not args.interval > 0:
+                print("newsbot: --interval must be a positive number of seconds", file=sys.stderr)
+                return EXIT_USAGE
+            record, created = await watchlist.add(args.url, now=now, interval=args.interval)
+            verb = "added" if created else "already watched as"
+            print(f"{verb} {record.id}: {record.url}")
+            return EXIT_OK
+        if action == "remove":
+            removed = await watchlist.remove(args.feed)
+            if removed is None:
+                print(f"newsbot: no watched feed {args.feed!r} (see: newsbot feeds list)",
+                      file=sys.stderr)
+                return EXIT_FAILED
+            print(f"removed {removed.id}: {removed.url}")
+            return EXIT_OK
+        if action == "list":
+            feeds = await watchlist.all()
+            if args.format == "json":
+                print(json.dumps([vars(f) for f in feeds], indent=2, ensure_ascii=False))
+            elif not feeds:
+                print("no feeds watched yet; add one with: newsbot feeds add URL")
+            for feed in feeds if args.format == "text" else ():
+                title = f" ({feed.title})" if feed.title else ""
+                print(f"{feed.id:>4}  {feed.url}{title}\n      last fetch {_ago(feed.last_fetch, now)}"
+                      f", {feed.entries} entries, {_health(feed)}")
+            return EXIT_OK
+        if action == "import":
+            return await _import(args.file, watchlist, now)
+        feeds = await watchlist.all()
+        document = write_opml((OutlineFeed(f.url, f.title) for f in feeds),
+                              title="newsbot feeds", now=datetime.now(UTC))
+        if args.output:
+            args.output.write_text(document, encoding="utf-8")
+            print(f"wrote {len(feeds)} feed(s) to {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(document)
+        return EXIT_OK
+
+
+async def _import(path: Path, watchlist: Watchlist, now: float) -> int:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"newsbot: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    outlines = read_opml(data)
+    added = existing = 0
+    problems: list[str] = []
+    for outline in outlines:
+        try:
+            _record, created = await watchlist.add(outline.url, now=now, title=outline.title)
+        except NewsbotError as exc:
+            problems.append(str(exc))
+            continue
+        added += created
+        existing += not created
+    print(f"imported {path}: {added} added, {existing} already watched, {len(problems)} invalid")
+    for problem in problems:
+        print(f"  skipped: {problem}", file=sys.stderr)
+    return EXIT_OK if outlines and not problems else EXIT_FAILED
+
+
+async def _check(settings: Settings) -> int:
+    ok = True
+    print("settings: ok" + (f" (from {settings.config_path})" if settings.config_path else ""))
+    try:
+        async with open_redis(settings) as handle:
+            info = await handle.client.info("server")
+            print(f"redis: ok, {handle.description}, version {info.get('redis_version')}")
+            feeds = await Watchlist(handle.client, handle.keys).all()
+            failing = [f for f in feeds if f.failures]
+            print(f"feeds: {len(feeds)} watched, {len(failing)} failing")
+            for feed in failing:
+                print(f"  {feed.id} {feed.url}: {_health(feed)}")
+            pending = await handle.client.xlen(handle.keys.entries)
+            print(f"pipeline: {pending} entries waiting")
+    except NewsbotError as exc:
+        ok = False
+        print(f"redis: FAILED: {exc}")
+    slack = settings.slack_bot_token is not None
+    discord = settings.discord_token is not None
+    print(f"slack: {'token set' if slack else 'not configured'}")
+    print(f"discord: {'token set' if discord else 'not configured'}")
+    if slack and settings.slack_signing_secret is None and settings.slack_app_token is None:
+        ok = False
+        print("slack: FAILED: set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)")
+    return EXIT_OK if ok else EXIT_FAILED

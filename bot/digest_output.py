@@ -1,0 +1,105 @@
+"""Printing a one-shot digest as plain text, Markdown or the JSON contract of DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.oneshot import DigestResult
+from handlers.story import DigestItem
+
+
+def _iso(when: datetime | None) -> str | None:
+    if when is None:
+        return None
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _shown(when: datetime | None) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "undated"
+
+
+def digest_json(result: DigestResult, items: list[DigestItem]) -> dict[str, Any]:
+    """The `--format json` document: generated_at, items (capped) and stats (uncapped)."""
+    return {
+        "generated_at": _iso(result.generated_at),
+        "items": [
+            {
+                "id": item.id,
+                "title": item.title,
+                "url": item.url,
+                "source": item.source,
+                "published": _iso(item.published),
+                "summary": item.summary,
+                "also": [{"title": c.title, "url": c.url, "source": c.source} for c in item.also],
+            }
+            for item in items
+        ],
+        "stats": {
+            "feeds": result.feeds,
+            "entries": result.entries,
+            "duplicates": result.duplicates,
+            "errors": [{"source": e.source, "error": e.error} for e in result.errors],
+        },
+    }
+
+
+def render_json(result: DigestResult, items: list[DigestItem]) -> str:
+    return json.dumps(digest_json(result, items), ensure_ascii=False, indent=2)
+
+
+def _footer(result: DigestResult, shown: int) -> list[str]:
+    line = (f"{shown} of {len(result.items)} stories from {result.feeds} feed(s); "
+            f"{result.entries} entries, {result.duplicates} folded as duplicates")
+    lines = [line]
+    lines += [f"error: {e.source}: {e.error}" for e in result.errors]
+    return lines
+
+
+def render_text(result: DigestResult, items: list[DigestItem]) -> str:
+    """Plain text for a terminal or a pipe: one block per story."""
+    blocks = []
+    for item in items:
+        lines = [item.title, f"  {item.source} · {_shown(item.published)}"]
+        if item.url:
+            lines.append(f"  {item.url}")
+        if item.summary:
+            lines.append(f"  {item.summary}")
+        lines += [f"  also: {c.source} – {c.url or c.title}" for c in item.also]
+        blocks.append("\n".join(lines))
+    blocks.append("\n".join(_footer(result, len(items))))
+    return "\n\n".join(blocks)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown syntax in feed text so it shows literally."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_link(text: str, url: str) -> str:
+    if not url:
+        return md_escape(text)
+    return f"[{md_escape(text)}](<{url.replace('>', '%3E').replace(' ', '%20')}>)"
+
+
+def render_markdown(result: DigestResult, items: list[DigestItem]) -> str:
+    """Markdown: a heading, then one list item per story."""
+    lines = [f"# News digest, {_shown(result.generated_at)}", ""]
+    for item in items:
+        lines.append(f"- **{_md_link(item.title, item.url)}**  ")
+        lines.append(f"  {md_escape(item.source)} · {_shown(item.published)}  ")
+        if item.summary:
+            lines.append(f"  {md_escape(item.summary)}")
+        for copy in item.also:
+            lines.append(f"  - also: {md_escape(copy.source)} – {_md_link(copy.title, copy.url)}")
+    lines.append("")
+    lines += [f"_{md_escape(line)}_  " for line in _footer(result, len(items))]
+    return "\n".join(lines)
+
+
+RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

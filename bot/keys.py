@@ -1,0 +1,72 @@
+"""The Redis key schema: every key newsbot writes is named here and nowhere else.
+
+All keys sit under one prefix (default ``newsbot:``). No operation touches two keys at
+once except in pipelines, which Redis Cluster splits per slot, so no hash tags are needed.
+
+| key | type | holds | bounded by |
+|---|---|---|---|
+| ``feeds:seq`` | string | counter behind the short feed ids ``f1``, ``f2`` … | one key |
+| ``feeds:by_url`` | hash | feed URL -> feed id | the watch list |
+| ``feed:{fid}`` | hash | url, title, interval, etag, last_modified, last_fetch, last_ok, last_error, failures, warning, entries | the watch list |
+| ``feeds:due`` | zset | feed id scored by the time its next poll is due; a claim leases it | the watch list |
+| ``entries`` | stream | parsed entries waiting for the pipeline (group ``pipeline``); acked entries are deleted | work in flight |
+| ``entry:{fid}:{hash}`` | string | story id of an entry already seen in that feed | TTL = retention |
+| ``url:{hash}`` | string | story id first seen at a canonical URL | TTL = retention |
+| ``story:{sid}`` | string | the stored story as compact JSON (no full text) | TTL = retention |
+| ``stories`` | zset | story id scored by published (else seen) time | trimmed by score |
+| ``feed:{fid}:stories`` | zset | the feed's story ids, same score | trimmed by score |
+| ``failures`` | stream | per-entry handler failures, for diagnosis | MAXLEN ~ 1000 |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "newsbot:"
+PIPELINE_GROUP = "pipeline"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Builds the names of newsbot's Redis keys under one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def feed_seq(self) -> str:
+        return f"{self.prefix}feeds:seq"
+
+    @property
+    def feeds_by_url(self) -> str:
+        return f"{self.prefix}feeds:by_url"
+
+    def feed(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}"
+
+    @property
+    def feeds_due(self) -> str:
+        return f"{self.prefix}feeds:due"
+
+    @property
+    def entries(self) -> str:
+        return f"{self.prefix}entries"
+
+    def entry_seen(self, feed_id: str, entry_hash: str) -> str:
+        return f"{self.prefix}entry:{feed_id}:{entry_hash}"
+
+    def url_seen(self, url_hash: str) -> str:
+        return f"{self.prefix}url:{url_hash}"
+
+    def story(self, story_id: str) -> str:
+        return f"{self.prefix}story:{story_id}"
+
+    @property
+    def stories(self) -> str:
+        return f"{self.prefix}stories"
+
+    def feed_stories(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}:stories"
+
+    @property
+    def failures(self) -> str:
+        return f"{self.prefix}failures"

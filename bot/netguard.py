@@ -1,0 +1,90 @@
+"""The fetch guard's address policy: which IP addresses newsbot may connect to.
+
+A feed URL may only reach addresses that `ipaddress` calls global, judged after unwrapping
+the forms that hide an IPv4 address inside IPv6 (IPv4-mapped, 6to4, NAT64, Teredo), so
+``::ffff:127.0.0.1`` counts as loopback and 100.64.0.0/10 (CGNAT) as not global. The check
+runs in the resolver, on the addresses aiohttp will actually connect to, and again on
+literal IP hosts, so DNS names that point inward and redirects are refused too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from bot.errors import FetchRefused
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+AddressPolicy = Callable[[IPAddress], bool]
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def embedded_addresses(address: IPAddress) -> list[IPAddress]:
+    """The address itself plus any IPv4 address carried inside an IPv6 one."""
+    found: list[IPAddress] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            found.append(address.ipv4_mapped)
+        if address.sixtofour is not None:
+            found.append(address.sixtofour)
+        if address.teredo is not None:
+            found.extend(address.teredo)
+        if any(address in network for network in _NAT64):
+            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def public_only(address: IPAddress) -> bool:
+    """The default policy: every address the connection could really reach is global."""
+    return all(a.is_global and not a.is_multicast for a in embedded_addresses(address))
+
+
+def allow_any(address: IPAddress) -> bool:
+    """The policy with NEWSBOT_ALLOW_PRIVATE_NETWORKS=true."""
+    return True
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The IP address a URL's host spells literally, or None for a DNS name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def check_literal_host(host: str, policy: AddressPolicy) -> None:
+    """Refuse a URL whose host is a literal IP address the policy does not allow."""
+    address = literal_address(host)
+    if address is not None and not policy(address):
+        raise FetchRefused(f"refused: {host} is not a public address")
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves names, then keeps only the addresses the policy allows."""
+
+    def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
+        self._policy = policy
+        self._inner = inner or DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        allowed = [r for r in results if self._allowed(r)]
+        if not allowed:
+            shown = ", ".join(sorted({str(r["host"]) for r in results})) or "nothing"
+            raise FetchRefused(f"refused: {host} resolves to a non-public address ({shown})")
+        return allowed
+
+    def _allowed(self, result: ResolveResult | dict[str, Any]) -> bool:
+        address = literal_address(str(result["host"]))
+        return address is not None and self._policy(address)
+
+    async def close(self) -> None:
+        await self._inner.close()

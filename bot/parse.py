@@ -1,0 +1,248 @@
+"""Parsing fetched bytes into articles: RSS, Atom and RDF through feedparser, JSON Feed here.
+
+feedparser only ever sees bytes we fetched, wrapped in a file object: given a bare bytes or
+str it would fetch URLs or open local files itself.
+
+The bozo policy: a feed that is not well-formed but still yields entries keeps them, and the
+parse error becomes a warning on the feed; a document is an error only when it yields no
+entries and is broken or is not a feed at all.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import logging
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from time import struct_time
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from bot.errors import ParseError
+from handlers.article import Article, short_hash
+
+log = logging.getLogger(__name__)
+
+_JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+
+
+@dataclass
+class ParsedFeed:
+    """What one feed document gave: its title, its entries and any survivable warning."""
+
+    title: str
+    articles: list[Article] = field(default_factory=list)
+    warning: str | None = None
+    link: str = ""
+
+
+@dataclass(frozen=True)
+class FeedRef:
+    """Which feed a document came from, for the articles it yields."""
+
+    feed_id: str
+    url: str
+    title: str = ""
+
+
+def parse_feed(
+    data: bytes, ref: FeedRef, *, content_type: str = "", now: datetime | None = None
+) -> ParsedFeed:
+    """Parse one fetched document into articles, or raise `ParseError` saying why not."""
+    now = now or datetime.now(UTC)
+    if _looks_like_json(data, content_type):
+        return _parse_json_feed(data, ref, now)
+    headers = {"content-location": ref.url}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    except Exception as exc:  # noqa: BLE001 - feedparser can raise anything on hostile input
+        raise ParseError(f"unreadable feed: {type(exc).__name__}: {exc}") from exc
+    entries = parsed.get("entries") or []
+    problem = _bozo_text(parsed)
+    if not entries:
+        if problem:
+            raise ParseError(f"not a valid feed: {problem}")
+        if not parsed.get("version"):
+            raise ParseError("not a feed: no RSS, Atom or JSON Feed content found")
+    feed = parsed.get("feed", {})
+    title = _text_of(feed, "title") or ref.title or ref.url
+    articles: list[Article] = []
+    with warnings.catch_warnings():
+        # feedparser warns when `updated_parsed` falls back to `published_parsed`.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for entry in entries:
+            try:
+                articles.append(_article_from_entry(entry, ref, title, now))
+            except Exception as exc:  # noqa: BLE001 - one odd entry must not lose the others
+                log.warning(
+                    "skipped an unreadable entry",
+                    extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)},
+                )
+    return ParsedFeed(
+        title=html_unescape_line(title), articles=articles, warning=problem,
+        link=str(feed.get("link") or ""),
+    )
+
+
+def html_unescape_line(text: str) -> str:
+    return " ".join(html.unescape(text).split())
+
+
+def _bozo_text(parsed: Mapping[str, Any]) -> str | None:
+    if not parsed.get("bozo"):
+        return None
+    exc = parsed.get("bozo_exception")
+    name = type(exc).__name__ if exc is not None else "error"
+    detail = str(exc) if exc is not None else ""
+    if name in {"CharacterEncodingOverride", "NonXMLContentType"}:
+        return None  # harmless: feedparser recovered the encoding or ignored the header
+    return f"{name}: {detail}".strip().rstrip(":")[:300]
+
+
+def _looks_like_json(data: bytes, content_type: str) -> bool:
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "json" in content_type.lower() or head.startswith(b"{")
+
+
+def _text_of(mapping: Mapping[str, Any], key: str) -> str:
+    """The value of `key` as HTML: text/plain values are escaped so normalize decodes them."""
+    value = mapping.get(key)
+    if not value:
+        return ""
+    detail = mapping.get(f"{key}_detail") or {}
+    if str(detail.get("type", "text/html")) == "text/plain":
+        return html.escape(str(value), quote=False)
+    return str(value)
+
+
+def _when(*candidates: Any) -> datetime | None:
+    for candidate in candidates:
+        if isinstance(candidate, struct_time):
+            try:
+                return datetime(*candidate[:6], tzinfo=UTC)
+            except ValueError:
+                continue
+    return None
+
+
+def _entry_key(guid: str, link: str, title: str, published: datetime | None) -> str:
+    """guid, else link, else a hash of title and date: the entry's identity in its feed."""
+    if guid.strip():
+        return guid.strip()
+    if link.strip():
+        return link.strip()
+    stamp = published.isoformat() if published else ""
+    return "hash:" + short_hash(f"{title}\n{stamp}")
+
+
+def _article_from_entry(entry: Mapping[str, Any], ref: FeedRef, source: str, now: datetime) -> Article:
+    link = str(entry.get("link") or "")
+    title = _text_of(entry, "title")
+    published = _when(entry.get("published_parsed"), entry.get("updated_parsed"))
+    contents = entry.get("content") or []
+    content = max((str(c.get("value") or "") for c in contents), key=len, default="")
+    if contents and str(contents[0].get("type", "text/html")) == "text/plain":
+        content = html.escape(content, quote=False)
+    return Article(
+        feed_id=ref.feed_id,
+        feed_url=ref.url,
+        source=html_unescape_line(source),
+        entry_key=_entry_key(str(entry.get("id") or ""), link, title, published),
+        title=title,
+        url=link,
+        published=published,
+        author=str(entry.get("author") or ""),
+        description=_text_of(entry, "summary"),
+        content=content,
+        tags=tuple(str(t.get("term") or "") for t in entry.get("tags") or [] if t.get("term")),
+        seen_at=now,
+    )
+
+
+def _parse_json_feed(data: bytes, ref: FeedRef, now: datetime) -> ParsedFeed:
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParseError(f"invalid JSON Feed: {exc}") from exc
+    if not isinstance(document, dict) or not str(document.get("version", "")).startswith(
+        _JSON_FEED_VERSION
+    ):
+        raise ParseError("not a feed: JSON without a jsonfeed.org version")
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise ParseError("invalid JSON Feed: 'items' is not a list")
+    title = str(document.get("title") or ref.title or ref.url)
+    base = str(document.get("feed_url") or document.get("home_page_url") or ref.url)
+    articles: list[Article] = []
+    warnings = 0
+    for item in items:
+        if not isinstance(item, dict):
+            warnings += 1
+            continue
+        try:
+            articles.append(_article_from_json_item(item, ref, title, base, now))
+        except (TypeError, ValueError) as exc:
+            warnings += 1
+            log.warning("skipped an unreadable JSON Feed item",
+                        extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)})
+    if not articles and warnings:
+        raise ParseError("invalid JSON Feed: no readable items")
+    warning = f"{warnings} unreadable item(s) skipped" if warnings else None
+    return ParsedFeed(title=html_unescape_line(title), articles=articles, warning=warning,
+                      link=str(document.get("home_page_url") or ""))
+
+
+def _json_date(*candidates: Any) -> datetime | None:
+    for candidate in candidates:
+        if not isinstance(candidate, str) or not candidate:
+            continue
+        try:
+            value = datetime.fromisoformat(candidate.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def _json_authors(item: Mapping[str, Any]) -> Iterable[str]:
+    authors = item.get("authors")
+    if isinstance(authors, list):
+        yield from (str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name"))
+    author = item.get("author")
+    if isinstance(author, dict) and author.get("name"):
+        yield str(author["name"])
+
+
+def _article_from_json_item(
+    item: Mapping[str, Any], ref: FeedRef, source: str, base: str, now: datetime
+) -> Article:
+    raw_url = item.get("url") or item.get("external_url") or ""
+    link = urljoin(base, str(raw_url)) if raw_url else ""
+    title = html.escape(str(item.get("title") or ""), quote=False)
+    published = _json_date(item.get("date_published"), item.get("date_modified"))
+    content = str(item.get("content_html") or "") or html.escape(
+        str(item.get("content_text") or ""), quote=False
+    )
+    tags = item.get("tags")
+    return Article(
+        feed_id=ref.feed_id,
+        feed_url=ref.url,
+        source=html_unescape_line(source),
+        entry_key=_entry_key(str(item.get("id") or ""), link, title, published),
+        title=title,
+        url=link,
+        published=published,
+        author=", ".join(_json_authors(item)),
+        description=html.escape(str(item.get("summary") or ""), quote=False),
+        content=content,
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+        seen_at=now,
+    )

@@ -1,0 +1,73 @@
+"""The platform-neutral article: what every pipeline step reads and returns."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+
+def short_hash(text: str) -> str:
+    """A stable 16-hex-digit hash, for ids and Redis key suffixes."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+@dataclass(slots=True, kw_only=True)
+class Article:
+    """One feed entry on its way through the pipeline.
+
+    `description` and `content` hold the feed's HTML until the normalize step turns them
+    into plain text. `ingest_id` names this one reading of the entry, so a step retried
+    after a crash recognises its own earlier claims. `id` is a stable hash of the canonical URL (or of feed and entry key
+    when the entry has no link); `story_id` is set by dedup: equal to `id` for the first
+    copy of a story, another story's id for a copy folded into it.
+    """
+
+    feed_id: str
+    feed_url: str
+    source: str
+    entry_key: str
+    title: str = ""
+    url: str = ""
+    canonical_url: str = ""
+    published: datetime | None = None
+    author: str = ""
+    description: str = ""
+    content: str = ""
+    tags: tuple[str, ...] = ()
+    seen_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    ingest_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    id: str = ""
+    story_id: str = ""
+    summary: str = ""
+    summary_method: str = ""
+
+    @property
+    def entry_hash(self) -> str:
+        return short_hash(self.entry_key)
+
+    @property
+    def is_copy(self) -> bool:
+        """True when dedup folded this article into an earlier story."""
+        return bool(self.story_id) and self.story_id != self.id
+
+    def evolve(self, **changes: Any) -> Article:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["published"] = self.published.isoformat() if self.published else None
+        data["seen_at"] = self.seen_at.isoformat()
+        data["tags"] = list(self.tags)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Article:
+        values = dict(data)
+        published = values.get("published")
+        values["published"] = datetime.fromisoformat(published) if published else None
+        values["seen_at"] = datetime.fromisoformat(values["seen_at"])
+        values["tags"] = tuple(values.get("tags") or ())
+        return cls(**values)

@@ -1,0 +1,62 @@
+"""Stories as read back from the store, and the one-shot digest items built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class StoryCopy:
+    """One copy of a story: enough to show and link it, no full text."""
+
+    id: str
+    title: str
+    url: str
+    source: str
+    feed_id: str
+    published: datetime | None
+    seen: datetime
+
+
+@dataclass(frozen=True)
+class Story:
+    """A story with every copy folded into it; `id` is the id of the copy that created it."""
+
+    id: str
+    summary: str
+    method: str
+    copies: tuple[StoryCopy, ...]
+
+    def primary(self) -> StoryCopy:
+        """The earliest published copy, then the first seen (the one that created the story)."""
+        return min(self.copies, key=lambda c: (
+            c.published is None, c.published or c.seen, c.id != self.id, c.seen, c.feed_id))
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One story as `newsbot digest` shows it: its primary copy plus the others as `also`."""
+
+    id: str
+    title: str
+    url: str
+    source: str
+    published: datetime | None
+    summary: str
+    also: tuple[StoryCopy, ...]
+
+
+def digest_items(stories: Iterable[Story]) -> list[DigestItem]:
+    """Items newest first by the primary copy's publication time; undated stories last."""
+    items = []
+    for story in stories:
+        if not story.copies:
+            continue
+        primary = story.primary()
+        also = tuple(c for c in story.copies if c is not primary)
+        items.append(DigestItem(primary.id, primary.title, primary.url, primary.source,
+                                primary.published, story.summary, also))
+    dated = sorted((i for i in items if i.published), key=lambda i: i.published or 0, reverse=True)
+    return dated + [i for i in items if i.published is None]

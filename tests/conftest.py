@@ -1,0 +1,83 @@
+"""Shared fixtures: a private Redis, a local feed server, settings pointing at both."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.redis_conn import RedisHandle, open_redis
+from bot.settings import Settings, load_settings
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.redis_server import PrivateRedis
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CACHE = ROOT / ".cache"
+FEEDPARSER_SDIST = "feedparser==6.0.14"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: PrivateRedis) -> str:
+    redis_server.client().flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+async def feed_server() -> AsyncIterator[FeedServer]:
+    server = FeedServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def make_settings(tmp_path: Path, **env: str) -> Settings:
+    base = {
+        "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
+        "NEWSBOT_ALLOW_PRIVATE_NETWORKS": "true",
+        "NEWSBOT_HTTP_PORT": "0",
+    }
+    return load_settings({**base, **env}, cwd=tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    return make_settings(tmp_path, NEWSBOT_REDIS_URL=redis_url, NEWSBOT_POLL_INTERVAL="0.2")
+
+
+@pytest.fixture
+async def handle(settings: Settings) -> AsyncIterator[RedisHandle]:
+    async with open_redis(settings) as redis_handle:
+        yield redis_handle
+
+
+@pytest.fixture(scope="session")
+def feedparser_corpus() -> Path:
+    """feedparser's own test corpus, from its sdist on the package index (cached)."""
+    target = CACHE / "feedparser-tests"
+    if not (target / "illformed").is_dir():
+        CACHE.mkdir(exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
+             ":all:", FEEDPARSER_SDIST, "-d", str(CACHE)],
+            check=True,
+        )
+        sdist = next(CACHE.glob("feedparser-*.tar.gz"))
+        with tarfile.open(sdist) as archive:
+            members = [m for m in archive.getmembers() if "/tests/" in m.name and m.isfile()]
+            for member in members:
+                member.name = member.name.split("/tests/", 1)[1]
+            archive.extractall(target, members=members, filter="data")
+    return target
