@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -46,10 +47,8 @@ class RunningBot:
         return {"ok": redis_ok and all(roles.values()), "redis": redis_ok, "roles": roles}
 
     async def metrics_text(self) -> bytes:
-        try:
+        with contextlib.suppress(RedisError, OSError):
             self.metrics.stream_lag.set(await self.handle.client.xlen(self.handle.keys.entries))
-        except (RedisError, OSError):
-            pass
         return self.metrics.render()
 
 
@@ -71,19 +70,37 @@ async def run_bot(
         bot = RunningBot(handle=handle, metrics=metrics)
         await ensure_group(handle.client, handle.keys)
         if "poller" in roles:
-            poller = Poller(client=handle.client, keys=handle.keys, fetcher=fetcher,
-                            interval=settings.poll_interval, metrics=metrics, clock=clock)
+            poller = Poller(
+                client=handle.client,
+                keys=handle.keys,
+                fetcher=fetcher,
+                interval=settings.poll_interval,
+                metrics=metrics,
+                clock=clock,
+            )
             bot.tasks["poller"] = asyncio.create_task(poller.run(stop), name="poller")
         if "pipeline" in roles:
             pipeline = build_pipeline(handle.client, handle.keys, ttl=settings.retention_seconds)
-            worker = PipelineWorker(client=handle.client, blocking=handle.blocking,
-                                    keys=handle.keys, pipeline=pipeline, metrics=metrics)
+            worker = PipelineWorker(
+                client=handle.client,
+                blocking=handle.blocking,
+                keys=handle.keys,
+                pipeline=pipeline,
+                metrics=metrics,
+            )
             bot.tasks["pipeline"] = asyncio.create_task(worker.run(stop), name="pipeline")
-        runner = await start_http(build_http_app(health=bot.health, metrics=bot.metrics_text),
-                                  port=settings.http_port)
+        runner = await start_http(
+            build_http_app(health=bot.health, metrics=bot.metrics_text), port=settings.http_port
+        )
         bot.http_port = int(runner.addresses[0][1]) if runner.addresses else settings.http_port
-        log.info("newsbot running", extra={"roles": ",".join(roles), "redis": handle.description,
-                                          "http_port": bot.http_port})
+        log.info(
+            "newsbot running",
+            extra={
+                "roles": ",".join(roles),
+                "redis": handle.description,
+                "http_port": bot.http_port,
+            },
+        )
         try:
             if on_started is not None:
                 await on_started(bot)

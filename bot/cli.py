@@ -11,13 +11,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import Progress
+
 from bot import __version__
 from bot.app import ROLES, address_policy, install_signal_handlers, run_bot
 from bot.digest_output import RENDERERS
-from bot.errors import ConfigError, NewsbotError
+from bot.errors import ConfigError, NewsbotError, SourceError
 from bot.fetch import Fetcher
+from bot.local_files import read_local
 from bot.logging_setup import configure_logging
-from bot.oneshot import DigestResult, run_digest
+from bot.oneshot import run_digest
 from bot.opml import OutlineFeed, read_opml, write_opml
 from bot.redis_conn import open_redis
 from bot.settings import Settings, load_settings
@@ -26,6 +30,7 @@ from bot.watchlist import FeedRecord, Watchlist
 from handlers.summarize import DEFAULT_MAX_CHARS, Budget
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MAX_OPML_BYTES = 10 * 1024 * 1024
 
 
 def _positive_int(text: str) -> int:
@@ -43,7 +48,8 @@ def _roles(text: str) -> tuple[str, ...]:
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         raise argparse.ArgumentTypeError(
-            f"unknown role(s): {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}")
+            f"unknown role(s): {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}"
+        )
     return roles
 
 
@@ -56,13 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     digest = commands.add_parser(
-        "digest", help="print a one-shot digest of feeds (URLs, feed files or OPML files)")
+        "digest", help="print a one-shot digest of feeds (URLs, feed files or OPML files)"
+    )
     digest.add_argument("sources", nargs="+", metavar="SOURCE")
     digest.add_argument("--format", choices=sorted(RENDERERS), default="text")
-    digest.add_argument("--max-items", type=_positive_int, metavar="N",
-                        help="show at most N stories (default: all)")
-    digest.add_argument("--sentences", type=_positive_int, default=3, metavar="N",
-                        help="sentences per summary (default: 3)")
+    digest.add_argument(
+        "--max-items", type=_positive_int, metavar="N", help="show at most N stories (default: all)"
+    )
+    digest.add_argument(
+        "--sentences",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="sentences per summary (default: 3)",
+    )
 
     summarize = commands.add_parser("summarize", help="summarise one article (URL, file or -)")
     summarize.add_argument("source", nargs="?", default="-", metavar="URL|FILE|-")
@@ -70,15 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--format", choices=("text", "json"), default="text")
 
     run = commands.add_parser("run", help="run the bot: poll feeds and process entries")
-    run.add_argument("--roles", type=_roles, default=ROLES,
-                     help=f"comma-separated roles to run (default: {','.join(ROLES)})")
+    run.add_argument(
+        "--roles",
+        type=_roles,
+        default=ROLES,
+        help=f"comma-separated roles to run (default: {','.join(ROLES)})",
+    )
 
     feeds = commands.add_parser("feeds", help="manage the watch list")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     add = feed_commands.add_parser("add", help="watch a feed URL")
     add.add_argument("url")
-    add.add_argument("--interval", type=float, metavar="SECONDS",
-                     help="poll this feed every SECONDS instead of NEWSBOT_POLL_INTERVAL")
+    add.add_argument(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help="poll this feed every SECONDS instead of NEWSBOT_POLL_INTERVAL",
+    )
     remove = feed_commands.add_parser("remove", help="stop watching a feed (id or URL)")
     remove.add_argument("feed", metavar="ID|URL")
     listing = feed_commands.add_parser("list", help="list watched feeds with their health")
@@ -100,8 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     quiet = args.command in {"digest", "summarize", "feeds"}
-    configure_logging("warning" if quiet and settings.log_level == "info" else settings.log_level,
-                      settings.log_format)
+    configure_logging(
+        "warning" if quiet and settings.log_level == "info" else settings.log_level,
+        settings.log_format,
+    )
     try:
         return asyncio.run(_dispatch(args, settings))
     except NewsbotError as exc:
@@ -131,23 +154,20 @@ async def _digest(args: argparse.Namespace, settings: Settings) -> int:
     show_progress = sys.stderr.isatty() and len(args.sources) > 1
     async with Fetcher(policy=address_policy(settings)) as fetcher:
         if show_progress:
-            from rich.progress import Progress
-
-            with Progress(transient=True, console=_stderr_console()) as bar:
+            with Progress(transient=True, console=Console(stderr=True)) as bar:
                 task = bar.add_task("fetching", total=len(args.sources))
-                result = await run_digest(settings, args.sources, fetcher=fetcher, budget=budget,
-                                          progress=lambda _s: bar.advance(task))
+                result = await run_digest(
+                    settings,
+                    args.sources,
+                    fetcher=fetcher,
+                    budget=budget,
+                    progress=lambda _s: bar.advance(task),
+                )
         else:
             result = await run_digest(settings, args.sources, fetcher=fetcher, budget=budget)
     items = result.items[: args.max_items] if args.max_items else result.items
     print(RENDERERS[args.format](result, items))
     return EXIT_OK if result.entries else EXIT_FAILED
-
-
-def _stderr_console():  # type: ignore[no-untyped-def]
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 async def _summarize(args: argparse.Namespace, settings: Settings) -> int:
@@ -156,9 +176,19 @@ async def _summarize(args: argparse.Namespace, settings: Settings) -> int:
         data, url = await read_source(args.source, fetcher)
     summary = summarize_document(data, source=args.source, url=url, budget=budget)
     if args.format == "json":
-        print(json.dumps({"source": summary.source, "title": summary.title,
-                          "summary": summary.summary, "method": summary.method,
-                          "words": summary.words}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": summary.source,
+                    "title": summary.title,
+                    "summary": summary.summary,
+                    "method": summary.method,
+                    "words": summary.words,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         if summary.title:
             print(summary.title)
@@ -201,8 +231,10 @@ async def _feeds(args: argparse.Namespace, settings: Settings) -> int:
         if action == "remove":
             removed = await watchlist.remove(args.feed)
             if removed is None:
-                print(f"newsbot: no watched feed {args.feed!r} (see: newsbot feeds list)",
-                      file=sys.stderr)
+                print(
+                    f"newsbot: no watched feed {args.feed!r} (see: newsbot feeds list)",
+                    file=sys.stderr,
+                )
                 return EXIT_FAILED
             print(f"removed {removed.id}: {removed.url}")
             return EXIT_OK
@@ -214,14 +246,18 @@ async def _feeds(args: argparse.Namespace, settings: Settings) -> int:
                 print("no feeds watched yet; add one with: newsbot feeds add URL")
             for feed in feeds if args.format == "text" else ():
                 title = f" ({feed.title})" if feed.title else ""
-                print(f"{feed.id:>4}  {feed.url}{title}\n      last fetch {_ago(feed.last_fetch, now)}"
-                      f", {feed.entries} entries, {_health(feed)}")
+                fetched = _ago(feed.last_fetch, now)
+                print(f"{feed.id:>4}  {feed.url}{title}")
+                print(f"      last fetch {fetched}, {feed.entries} entries, {_health(feed)}")
             return EXIT_OK
         if action == "import":
             return await _import(args.file, watchlist, now)
         feeds = await watchlist.all()
-        document = write_opml((OutlineFeed(f.url, f.title) for f in feeds),
-                              title="newsbot feeds", now=datetime.now(UTC))
+        document = write_opml(
+            (OutlineFeed(f.url, f.title) for f in feeds),
+            title="newsbot feeds",
+            now=datetime.now(UTC),
+        )
         if args.output:
             args.output.write_text(document, encoding="utf-8")
             print(f"wrote {len(feeds)} feed(s) to {args.output}", file=sys.stderr)
@@ -232,9 +268,9 @@ async def _feeds(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _import(path: Path, watchlist: Watchlist, now: float) -> int:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        print(f"newsbot: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        data = await read_local(str(path), limit=MAX_OPML_BYTES)
+    except SourceError as exc:
+        print(f"newsbot: {path}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     outlines = read_opml(data)
     added = existing = 0
@@ -276,5 +312,7 @@ async def _check(settings: Settings) -> int:
     print(f"discord: {'token set' if discord else 'not configured'}")
     if slack and settings.slack_signing_secret is None and settings.slack_app_token is None:
         ok = False
-        print("slack: FAILED: set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)")
+        print(
+            "slack: FAILED: set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
+        )
     return EXIT_OK if ok else EXIT_FAILED

@@ -51,8 +51,10 @@ def render_json(result: DigestResult, items: list[DigestItem]) -> str:
 
 
 def _footer(result: DigestResult, shown: int) -> list[str]:
-    line = (f"{shown} of {len(result.items)} stories from {result.feeds} feed(s); "
-            f"{result.entries} entries, {result.duplicates} folded as duplicates")
+    line = (
+        f"{shown} of {len(result.items)} stories from {result.feeds} feeds; "
+        f"{result.entries} entries, {result.duplicates} folded as duplicates"
+    )
     lines = [line]
     lines += [f"error: {e.source}: {e.error}" for e in result.errors]
     return lines

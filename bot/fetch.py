@@ -186,7 +186,9 @@ class Fetcher:
         except ValueError as exc:
             raise FetchRefused(f"refused: malformed URL ({exc})") from exc
         if parts.scheme.lower() not in {"http", "https"}:
-            raise FetchRefused(f"refused: only http and https URLs are fetched, not {parts.scheme!r}")
+            raise FetchRefused(
+                f"refused: only http and https URLs are fetched, not {parts.scheme!r}"
+            )
         if not parts.hostname:
             raise FetchRefused("refused: URL has no host")
         check_literal_host(parts.hostname, self._policy)
@@ -206,11 +208,20 @@ class Fetcher:
         headers = response.headers
         max_age = parse_max_age(headers.get("Cache-Control"))
         if response.status == 304:
-            return FetchResult(url=url, status=304, body=b"", max_age=max_age,
-                               etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"))
+            return FetchResult(
+                url=url,
+                status=304,
+                body=b"",
+                max_age=max_age,
+                etag=headers.get("ETag"),
+                last_modified=headers.get("Last-Modified"),
+            )
         if response.status >= 400 or response.status < 200:
-            retry = parse_retry_after(headers.get("Retry-After")) if response.status in {
-                429, 503} else None
+            retry = (
+                parse_retry_after(headers.get("Retry-After"))
+                if response.status in {429, 503}
+                else None
+            )
             raise HTTPStatusError(response.status, url, retry)
         limit = self._limits.max_bytes
         declared = response.content_length
@@ -241,5 +252,3 @@ def _refusal_in(exc: BaseException) -> FetchRefused | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
-
-

@@ -19,8 +19,10 @@ def build_http_app(*, health: HealthCheck, metrics: MetricsText) -> web.Applicat
         return web.json_response(report, status=200 if report.get("ok") else 503)
 
     async def metrics_view(_request: web.Request) -> web.Response:
-        return web.Response(body=await metrics(),
-                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+        return web.Response(
+            body=await metrics(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)

@@ -3,19 +3,26 @@
 All keys sit under one prefix (default ``newsbot:``). No operation touches two keys at
 once except in pipelines, which Redis Cluster splits per slot, so no hash tags are needed.
 
-| key | type | holds | bounded by |
-|---|---|---|---|
-| ``feeds:seq`` | string | counter behind the short feed ids ``f1``, ``f2`` … | one key |
-| ``feeds:by_url`` | hash | feed URL -> feed id | the watch list |
-| ``feed:{fid}`` | hash | url, title, interval, etag, last_modified, last_fetch, last_ok, last_error, failures, warning, entries | the watch list |
-| ``feeds:due`` | zset | feed id scored by the time its next poll is due; a claim leases it | the watch list |
-| ``entries`` | stream | parsed entries waiting for the pipeline (group ``pipeline``); acked entries are deleted | work in flight |
-| ``entry:{fid}:{hash}`` | string | story id of an entry already seen in that feed | TTL = retention |
-| ``url:{hash}`` | string | story id first seen at a canonical URL | TTL = retention |
-| ``story:{sid}`` | string | the stored story as compact JSON (no full text) | TTL = retention |
-| ``stories`` | zset | story id scored by published (else seen) time | trimmed by score |
-| ``feed:{fid}:stories`` | zset | the feed's story ids, same score | trimmed by score |
-| ``failures`` | stream | per-entry handler failures, for diagnosis | MAXLEN ~ 1000 |
+Key (after the prefix), type, what it holds, and what bounds it:
+
+- ``feeds:seq`` string: counter behind the short feed ids ``f1``, ``f2`` …
+- ``feeds:by_url`` hash: feed URL -> feed id. Bounded by the watch list.
+- ``feed:{fid}`` hash: url, title, interval, etag, last_modified, added_at, last_fetch,
+  last_ok, last_error, failing_since, failures, warning, entries. Bounded by the watch list.
+- ``feeds:due`` zset: feed id scored by the time its next poll is due; a claim pushes the
+  score forward by a lease. Bounded by the watch list.
+- ``entries`` stream: parsed entries waiting for the pipeline (consumer group
+  ``pipeline``); entries are deleted once acknowledged. Bounded by work in flight.
+- ``entry:{fid}:{hash}`` string: "story-id ingest-id" of an entry seen in that feed.
+  TTL = retention.
+- ``url:{hash}`` string: "story-id ingest-id" of the first story at a canonical URL.
+  TTL = retention.
+- ``story:{sid}`` hash: the stored story, no full text (see ``bot.story_store``).
+  TTL = retention.
+- ``stories`` zset: story ids scored by published (else seen) time. Trimmed by score.
+- ``feed:{fid}:stories`` zset: the feed's story ids, same score. Trimmed by score, and
+  a TTL of the retention.
+- ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
 from __future__ import annotations

@@ -11,21 +11,32 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.feeds_polled = Counter(
-            "newsbot_feeds_polled", "Feed polls that returned a document", registry=self.registry)
+            "newsbot_feeds_polled", "Feed polls that returned a document", registry=self.registry
+        )
         self.feeds_not_modified = Counter(
-            "newsbot_feeds_not_modified", "Feed polls answered 304 Not Modified",
-            registry=self.registry)
+            "newsbot_feeds_not_modified",
+            "Feed polls answered 304 Not Modified",
+            registry=self.registry,
+        )
         self.feeds_failed = Counter(
-            "newsbot_feeds_failed", "Feed polls that failed (fetch or parse)", registry=self.registry)
+            "newsbot_feeds_failed",
+            "Feed polls that failed (fetch or parse)",
+            registry=self.registry,
+        )
         self.entries_queued = Counter(
-            "newsbot_entries_queued", "Entries added to the pipeline stream", registry=self.registry)
+            "newsbot_entries_queued", "Entries added to the pipeline stream", registry=self.registry
+        )
         self.entries_processed = Counter(
-            "newsbot_entries_processed", "Entries the pipeline finished (stored or folded)",
-            registry=self.registry)
+            "newsbot_entries_processed",
+            "Entries the pipeline finished (stored or folded)",
+            registry=self.registry,
+        )
         self.entries_failed = Counter(
-            "newsbot_entries_failed", "Per-entry pipeline step failures", registry=self.registry)
+            "newsbot_entries_failed", "Per-entry pipeline step failures", registry=self.registry
+        )
         self.stream_lag = Gauge(
-            "newsbot_stream_lag", "Entries waiting in the pipeline stream", registry=self.registry)
+            "newsbot_stream_lag", "Entries waiting in the pipeline stream", registry=self.registry
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

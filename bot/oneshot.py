@@ -12,11 +12,11 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.errors import FetchError, NewsbotError, ParseError, SourceError
 from bot.fetch import Fetcher
+from bot.local_files import file_url, read_local
 from bot.opml import is_opml, read_opml
 from bot.parse import FeedRef, ParsedFeed, parse_feed
 from bot.pipeline import build_pipeline
@@ -24,7 +24,7 @@ from bot.redis_conn import open_redis
 from bot.settings import Settings
 from bot.story_store import load_stories
 from handlers.story import DigestItem, digest_items
-from handlers.summarize import Budget
+from handlers.summarize import DEFAULT_BUDGET, Budget
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 _FETCH_CONCURRENCY = 8
@@ -69,16 +69,8 @@ async def _load(source: str, fetcher: Fetcher) -> _Document:
     if _is_url(source):
         result = await fetcher.fetch(source)
         return _Document(source, result.url, result.body, result.content_type)
-    path = Path(source).expanduser()
-    if not path.is_file():
-        raise SourceError("no such file, and not an http(s) URL")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise SourceError(f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
-    return _Document(source, path.resolve().as_uri(), data)
+    data = await read_local(source, limit=MAX_FILE_BYTES)
+    return _Document(source, file_url(source), data)
 
 
 async def _expand(
@@ -119,7 +111,7 @@ async def run_digest(
     sources: Sequence[str],
     *,
     fetcher: Fetcher,
-    budget: Budget = Budget(),
+    budget: Budget = DEFAULT_BUDGET,
     progress: Progress = lambda _source: None,
     now: datetime | None = None,
 ) -> DigestResult:
@@ -131,22 +123,31 @@ async def run_digest(
     for number, document in enumerate(documents, start=1):
         ref = FeedRef(feed_id=f"d{number}", url=document.url)
         try:
-            parsed.append((document, parse_feed(document.data, ref,
-                                                content_type=document.content_type, now=now)))
+            parsed.append(
+                (
+                    document,
+                    parse_feed(document.data, ref, content_type=document.content_type, now=now),
+                )
+            )
         except (ParseError, FetchError) as exc:
             result.errors.append(SourceFailure(document.name, str(exc)))
     result.feeds = len(parsed)
     story_ids: list[str] = []
     async with open_redis(settings, ephemeral=True) as redis_handle:
-        pipeline = build_pipeline(redis_handle.client, redis_handle.keys,
-                                  ttl=settings.retention_seconds, budget=budget,
-                                  record_failures=False)
+        pipeline = build_pipeline(
+            redis_handle.client,
+            redis_handle.keys,
+            ttl=settings.retention_seconds,
+            budget=budget,
+            record_failures=False,
+        )
         for _document, feed in parsed:
             result.entries += len(feed.articles)
             outcome = await pipeline.process(feed.articles)
             story_ids.extend(a.story_id for a in outcome.articles if not a.is_copy)
-        stories = await load_stories(redis_handle.client, redis_handle.keys,
-                                     list(dict.fromkeys(story_ids)))
+        stories = await load_stories(
+            redis_handle.client, redis_handle.keys, list(dict.fromkeys(story_ids))
+        )
     result.items = digest_items(stories)
     result.duplicates = result.entries - len(result.items)
     return result

@@ -63,7 +63,7 @@ def parse_feed(
         headers["content-type"] = content_type
     try:
         parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
-    except Exception as exc:  # noqa: BLE001 - feedparser can raise anything on hostile input
+    except Exception as exc:
         raise ParseError(f"unreadable feed: {type(exc).__name__}: {exc}") from exc
     entries = parsed.get("entries") or []
     problem = _bozo_text(parsed)
@@ -81,13 +81,15 @@ def parse_feed(
         for entry in entries:
             try:
                 articles.append(_article_from_entry(entry, ref, title, now))
-            except Exception as exc:  # noqa: BLE001 - one odd entry must not lose the others
+            except Exception as exc:
                 log.warning(
                     "skipped an unreadable entry",
                     extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)},
                 )
     return ParsedFeed(
-        title=html_unescape_line(title), articles=articles, warning=problem,
+        title=html_unescape_line(title),
+        articles=articles,
+        warning=problem,
         link=str(feed.get("link") or ""),
     )
 
@@ -143,7 +145,9 @@ def _entry_key(guid: str, link: str, title: str, published: datetime | None) -> 
     return "hash:" + short_hash(f"{title}\n{stamp}")
 
 
-def _article_from_entry(entry: Mapping[str, Any], ref: FeedRef, source: str, now: datetime) -> Article:
+def _article_from_entry(
+    entry: Mapping[str, Any], ref: FeedRef, source: str, now: datetime
+) -> Article:
     link = str(entry.get("link") or "")
     title = _text_of(entry, "title")
     published = _when(entry.get("published_parsed"), entry.get("updated_parsed"))
@@ -191,13 +195,19 @@ def _parse_json_feed(data: bytes, ref: FeedRef, now: datetime) -> ParsedFeed:
             articles.append(_article_from_json_item(item, ref, title, base, now))
         except (TypeError, ValueError) as exc:
             warnings += 1
-            log.warning("skipped an unreadable JSON Feed item",
-                        extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)})
+            log.warning(
+                "skipped an unreadable JSON Feed item",
+                extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)},
+            )
     if not articles and warnings:
         raise ParseError("invalid JSON Feed: no readable items")
     warning = f"{warnings} unreadable item(s) skipped" if warnings else None
-    return ParsedFeed(title=html_unescape_line(title), articles=articles, warning=warning,
-                      link=str(document.get("home_page_url") or ""))
+    return ParsedFeed(
+        title=html_unescape_line(title),
+        articles=articles,
+        warning=warning,
+        link=str(document.get("home_page_url") or ""),
+    )
 
 
 def _json_date(*candidates: Any) -> datetime | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +24,7 @@ from handlers.article import Article
 from handlers.dedup import DedupStep
 from handlers.normalize import normalize_article
 from handlers.steps import PerArticleStep, Step
-from handlers.summarize import Budget, summarize_article
+from handlers.summarize import DEFAULT_BUDGET, Budget, summarize_article
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Pipeline:
     def __init__(self, steps: Sequence[Step], *, failure_sink: FailureSink | None = None) -> None:
         self.steps = list(steps)
         self._failure_sink = failure_sink
-        self.timings: Counter[str] = Counter()
+        self.timings: defaultdict[str, float] = defaultdict(float)
 
     async def process(self, batch: Sequence[Article]) -> PipelineOutcome:
         outcome = PipelineOutcome()
@@ -71,7 +71,7 @@ class Pipeline:
                 current = await step.run(current)
             except _INFRASTRUCTURE:
                 raise
-            except Exception:  # noqa: BLE001 - isolate below, one article at a time
+            except Exception:
                 current = await self._one_by_one(step, current, outcome.failures)
             self.timings[step.name] += time.perf_counter() - started
         outcome.articles = current
@@ -88,14 +88,18 @@ class Pipeline:
                 survivors.extend(await step.run([article]))
             except _INFRASTRUCTURE:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the boundary for one entry in one step
+            except Exception as exc:
                 failure = StepFailure(step.name, article.feed_url, article.entry_key, repr(exc))
                 failures.append(failure)
                 log.warning(
                     "pipeline step failed for an entry",
-                    extra={"feed_url": article.feed_url, "entry": article.entry_key,
-                           "step": step.name, "error": repr(exc),
-                           "outcome": "dropped" if step.required else "continued"},
+                    extra={
+                        "feed_url": article.feed_url,
+                        "entry": article.entry_key,
+                        "step": step.name,
+                        "error": repr(exc),
+                        "outcome": "dropped" if step.required else "continued",
+                    },
                 )
                 if not step.required:
                     survivors.append(article)
@@ -103,16 +107,29 @@ class Pipeline:
 
 
 def build_pipeline(
-    client: Redis, keys: Keys, *, ttl: int, budget: Budget = Budget(), record_failures: bool = True
+    client: Redis,
+    keys: Keys,
+    *,
+    ttl: int,
+    budget: Budget = DEFAULT_BUDGET,
+    record_failures: bool = True,
 ) -> Pipeline:
     """The standard ingest pipeline on one Redis."""
 
     async def sink(failures: Sequence[StepFailure]) -> None:
         async with client.pipeline(transaction=False) as pipe:
             for f in failures:
-                pipe.xadd(keys.failures, {"step": f.step, "feed": f.feed_url,
-                                          "entry": f.entry_key, "error": f.error[:500]},
-                          maxlen=1000, approximate=True)
+                pipe.xadd(
+                    keys.failures,
+                    {
+                        "step": f.step,
+                        "feed": f.feed_url,
+                        "entry": f.entry_key,
+                        "error": f.error[:500],
+                    },
+                    maxlen=1000,
+                    approximate=True,
+                )
             await pipe.execute()
 
     steps: list[Step] = [

@@ -23,6 +23,7 @@ from bot.fetch import Fetcher, FetchResult, HTTPStatusError
 from bot.keys import Keys
 from bot.metrics import Metrics
 from bot.parse import FeedRef, parse_feed
+from bot.stopping import sleep_unless_stopped
 from bot.watchlist import FeedRecord, Watchlist
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def next_poll_delay(
     """
     if failures <= 0:
         return max(interval, min(max_age or 0.0, MAX_CACHE_WAIT))
-    backoff = min(interval * 2 ** min(failures - 1, 30), max(MAX_BACKOFF, interval))
+    backoff = min(interval * 2.0 ** min(failures - 1, 30), max(MAX_BACKOFF, interval))
     return max(backoff, min(retry_after or 0.0, MAX_BACKOFF))
 
 
@@ -108,18 +109,20 @@ class Poller:
             return await self._failed(feed, exc, interval, started)
         except (RedisError, OSError):
             raise
-        except Exception as exc:  # noqa: BLE001 - the per-feed boundary: one feed, one error
+        except Exception as exc:
             log.exception("unexpected error polling a feed", extra={"feed_url": feed.url})
-            return await self._failed(feed, NewsbotError(f"internal error: {exc!r}"), interval,
-                                      started)
+            return await self._failed(
+                feed, NewsbotError(f"internal error: {exc!r}"), interval, started
+            )
 
     async def _not_modified(
         self, feed: FeedRecord, result: FetchResult, interval: float, now: float
     ) -> PollReport:
         self._metrics.feeds_not_modified.inc()
         due = now + next_poll_delay(interval, max_age=result.max_age)
-        await self._watchlist.record(feed.id, due, last_fetch=now, last_ok=now, failures=0,
-                                     failing_since=0, last_error="")
+        await self._watchlist.record(
+            feed.id, due, last_fetch=now, last_ok=now, failures=0, failing_since=0, last_error=""
+        )
         return PollReport(feed.id, "not_modified")
 
     async def _queue_entries(
@@ -129,19 +132,30 @@ class Poller:
         parsed = parse_feed(result.body, ref, content_type=result.content_type)
         async with self._client.pipeline(transaction=False) as pipe:
             for article in parsed.articles:
-                pipe.xadd(self._keys.entries,
-                          {"a": json.dumps(article.to_dict(), ensure_ascii=False)})
+                pipe.xadd(
+                    self._keys.entries, {"a": json.dumps(article.to_dict(), ensure_ascii=False)}
+                )
             await pipe.execute()
         self._metrics.feeds_polled.inc()
         self._metrics.entries_queued.inc(len(parsed.articles))
         if parsed.warning:
-            log.info("feed parsed with a warning",
-                     extra={"feed_url": feed.url, "warning": parsed.warning})
+            log.info(
+                "feed parsed with a warning",
+                extra={"feed_url": feed.url, "warning": parsed.warning},
+            )
         due = now + next_poll_delay(interval, max_age=result.max_age)
         await self._watchlist.record(
-            feed.id, due, title=parsed.title, etag=result.etag or "",
-            last_modified=result.last_modified or "", last_fetch=now, last_ok=now, failures=0,
-            failing_since=0, last_error="", warning=parsed.warning or "",
+            feed.id,
+            due,
+            title=parsed.title,
+            etag=result.etag or "",
+            last_modified=result.last_modified or "",
+            last_fetch=now,
+            last_ok=now,
+            failures=0,
+            failing_since=0,
+            last_error="",
+            warning=parsed.warning or "",
             entries=len(parsed.articles),
         )
         return PollReport(feed.id, "ok", entries=len(parsed.articles))
@@ -154,11 +168,22 @@ class Poller:
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
         due = now + next_poll_delay(interval, failures=failures, retry_after=retry_after)
         level = logging.WARNING if isinstance(exc, FetchError) else logging.INFO
-        log.log(level, "feed poll failed",
-                extra={"feed_url": feed.url, "error": str(exc), "failures": failures,
-                       "next_poll_in": round(due - now)})
+        log.log(
+            level,
+            "feed poll failed",
+            extra={
+                "feed_url": feed.url,
+                "error": str(exc),
+                "failures": failures,
+                "next_poll_in": round(due - now),
+            },
+        )
         await self._watchlist.record(
-            feed.id, due, last_fetch=now, last_error=str(exc)[:500], failures=failures,
+            feed.id,
+            due,
+            last_fetch=now,
+            last_error=str(exc)[:500],
+            failures=failures,
             failing_since=feed.failing_since or now,
         )
         return PollReport(feed.id, "failed", error=str(exc))
@@ -178,7 +203,4 @@ class Poller:
                 log.warning("poller cannot reach Redis; retrying", extra={"error": str(exc)})
                 pause = min(pause * 2, 30.0)
                 wait = pause
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=wait)
-            except TimeoutError:
-                pass
+            await sleep_unless_stopped(stop, wait)

@@ -46,17 +46,19 @@ class RedisHandle:
 
 def _clients(url: str) -> tuple[aioredis.Redis, aioredis.Redis]:
     name = f"newsbot-{socket.gethostname()}-{os.getpid()}"
-    common = {
-        "decode_responses": True,
-        "protocol": 2,
-        "socket_connect_timeout": 5.0,
-        "health_check_interval": 30,
-    }
-    client = aioredis.Redis.from_url(
-        url, socket_timeout=COMMAND_TIMEOUT, client_name=name, **common
-    )
-    blocking = aioredis.Redis.from_url(url, socket_timeout=None, client_name=name, **common)
-    return client, blocking
+
+    def connect(socket_timeout: float | None) -> aioredis.Redis:
+        return aioredis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            client_name=name,
+            decode_responses=True,
+            protocol=2,
+            socket_connect_timeout=5.0,
+            health_check_interval=30,
+        )
+
+    return connect(COMMAND_TIMEOUT), connect(None)
 
 
 async def _check_server(client: aioredis.Redis, description: str) -> None:
@@ -66,7 +68,9 @@ async def _check_server(client: aioredis.Redis, description: str) -> None:
         raise StoreError(f"cannot reach Redis at {description}: {exc}") from exc
     version = tuple(int(part) for part in str(info.get("redis_version", "0.0")).split(".")[:2])
     if version < (6, 2):
-        raise StoreError(f"Redis at {description} is {info.get('redis_version')}; newsbot needs 6.2+")
+        raise StoreError(
+            f"Redis at {description} is {info.get('redis_version')}; newsbot needs 6.2+"
+        )
 
 
 @asynccontextmanager
@@ -96,7 +100,9 @@ async def open_redis(
         await asyncio.to_thread(embedded.start)
         url, description = embedded.url, f"embedded Redis at {embedded.socket_path}"
     client, blocking = _clients(url)
-    handle = RedisHandle(client=client, blocking=blocking, keys=Keys(prefix), description=description)
+    handle = RedisHandle(
+        client=client, blocking=blocking, keys=Keys(prefix), description=description
+    )
     try:
         await _check_server(client, description)
         yield handle
@@ -122,4 +128,6 @@ async def _delete_prefix(client: aioredis.Redis, prefix: str) -> None:
         if batch:
             await client.unlink(*batch)
     except (RedisError, OSError) as exc:
-        log.warning("could not clean up throwaway keys", extra={"prefix": prefix, "error": str(exc)})
+        log.warning(
+            "could not clean up throwaway keys", extra={"prefix": prefix, "error": str(exc)}
+        )

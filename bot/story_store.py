@@ -1,6 +1,7 @@
 """Stories in Redis: the dedup index behind `DedupStep`, and the store step.
 
-A story is one hash ``story:{sid}``: ``summary`` and ``method`` from its first copy, plus
+A story is one hash ``story:{sid}``: ``summary``, ``method`` and ``first`` (the field of the
+copy that created it) from its first copy, plus
 one field per copy, ``c:{feed_id}:{entry_hash}``, holding that copy's compact JSON. Writing
 a copy is one HSET of its own field, so workers storing copies of one story at once never
 overwrite each other, and a retried batch rewrites the same fields (idempotent). Full text
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from bot.keys import Keys
 from handlers.article import Article
@@ -83,9 +85,14 @@ class StoreStep:
         async with self._client.pipeline(transaction=False) as pipe:
             for article in articles:
                 key = self._keys.story(article.story_id)
-                mapping = {f"{_COPY_PREFIX}{article.feed_id}:{article.entry_hash}": _copy_json(article)}
+                field = f"{_COPY_PREFIX}{article.feed_id}:{article.entry_hash}"
+                mapping: dict[FieldT, EncodableT] = {field: _copy_json(article)}
                 if not article.is_copy:
-                    mapping |= {"summary": article.summary, "method": article.summary_method}
+                    mapping |= {
+                        "summary": article.summary,
+                        "method": article.summary_method,
+                        "first": field,
+                    }
                 pipe.hset(key, mapping=mapping)
                 pipe.expire(key, self._ttl)
                 if not article.is_copy:
@@ -113,12 +120,18 @@ def _copy_json(article: Article) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def _copy_from_json(text: str) -> StoryCopy:
+def _copy_from_json(text: str, *, first: bool) -> StoryCopy:
     data = json.loads(text)
     published = datetime.fromtimestamp(data["p"], UTC) if data.get("p") is not None else None
     return StoryCopy(
-        id=data["i"], title=data["t"], url=data["u"], source=data["s"], feed_id=data["f"],
-        published=published, seen=datetime.fromtimestamp(data["n"], UTC),
+        id=data["i"],
+        title=data["t"],
+        url=data["u"],
+        source=data["s"],
+        feed_id=data["f"],
+        published=published,
+        seen=datetime.fromtimestamp(data["n"], UTC),
+        first=first,
     )
 
 
@@ -133,7 +146,9 @@ async def load_stories(client: Redis, keys: Keys, story_ids: Sequence[str]) -> l
         if not row:
             continue
         copies = tuple(
-            _copy_from_json(value) for field, value in row.items() if field.startswith(_COPY_PREFIX)
+            _copy_from_json(value, first=field == row.get("first"))
+            for field, value in row.items()
+            if field.startswith(_COPY_PREFIX)
         )
         stories.append(Story(story_id, row.get("summary", ""), row.get("method", ""), copies))
     return stories

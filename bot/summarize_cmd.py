@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.errors import SourceError
 from bot.fetch import Fetcher
+from bot.local_files import read_local
 from handlers.extract import extract_article, looks_like_html
 from handlers.summarize import Budget, summarize_text
 
@@ -41,28 +40,33 @@ async def read_source(source: str, fetcher: Fetcher) -> tuple[bytes, str | None]
     if urlsplit(source).scheme.lower() in {"http", "https"}:
         result = await fetcher.fetch(source, accept=_PAGE_ACCEPT)
         return result.body, result.url
-    if source == "-":
-        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-    else:
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise SourceError(f"{source}: no such file, and not an http(s) URL")
-        with path.open("rb") as handle:
-            data = handle.read(MAX_INPUT_BYTES + 1)
-    if len(data) > MAX_INPUT_BYTES:
-        raise SourceError(f"{source}: larger than {MAX_INPUT_BYTES // (1024 * 1024)} MB")
-    return data, None
+    try:
+        return await read_local(source, limit=MAX_INPUT_BYTES), None
+    except SourceError as exc:
+        raise SourceError(f"{source}: {exc}") from exc
 
 
-def summarize_document(data: bytes, *, source: str, url: str | None, budget: Budget) -> ArticleSummary:
+def _is_headline(line: str) -> bool:
+    line = line.strip()
+    return 0 < len(line) <= 200 and not line.endswith((".", "!", "?", ":", ";", ",", '"', "”"))
+
+
+def summarize_document(
+    data: bytes, *, source: str, url: str | None, budget: Budget
+) -> ArticleSummary:
     """Extract the article when the input is HTML, then summarise it extractively."""
     text = _decode(data)
     title = ""
     if looks_like_html(data):
         page = extract_article(text, url=url)
         title, text = page.title, page.text
+    first, _, rest = text.strip().partition("\n")
+    if rest.strip() and (first.strip() == title or _is_headline(first)):
+        # A headline is not a sentence of the story: show it as the title instead.
+        title, text = first.strip(), rest
     if not text.strip():
         raise SourceError(f"{source}: no article text found")
     summary = summarize_text(text, title=title, budget=budget)
-    return ArticleSummary(source=source, title=title, summary=summary, method="extractive",
-                          words=len(text.split()))
+    return ArticleSummary(
+        source=source, title=title, summary=summary, method="extractive", words=len(text.split())
+    )

@@ -9,10 +9,11 @@ a process that dies mid-poll loses its lease and the feed comes due again.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from bot.errors import NewsbotError
 from bot.keys import Keys
@@ -38,7 +39,9 @@ def check_feed_url(url: str) -> str:
     except ValueError as exc:
         raise InvalidFeedURL(f"not a URL: {url!r}") from exc
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        raise InvalidFeedURL(f"not an http(s) feed URL: {url!r} (example: https://example.com/feed.xml)")
+        raise InvalidFeedURL(
+            f"not an http(s) feed URL: {url!r} (example: https://example.com/feed.xml)"
+        )
     return url
 
 
@@ -101,7 +104,7 @@ class Watchlist:
             again = await self.get(url)
             if again is not None:
                 return again, False
-        mapping: dict[str, str | float] = {"url": url, "added_at": now, "title": title}
+        mapping: dict[FieldT, EncodableT] = {"url": url, "added_at": now, "title": title}
         if interval:
             mapping["interval"] = interval
         async with self._client.pipeline(transaction=False) as pipe:
@@ -115,7 +118,7 @@ class Watchlist:
     async def resolve_id(self, id_or_url: str) -> str | None:
         text = id_or_url.strip()
         if text.startswith(("http://", "https://")):
-            return await self._client.hget(self._keys.feeds_by_url, text)
+            return cast(str | None, await self._client.hget(self._keys.feeds_by_url, text))
         if await self._client.exists(self._keys.feed(text)):
             return text
         return None
@@ -124,7 +127,7 @@ class Watchlist:
         feed_id = await self.resolve_id(id_or_url)
         if feed_id is None:
             return None
-        data = await self._client.hgetall(self._keys.feed(feed_id))
+        data = cast(dict[str, str], await self._client.hgetall(self._keys.feed(feed_id)))
         return FeedRecord.from_hash(feed_id, data) if data else None
 
     async def remove(self, id_or_url: str) -> FeedRecord | None:
@@ -139,7 +142,8 @@ class Watchlist:
         return record
 
     async def all(self) -> list[FeedRecord]:
-        ids = list((await self._client.hgetall(self._keys.feeds_by_url)).values())
+        by_url = cast(dict[str, str], await self._client.hgetall(self._keys.feeds_by_url))
+        ids = list(by_url.values())
         async with self._client.pipeline(transaction=False) as pipe:
             for feed_id in ids:
                 pipe.hgetall(self._keys.feed(feed_id))
@@ -164,11 +168,11 @@ class Watchlist:
     async def reschedule(self, feed_id: str, due: float) -> None:
         await self._client.zadd(self._keys.feeds_due, {feed_id: due}, xx=True)
 
-    async def record(self, feed_id: str, due: float, **state: str | float | int) -> None:
+    async def record(self, feed_id: str, due: float, **state: EncodableT) -> None:
         """Store fetch state and the next due time, unless the feed was removed meanwhile."""
         if not await self._client.exists(self._keys.feed(feed_id)):
             return
         async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hset(self._keys.feed(feed_id), mapping=state)
+            pipe.hset(self._keys.feed(feed_id), mapping=cast(dict[FieldT, EncodableT], state))
             pipe.zadd(self._keys.feeds_due, {feed_id: due}, xx=True)
             await pipe.execute()

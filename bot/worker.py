@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import time
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -23,6 +23,7 @@ from redis.exceptions import RedisError, ResponseError
 from bot.keys import PIPELINE_GROUP, Keys
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
+from bot.stopping import sleep_unless_stopped
 from handlers.article import Article
 
 log = logging.getLogger(__name__)
@@ -70,15 +71,23 @@ class PipelineWorker:
 
     async def _read(self, start: str, *, block: bool) -> list[Message]:
         reply = await self._blocking.xreadgroup(
-            PIPELINE_GROUP, self.consumer, {self._keys.entries: start},
-            count=self._batch, block=self._block_ms if block else None,
+            PIPELINE_GROUP,
+            self.consumer,
+            {self._keys.entries: start},
+            count=self._batch,
+            block=self._block_ms if block else None,
         )
-        return [(mid, fields) for _stream, messages in reply or [] for mid, fields in messages]
+        streams = cast(list[tuple[str, list[Message]]], reply or [])
+        return [message for _stream, messages in streams for message in messages]
 
     async def _reclaim(self) -> list[Message]:
         reply: Any = await self._client.xautoclaim(
-            self._keys.entries, PIPELINE_GROUP, self.consumer,
-            min_idle_time=int(self._claim_idle * 1000), start_id="0-0", count=self._batch,
+            self._keys.entries,
+            PIPELINE_GROUP,
+            self.consumer,
+            min_idle_time=int(self._claim_idle * 1000),
+            start_id="0-0",
+            count=self._batch,
         )
         return [(mid, fields) for mid, fields in reply[1] if fields]
 
@@ -91,8 +100,10 @@ class PipelineWorker:
             try:
                 articles.append(Article.from_dict(json.loads(fields["a"])))
             except (KeyError, TypeError, ValueError) as exc:
-                log.error("dropping an unreadable stream entry",
-                          extra={"message_id": message_id, "error": repr(exc)})
+                log.error(
+                    "dropping an unreadable stream entry",
+                    extra={"message_id": message_id, "error": repr(exc)},
+                )
         outcome = await self._pipeline.process(articles)
         ids = [message_id for message_id, _ in messages]
         async with self._client.pipeline(transaction=False) as pipe:
@@ -129,11 +140,10 @@ class PipelineWorker:
                 await self.handle(await self._read(">", block=True))
                 pause = 0.5
             except (RedisError, OSError) as exc:
-                log.warning("pipeline worker cannot reach Redis; retrying",
-                            extra={"error": str(exc), "consumer": self.consumer})
+                log.warning(
+                    "pipeline worker cannot reach Redis; retrying",
+                    extra={"error": str(exc), "consumer": self.consumer},
+                )
                 backlog = True
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=pause)
-                except TimeoutError:
-                    pass
+                await sleep_unless_stopped(stop, pause)
                 pause = min(pause * 2, 30.0)

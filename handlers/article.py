@@ -20,9 +20,9 @@ class Article:
 
     `description` and `content` hold the feed's HTML until the normalize step turns them
     into plain text. `ingest_id` names this one reading of the entry, so a step retried
-    after a crash recognises its own earlier claims. `id` is a stable hash of the canonical URL (or of feed and entry key
-    when the entry has no link); `story_id` is set by dedup: equal to `id` for the first
-    copy of a story, another story's id for a copy folded into it.
+    after a crash recognises its own earlier claims. `id` is a stable hash of the canonical
+    URL (or of feed and entry key when the entry has no link); `copy_of` is set by dedup to
+    the story an article folds into, and stays empty for the first copy of a story.
     """
 
     feed_id: str
@@ -40,7 +40,7 @@ class Article:
     seen_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     ingest_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     id: str = ""
-    story_id: str = ""
+    copy_of: str = ""
     summary: str = ""
     summary_method: str = ""
 
@@ -51,7 +51,12 @@ class Article:
     @property
     def is_copy(self) -> bool:
         """True when dedup folded this article into an earlier story."""
-        return bool(self.story_id) and self.story_id != self.id
+        return bool(self.copy_of)
+
+    @property
+    def story_id(self) -> str:
+        """The story this article belongs to: its own id, or the one it was folded into."""
+        return self.copy_of or self.id
 
     def evolve(self, **changes: Any) -> Article:
         return replace(self, **changes)

@@ -5,7 +5,7 @@ Rules (baseline):
    link, else a hash of title and date (see the parser). An entry key seen before is a
    repeat of the same entry and goes no further.
 2. Across feeds, an article whose canonical URL was seen before is a copy of that story:
-   it keeps going with `story_id` set to the story it folds into.
+   it keeps going with `copy_of` set to the story it folds into.
 
 The index is shared by every worker (Redis in the bot); claims are first-writer-wins, so
 two workers racing on the same entry agree on one outcome. A claim carries the article's
@@ -77,4 +77,4 @@ class DedupStep:
             for a, holder in zip(with_url, owners, strict=True)
             if not _won(holder, a) and holder is not None
         }
-        return [a.evolve(story_id=story_of.get(a.ingest_id, a.id)) for a in fresh]
+        return [a.evolve(copy_of=story_of.get(a.ingest_id, "")) for a in fresh]

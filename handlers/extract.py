@@ -32,15 +32,25 @@ def extract_article(markup: str, *, url: str | None = None) -> ExtractedPage:
     text = ""
     title = ""
     try:
-        text = trafilatura.extract(
-            markup, url=url, include_comments=False, include_tables=False,
-            include_links=False, favor_precision=True, deduplicate=True,
-        ) or ""
+        text = (
+            trafilatura.extract(
+                markup,
+                url=url,
+                include_comments=False,
+                include_tables=False,
+                include_links=False,
+                favor_precision=True,
+                deduplicate=True,
+            )
+            or ""
+        )
         metadata = trafilatura.extract_metadata(markup, default_url=url)
         title = (metadata.title if metadata is not None else None) or ""
-    except Exception as exc:  # noqa: BLE001 - a library boundary on hostile pages
-        log.warning("extraction failed; using the page's visible text",
-                    extra={"url": url, "step": "extract", "error": repr(exc)})
+    except Exception as exc:
+        log.warning(
+            "extraction failed; using the page's visible text",
+            extra={"url": url, "step": "extract", "error": repr(exc)},
+        )
     if not text.strip():
         text = html_to_text(markup)
     return ExtractedPage(title=" ".join(title.split()), text=text.strip())

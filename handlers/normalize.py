@@ -17,8 +17,10 @@ def normalize_article(article: Article) -> Article:
     content = html_to_text(article.content)
     if not title:
         title = one_line(description or content)[:120] or "(untitled)"
-    article_id = short_hash(canonical) if canonical else short_hash(
-        f"{article.feed_id}\n{article.entry_key}"
+    article_id = (
+        short_hash(canonical)
+        if canonical
+        else short_hash(f"{article.feed_id}\n{article.entry_key}")
     )
     return article.evolve(
         title=title,

@@ -18,11 +18,13 @@ class StoryCopy:
     feed_id: str
     published: datetime | None
     seen: datetime
+    first: bool = False
 
 
 @dataclass(frozen=True)
 class Story:
-    """A story with every copy folded into it; `id` is the id of the copy that created it."""
+    """A story with every copy folded into it; `id` is the id of the copy that created it
+    (the one marked `first`)."""
 
     id: str
     summary: str
@@ -31,8 +33,10 @@ class Story:
 
     def primary(self) -> StoryCopy:
         """The earliest published copy, then the first seen (the one that created the story)."""
-        return min(self.copies, key=lambda c: (
-            c.published is None, c.published or c.seen, c.id != self.id, c.seen, c.feed_id))
+        return min(
+            self.copies,
+            key=lambda c: (c.published is None, c.published or c.seen, not c.first, c.seen),
+        )
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,16 @@ def digest_items(stories: Iterable[Story]) -> list[DigestItem]:
             continue
         primary = story.primary()
         also = tuple(c for c in story.copies if c is not primary)
-        items.append(DigestItem(primary.id, primary.title, primary.url, primary.source,
-                                primary.published, story.summary, also))
+        items.append(
+            DigestItem(
+                primary.id,
+                primary.title,
+                primary.url,
+                primary.source,
+                primary.published,
+                story.summary,
+                also,
+            )
+        )
     dated = sorted((i for i in items if i.published), key=lambda i: i.published or 0, reverse=True)
     return dated + [i for i in items if i.published is None]

@@ -20,11 +20,92 @@ DEFAULT_SENTENCES = 3
 DEFAULT_MAX_CHARS = 600
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
-    "the and for that with this from was were are has have had but not you they his her its "
-    "our their will would can could been being which who whom what when where why how all "
-    "any some more most other into over than then there these those also just only said says "
-    "about after before while such very may might must shall should did does doing der die "
-    "das und les des une est pour que qui los las del por con".split()
+    [
+        "the",
+        "and",
+        "for",
+        "that",
+        "with",
+        "this",
+        "from",
+        "was",
+        "were",
+        "are",
+        "has",
+        "have",
+        "had",
+        "but",
+        "not",
+        "you",
+        "they",
+        "his",
+        "her",
+        "its",
+        "our",
+        "their",
+        "will",
+        "would",
+        "can",
+        "could",
+        "been",
+        "being",
+        "which",
+        "who",
+        "whom",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "some",
+        "more",
+        "most",
+        "other",
+        "into",
+        "over",
+        "than",
+        "then",
+        "there",
+        "these",
+        "those",
+        "also",
+        "just",
+        "only",
+        "said",
+        "says",
+        "about",
+        "after",
+        "before",
+        "while",
+        "such",
+        "very",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+        "did",
+        "does",
+        "doing",
+        "der",
+        "die",
+        "das",
+        "und",
+        "les",
+        "des",
+        "une",
+        "est",
+        "pour",
+        "que",
+        "qui",
+        "los",
+        "las",
+        "del",
+        "por",
+        "con",
+    ]
 )
 
 
@@ -34,6 +115,9 @@ class Budget:
 
     sentences: int = DEFAULT_SENTENCES
     chars: int = DEFAULT_MAX_CHARS
+
+
+DEFAULT_BUDGET = Budget()
 
 
 def _words(sentence: str) -> list[str]:
@@ -47,7 +131,7 @@ def _clip(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def summarize_text(text: str, *, title: str = "", budget: Budget = Budget()) -> str:
+def summarize_text(text: str, *, title: str = "", budget: Budget = DEFAULT_BUDGET) -> str:
     """Return up to `budget.sentences` sentences of `text`, at most `budget.chars` long."""
     sentences = split_sentences(text)
     if not sentences or budget.sentences <= 0:
@@ -102,10 +186,12 @@ def _jaccard(left: set[str], right: set[str]) -> float:
     return len(left & right) / len(left | right)
 
 
-def summarize_article(article: Article, budget: Budget = Budget()) -> Article:
+def summarize_article(article: Article, budget: Budget = DEFAULT_BUDGET) -> Article:
     """Summarise the article's fullest text; an article with no text keeps an empty summary."""
-    text = article.content if len(article.content) > len(article.description) else (
-        article.description
+    text = (
+        article.content
+        if len(article.content) > len(article.description)
+        else (article.description)
     )
     summary = summarize_text(text, title=article.title, budget=budget)
     return article.evolve(summary=summary, summary_method="extractive" if summary else "")

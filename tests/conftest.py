@@ -70,8 +70,19 @@ def feedparser_corpus() -> Path:
     if not (target / "illformed").is_dir():
         CACHE.mkdir(exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
-             ":all:", FEEDPARSER_SDIST, "-d", str(CACHE)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                FEEDPARSER_SDIST,
+                "-d",
+                str(CACHE),
+            ],
             check=True,
         )
         sdist = next(CACHE.glob("feedparser-*.tar.gz"))

@@ -81,7 +81,11 @@ def _entries_or_error(path: Path) -> int:
 
 
 def test_feedparser_corpus_gives_entries_or_a_clean_error(feedparser_corpus: Path) -> None:
-    files = [p for p in feedparser_corpus.rglob("*") if p.is_file() and p.suffix in {".xml", ".rdf", ".json"}]
+    files = [
+        p
+        for p in feedparser_corpus.rglob("*")
+        if p.is_file() and p.suffix in {".xml", ".rdf", ".json"}
+    ]
     assert len(files) > 1500
     outcomes = {path.name: _entries_or_error(path) for path in files}
     assert sum(1 for n in outcomes.values() if n > 0) > 1000

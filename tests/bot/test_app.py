@@ -1,0 +1,127 @@
+"""The running bot end to end: feed server -> poller -> stream -> pipeline -> Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from bot.app import RunningBot, run_bot
+from bot.settings import Settings
+from bot.watchlist import Watchlist
+from tests.articles import rss
+from tests.bot.test_cli import cli_env
+from tests.fakes.feed_server import FeedServer
+
+FEED = rss(
+    "Live",
+    [
+        {
+            "title": f"Story {n}",
+            "link": f"https://live.example.com/{n}",
+            "guid": str(n),
+            "published": datetime(2026, 11, 27, n, tzinfo=UTC),
+            "description": f"Story {n} happened. Details follow.",
+        }
+        for n in range(1, 4)
+    ],
+)
+
+
+async def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_bot_polls_processes_and_reports(settings: Settings, feed_server: FeedServer) -> None:
+    url = feed_server.add("/live.xml", FEED, etag='"1"')
+    broken = feed_server.add("/broken.xml", "<html>not a feed</html>", content_type="text/html")
+    stop = asyncio.Event()
+    seen: dict[str, object] = {}
+
+    async def exercise(bot: RunningBot) -> None:
+        watchlist = Watchlist(bot.handle.client, bot.handle.keys)
+        await watchlist.add(url, now=0)
+        await watchlist.add(broken, now=0)
+
+        async def stored() -> bool:
+            return await bot.handle.client.zcard(bot.handle.keys.stories) == 3
+
+        await wait_for(stored)
+        await wait_for(lambda: _async_true(feed_server.hits["/live.xml"] >= 2))
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{bot.http_port}"
+            async with http.get(f"{base}/healthz") as response:
+                seen["health"] = (response.status, await response.json())
+            async with http.get(f"{base}/metrics") as response:
+                seen["metrics"] = await response.text()
+        seen["broken"] = await watchlist.get(broken)
+        stop.set()
+
+    await asyncio.wait_for(run_bot(settings, stop=stop, on_started=exercise), timeout=60)
+    status, health = seen["health"]  # type: ignore[misc]
+    assert status == 200 and health == {
+        "ok": True,
+        "redis": True,
+        "roles": {"poller": True, "pipeline": True},
+    }
+    metrics = str(seen["metrics"])
+    assert "newsbot_feeds_polled_total 1.0" in metrics
+    assert "newsbot_feeds_not_modified_total" in metrics and "newsbot_stream_lag" in metrics
+    assert "newsbot_entries_processed_total 3.0" in metrics
+    broken_feed = seen["broken"]
+    assert broken_feed is not None and broken_feed.failures >= 1  # type: ignore[attr-defined]
+    assert "not a" in broken_feed.last_error  # type: ignore[attr-defined]
+
+
+async def _async_true(value: bool) -> bool:
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_newsbot_run_stops_cleanly_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    port = free_port()
+    env = cli_env(tmp_path, NEWSBOT_HTTP_PORT=str(port), NEWSBOT_POLL_INTERVAL="0.5")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+
+        async def healthy() -> bool:
+            try:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.get(f"http://127.0.0.1:{port}/healthz") as response,
+                ):
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await wait_for(healthy, timeout=30)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert "newsbot stopping" in err.decode() and "Traceback" not in err.decode()
+    assert not (tmp_path / "data" / "redis" / "redis.sock").exists(), "embedded Redis shut down"
+    assert list((tmp_path / "data" / "redis").glob("appendonly*")), "AOF persistence on"

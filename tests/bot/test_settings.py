@@ -1,0 +1,104 @@
+"""Settings: env over file, every problem reported at once, secrets never shown."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.settings import Secret, load_settings, redact_url
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings({}, cwd=tmp_path)
+    assert settings.redis_url is None
+    assert settings.poll_interval == 600
+    assert settings.http_port == 3000
+    assert settings.managers == ("admins",)
+    assert settings.config_path is None
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    (tmp_path / "newsbot.toml").write_text(
+        'poll_interval = 120\ntimezone = "Europe/Berlin"\nmanagers = ["U1", "U2"]\n'
+        'discord_guild_ids = [1, 2]\n[[feeds]]\nurl = "https://example.com/feed"\npriority = 2\n'
+    )
+    settings = load_settings(
+        {"NEWSBOT_POLL_INTERVAL": "0.5", "NEWSBOT_MANAGERS": "U3, U4"}, cwd=tmp_path
+    )
+    assert settings.poll_interval == 0.5
+    assert settings.timezone == "Europe/Berlin"
+    assert settings.managers == ("U3", "U4")
+    assert settings.discord_guild_ids == (1, 2)
+    assert settings.feeds[0]["priority"] == 2
+    assert settings.config_path == tmp_path / "newsbot.toml"
+
+
+def test_every_problem_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "newsbot.toml").write_text('slack_bot_token = "xoxb-secret-value"\nbogus = 1\n')
+    env = {
+        "NEWSBOT_POLL_INTERVAL": "-3",
+        "NEWSBOT_HTTP_PORT": "http",
+        "NEWSBOT_TIMEZONE": "Mars/Olympus",
+        "NEWSBOT_ALLOW_PRIVATE_NETWORKS": "maybe",
+        "NEWSBOT_LOG_FORMAT": "xml",
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env, cwd=tmp_path)
+    message = str(caught.value)
+    assert len(caught.value.problems) == 7
+    for fragment in (
+        "NEWSBOT_POLL_INTERVAL",
+        "NEWSBOT_HTTP_PORT",
+        "Mars/Olympus",
+        "maybe",
+        "NEWSBOT_LOG_FORMAT",
+        "slack_bot_token is a secret",
+        "unknown setting 'bogus'",
+    ):
+        assert fragment in message
+    assert "xoxb-secret-value" not in message
+
+
+def test_password_in_redis_url_only_from_environment(tmp_path: Path) -> None:
+    (tmp_path / "newsbot.toml").write_text('redis_url = "redis://:hunter2@db:6379/0"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, cwd=tmp_path)
+    assert "hunter2" not in str(caught.value)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    settings = load_settings({"NEWSBOT_REDIS_URL": "redis://:hunter2@db:6379/0"}, cwd=elsewhere)
+    assert "hunter2" not in repr(settings)
+
+
+def test_secrets_never_show(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"SLACK_BOT_TOKEN": "xoxb-123", "DISCORD_TOKEN": "abc.def"}, cwd=tmp_path
+    )
+    assert isinstance(settings.slack_bot_token, Secret)
+    assert settings.slack_bot_token.reveal() == "xoxb-123"
+    assert "xoxb-123" not in repr(settings) and "abc.def" not in repr(settings)
+    assert redact_url("redis://user:pw@host:6380/1") == "redis://user:***@host:6380/1"
+
+
+def test_invalid_settings_exit_2_with_one_message(tmp_path: Path) -> None:
+    env = {
+        "NEWSBOT_POLL_INTERVAL": "zero",
+        "NEWSBOT_RETENTION_DAYS": "0",
+        "PATH": "/usr/bin:/bin",
+        "NEWSBOT_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "NEWSBOT_POLL_INTERVAL" in done.stderr and "NEWSBOT_RETENTION_DAYS" in done.stderr
+    assert "Traceback" not in done.stderr
