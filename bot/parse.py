@@ -63,7 +63,7 @@ def parse_feed(
         headers["content-type"] = content_type
     try:
         parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
-    except Exception as exc:
+    except Exception as exc:  # feedparser can raise anything on hostile input
         raise ParseError(f"unreadable feed: {type(exc).__name__}: {exc}") from exc
     entries = parsed.get("entries") or []
     problem = _bozo_text(parsed)
@@ -81,7 +81,7 @@ def parse_feed(
         for entry in entries:
             try:
                 articles.append(_article_from_entry(entry, ref, title, now))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one odd entry must not lose the rest
                 log.warning(
                     "skipped an unreadable entry",
                     extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)},

@@ -71,7 +71,7 @@ class Pipeline:
                 current = await step.run(current)
             except _INFRASTRUCTURE:
                 raise
-            except Exception:
+            except Exception:  # noqa: BLE001 - isolated below, one article at a time
                 current = await self._one_by_one(step, current, outcome.failures)
             self.timings[step.name] += time.perf_counter() - started
         outcome.articles = current
@@ -88,7 +88,7 @@ class Pipeline:
                 survivors.extend(await step.run([article]))
             except _INFRASTRUCTURE:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the boundary for one entry in one step
                 failure = StepFailure(step.name, article.feed_url, article.entry_key, repr(exc))
                 failures.append(failure)
                 log.warning(

@@ -109,7 +109,7 @@ class Poller:
             return await self._failed(feed, exc, interval, started)
         except (RedisError, OSError):
             raise
-        except Exception as exc:
+        except Exception as exc:  # the per-feed boundary: one feed, one error
             log.exception("unexpected error polling a feed", extra={"feed_url": feed.url})
             return await self._failed(
                 feed, NewsbotError(f"internal error: {exc!r}"), interval, started

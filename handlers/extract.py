@@ -46,7 +46,7 @@ def extract_article(markup: str, *, url: str | None = None) -> ExtractedPage:
         )
         metadata = trafilatura.extract_metadata(markup, default_url=url)
         title = (metadata.title if metadata is not None else None) or ""
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a library boundary on hostile pages
         log.warning(
             "extraction failed; using the page's visible text",
             extra={"url": url, "step": "extract", "error": repr(exc)},

@@ -1,0 +1,151 @@
+"""Ingest benchmark: the whole pipeline against feedparser alone, on the same feed bytes.
+
+Prints, from one run: entries/s through the whole pipeline (parse, queue on the entries
+stream, consume, normalize, dedup, summarize, store), entries/s of feedparser alone on the
+same bytes, their ratio, and Redis bytes per stored article. Targets (issue #2): the
+pipeline costs at most 2x parsing alone; at most 2 KB of Redis per stored article.
+
+    python bench/ingest.py                 # the 200 real feeds in ../shared/data/feeds-real
+    python bench/ingest.py --smoke         # five feeds, one run (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import time
+import warnings
+from pathlib import Path
+
+import feedparser
+
+from bot.errors import ParseError
+from bot.metrics import Metrics
+from bot.parse import FeedRef, parse_feed
+from bot.pipeline import build_pipeline
+from bot.redis_conn import RedisHandle, open_redis
+from bot.settings import load_settings
+from bot.worker import PipelineWorker, ensure_group
+
+ROOT = Path(__file__).resolve().parents[1]
+FEEDS = ROOT.parent / "shared" / "data" / "feeds-real"
+RETENTION = 30 * 86400
+
+
+def load_feeds(folder: Path, limit: int | None) -> list[tuple[str, bytes]]:
+    files = sorted(p for p in folder.iterdir() if p.name not in {"LICENSE", "SOURCES.tsv"})
+    return [(p.name, p.read_bytes()) for p in files[:limit]]
+
+
+def parse_alone(feeds: list[tuple[str, bytes]]) -> tuple[int, float]:
+    started = time.perf_counter()
+    entries = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _name, data in feeds:
+            entries += len(feedparser.parse(io.BytesIO(data)).entries)
+    return entries, time.perf_counter() - started
+
+
+async def whole_pipeline(
+    handle: RedisHandle, feeds: list[tuple[str, bytes]]
+) -> tuple[int, float, dict[str, float]]:
+    client, keys = handle.client, handle.keys
+    await client.flushdb()
+    await ensure_group(client, keys)
+    pipeline = build_pipeline(client, keys, ttl=RETENTION)
+    worker = PipelineWorker(
+        client=client,
+        blocking=handle.blocking,
+        keys=keys,
+        pipeline=pipeline,
+        metrics=Metrics(),
+        consumer="bench",
+    )
+    started = time.perf_counter()
+    entries = 0
+    for number, (name, data) in enumerate(feeds):
+        try:
+            parsed = parse_feed(data, FeedRef(f"f{number}", f"https://bench.invalid/{name}"))
+        except ParseError:
+            continue  # a per-feed error, as the poller records it
+        entries += len(parsed.articles)
+        async with client.pipeline(transaction=False) as pipe:
+            for article in parsed.articles:
+                pipe.xadd(keys.entries, {"a": json.dumps(article.to_dict(), ensure_ascii=False)})
+            await pipe.execute()
+        await worker.drain()
+    return entries, time.perf_counter() - started, dict(pipeline.timings)
+
+
+async def redis_bytes_per_article(handle: RedisHandle) -> tuple[int, float]:
+    """Stored stories, and used_memory with everything stored minus used_memory empty."""
+    client, keys = handle.client, handle.keys
+    stories = await client.zcard(keys.stories)
+    await client.delete(keys.entries, keys.failures)  # work queues, not storage
+    stored = (await client.info("memory"))["used_memory"]
+    await client.flushdb()
+    empty = (await client.info("memory"))["used_memory"]
+    return stories, (stored - empty) / max(stories, 1)
+
+
+async def key_sizes(handle: RedisHandle) -> dict[str, float]:
+    """Average MEMORY USAGE of each kind of per-article key, from a sample."""
+    client, keys = handle.client, handle.keys
+    sizes: dict[str, float] = {}
+    for kind, pattern in (
+        ("story hash", keys.story("*")),
+        ("entry key", keys.entry_seen("*", "*")),
+        ("url key", keys.url_seen("*")),
+    ):
+        found = [k async for k in client.scan_iter(match=pattern, count=1000)][:500]
+        usage = [await client.memory_usage(k) or 0 for k in found]
+        sizes[kind] = sum(usage) / max(len(usage), 1)
+    return sizes
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, help="only the first N feed files")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side; best is kept")
+    parser.add_argument("--feeds", type=Path, default=FEEDS)
+    parser.add_argument("--smoke", action="store_true", help="tiny input, one run (for CI)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.limit, args.repeat = 5, 1
+    feeds = load_feeds(args.feeds, args.limit)
+    settings = load_settings({})
+    parse_runs: list[float] = []
+    pipeline_runs: list[float] = []
+    async with open_redis(settings, ephemeral=True) as handle:
+        for _ in range(args.repeat):
+            parsed_entries, seconds = parse_alone(feeds)
+            parse_runs.append(seconds)
+            entries, seconds, timings = await whole_pipeline(handle, feeds)
+            pipeline_runs.append(seconds)
+        sizes = await key_sizes(handle)
+        stories, per_article = await redis_bytes_per_article(handle)
+    parse_best, pipeline_best = min(parse_runs), min(pipeline_runs)
+    print(f"feeds: {len(feeds)}   entries: {entries} (feedparser alone: {parsed_entries})")
+    print(
+        f"feedparser alone (baseline): {parsed_entries / parse_best:8.0f} entries/s "
+        f"({parse_best:.2f} s, best of {args.repeat})"
+    )
+    print(
+        f"whole pipeline:              {entries / pipeline_best:8.0f} entries/s "
+        f"({pipeline_best:.2f} s, best of {args.repeat})"
+    )
+    print(f"pipeline cost / parse cost:  {pipeline_best / parse_best:8.2f}x   (target <= 2.00x)")
+    steps = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items())
+    print(f"  last run's pipeline steps: {steps}")
+    print(
+        f"stored articles: {stories}   Redis bytes per stored article: {per_article:.0f} "
+        f"(target <= 2048)"
+    )
+    print("  average key sizes: " + ", ".join(f"{k} {v:.0f} B" for k, v in sizes.items()))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
