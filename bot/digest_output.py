@@ -50,10 +50,15 @@ def render_json(result: DigestResult, items: list[DigestItem]) -> str:
     return json.dumps(digest_json(result, items), ensure_ascii=False, indent=2)
 
 
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
 def _footer(result: DigestResult, shown: int) -> list[str]:
     line = (
-        f"{shown} of {len(result.items)} stories from {result.feeds} feeds; "
-        f"{result.entries} entries, {result.duplicates} folded as duplicates"
+        f"{shown} of {_count(len(result.items), 'story', 'stories')} from "
+        f"{_count(result.feeds, 'feed')}; {_count(result.entries, 'entry', 'entries')}, "
+        f"{result.duplicates} folded as duplicates"
     )
     lines = [line]
     lines += [f"error: {e.source}: {e.error}" for e in result.errors]

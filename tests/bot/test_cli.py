@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
+import select
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,6 +157,37 @@ async def test_digest_reads_files_and_opml(tmp_path: Path, feed_server: FeedServ
     assert code == 0, err
     assert "From disk" in out and "Only in A" in out and "also: Outlet A" in out
     assert "from 3 feeds" in out
+
+
+async def test_digest_shows_progress_on_a_terminal(tmp_path: Path, feed_server: FeedServer) -> None:
+    first, second = two_outlets(feed_server)
+    leader, follower = pty.openpty()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "digest",
+        first,
+        second,
+        env=cli_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    shown = b""
+    while select.select([leader], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.returncode == 0
+    assert b"fetching" in shown, "a progress bar on the terminal"
+    assert b"fetching" not in out and b"Only in A" in out, "never on stdout"
 
 
 async def test_digest_exit_codes(tmp_path: Path, feed_server: FeedServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 import pytest
@@ -67,6 +68,14 @@ async def test_slow_server_times_out(feed_server: FeedServer) -> None:
     async with Fetcher(policy=allow_any, limits=FetchLimits(total_timeout=0.3)) as fetcher:
         with pytest.raises(FetchError, match="timed out"):
             await fetcher.fetch(url)
+
+
+async def test_connections_per_host_are_limited(feed_server: FeedServer) -> None:
+    url = feed_server.add("/slowish", "<rss/>", delay=0.2)
+    async with Fetcher(policy=allow_any, limits=FetchLimits(per_host=2)) as fetcher:
+        results = await asyncio.gather(*(fetcher.fetch(url) for _ in range(6)))
+    assert [r.status for r in results] == [200] * 6
+    assert feed_server.most_in_flight == 2
 
 
 async def test_redirects_are_followed_up_to_five(feed_server: FeedServer) -> None:

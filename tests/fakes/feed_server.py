@@ -34,6 +34,8 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -53,7 +55,12 @@ class FeedServer:
         if route is None:
             return web.Response(status=404, text="not found")
         if route.delay:
-            await asyncio.sleep(route.delay)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(route.delay)
+            finally:
+                self.in_flight -= 1
         headers = dict(route.headers)
         if route.etag:
             headers["ETag"] = route.etag
