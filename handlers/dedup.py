@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from handlers.article import Article, short_hash
+from handlers.urls import url_identity
 
 ClaimKind = Literal["entry", "url"]
 
@@ -70,7 +71,10 @@ class DedupStep:
         fresh = [a for a, holder in zip(articles, held, strict=True) if _won(holder, a)]
         with_url = [a for a in fresh if a.canonical_url]
         owners = await self.index.claim(
-            [Claim("url", "", short_hash(a.canonical_url), a.id, a.ingest_id) for a in with_url]
+            [
+                Claim("url", "", short_hash(url_identity(a.canonical_url)), a.id, a.ingest_id)
+                for a in with_url
+            ]
         )
         story_of = {
             a.ingest_id: holder.story_id

@@ -1,4 +1,4 @@
-"""HTML to text, sentence splitting, URL canonicalisation and summaries."""
+"""HTML to text, sentence splitting, normalisation and summaries."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from handlers.normalize import normalize_article
 from handlers.story import Story, StoryCopy, digest_items
 from handlers.summarize import Budget, summarize_text
 from handlers.text import html_to_text, split_sentences
-from handlers.urls import canonical_url
 from tests.articles import article
 
 
@@ -42,22 +41,6 @@ def test_split_sentences_keeps_quotes_and_abbreviated_numbers() -> None:
         "Why?",
         "Because.",
     ]
-
-
-@pytest.mark.parametrize(
-    ("url", "canonical"),
-    [
-        ("HTTPS://Example.COM:443/a/b?x=1#frag", "https://example.com/a/b?x=1"),
-        ("http://example.com:80", "http://example.com/"),
-        ("http://example.com:8080/p", "http://example.com:8080/p"),
-        ("http://user:pw@example.com/p", "http://example.com/p"),
-        ("mailto:someone@example.com", ""),
-        ("/relative/path", ""),
-        ("http://[::1", ""),
-    ],
-)
-def test_canonical_url(url: str, canonical: str) -> None:
-    assert canonical_url(url) == canonical
 
 
 def test_normalize_gives_stable_ids() -> None:
