@@ -74,13 +74,14 @@ def parse_feed(
             raise ParseError("not a feed: no RSS, Atom or JSON Feed content found")
     feed = parsed.get("feed", {})
     title = _text_of(feed, "title") or ref.title or ref.url
+    language = str(feed.get("language") or "en")
     articles: list[Article] = []
     with warnings.catch_warnings():
         # feedparser warns when `updated_parsed` falls back to `published_parsed`.
         warnings.simplefilter("ignore", DeprecationWarning)
         for entry in entries:
             try:
-                articles.append(_article_from_entry(entry, ref, title, now))
+                articles.append(_article_from_entry(entry, ref, title, now, language))
             except Exception as exc:  # noqa: BLE001 - one odd entry must not lose the rest
                 log.warning(
                     "skipped an unreadable entry",
@@ -146,7 +147,7 @@ def _entry_key(guid: str, link: str, title: str, published: datetime | None) -> 
 
 
 def _article_from_entry(
-    entry: Mapping[str, Any], ref: FeedRef, source: str, now: datetime
+    entry: Mapping[str, Any], ref: FeedRef, source: str, now: datetime, language: str
 ) -> Article:
     link = str(entry.get("link") or "")
     title = _text_of(entry, "title")
@@ -167,6 +168,7 @@ def _article_from_entry(
         description=_text_of(entry, "summary"),
         content=content,
         tags=tuple(str(t.get("term") or "") for t in entry.get("tags") or [] if t.get("term")),
+        language=language,
         seen_at=now,
     )
 
@@ -184,6 +186,7 @@ def _parse_json_feed(data: bytes, ref: FeedRef, now: datetime) -> ParsedFeed:
     if not isinstance(items, list):
         raise ParseError("invalid JSON Feed: 'items' is not a list")
     title = str(document.get("title") or ref.title or ref.url)
+    language = str(document.get("language") or "en")
     base = str(document.get("feed_url") or document.get("home_page_url") or ref.url)
     articles: list[Article] = []
     warnings = 0
@@ -192,7 +195,7 @@ def _parse_json_feed(data: bytes, ref: FeedRef, now: datetime) -> ParsedFeed:
             warnings += 1
             continue
         try:
-            articles.append(_article_from_json_item(item, ref, title, base, now))
+            articles.append(_article_from_json_item(item, ref, title, base, now, language))
         except (TypeError, ValueError) as exc:
             warnings += 1
             log.warning(
@@ -232,7 +235,7 @@ def _json_authors(item: Mapping[str, Any]) -> Iterable[str]:
 
 
 def _article_from_json_item(
-    item: Mapping[str, Any], ref: FeedRef, source: str, base: str, now: datetime
+    item: Mapping[str, Any], ref: FeedRef, source: str, base: str, now: datetime, language: str
 ) -> Article:
     raw_url = item.get("url") or item.get("external_url") or ""
     link = urljoin(base, str(raw_url)) if raw_url else ""
@@ -254,5 +257,6 @@ def _article_from_json_item(
         description=html.escape(str(item.get("summary") or ""), quote=False),
         content=content,
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+        language=language,
         seen_at=now,
     )

@@ -37,6 +37,7 @@ class Article:
     description: str = ""
     content: str = ""
     tags: tuple[str, ...] = ()
+    language: str = "en"
     seen_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     ingest_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     id: str = ""

@@ -1,14 +1,17 @@
-"""Extractive summaries: offline, deterministic, and within a budget of sentences and chars.
+"""Extractive summaries: offline, deterministic, multilingual, within a budget.
 
-Each sentence is scored by how central its words are to the whole text (term frequency),
-with a prior for early position, as news puts the point first, and a bonus for sharing
-words with the title. The best sentences are taken greedily, skipping any that repeat one
-already taken, and shown in their original order.
+Sentences come from sentencex, whose rules for ~300 languages ship in its wheel. Each is
+scored by a position prior (news puts the point first: 1 / (1 + position)) plus how central
+its words are to the whole text; sentences too short to carry a fact (captions, bylines,
+"Watch:") are passed over. The best are taken greedily, skipping any that repeat one
+already taken, and shown in their original order, cut to the budget of sentences and
+characters without ever cutting a sentence, unless a single one is over the whole budget.
+
+On the CNN/DM dev set this beats Lead-3 on ROUGE-1, -2 and -Lsum (``bench/summaries.py``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -124,6 +127,16 @@ def _words(sentence: str) -> list[str]:
     return [w for w in _WORD.findall(sentence.casefold()) if len(w) > 2 and w not in _STOPWORDS]
 
 
+# A dateline or agency tag before the first sentence: "(CNN)", "LONDON (Reuters) -".
+_DATELINE = re.compile(
+    r"^(?:[A-Z][\w.,' -]{0,60})?\((?:CNN|AP|AFP|Reuters|UPI|dpa|[A-Z]{2,10})\)\s*(?:--|—|–|-)?\s*"
+)
+_MIN_CONTENT_WORDS = 4
+_CENTRALITY_WEIGHT = 0.3
+_TITLE_WEIGHT = 0.3
+_REDUNDANT = 0.6
+
+
 def _clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -131,15 +144,14 @@ def _clip(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def summarize_text(text: str, *, title: str = "", budget: Budget = DEFAULT_BUDGET) -> str:
+def summarize_text(
+    text: str, *, title: str = "", budget: Budget = DEFAULT_BUDGET, language: str = "en"
+) -> str:
     """Return up to `budget.sentences` sentences of `text`, at most `budget.chars` long."""
-    sentences = split_sentences(text)
+    sentences = split_sentences(_DATELINE.sub("", text.strip(), count=1), language)
     if not sentences or budget.sentences <= 0:
         return ""
-    if len(sentences) <= budget.sentences:
-        chosen = list(range(len(sentences)))
-    else:
-        chosen = _select(sentences, title, budget.sentences)
+    chosen = _select(sentences, title, budget.sentences)
     parts: list[str] = []
     used = 0
     for index in chosen:
@@ -155,24 +167,26 @@ def summarize_text(text: str, *, title: str = "", budget: Budget = DEFAULT_BUDGE
 
 
 def _select(sentences: list[str], title: str, count: int) -> list[int]:
-    bags = [_words(s) for s in sentences]
+    """Indexes of the sentences to keep, in text order."""
+    bags = [set(_words(s)) for s in sentences]
     frequency = Counter(word for bag in bags for word in bag)
     peak = max(frequency.values(), default=1)
     title_words = set(_words(title))
-    scores: list[float] = []
-    for position, bag in enumerate(bags):
-        if len(bag) < 3:
-            scores.append(-1.0)
-            continue
-        centrality = sum(frequency[w] for w in set(bag)) / (peak * math.sqrt(len(set(bag))))
-        prior = 1.0 / math.sqrt(1 + position)
-        overlap = len(title_words & set(bag)) / (len(title_words) or 1)
-        scores.append(centrality + 1.5 * prior + 0.5 * overlap)
-    ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
+    substantial = [i for i, bag in enumerate(bags) if len(bag) >= _MIN_CONTENT_WORDS]
+    candidates = (
+        substantial if len(substantial) >= min(count, len(sentences)) else range(len(sentences))
+    )
+
+    def score(position: int) -> float:
+        bag = bags[position]
+        centrality = sum(frequency[w] for w in bag) / (peak * len(bag)) if bag else 0.0
+        overlap = len(title_words & bag) / len(title_words) if title_words else 0.0
+        prior = 1.0 / (1 + position)
+        return prior + _CENTRALITY_WEIGHT * centrality + _TITLE_WEIGHT * overlap
+
     chosen: list[int] = []
-    for index in ranked:
-        words = set(bags[index])
-        if any(_jaccard(words, set(bags[j])) > 0.6 for j in chosen):
+    for index in sorted(candidates, key=lambda i: (-score(i), i)):
+        if any(_jaccard(bags[index], bags[j]) > _REDUNDANT for j in chosen):
             continue
         chosen.append(index)
         if len(chosen) == count:
@@ -193,5 +207,5 @@ def summarize_article(article: Article, budget: Budget = DEFAULT_BUDGET) -> Arti
         if len(article.content) > len(article.description)
         else (article.description)
     )
-    summary = summarize_text(text, title=article.title, budget=budget)
+    summary = summarize_text(text, title=article.title, budget=budget, language=article.language)
     return article.evolve(summary=summary, summary_method="extractive" if summary else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+import sentencex
 from lxml import etree
 from lxml import html as lxml_html
 
@@ -106,17 +107,20 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]]))\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-ÞА-ЯΑ-Ω])"
-)
+def sentence_language(language: str) -> str:
+    """The sentencex language code for a feed's language tag ("en-US" -> "en")."""
+    return (language or "en").split("-", 1)[0].split("_", 1)[0].lower() or "en"
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences: at line breaks, then after ., !, ? before a capital."""
+def split_sentences(text: str, language: str = "en") -> list[str]:
+    """Split text into sentences: at line breaks, then by sentencex's rules for the language.
+
+    sentencex knows abbreviations ("Dr.", "B.B.", "z. B.") and falls back to a generic rule
+    set for languages it has no rules for.
+    """
+    code = sentence_language(language)
     sentences: list[str] = []
     for block in text.split("\n"):
-        block = block.strip()
-        if not block:
-            continue
-        sentences.extend(part.strip() for part in _SENTENCE_END.split(block) if part.strip())
+        if block.strip():
+            sentences.extend(s.strip() for s in sentencex.segment(code, block) if s.strip())
     return sentences
