@@ -17,9 +17,11 @@ import io
 import json
 import time
 import warnings
+from datetime import datetime
 from pathlib import Path
 
 import feedparser
+from corpus import FEEDS, fetched_at, load_feeds
 
 from bot.errors import ParseError
 from bot.metrics import Metrics
@@ -29,14 +31,7 @@ from bot.redis_conn import RedisHandle, open_redis
 from bot.settings import load_settings
 from bot.worker import PipelineWorker, ensure_group
 
-ROOT = Path(__file__).resolve().parents[1]
-FEEDS = ROOT.parent / "shared" / "data" / "feeds-real"
 RETENTION = 30 * 86400
-
-
-def load_feeds(folder: Path, limit: int | None) -> list[tuple[str, bytes]]:
-    files = sorted(p for p in folder.iterdir() if p.name not in {"LICENSE", "SOURCES.tsv"})
-    return [(p.name, p.read_bytes()) for p in files[:limit]]
 
 
 def parse_alone(feeds: list[tuple[str, bytes]]) -> tuple[int, float]:
@@ -50,12 +45,12 @@ def parse_alone(feeds: list[tuple[str, bytes]]) -> tuple[int, float]:
 
 
 async def whole_pipeline(
-    handle: RedisHandle, feeds: list[tuple[str, bytes]]
+    handle: RedisHandle, feeds: list[tuple[str, bytes]], now: datetime
 ) -> tuple[int, float, dict[str, float]]:
     client, keys = handle.client, handle.keys
     await client.flushdb()
     await ensure_group(client, keys)
-    pipeline = build_pipeline(client, keys, ttl=RETENTION)
+    pipeline = build_pipeline(client, keys, ttl=RETENTION, clock=now.timestamp)
     worker = PipelineWorker(
         client=client,
         blocking=handle.blocking,
@@ -68,7 +63,9 @@ async def whole_pipeline(
     entries = 0
     for number, (name, data) in enumerate(feeds):
         try:
-            parsed = parse_feed(data, FeedRef(f"f{number}", f"https://bench.invalid/{name}"))
+            parsed = parse_feed(
+                data, FeedRef(f"f{number}", f"https://bench.invalid/{name}"), now=now
+            )
         except ParseError:
             continue  # a per-feed error, as the poller records it
         entries += len(parsed.articles)
@@ -103,6 +100,10 @@ async def key_sizes(handle: RedisHandle) -> dict[str, float]:
         found = [k async for k in client.scan_iter(match=pattern, count=1000)][:500]
         usage = [await client.memory_usage(k) or 0 for k in found]
         sizes[kind] = sum(usage) / max(len(usage), 1)
+    buckets = [k async for k in client.scan_iter(match=keys.fold_index("*", "*"), count=1000)]
+    usage = [await client.memory_usage(k) or 0 for k in buckets]
+    fields = [await client.hlen(k) for k in buckets]
+    sizes["fold index per key"] = sum(usage) / max(sum(fields), 1)
     return sizes
 
 
@@ -116,6 +117,7 @@ async def main() -> None:
     if args.smoke:
         args.limit, args.repeat = 5, 1
     feeds = load_feeds(args.feeds, args.limit)
+    now = fetched_at(feeds)
     settings = load_settings({})
     parse_runs: list[float] = []
     pipeline_runs: list[float] = []
@@ -123,7 +125,7 @@ async def main() -> None:
         for _ in range(args.repeat):
             parsed_entries, seconds = parse_alone(feeds)
             parse_runs.append(seconds)
-            entries, seconds, timings = await whole_pipeline(handle, feeds)
+            entries, seconds, timings = await whole_pipeline(handle, feeds, now)
             pipeline_runs.append(seconds)
         sizes = await key_sizes(handle)
         stories, per_article = await redis_bytes_per_article(handle)

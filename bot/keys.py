@@ -22,6 +22,11 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``stories`` zset: story ids scored by published (else seen) time. Trimmed by score.
 - ``feed:{fid}:stories`` zset: the feed's story ids, same score. Trimmed by score, and
   a TTL of the retention.
+- ``{ix}:{day}:{bucket}`` hash: the fold index (LSH bands and topic pairs of the stories
+  of that UTC day), field = index key, value = up to 3 story ids. Small hashes (8192
+  buckets a day) stay in Redis's compact encoding. All share the ``{ix}`` hash tag, so the
+  scripts that read and write many of them at once also work on Redis Cluster. Expires
+  `FOLD_INDEX_DAYS` after its day.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -73,6 +78,9 @@ class Keys:
 
     def feed_stories(self, feed_id: str) -> str:
         return f"{self.prefix}feed:{feed_id}:stories"
+
+    def fold_index(self, day: str, bucket: str) -> str:
+        return f"{self.prefix}{{ix}}:{day}:{bucket}"
 
     @property
     def failures(self) -> str:

@@ -1,6 +1,6 @@
 """Runs articles through the ordered handler steps with per-entry failure isolation.
 
-The order is normalize -> dedup -> summarize -> store. A step that raises on a batch is
+The order is normalize -> dedup -> summarize -> fold -> store. A step that raises on a batch is
 retried one article at a time, so one bad entry fails alone; the failure is logged with
 feed, entry and step, and recorded in the capped ``failures`` stream. Redis and network
 errors are not an entry's fault: they propagate, so the batch stays unacknowledged in the
@@ -19,9 +19,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.keys import Keys
+from bot.story_index import RedisStoryIndex
 from bot.story_store import RedisDedupIndex, StoreStep
 from handlers.article import Article
 from handlers.dedup import DedupStep
+from handlers.folding import FoldStep
 from handlers.normalize import normalize_article
 from handlers.steps import PerArticleStep, Step
 from handlers.summarize import DEFAULT_BUDGET, Budget, summarize_article
@@ -111,6 +113,7 @@ def build_pipeline(
     keys: Keys,
     *,
     ttl: int,
+    clock: Callable[[], float] = time.time,
     budget: Budget = DEFAULT_BUDGET,
     record_failures: bool = True,
 ) -> Pipeline:
@@ -132,10 +135,12 @@ def build_pipeline(
                 )
             await pipe.execute()
 
+    dedup_index = RedisDedupIndex(client, keys, ttl=ttl)
     steps: list[Step] = [
         PerArticleStep("normalize", normalize_article),
-        DedupStep(RedisDedupIndex(client, keys, ttl=ttl)),
+        DedupStep(dedup_index),
         PerArticleStep("summarize", lambda a: summarize_article(a, budget), required=False),
-        StoreStep(client, keys, ttl=ttl),
+        FoldStep(RedisStoryIndex(client, keys, clock=clock), dedup_index),
+        StoreStep(client, keys, ttl=ttl, clock=clock),
     ]
     return Pipeline(steps, failure_sink=sink if record_failures else None)

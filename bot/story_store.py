@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
@@ -29,7 +29,10 @@ _DAY = 86400.0
 
 
 class RedisDedupIndex:
-    """`DedupIndex` on Redis: SET NX with the retention TTL, first writer wins."""
+    """`DedupIndex` on Redis: SET NX with the retention TTL, first writer wins.
+
+    A claim's value is "story-id ingest-id version".
+    """
 
     def __init__(self, client: Redis, keys: Keys, *, ttl: int) -> None:
         self._client = client
@@ -41,13 +44,17 @@ class RedisDedupIndex:
             return self._keys.entry_seen(claim.scope, claim.ident)
         return self._keys.url_seen(claim.ident)
 
+    @staticmethod
+    def _value(claim: Claim) -> str:
+        return f"{claim.story_id} {claim.token} {claim.version}".rstrip()
+
     async def claim(self, claims: Sequence[Claim]) -> list[Holder | None]:
         if not claims:
             return []
         keys = [self._key(c) for c in claims]
         async with self._client.pipeline(transaction=False) as pipe:
             for key, c in zip(keys, claims, strict=True):
-                pipe.set(key, f"{c.story_id} {c.token}", nx=True, ex=self._ttl)
+                pipe.set(key, self._value(c), nx=True, ex=self._ttl)
             won = await pipe.execute()
         lost = [i for i, ok in enumerate(won) if not ok]
         holders: list[Holder | None] = [None] * len(claims)
@@ -55,9 +62,17 @@ class RedisDedupIndex:
             values = await self._client.mget([keys[i] for i in lost])
             for i, value in zip(lost, values, strict=True):
                 if value:
-                    story_id, _, token = str(value).partition(" ")
-                    holders[i] = Holder(story_id, token)
+                    story_id, token, version = ([*str(value).split(" "), "", ""])[:3]
+                    holders[i] = Holder(story_id, token, version)
         return holders
+
+    async def repoint(self, claims: Sequence[Claim]) -> None:
+        if not claims:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for c in claims:
+                pipe.set(self._key(c), self._value(c), xx=True, keepttl=True)
+            await pipe.execute()
 
 
 def _score(article: Article, retention: float) -> float:
@@ -73,38 +88,56 @@ class StoreStep:
     name = "store"
     required = True
 
-    def __init__(self, client: Redis, keys: Keys, *, ttl: int) -> None:
+    def __init__(
+        self, client: Redis, keys: Keys, *, ttl: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self._client = client
         self._keys = keys
         self._ttl = ttl
+        self._clock = clock
 
     async def run(self, articles: Sequence[Article]) -> list[Article]:
         if not articles:
             return []
-        horizon = time.time() - self._ttl
+        horizon = self._clock() - self._ttl
+        first_of = await self._first_copies([a for a in articles if a.update])
         async with self._client.pipeline(transaction=False) as pipe:
             for article in articles:
                 key = self._keys.story(article.story_id)
-                field = f"{_COPY_PREFIX}{article.feed_id}:{article.entry_hash}"
+                field = _copy_field(article)
                 mapping: dict[FieldT, EncodableT] = {field: _copy_json(article)}
                 if not article.is_copy:
-                    mapping |= {
-                        "summary": article.summary,
-                        "method": article.summary_method,
-                        "first": field,
-                    }
+                    mapping["first"] = field
+                if not article.is_copy or first_of.get(article.story_id) == field:
+                    mapping |= {"summary": article.summary, "method": article.summary_method}
                 pipe.hset(key, mapping=mapping)
                 pipe.expire(key, self._ttl)
+                if article.update:
+                    continue
+                score = _score(article, self._ttl)
                 if not article.is_copy:
-                    score = _score(article, self._ttl)
                     pipe.zadd(self._keys.stories, {article.story_id: score})
-                    pipe.zadd(self._keys.feed_stories(article.feed_id), {article.story_id: score})
+                pipe.zadd(self._keys.feed_stories(article.feed_id), {article.story_id: score})
             for feed_id in {a.feed_id for a in articles}:
                 pipe.zremrangebyscore(self._keys.feed_stories(feed_id), "-inf", horizon)
                 pipe.expire(self._keys.feed_stories(feed_id), self._ttl)
             pipe.zremrangebyscore(self._keys.stories, "-inf", horizon)
             await pipe.execute()
         return list(articles)
+
+    async def _first_copies(self, updates: Sequence[Article]) -> dict[str, str]:
+        """For edited entries: which copy created each of their stories."""
+        if not updates:
+            return {}
+        async with self._client.pipeline(transaction=False) as pipe:
+            for article in updates:
+                pipe.hget(self._keys.story(article.story_id), "first")
+            firsts = await pipe.execute()
+        return {a.story_id: str(f) for a, f in zip(updates, firsts, strict=True) if f}
+
+
+def _copy_field(article: Article) -> str:
+    return f"{_COPY_PREFIX}{article.feed_id}:{article.entry_hash}"
 
 
 def _copy_json(article: Article) -> str:

@@ -42,6 +42,8 @@ class Article:
     ingest_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     id: str = ""
     copy_of: str = ""
+    update: bool = False
+    fold_reason: str = ""
     summary: str = ""
     summary_method: str = ""
 

@@ -1,11 +1,15 @@
-"""The dedup step: drop entries already seen, fold copies of a page into one story.
+"""The dedup step: drop entries already seen, catch edits, fold copies of a page.
 
-Rules (baseline):
+Rules:
 1. Within a feed, an entry is identified by its entry key: the guid, else the canonical
-   link, else a hash of title and date (see the parser). An entry key seen before is a
-   repeat of the same entry and goes no further.
-2. Across feeds, an article whose canonical URL was seen before is a copy of that story:
-   it keeps going with `copy_of` set to the story it folds into.
+   link, else a hash of title and date (see the parser and `handlers.identity`). An entry
+   key seen before with the same title and text is a repeat and goes no further; with a
+   new title or text it is an edit: it goes on as an update of the story it belongs to, and
+   is never posted again.
+2. Across feeds, an article whose URL identity (`handlers.urls.url_identity`) was seen
+   before is a copy of that story: it goes on with `copy_of` set to that story.
+Near-duplicates and the same story from other outlets are folded later, once the article
+has a summary (`handlers.folding`).
 
 The index is shared by every worker (Redis in the bot); claims are first-writer-wins, so
 two workers racing on the same entry agree on one outcome. A claim carries the article's
@@ -27,21 +31,23 @@ ClaimKind = Literal["entry", "url"]
 
 @dataclass(frozen=True)
 class Claim:
-    """Record (`story_id`, `token`) under (`kind`, `scope`, `ident`) unless something is there."""
+    """Record (`story_id`, `token`, `version`) under (`kind`, `scope`, `ident`)."""
 
     kind: ClaimKind
     scope: str
     ident: str
     story_id: str
     token: str
+    version: str = ""
 
 
 @dataclass(frozen=True)
 class Holder:
-    """Who holds a claim: the story it points at and the ingest that made it."""
+    """Who holds a claim: the story it points at, the ingest that made it, its version."""
 
     story_id: str
     token: str
+    version: str = ""
 
 
 class DedupIndex(Protocol):
@@ -51,8 +57,35 @@ class DedupIndex(Protocol):
         """Apply claims in order; for each return the earlier holder, or None if it won."""
         ...
 
+    async def repoint(self, claims: Sequence[Claim]) -> None:
+        """Overwrite existing claims (keeping their expiry): a fold or an edit moved them."""
+        ...
 
-def _won(holder: Holder | None, article: Article) -> bool:
+
+def content_version(article: Article) -> str:
+    """Changes when an entry's title or text is edited."""
+    return short_hash(f"{article.title}\n{article.description}\n{article.content}")[:8]
+
+
+def entry_claim(article: Article, story_id: str) -> Claim:
+    return Claim(
+        "entry",
+        article.feed_id,
+        article.entry_hash,
+        story_id,
+        article.ingest_id,
+        content_version(article),
+    )
+
+
+def url_claim(article: Article, story_id: str) -> Claim | None:
+    identity = url_identity(article.canonical_url)
+    if not identity:
+        return None
+    return Claim("url", "", short_hash(identity), story_id, article.ingest_id)
+
+
+def _own(holder: Holder | None, article: Article) -> bool:
     return holder is None or holder.token == article.ingest_id
 
 
@@ -65,20 +98,23 @@ class DedupStep:
     required: bool = True
 
     async def run(self, articles: Sequence[Article]) -> list[Article]:
-        held = await self.index.claim(
-            [Claim("entry", a.feed_id, a.entry_hash, a.id, a.ingest_id) for a in articles]
-        )
-        fresh = [a for a, holder in zip(articles, held, strict=True) if _won(holder, a)]
-        with_url = [a for a in fresh if a.canonical_url]
-        owners = await self.index.claim(
-            [
-                Claim("url", "", short_hash(url_identity(a.canonical_url)), a.id, a.ingest_id)
-                for a in with_url
-            ]
-        )
+        held = await self.index.claim([entry_claim(a, a.id) for a in articles])
+        fresh: list[Article] = []
+        updates: list[Article] = []
+        for article, holder in zip(articles, held, strict=True):
+            if _own(holder, article):
+                fresh.append(article)
+            elif holder is not None and holder.version != content_version(article):
+                updates.append(article.evolve(copy_of=holder.story_id, update=True))
+        if updates:
+            await self.index.repoint([entry_claim(a, a.copy_of) for a in updates])
+        claims = [(a, url_claim(a, a.id)) for a in fresh]
+        with_url = [(a, c) for a, c in claims if c is not None]
+        owners = await self.index.claim([c for _, c in with_url])
         story_of = {
             a.ingest_id: holder.story_id
-            for a, holder in zip(with_url, owners, strict=True)
-            if not _won(holder, a) and holder is not None
+            for (a, _), holder in zip(with_url, owners, strict=True)
+            if holder is not None and not _own(holder, a)
         }
-        return [a.evolve(copy_of=story_of.get(a.ingest_id, "")) for a in fresh]
+        out = [a.evolve(copy_of=story_of.get(a.ingest_id, "")) for a in fresh]
+        return out + updates

@@ -22,7 +22,7 @@ from handlers.text import split_sentences
 DEFAULT_SENTENCES = 3
 DEFAULT_MAX_CHARS = 600
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     [
         "the",
         "and",
@@ -124,7 +124,7 @@ DEFAULT_BUDGET = Budget()
 
 
 def _words(sentence: str) -> list[str]:
-    return [w for w in _WORD.findall(sentence.casefold()) if len(w) > 2 and w not in _STOPWORDS]
+    return [w for w in _WORD.findall(sentence.casefold()) if len(w) > 2 and w not in STOPWORDS]
 
 
 # A dateline or agency tag before the first sentence: "(CNN)", "LONDON (Reuters) -".

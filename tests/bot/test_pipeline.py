@@ -30,8 +30,27 @@ async def test_new_entries_are_stored_with_summaries(handle: RedisHandle) -> Non
 async def test_a_repeat_of_an_entry_goes_no_further(handle: RedisHandle) -> None:
     pipeline = pipeline_for(handle)
     await pipeline.process([article()])
-    outcome = await pipeline.process([article(title="Fetched again")])
+    outcome = await pipeline.process([article()])
     assert outcome.articles == []
+
+
+async def test_an_edited_title_updates_the_story_and_is_not_new(handle: RedisHandle) -> None:
+    pipeline = pipeline_for(handle)
+    [first] = (await pipeline.process([article(title="Mayor resigns")])).articles
+    [edited] = (
+        await pipeline.process(
+            [article(title="Mayor resigns after audit", url="https://example.com/story?v2")]
+        )
+    ).articles
+    assert edited.update and edited.story_id == first.story_id
+    [story] = await load_stories(handle.client, handle.keys, [first.story_id])
+    assert [c.title for c in story.copies] == ["Mayor resigns after audit"]
+    assert await handle.client.zcard(handle.keys.stories) == 1
+    assert (
+        await pipeline.process(
+            [article(title="Mayor resigns after audit", url="https://example.com/story?v2")]
+        )
+    ).articles == []
 
 
 async def test_same_url_in_another_feed_folds_into_the_story(handle: RedisHandle) -> None:

@@ -1,0 +1,46 @@
+"""The real-feed corpus for the benchmarks: ``../shared/data/feeds-real`` and its clock."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.errors import ParseError
+from bot.parse import FeedRef, parse_feed
+
+ROOT = Path(__file__).resolve().parents[1]
+FEEDS = ROOT.parent / "shared" / "data" / "feeds-real"
+
+
+def load_feeds(folder: Path = FEEDS, limit: int | None = None) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of each feed document, in file-name order."""
+    files = sorted(p for p in folder.iterdir() if p.name not in {"LICENSE", "SOURCES.tsv"})
+    return [(p.name, p.read_bytes()) for p in files[:limit]]
+
+
+def sources(folder: Path = FEEDS) -> dict[str, str]:
+    """File name -> the feed's original URL, from SOURCES.tsv."""
+    rows = (line.split("\t") for line in (folder / "SOURCES.tsv").read_text().splitlines())
+    return {row[0]: row[2] for row in rows if len(row) >= 3 and row[0] != "id"}
+
+
+def fetched_at(feeds: list[tuple[str, bytes]]) -> datetime:
+    """When the corpus was fetched: just after its newest entry that is not in the future.
+
+    The benchmarks run "as of" then, so windows measured from now (the fold index keeps
+    four days) see the corpus as the recent news it was.
+    """
+    now = datetime.now(UTC)
+    newest = datetime(2000, 1, 1, tzinfo=UTC)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, data in feeds:
+            try:
+                parsed = parse_feed(data, FeedRef("x", name), now=now)
+            except ParseError:
+                continue
+            for article in parsed.articles:
+                if article.published and newest < article.published <= now:
+                    newest = article.published
+    return newest + timedelta(hours=1)

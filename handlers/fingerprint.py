@@ -1,0 +1,148 @@
+"""What a story's text looks like to dedup: tokens, shingles, MinHash bands and key terms.
+
+Near-duplicates (syndicated copies, light edits) share most 3-word shingles of their title
+and lead; MinHash (32 permutations, 8 bands of 4 rows) turns that into index keys, so two
+texts with shingle Jaccard 0.7 share a band with probability 0.89, and 0.9 with 0.9999.
+The same story from different outlets shares names, places and numbers; `topic_keys` pairs
+up a text's strongest terms, so two reports sharing two of them meet in the index.
+Candidates found either way are verified by `handlers.story_match` before any fold.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from handlers.summarize import STOPWORDS
+
+PERMUTATIONS = 32
+BANDS = 8
+ROWS = PERMUTATIONS // BANDS
+SHINGLE = 3
+TOPIC_TERMS = 4
+
+_PRIME = (1 << 61) - 1
+_MASK32 = (1 << 32) - 1
+_generator = np.random.default_rng(20261127)  # fixed: every process must agree on the hashes
+_A = _generator.integers(1, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
+_B = _generator.integers(0, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_NUMBER = re.compile(r"^\d[\d,.]*$")
+# A run of capitalised words, e.g. "Kim Jong Un", "South Korea", "New York Times".
+_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of|de|la|al|bin|van|von)?\s*[A-Z][\w'’-]*)*")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of text."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """All word tokens, folded."""
+    return _WORD.findall(fold(text))
+
+
+def content_words(text: str) -> set[str]:
+    """Folded, lightly stemmed words that carry meaning (no stopwords, no 1-2 letter words)."""
+    return {_stem(w) for w in tokens(text) if len(w) > 2 and w not in STOPWORDS}
+
+
+def shingles(text: str, size: int = SHINGLE) -> set[str]:
+    """Overlapping runs of `size` words; the whole text when it is shorter."""
+    words = tokens(text)
+    if len(words) < size:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def band_keys(shingle_set: set[str]) -> list[str]:
+    """One key per LSH band of the MinHash of `shingle_set`: band number + 7 hex digits."""
+    if not shingle_set:
+        return []
+    hashes = np.fromiter(
+        (zlib.crc32(s.encode("utf-8")) for s in shingle_set),
+        dtype=np.uint64,
+        count=len(shingle_set),
+    )
+    signature = ((_A[:, None] * hashes[None, :] + _B[:, None]) % _PRIME & _MASK32).min(axis=1)
+    keys = []
+    for band in range(BANDS):
+        rows = signature[band * ROWS : (band + 1) * ROWS].tobytes()
+        keys.append(f"{band}{zlib.crc32(rows):08x}"[:8])
+    return keys
+
+
+def key_terms(text: str) -> Counter[str]:
+    """Names (capitalised runs not opening a sentence) and numbers, with their counts."""
+    found: Counter[str] = Counter()
+    for sentence in re.split(r"(?<=[.!?:])\s+|\n", text):
+        for match in _NAME.finditer(sentence):
+            name = match.group(0)
+            if match.start() == 0 and " " not in name:
+                continue  # a sentence's first word is capitalised anyway
+            folded = " ".join(w for w in tokens(name) if w not in STOPWORDS)
+            if len(folded) > 2:
+                found[folded] += 1
+        for word in tokens(sentence):
+            if _NUMBER.match(word) and not (len(word) == 4 and word.startswith(("19", "20"))):
+                found[word.replace(",", "")] += 1
+    return found
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Everything dedup compares about one text."""
+
+    title_words: frozenset[str]
+    title_numbers: frozenset[str]
+    words: frozenset[str]
+    shingles: frozenset[str]
+    terms: frozenset[str]
+    bands: tuple[str, ...]
+    topics: tuple[str, ...]
+    length: int
+
+    @classmethod
+    def of(cls, title: str, lead: str) -> Fingerprint:
+        text = f"{title}\n{lead}".strip()
+        shingle_set = shingles(text)
+        terms = key_terms(lead) + key_terms(title)
+        strongest = [
+            t for t, _ in sorted(terms.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))
+        ]
+        top = sorted(strongest[:TOPIC_TERMS])
+        topics = tuple(f"{zlib.crc32(f'{a}|{b}'.encode()):08x}" for a, b in combinations(top, 2))
+        return cls(
+            title_words=frozenset(content_words(title)),
+            title_numbers=frozenset(w for w in tokens(title) if w.isdigit()),
+            words=frozenset(content_words(text)),
+            shingles=frozenset(shingle_set),
+            terms=frozenset(terms),
+            bands=tuple(band_keys(shingle_set)),
+            topics=topics,
+            length=len(tokens(text)),
+        )
+
+
+def jaccard(left: frozenset[str] | set[str], right: frozenset[str] | set[str]) -> float:
+    if not left or not right:
+        return 0.0
+    return len(left & right) / len(left | right)
