@@ -37,3 +37,24 @@ def page_html() -> str:
         f"<article><h1>{escape(title)}</h1>{paragraphs}</article>"
         f"<aside>{aside}</aside><footer>© Daily8</footer></body></html>"
     )
+
+
+def related_stories() -> list[tuple[str, str, str, int]]:
+    """(outlet, title, lead, minutes ago) of each item in the page's "Related Articles"."""
+    lines = PAGE.read_text(encoding="utf-8").splitlines()
+    block = lines[lines.index("Related Articles") + 1 :]
+    stories = []
+    index = 0
+    while index < len(block):
+        following = block[index + 1].strip() if index + 1 < len(block) else ""
+        if block[index].strip() and following.endswith("ago"):
+            outlet, age = block[index].strip(), block[index + 1].strip()
+            title = block[index + 3].strip()
+            lead = block[index + 4].strip() if index + 4 < len(block) else ""
+            lead = "" if lead.endswith("ago") or lead in {"CNN", "News24"} else lead
+            minutes = int(age.split()[0]) if age[0].isdigit() else 60
+            stories.append((outlet, title, lead, minutes))
+            index += 4
+        else:
+            index += 1
+    return stories
