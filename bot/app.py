@@ -77,6 +77,7 @@ async def run_bot(
                 interval=settings.poll_interval,
                 metrics=metrics,
                 clock=clock,
+                first_fetch_max=settings.first_fetch_max,
             )
             bot.tasks["poller"] = asyncio.create_task(poller.run(stop), name="poller")
         if "pipeline" in roles:

@@ -23,6 +23,7 @@ from bot.pipeline import build_pipeline
 from bot.redis_conn import open_redis
 from bot.settings import Settings
 from bot.story_store import load_stories
+from handlers.identity import resolve_identity
 from handlers.story import DigestItem, digest_items
 from handlers.summarize import DEFAULT_BUDGET, Budget
 
@@ -143,7 +144,8 @@ async def run_digest(
         )
         for _document, feed in parsed:
             result.entries += len(feed.articles)
-            outcome = await pipeline.process(feed.articles)
+            _mode, _why, articles, _shot = resolve_identity("guid", feed.articles, None)
+            outcome = await pipeline.process(articles)
             story_ids.extend(a.story_id for a in outcome.articles if not a.is_copy)
         stories = await load_stories(
             redis_handle.client, redis_handle.keys, list(dict.fromkeys(story_ids))

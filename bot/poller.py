@@ -25,6 +25,8 @@ from bot.metrics import Metrics
 from bot.parse import FeedRef, parse_feed
 from bot.stopping import sleep_unless_stopped
 from bot.watchlist import FeedRecord, Watchlist
+from handlers.first_fetch import mark_backlog
+from handlers.identity import FetchSnapshot, resolve_identity
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class Poller:
         metrics: Metrics,
         clock: Clock = time.time,
         batch: int = 16,
+        first_fetch_max: int = 5,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -87,6 +90,7 @@ class Poller:
         self._metrics = metrics
         self._clock = clock
         self._batch = batch
+        self._first_fetch_max = first_fetch_max
         self.lease = POLL_LEASE
 
     async def poll_due(self) -> list[PollReport]:
@@ -130,8 +134,17 @@ class Poller:
     ) -> PollReport:
         ref = FeedRef(feed_id=feed.id, url=feed.url, title=feed.title)
         parsed = parse_feed(result.body, ref, content_type=result.content_type)
+        previous = FetchSnapshot.loads(feed.id_snapshot) if feed.id_snapshot else None
+        mode, reason, articles, shot = resolve_identity(feed.id_mode, parsed.articles, previous)
+        if reason:
+            log.warning(
+                "feed entry identity changed",
+                extra={"feed_url": feed.url, "mode": mode, "reason": reason},
+            )
+        if not feed.last_ok:
+            articles = mark_backlog(articles, deliver=self._first_fetch_max)
         async with self._client.pipeline(transaction=False) as pipe:
-            for article in parsed.articles:
+            for article in articles:
                 pipe.xadd(
                     self._keys.entries, {"a": json.dumps(article.to_dict(), ensure_ascii=False)}
                 )
@@ -150,6 +163,8 @@ class Poller:
             title=parsed.title,
             etag=result.etag or "",
             last_modified=result.last_modified or "",
+            id_mode=mode,
+            id_snapshot=shot.dumps(),
             last_fetch=now,
             last_ok=now,
             failures=0,

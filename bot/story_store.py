@@ -150,6 +150,8 @@ def _copy_json(article: Article) -> str:
         "p": int(article.published.timestamp()) if article.published else None,
         "n": int(article.seen_at.timestamp()),
     }
+    if article.backlog:
+        record["b"] = 1
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -165,6 +167,7 @@ def _copy_from_json(text: str, *, first: bool) -> StoryCopy:
         published=published,
         seen=datetime.fromtimestamp(data["n"], UTC),
         first=first,
+        backlog=bool(data.get("b")),
     )
 
 

@@ -63,6 +63,8 @@ class FeedRecord:
     failures: int = 0
     warning: str = ""
     entries: int = 0
+    id_mode: str = "guid"
+    id_snapshot: str = ""
 
     @classmethod
     def from_hash(cls, feed_id: str, data: dict[str, str]) -> FeedRecord:

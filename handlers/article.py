@@ -23,12 +23,16 @@ class Article:
     after a crash recognises its own earlier claims. `id` is a stable hash of the canonical
     URL (or of feed and entry key when the entry has no link); `copy_of` is set by dedup to
     the story an article folds into, and stays empty for the first copy of a story.
+    `update` marks an edit of an entry already stored: it changes the stored story and is
+    never delivered again. `backlog` marks an entry of a feed's first fetch beyond the
+    newest few (`NEWSBOT_FIRST_FETCH_MAX`): stored and searchable, never delivered.
     """
 
     feed_id: str
     feed_url: str
     source: str
     entry_key: str
+    guid: str = ""
     title: str = ""
     url: str = ""
     canonical_url: str = ""
@@ -43,6 +47,7 @@ class Article:
     id: str = ""
     copy_of: str = ""
     update: bool = False
+    backlog: bool = False
     fold_reason: str = ""
     summary: str = ""
     summary_method: str = ""

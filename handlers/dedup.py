@@ -7,7 +7,9 @@ Rules:
    new title or text it is an edit: it goes on as an update of the story it belongs to, and
    is never posted again.
 2. Across feeds, an article whose URL identity (`handlers.urls.url_identity`) was seen
-   before is a copy of that story: it goes on with `copy_of` set to that story.
+   before is a copy of that story: it goes on with `copy_of` set to that story. From the
+   feed that brought the page first, it is that entry again under a new key (a feed whose
+   guids changed, see `handlers.identity`) and goes no further.
 Near-duplicates and the same story from other outlets are folded later, once the article
 has a summary (`handlers.folding`).
 
@@ -79,10 +81,11 @@ def entry_claim(article: Article, story_id: str) -> Claim:
 
 
 def url_claim(article: Article, story_id: str) -> Claim | None:
+    """The claim on the article's page; its version names the feed that brought it."""
     identity = url_identity(article.canonical_url)
     if not identity:
         return None
-    return Claim("url", "", short_hash(identity), story_id, article.ingest_id)
+    return Claim("url", "", short_hash(identity), story_id, article.ingest_id, article.feed_id)
 
 
 def _own(holder: Holder | None, article: Article) -> bool:
@@ -111,10 +114,18 @@ class DedupStep:
         claims = [(a, url_claim(a, a.id)) for a in fresh]
         with_url = [(a, c) for a, c in claims if c is not None]
         owners = await self.index.claim([c for _, c in with_url])
-        story_of = {
-            a.ingest_id: holder.story_id
-            for (a, _), holder in zip(with_url, owners, strict=True)
-            if holder is not None and not _own(holder, a)
-        }
-        out = [a.evolve(copy_of=story_of.get(a.ingest_id, "")) for a in fresh]
+        story_of: dict[str, str] = {}
+        repeats: set[str] = set()
+        for (article, _), holder in zip(with_url, owners, strict=True):
+            if holder is None or _own(holder, article):
+                continue
+            if holder.version == article.feed_id:
+                repeats.add(article.ingest_id)  # its own feed again, under a new entry key
+            else:
+                story_of[article.ingest_id] = holder.story_id
+        out = [
+            a.evolve(copy_of=story_of.get(a.ingest_id, ""))
+            for a in fresh
+            if a.ingest_id not in repeats
+        ]
         return out + updates

@@ -19,6 +19,7 @@ class StoryCopy:
     published: datetime | None
     seen: datetime
     first: bool = False
+    backlog: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -158,3 +159,105 @@ async def test_a_feed_that_is_not_a_feed_is_a_clean_error(
     async with Fetcher(policy=allow_any) as fetcher:
         [report] = await (await poller_for(handle, fetcher, clock)).poll_due()
     assert report.status == "failed" and "not a" in report.error
+
+
+async def drain(handle: RedisHandle) -> None:
+    from bot.pipeline import build_pipeline
+    from bot.worker import PipelineWorker, ensure_group
+
+    await ensure_group(handle.client, handle.keys)
+    worker = PipelineWorker(
+        client=handle.client,
+        blocking=handle.blocking,
+        keys=handle.keys,
+        pipeline=build_pipeline(handle.client, handle.keys, ttl=86400),
+        metrics=Metrics(),
+        consumer="test",
+    )
+    await worker.drain()
+
+
+def changing_guids(fetch_number: int, count: int = 4) -> str:
+    return rss(
+        "Shifty",
+        [
+            {
+                "title": f"Shifty story {n}",
+                "link": f"https://shifty.example.com/{n}",
+                "guid": f"random-{fetch_number}-{n}",
+                "description": f"Body of story {n}.",
+            }
+            for n in range(count)
+        ],
+    )
+
+
+async def test_a_feed_whose_guids_change_every_fetch_posts_nothing_twice(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/shifty.xml", changing_guids(1))
+    clock = Clock()
+    watchlist = Watchlist(handle.client, handle.keys)
+    record, _ = await watchlist.add(url, now=clock.now)
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock)
+        for fetch_number in (1, 2, 3):
+            feed_server.add("/shifty.xml", changing_guids(fetch_number))
+            await poller.poll_due()
+            await drain(handle)
+            clock.now += 600
+    assert await handle.client.zcard(handle.keys.stories) == 4
+    feed = await watchlist.get(record.id)
+    assert feed is not None and feed.id_mode == "link"
+    for story_id in await handle.client.zrange(handle.keys.stories, 0, -1):
+        fields = await handle.client.hkeys(handle.keys.story(story_id))
+        assert sum(f.startswith("c:") for f in fields) == 1, "no copy of itself"
+
+
+async def test_first_fetch_is_backlog_beyond_the_newest(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    items = [
+        {
+            "title": f"Item {n}",
+            "link": f"https://b.example.com/{n}",
+            "guid": str(n),
+            "published": datetime(2026, 11, 27, n, tzinfo=UTC),
+        }
+        for n in range(8)
+    ]
+    url = feed_server.add("/b.xml", rss("Backlog", items))
+    clock = Clock()
+    await Watchlist(handle.client, handle.keys).add(url, now=clock.now)
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = Poller(
+            client=handle.client,
+            keys=handle.keys,
+            fetcher=fetcher,
+            interval=600,
+            metrics=Metrics(),
+            clock=clock,
+            first_fetch_max=3,
+        )
+        await poller.poll_due()
+        newer = {
+            "title": "Item 9",
+            "link": "https://b.example.com/9",
+            "guid": "9",
+            "published": datetime(2026, 11, 27, 9, tzinfo=UTC),
+        }
+        feed_server.add("/b.xml", rss("Backlog", [newer, *items]))
+        clock.now += 600
+        await poller.poll_due()
+    queued = [
+        json.loads(fields["a"]) for _id, fields in await handle.client.xrange(handle.keys.entries)
+    ]
+    first = {a["title"]: a["backlog"] for a in queued[:8]}
+    assert sorted(t for t, backlog in first.items() if not backlog) == [
+        "Item 5",
+        "Item 6",
+        "Item 7",
+    ]
+    assert [a["backlog"] for a in queued[8:] if a["title"] == "Item 9"] == [False]
+    await drain(handle)
+    assert await handle.client.zcard(handle.keys.stories) == 9, "backlog is stored, not dropped"
