@@ -110,7 +110,7 @@ async def test_a_folded_copy_points_later_copies_at_its_story(handle: RedisHandl
     original = entry("wire", 1, *AUSTRALIA)
     syndicated = entry("paper", 2, *AUSTRALIA)
     stored = await run(handle, [original], [syndicated])
-    again = entry("paper", 3, *AUSTRALIA)
-    again.url = syndicated.url  # the same page under a new guid: folds by URL into the story
+    again = entry("reader", 3, *AUSTRALIA)
+    again.url = syndicated.url  # another feed links the syndicated page: folds by its URL
     [third] = await run(handle, [again])
     assert stored[1].story_id == stored[0].story_id == third.story_id
