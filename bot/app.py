@@ -17,6 +17,7 @@ from bot.fetch import Fetcher
 from bot.http_server import build_http_app, start_http
 from bot.metrics import Metrics
 from bot.netguard import AddressPolicy, allow_any, public_only
+from bot.pages import FetcherPages
 from bot.pipeline import build_pipeline
 from bot.poller import Poller
 from bot.redis_conn import RedisHandle, open_redis
@@ -81,7 +82,13 @@ async def run_bot(
             )
             bot.tasks["poller"] = asyncio.create_task(poller.run(stop), name="poller")
         if "pipeline" in roles:
-            pipeline = build_pipeline(handle.client, handle.keys, ttl=settings.retention_seconds)
+            pipeline = build_pipeline(
+                handle.client,
+                handle.keys,
+                ttl=settings.retention_seconds,
+                clock=clock,
+                pages=FetcherPages(fetcher),
+            )
             worker = PipelineWorker(
                 client=handle.client,
                 blocking=handle.blocking,

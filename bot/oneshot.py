@@ -18,6 +18,7 @@ from bot.errors import FetchError, NewsbotError, ParseError, SourceError
 from bot.fetch import Fetcher
 from bot.local_files import file_url, read_local
 from bot.opml import is_opml, read_opml
+from bot.pages import FetcherPages
 from bot.parse import FeedRef, ParsedFeed, parse_feed
 from bot.pipeline import build_pipeline
 from bot.redis_conn import open_redis
@@ -139,6 +140,7 @@ async def run_digest(
             redis_handle.client,
             redis_handle.keys,
             ttl=settings.retention_seconds,
+            pages=FetcherPages(fetcher),
             budget=budget,
             record_failures=False,
         )

@@ -1,10 +1,10 @@
 """Runs articles through the ordered handler steps with per-entry failure isolation.
 
-The order is normalize -> dedup -> summarize -> fold -> store. A step that raises on a batch is
-retried one article at a time, so one bad entry fails alone; the failure is logged with
-feed, entry and step, and recorded in the capped ``failures`` stream. Redis and network
-errors are not an entry's fault: they propagate, so the batch stays unacknowledged in the
-entries stream and is processed again later.
+The order is normalize -> dedup -> enrich -> summarize -> fold -> store. A step that
+raises on a batch is retried one article at a time, so one bad entry fails alone; the
+failure is logged with feed, entry and step, and recorded in the capped ``failures``
+stream. Redis and network errors are not an entry's fault: they propagate, so the batch
+stays unacknowledged in the entries stream and is processed again later.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bot.story_index import RedisStoryIndex
 from bot.story_store import RedisDedupIndex, StoreStep
 from handlers.article import Article
 from handlers.dedup import DedupStep
+from handlers.enrich import EnrichStep, PageSource
 from handlers.folding import FoldStep
 from handlers.normalize import normalize_article
 from handlers.steps import PerArticleStep, Step
@@ -114,10 +115,11 @@ def build_pipeline(
     *,
     ttl: int,
     clock: Callable[[], float] = time.time,
+    pages: PageSource | None = None,
     budget: Budget = DEFAULT_BUDGET,
     record_failures: bool = True,
 ) -> Pipeline:
-    """The standard ingest pipeline on one Redis."""
+    """The standard ingest pipeline on one Redis; without `pages`, thin feeds stay thin."""
 
     async def sink(failures: Sequence[StepFailure]) -> None:
         async with client.pipeline(transaction=False) as pipe:
@@ -139,6 +141,7 @@ def build_pipeline(
     steps: list[Step] = [
         PerArticleStep("normalize", normalize_article),
         DedupStep(dedup_index),
+        *([EnrichStep(pages, dedup_index)] if pages is not None else []),
         PerArticleStep("summarize", lambda a: summarize_article(a, budget), required=False),
         FoldStep(RedisStoryIndex(client, keys, clock=clock), dedup_index),
         StoreStep(client, keys, ttl=ttl, clock=clock),

@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 from bot.errors import SourceError
 from bot.fetch import Fetcher
 from bot.local_files import read_local
-from handlers.extract import extract_article, looks_like_html
+from bot.pages import PAGE_ACCEPT
+from handlers.extract import extract_article, looks_like_html, split_headline
 from handlers.summarize import Budget, summarize_text
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024
-_PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.8, */*;q=0.5"
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,12 @@ def _decode(data: bytes) -> str:
 async def read_source(source: str, fetcher: Fetcher) -> tuple[bytes, str | None]:
     """The bytes of `source` (URL, file or '-') and the URL to resolve links against."""
     if urlsplit(source).scheme.lower() in {"http", "https"}:
-        result = await fetcher.fetch(source, accept=_PAGE_ACCEPT)
+        result = await fetcher.fetch(source, accept=PAGE_ACCEPT)
         return result.body, result.url
     try:
         return await read_local(source, limit=MAX_INPUT_BYTES), None
     except SourceError as exc:
         raise SourceError(f"{source}: {exc}") from exc
-
-
-def _is_headline(line: str) -> bool:
-    line = line.strip()
-    return 0 < len(line) <= 200 and not line.endswith((".", "!", "?", ":", ";", ",", '"', "”"))
 
 
 def summarize_document(
@@ -60,10 +55,8 @@ def summarize_document(
     if looks_like_html(data):
         page = extract_article(text, url=url)
         title, text = page.title, page.text
-    first, _, rest = text.strip().partition("\n")
-    if rest.strip() and (first.strip() == title or _is_headline(first)):
-        # A headline is not a sentence of the story: show it as the title instead.
-        title, text = first.strip(), rest
+    else:
+        title, text = split_headline(text, guess=True)
     if not text.strip():
         raise SourceError(f"{source}: no article text found")
     summary = summarize_text(text, title=title, budget=budget)
