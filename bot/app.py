@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from redis.exceptions import RedisError
 
 from bot.fetch import Fetcher
 from bot.http_server import build_http_app, start_http
+from bot.llm import LLMSummarizer
 from bot.metrics import Metrics
 from bot.netguard import AddressPolicy, allow_any, public_only
 from bot.pages import FetcherPages
@@ -67,6 +69,7 @@ async def run_bot(
     async with (
         open_redis(settings) as handle,
         Fetcher(policy=policy or address_policy(settings)) as fetcher,
+        contextlib.AsyncExitStack() as stack,
     ):
         bot = RunningBot(handle=handle, metrics=metrics)
         await ensure_group(handle.client, handle.keys)
@@ -82,12 +85,23 @@ async def run_bot(
             )
             bot.tasks["poller"] = asyncio.create_task(poller.run(stop), name="poller")
         if "pipeline" in roles:
+            llm = None
+            if settings.llm_url and settings.llm_model:
+                llm_session = await stack.enter_async_context(aiohttp.ClientSession())
+                llm = LLMSummarizer(
+                    settings=settings,
+                    client=handle.client,
+                    keys=handle.keys,
+                    session=llm_session,
+                    clock=clock,
+                )
             pipeline = build_pipeline(
                 handle.client,
                 handle.keys,
                 ttl=settings.retention_seconds,
                 clock=clock,
                 pages=FetcherPages(fetcher),
+                abstractive=llm,
             )
             worker = PipelineWorker(
                 client=handle.client,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 from rich.console import Console
 from rich.progress import Progress
 
@@ -19,6 +20,7 @@ from bot.app import ROLES, address_policy, install_signal_handlers, run_bot
 from bot.digest_output import RENDERERS
 from bot.errors import ConfigError, NewsbotError, SourceError
 from bot.fetch import Fetcher
+from bot.llm import LLMSummarizer
 from bot.local_files import read_local
 from bot.logging_setup import configure_logging
 from bot.oneshot import run_digest
@@ -174,7 +176,16 @@ async def _summarize(args: argparse.Namespace, settings: Settings) -> int:
     budget = Budget(sentences=args.sentences, chars=max(DEFAULT_MAX_CHARS, 200 * args.sentences))
     async with Fetcher(policy=address_policy(settings)) as fetcher:
         data, url = await read_source(args.source, fetcher)
-    summary = summarize_document(data, source=args.source, url=url, budget=budget)
+    if settings.llm_url and settings.llm_model:
+        async with open_redis(settings) as handle, aiohttp.ClientSession() as session:
+            llm = LLMSummarizer(
+                settings=settings, client=handle.client, keys=handle.keys, session=session
+            )
+            summary = await summarize_document(
+                data, source=args.source, url=url, budget=budget, abstractive=llm
+            )
+    else:
+        summary = await summarize_document(data, source=args.source, url=url, budget=budget)
     if args.format == "json":
         print(
             json.dumps(

@@ -27,6 +27,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
   buckets a day) stay in Redis's compact encoding. All share the ``{ix}`` hash tag, so the
   scripts that read and write many of them at once also work on Redis Cluster. Expires
   `FOLD_INDEX_DAYS` after its day.
+- ``llm:{model}:{aid}`` string: an LLM summary of an article, by model. TTL = retention.
+- ``llm:tokens:{day}`` string: LLM tokens spent that UTC day. TTL 2 days.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -81,6 +83,12 @@ class Keys:
 
     def fold_index(self, day: str, bucket: str) -> str:
         return f"{self.prefix}{{ix}}:{day}:{bucket}"
+
+    def llm_summary(self, model_hash: str, article_id: str) -> str:
+        return f"{self.prefix}llm:{model_hash}:{article_id}"
+
+    def llm_tokens(self, day: str) -> str:
+        return f"{self.prefix}llm:tokens:{day}"
 
     @property
     def failures(self) -> str:

@@ -27,7 +27,7 @@ from handlers.enrich import EnrichStep, PageSource
 from handlers.folding import FoldStep
 from handlers.normalize import normalize_article
 from handlers.steps import PerArticleStep, Step
-from handlers.summarize import DEFAULT_BUDGET, Budget, summarize_article
+from handlers.summarize import DEFAULT_BUDGET, Abstractive, Budget, SummarizeStep
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ def build_pipeline(
     ttl: int,
     clock: Callable[[], float] = time.time,
     pages: PageSource | None = None,
+    abstractive: Abstractive | None = None,
     budget: Budget = DEFAULT_BUDGET,
     record_failures: bool = True,
 ) -> Pipeline:
@@ -142,7 +143,7 @@ def build_pipeline(
         PerArticleStep("normalize", normalize_article),
         DedupStep(dedup_index),
         *([EnrichStep(pages, dedup_index)] if pages is not None else []),
-        PerArticleStep("summarize", lambda a: summarize_article(a, budget), required=False),
+        SummarizeStep(budget, abstractive),
         FoldStep(RedisStoryIndex(client, keys, clock=clock), dedup_index),
         StoreStep(client, keys, ttl=ttl, clock=clock),
     ]

@@ -77,6 +77,7 @@ class Settings:
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: Secret | None = None
+    llm_daily_tokens: int = 200_000
     timezone: str = "UTC"
     retention_days: int = 30
     first_fetch_max: int = 5
@@ -227,6 +228,7 @@ _SPECS: dict[str, _Spec] = {
     "llm_url": _Spec("NEWSBOT_LLM_URL", _parse_http_url),
     "llm_model": _Spec("NEWSBOT_LLM_MODEL", lambda raw: str(raw).strip()),
     "llm_api_key": _Spec("NEWSBOT_LLM_API_KEY", Secret, secret=True),
+    "llm_daily_tokens": _Spec("NEWSBOT_LLM_DAILY_TOKENS", _parse_int(0)),
     "timezone": _Spec("NEWSBOT_TIMEZONE", _parse_timezone),
     "retention_days": _Spec("NEWSBOT_RETENTION_DAYS", _parse_int(1, 3650)),
     "first_fetch_max": _Spec("NEWSBOT_FIRST_FETCH_MAX", _parse_int(0, 1000)),

@@ -9,8 +9,10 @@ from bot.errors import SourceError
 from bot.fetch import Fetcher
 from bot.local_files import read_local
 from bot.pages import PAGE_ACCEPT
+from handlers.article import Article, short_hash
 from handlers.extract import extract_article, looks_like_html, split_headline
-from handlers.summarize import Budget, summarize_text
+from handlers.summarize import Abstractive, Budget, SummarizeStep
+from handlers.urls import canonical_url
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 
@@ -46,10 +48,8 @@ async def read_source(source: str, fetcher: Fetcher) -> tuple[bytes, str | None]
         raise SourceError(f"{source}: {exc}") from exc
 
 
-def summarize_document(
-    data: bytes, *, source: str, url: str | None, budget: Budget
-) -> ArticleSummary:
-    """Extract the article when the input is HTML, then summarise it extractively."""
+def document_article(data: bytes, *, source: str, url: str | None) -> Article:
+    """The input as an article: extracted from HTML, or plain text with its headline apart."""
     text = _decode(data)
     title = ""
     if looks_like_html(data):
@@ -59,7 +59,36 @@ def summarize_document(
         title, text = split_headline(text, guess=True)
     if not text.strip():
         raise SourceError(f"{source}: no article text found")
-    summary = summarize_text(text, title=title, budget=budget)
+    identity = canonical_url(url or "") or f"text:{short_hash(text)}"
+    return Article(
+        feed_id="cli",
+        feed_url=source,
+        source=source,
+        entry_key=identity,
+        title=title,
+        url=url or "",
+        canonical_url=canonical_url(url or ""),
+        content=text,
+        id=short_hash(identity),
+    )
+
+
+async def summarize_document(
+    data: bytes,
+    *,
+    source: str,
+    url: str | None,
+    budget: Budget,
+    abstractive: Abstractive | None = None,
+) -> ArticleSummary:
+    """Summarise one document the way the pipeline does: the LLM if configured, else (or
+    when it fails) the extractive summariser. `method` says which one it was."""
+    article = document_article(data, source=source, url=url)
+    [done] = await SummarizeStep(budget, abstractive).run([article])
     return ArticleSummary(
-        source=source, title=title, summary=summary, method="extractive", words=len(text.split())
+        source=source,
+        title=done.title,
+        summary=done.summary,
+        method=done.summary_method or "extractive",
+        words=len(done.content.split()),
     )

@@ -12,12 +12,18 @@ On the CNN/DM dev set this beats Lead-3 on ROUGE-1, -2 and -Lsum (``bench/summar
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from handlers.article import Article
 from handlers.text import split_sentences
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SENTENCES = 3
 DEFAULT_MAX_CHARS = 600
@@ -144,6 +150,25 @@ def _clip(text: str, limit: int) -> str:
     return cut + "…"
 
 
+def fit_budget(text: str, budget: Budget, language: str = "en") -> str:
+    """Whole sentences of `text` up to the budget; one sentence over it is clipped."""
+    return _join_within(split_sentences(text, language)[: budget.sentences], budget.chars)
+
+
+def _join_within(sentences: list[str], chars: int) -> str:
+    parts: list[str] = []
+    used = 0
+    for sentence in sentences:
+        extra = len(sentence) + (1 if parts else 0)
+        if used + extra > chars:
+            if not parts:
+                parts.append(_clip(sentence, chars))
+            break
+        parts.append(sentence)
+        used += extra
+    return " ".join(parts)
+
+
 def summarize_text(
     text: str, *, title: str = "", budget: Budget = DEFAULT_BUDGET, language: str = "en"
 ) -> str:
@@ -152,18 +177,7 @@ def summarize_text(
     if not sentences or budget.sentences <= 0:
         return ""
     chosen = _select(sentences, title, budget.sentences)
-    parts: list[str] = []
-    used = 0
-    for index in chosen:
-        sentence = sentences[index]
-        extra = len(sentence) + (1 if parts else 0)
-        if used + extra > budget.chars:
-            if not parts:
-                parts.append(_clip(sentence, budget.chars))
-            break
-        parts.append(sentence)
-        used += extra
-    return " ".join(parts)
+    return _join_within([sentences[i] for i in chosen], budget.chars)
 
 
 def _select(sentences: list[str], title: str, count: int) -> list[int]:
@@ -209,3 +223,57 @@ def summarize_article(article: Article, budget: Budget = DEFAULT_BUDGET) -> Arti
     )
     summary = summarize_text(text, title=article.title, budget=budget, language=article.language)
     return article.evolve(summary=summary, summary_method="extractive" if summary else "")
+
+
+class Abstractive(Protocol):
+    """A summariser that writes its own sentences (an LLM); `method` names it."""
+
+    method: str
+
+    async def summarize(self, article: Article, budget: Budget) -> str:
+        """The summary, within `budget`; raises on any failure."""
+        ...
+
+
+@dataclass
+class SummarizeStep:
+    """Pipeline step: the extractive summary always, an abstractive one where configured.
+
+    The abstractive summariser is asked only for new stories (not copies, edits or
+    backlog), a few at a time; when it fails, the extractive summary stands and the failure
+    is logged.
+    """
+
+    budget: Budget = DEFAULT_BUDGET
+    abstractive: Abstractive | None = None
+    name: str = "summarize"
+    required: bool = False
+    concurrency: int = 4
+
+    async def run(self, articles: Sequence[Article]) -> list[Article]:
+        summarized = [summarize_article(a, self.budget) for a in articles]
+        writer = self.abstractive
+        if writer is None:
+            return summarized
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def rewrite(article: Article) -> Article:
+            if article.is_copy or article.backlog or not article.summary:
+                return article
+            async with limit:
+                try:
+                    summary = await writer.summarize(article, self.budget)
+                except Exception as exc:  # noqa: BLE001 - any failure falls back to extractive
+                    log.warning(
+                        "LLM summary failed; using the extractive one",
+                        extra={
+                            "feed_url": article.feed_url,
+                            "entry": article.entry_key,
+                            "step": self.name,
+                            "error": str(exc),
+                        },
+                    )
+                    return article
+            return article.evolve(summary=summary, summary_method=writer.method)
+
+        return list(await asyncio.gather(*(rewrite(a) for a in summarized)))
