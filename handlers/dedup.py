@@ -8,8 +8,10 @@ Rules:
    is never posted again.
 2. Across feeds, an article whose URL identity (`handlers.urls.url_identity`) was seen
    before is a copy of that story: it goes on with `copy_of` set to that story. From the
-   feed that brought the page first, it is that entry again under a new key (a feed whose
-   guids changed, see `handlers.identity`) and goes no further.
+   feed that brought the page first and with the same title, it is that entry again under
+   a new key (a feed whose guids changed, see `handlers.identity`) and goes no further;
+   with another title it is another entry that shares the link (a feed linking every
+   entry to one page) and becomes a story of its own.
 Near-duplicates and the same story from other outlets are folded later, once the article
 has a summary (`handlers.folding`).
 
@@ -80,12 +82,19 @@ def entry_claim(article: Article, story_id: str) -> Claim:
     )
 
 
+def _url_version(article: Article) -> str:
+    """Which feed brought the page, and under what title."""
+    return f"{article.feed_id}/{short_hash(article.title)[:8]}"
+
+
 def url_claim(article: Article, story_id: str) -> Claim | None:
-    """The claim on the article's page; its version names the feed that brought it."""
+    """The claim on the article's page; its version names the feed and title that brought it."""
     identity = url_identity(article.canonical_url)
     if not identity:
         return None
-    return Claim("url", "", short_hash(identity), story_id, article.ingest_id, article.feed_id)
+    return Claim(
+        "url", "", short_hash(identity), story_id, article.ingest_id, _url_version(article)
+    )
 
 
 def _own(holder: Holder | None, article: Article) -> bool:
@@ -116,16 +125,24 @@ class DedupStep:
         owners = await self.index.claim([c for _, c in with_url])
         story_of: dict[str, str] = {}
         repeats: set[str] = set()
+        shared_link: set[str] = set()
         for (article, _), holder in zip(with_url, owners, strict=True):
             if holder is None or _own(holder, article):
                 continue
-            if holder.version == article.feed_id:
-                repeats.add(article.ingest_id)  # its own feed again, under a new entry key
+            if holder.version == _url_version(article):
+                repeats.add(article.ingest_id)  # its own entry again, under a new entry key
+            elif holder.version.split("/")[0] == article.feed_id:
+                shared_link.add(article.ingest_id)  # another entry of the feed, same link
             else:
                 story_of[article.ingest_id] = holder.story_id
-        out = [
-            a.evolve(copy_of=story_of.get(a.ingest_id, ""))
-            for a in fresh
-            if a.ingest_id not in repeats
-        ]
+        out: list[Article] = []
+        for article in fresh:
+            if article.ingest_id in repeats:
+                continue
+            if article.ingest_id in shared_link:
+                # Its own story, under an id of its own: nothing is folded or lost.
+                article = article.evolve(
+                    id=short_hash(f"{article.canonical_url}\n{article.entry_key}")
+                )
+            out.append(article.evolve(copy_of=story_of.get(article.ingest_id, "")))
         return out + updates

@@ -107,12 +107,18 @@ def key_terms(text: str) -> Counter[str]:
     return found
 
 
+def _is_mark(word: str) -> bool:
+    """A title token that tells otherwise-equal titles apart: "Part 2", "F#" vs "C#", "v3"."""
+    return any(ch.isdigit() for ch in word) or (len(word) == 1 and word not in {"a", "i"})
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     """Everything dedup compares about one text."""
 
     title_words: frozenset[str]
     title_numbers: frozenset[str]
+    title_marks: frozenset[str]
     words: frozenset[str]
     shingles: frozenset[str]
     terms: frozenset[str]
@@ -133,6 +139,7 @@ class Fingerprint:
         return cls(
             title_words=frozenset(content_words(title)),
             title_numbers=frozenset(w for w in tokens(title) if w.isdigit()),
+            title_marks=frozenset(w for w in tokens(title) if _is_mark(w)),
             words=frozenset(content_words(text)),
             shingles=frozenset(shingle_set),
             terms=frozenset(terms),

@@ -6,6 +6,10 @@ trackers it misses (`EXTRA_TRACKERS`). Parameters that identify content (`id=`, 
 `story=`, `v=` …) are kept, and sorted so their order does not matter. AMP variants and
 mobile hosts fold into the page they copy; a trailing slash and `index.html` go.
 
+A fragment is dropped when it is navigation or tracking (``#comments``, ``#top``, ``#0``,
+``#xtor=RSS-1``) and kept when it names content: some feeds' entries differ only by it (a
+comments feed's ``#comment-210335``, a "now" page's ``#2026-02-16``, a list's ``#item``).
+
 `canonical_url` is the clean URL to show and link; `url_identity` is the key two URLs must
 share to be the same page: it also ignores the scheme and a leading ``www.``.
 """
@@ -33,6 +37,22 @@ _AMP_PARAMS = {"amp": {"", "1", "true"}, "outputtype": {"amp"}}
 _AMP_CACHE = re.compile(r"^[a-z0-9-]+\.cdn\.ampproject\.org$")
 _INDEX_PAGE = re.compile(r"/(?:index|default)\.(?:html?|php|aspx?)$", re.IGNORECASE)
 _MOBILE_HOST = re.compile(r"^(?:m|mobile|amp)\.(?=[^.]+\.[^.]+)")
+_NAVIGATION_FRAGMENTS = frozenset(
+    {
+        "comments", "respond", "top", "main", "content", "maincontent", "main-content", "more",
+        "article", "page", "skip", "disqus_thread", "comment-form", "reply", "share", "header",
+        "footer", "nav", "navigation",
+    }
+)  # fmt: skip
+_NAVIGATION_FRAGMENT = re.compile(r"^(?:\d*|more-\d+|.*=.*|page=.*|utm_.*|at_.*)$", re.IGNORECASE)
+
+
+def _content_fragment(fragment: str) -> str:
+    """The fragment if it names content, else "" (see the module docstring)."""
+    fragment = fragment.strip()
+    if fragment.lower() in _NAVIGATION_FRAGMENTS or _NAVIGATION_FRAGMENT.match(fragment):
+        return ""
+    return fragment
 
 
 def _unwrap_amp_cache(url: str) -> str:
@@ -95,7 +115,10 @@ def canonical_url(url: str) -> str:
         (k, v) for k, v in parse_qsl(cleaned.query, keep_blank_values=True) if _keep_param(k, v)
     ]
     query = urlencode(sorted(pairs))
-    return urlunsplit((scheme, cleaned.netloc or netloc, _clean_path(cleaned.path), query, ""))
+    path = _clean_path(cleaned.path)
+    return urlunsplit(
+        (scheme, cleaned.netloc or netloc, path, query, _content_fragment(parts.fragment))
+    )
 
 
 def url_identity(url: str) -> str:

@@ -136,3 +136,22 @@ async def test_failures_are_recorded_in_redis(handle: RedisHandle) -> None:
     await pipeline.process([article()])
     [(_id, fields)] = await handle.client.xrange(handle.keys.failures)
     assert fields["step"] == "boom" and fields["entry"] == "guid-1"
+
+
+async def test_entries_sharing_one_link_are_all_kept(handle: RedisHandle) -> None:
+    """Some feeds link every entry to one page, or tell entries apart by a #fragment only."""
+    pipeline = pipeline_for(handle)
+    same_link = [
+        article(entry_key=f"s{n}", url="https://status.example.com/", title=f"Outage {n}")
+        for n in range(3)
+    ]
+    anchors = [
+        article(
+            entry_key=f"a{n}", url=f"https://list.example.com/awesome#item-{n}", title=f"Item {n}"
+        )
+        for n in range(3)
+    ]
+    stored = (await pipeline.process(same_link + anchors)).articles
+    assert len(stored) == 6 and len({a.story_id for a in stored}) == 6
+    assert not any(a.is_copy for a in stored)
+    assert await handle.client.zcard(handle.keys.stories) == 6

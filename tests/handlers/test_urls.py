@@ -61,6 +61,10 @@ SAME_PAGE = [
     # mobile hosts
     ("https://m.example.com/news/story", "https://example.com/news/story"),
     ("https://mobile.example.com/news/story", "https://example.com/news/story"),
+    # navigation and tracking fragments
+    ("https://example.com/a#respond", "https://example.com/a"),
+    ("https://example.com/a#0", "https://example.com/a"),
+    ("https://example.com/a#xtor=RSS-1", "https://example.com/a"),
     # trailing slash and index pages
     ("https://example.com/news/", "https://example.com/news"),
     ("https://example.com/news/index.html", "https://example.com/news"),
@@ -70,6 +74,8 @@ SAME_PAGE = [
 ]
 
 KEPT = [
+    "https://battlefieldanomalies.com/comment-page-1#comment-210335",
+    "https://lovergne.dev/awesome#alpine-js",
     "https://www.pagetable.com/?p=1810",
     "https://www.youtube.com/watch?v=f8O3XMrC8hg",
     "https://example.com/article?id=42",
@@ -85,6 +91,10 @@ DIFFERENT_PAGES = [
     ("https://m.example.com/a", "https://example.com/b"),
     ("https://mikhail.io/2021/12/x/", "https://mikhail.io/2020/12/x/"),
     ("https://example.com/amplify", "https://example.com/amp"),
+    (
+        "https://wiki.example.org/now.html#2026-02-16",
+        "https://wiki.example.org/now.html#2026-02-11",
+    ),
 ]
 
 
