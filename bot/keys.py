@@ -23,10 +23,10 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``feed:{fid}:stories`` zset: the feed's story ids, same score. Trimmed by score, and
   a TTL of the retention.
 - ``{ix}:{day}:{bucket}`` hash: the fold index (LSH bands and topic pairs of the stories
-  of that UTC day), field = index key, value = up to 3 story ids. Small hashes (8192
-  buckets a day) stay in Redis's compact encoding. All share the ``{ix}`` hash tag, so the
-  scripts that read and write many of them at once also work on Redis Cluster. Expires
-  `FOLD_INDEX_DAYS` after its day.
+  of that UTC day), field = index key, value = up to 3 story ids. 512 buckets a day keep
+  each hash in Redis's compact listpack encoding up to about 4,000 new stories a day. All
+  share the ``{ix}`` hash tag, so the scripts that read and write many of them at once
+  also work on Redis Cluster. Expires `FOLD_INDEX_DAYS` after its day.
 - ``llm:{model}:{aid}`` string: an LLM summary of an article, by model. TTL = retention.
 - ``llm:tokens:{day}`` string: LLM tokens spent that UTC day. TTL 2 days.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.

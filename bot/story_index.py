@@ -23,7 +23,7 @@ from handlers.story import Story
 FOLD_INDEX_DAYS = 4
 LOOKUP_DAYS = (-2, -1, 0)
 _IDS_PER_KEY = 3
-_BUCKET_DIGITS = 3
+_BUCKET_DIGITS = 2
 
 # KEYS: bucket hashes; ARGV: one field per key. All keys share the {ix} hash tag.
 _LOOKUP = """

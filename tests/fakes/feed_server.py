@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 
 @dataclass
 class Route:
@@ -27,17 +29,16 @@ class Route:
     chunked: bool = False
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """Serves `routes` by path; `hits` counts requests and `requests` keeps their headers."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.in_flight = 0
         self.most_in_flight = 0
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -87,15 +88,5 @@ class FeedServer:
         response.content_type = route.content_type
         return response
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()

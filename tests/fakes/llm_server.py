@@ -8,19 +8,20 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 LONG_ANSWER = " ".join(f"Sentence number {n} of a long answer." for n in range(1, 11))
 
 
-class FakeLLM:
+class FakeLLM(LoopbackServer):
     """Serves POST /v1/chat/completions; `mode` is ok, long, slow, error or garbage."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.mode = "ok"
         self.answer = "The council approved the budget. Buses will run later."
         self.tokens = 42
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -59,15 +60,5 @@ class FakeLLM:
             content_type="application/json",
         )
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._complete)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
