@@ -88,5 +88,5 @@ class FeedServer(LoopbackServer):
         response.content_type = route.content_type
         return response
 
-    def routes(self, app: web.Application) -> None:
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("GET", "/{tail:.*}", self._handle)

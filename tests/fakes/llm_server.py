@@ -60,5 +60,5 @@ class FakeLLM(LoopbackServer):
             content_type="application/json",
         )
 
-    def routes(self, app: web.Application) -> None:
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._complete)

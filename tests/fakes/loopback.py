@@ -6,18 +6,18 @@ from aiohttp import web
 
 
 class LoopbackServer:
-    """Base of the fake servers: `routes` adds handlers; `start` picks a free port."""
+    """Base of the fake servers: `add_routes` adds handlers; `start` picks a free port."""
 
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
         self.port = 0
 
-    def routes(self, app: web.Application) -> None:
+    def add_routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
     async def start(self) -> None:
         app = web.Application()
-        self.routes(app)
+        self.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
