@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from corpus import fetched_at, load_feeds, sources
+from _corpus import fetched_at, load_feeds, sources
 
 from bot.errors import ParseError
 from bot.parse import FeedRef, parse_feed

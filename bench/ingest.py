@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 import feedparser
-from corpus import FEEDS, fetched_at, load_feeds
+from _corpus import FEEDS, fetched_at, load_feeds
 
 from bot.errors import ParseError
 from bot.metrics import Metrics
