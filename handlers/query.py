@@ -1,0 +1,260 @@
+"""The query language of alerts, search and subscription filters.
+
+    words            ukraine ceasefire          (both must appear: AND is implied)
+    phrases          "interest rates"
+    operators        AND, OR, NOT (upper case), and -word for NOT word
+    grouping         (ukraine OR russia) AND -sport
+    fields           title:election  source:"BBC News"  author:smith
+
+Matching is case- and accent-insensitive and on word boundaries ("AI" does not match
+"said"); a simple plural matches its singular and back ("rate" finds "rates"). NOT binds
+tighter than AND, AND tighter than OR. A malformed query raises `QueryError`, whose message
+points at the problem and shows an example.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+FIELDS = ("title", "source", "author")
+EXAMPLE = 'example: ukraine AND (ceasefire OR "peace talks") -sport'
+MAX_QUERY = 500
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class QueryError(ValueError):
+    """A query that cannot be read; the message says where and shows an example."""
+
+    def __init__(self, message: str, query: str, position: int) -> None:
+        self.position = position
+        pointer = f"{query}\n{' ' * position}^"
+        super().__init__(f"{message} (at character {position + 1})\n{pointer}\n{EXAMPLE}")
+
+
+def fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("es") and word[-3] in "sxz":
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def words_of(text: str) -> list[str]:
+    """The folded, plural-insensitive words of a text, in order."""
+    return [_stem(w) for w in _WORD.findall(fold(text))]
+
+
+@dataclass(frozen=True)
+class Term:
+    """Words that must appear in this order (one word, or a phrase), in a field or anywhere."""
+
+    words: tuple[str, ...]
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class And:
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    operands: tuple[Node, ...]
+
+
+Node = Term | Not | And | Or
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    value: str
+    position: int
+
+
+_FIELD = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
+_BREAKS = '()"'
+
+
+def _tokens(query: str) -> list[_Token]:
+    """Split a query into words, phrases, operators, fields and parentheses."""
+    tokens: list[_Token] = []
+    i, n = 0, len(query)
+    while i < n:
+        ch = query[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "()":
+            tokens.append(_Token("open" if ch == "(" else "close", ch, i))
+            i += 1
+        elif ch == '"':
+            end = query.find('"', i + 1)
+            if end < 0:
+                raise QueryError('a phrase is missing its closing "', query, i)
+            tokens.append(_Token("phrase", query[i + 1 : end], i))
+            i = end + 1
+        elif ch == "-" and i + 1 < n and (query[i + 1].isalnum() or query[i + 1] in '("'):
+            tokens.append(_Token("minus", "-", i))
+            i += 1
+        else:
+            j = i
+            while j < n and not query[j].isspace() and query[j] not in _BREAKS:
+                j += 1
+            text = query[i:j]
+            field = _FIELD.fullmatch(text)
+            if field and (field[2] or (j < n and query[j] == '"')):
+                tokens.append(_Token("field", field[1], i))
+                if field[2]:
+                    tokens.append(_Token("word", field[2], i + len(field[1]) + 1))
+            elif text in {"AND", "OR", "NOT"}:
+                tokens.append(_Token(text, text, i))
+            else:
+                tokens.append(_Token("word", text, i))
+            i = j
+    return tokens
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.tokens = _tokens(query)
+        self.index = 0
+
+    def peek(self) -> _Token | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self) -> _Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def fail(self, message: str, token: _Token | None = None) -> QueryError:
+        position = token.position if token is not None else len(self.query)
+        return QueryError(message, self.query, position)
+
+    def parse(self) -> Node:
+        if not self.tokens:
+            raise self.fail("the query is empty")
+        node = self.parse_or()
+        extra = self.peek()
+        if extra is not None:
+            raise self.fail("unexpected ')'" if extra.kind == "close" else "unexpected text", extra)
+        return node
+
+    def parse_or(self) -> Node:
+        operands = [self.parse_and()]
+        while (token := self.peek()) is not None and token.kind == "OR":
+            self.take()
+            operands.append(self.parse_and())
+        return operands[0] if len(operands) == 1 else Or(tuple(operands))
+
+    def parse_and(self) -> Node:
+        operands = [self.parse_not()]
+        while (token := self.peek()) is not None and token.kind not in {"OR", "close"}:
+            if token.kind == "AND":
+                self.take()
+            operands.append(self.parse_not())
+        return operands[0] if len(operands) == 1 else And(tuple(operands))
+
+    def parse_not(self) -> Node:
+        token = self.peek()
+        if token is not None and token.kind in {"NOT", "minus"}:
+            self.take()
+            return Not(self.parse_not())
+        return self.parse_atom()
+
+    def parse_atom(self) -> Node:
+        token = self.peek()
+        if token is None:
+            raise self.fail("the query ends where a word was expected")
+        if token.kind in {"AND", "OR"}:
+            raise self.fail(f"{token.kind} needs a word on each side", token)
+        if token.kind == "close":
+            raise self.fail("unexpected ')'", token)
+        self.take()
+        if token.kind == "open":
+            node = self.parse_or()
+            closing = self.peek()
+            if closing is None or closing.kind != "close":
+                raise self.fail("a '(' is never closed", token)
+            self.take()
+            return node
+        if token.kind == "field":
+            name = token.value.lower()
+            if name not in FIELDS:
+                raise self.fail(f"unknown field {token.value!r}; use {', '.join(FIELDS)}", token)
+            target = self.peek()
+            if target is None or target.kind not in {"word", "phrase"}:
+                raise self.fail(f'{name}: needs a word or a "phrase" after it', token)
+            self.take()
+            return self.term(target, name)
+        return self.term(token, None)
+
+    def term(self, token: _Token, field: str | None) -> Term:
+        words = tuple(words_of(token.value))
+        if not words:
+            raise self.fail("this has no letters or digits to search for", token)
+        return Term(words, field)
+
+
+def parse_query(query: str) -> Node:
+    """Parse a query, or raise `QueryError` pointing at what is wrong."""
+    query = query.strip()
+    if len(query) > MAX_QUERY:
+        raise QueryError(f"the query is longer than {MAX_QUERY} characters", query[:60], 59)
+    return _Parser(query).parse()
+
+
+def _contains(haystack: list[str], needle: tuple[str, ...]) -> bool:
+    if len(needle) == 1:
+        return needle[0] in haystack
+    width = len(needle)
+    return any(tuple(haystack[i : i + width]) == needle for i in range(len(haystack) - width + 1))
+
+
+def matches(node: Node, fields: Mapping[str, str]) -> bool:
+    """Does a story match? `fields` has "title", "source", "author" and "text"."""
+    cache: dict[str | None, list[str]] = {}
+
+    def words(field: str | None) -> list[str]:
+        if field not in cache:
+            if field is None:
+                cache[None] = words_of(" \n ".join(fields.values()))
+            else:
+                cache[field] = words_of(fields.get(field, ""))
+        return cache[field]
+
+    def check(current: Node) -> bool:
+        if isinstance(current, Term):
+            return _contains(words(current.field), current.words)
+        if isinstance(current, Not):
+            return not check(current.operand)
+        if isinstance(current, And):
+            return all(check(operand) for operand in current.operands)
+        return any(check(operand) for operand in current.operands)
+
+    return check(node)
+
+
+def positive_terms(node: Node) -> list[Term]:
+    """The terms a match can rest on (not under NOT): what a search index is asked for."""
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return []
+    return [term for operand in node.operands for term in positive_terms(operand)]

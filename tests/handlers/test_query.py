@@ -1,0 +1,96 @@
+"""The query language: parsing, matching, and errors that point at the problem."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handlers.query import And, Not, Or, QueryError, Term, matches, parse_query, positive_terms
+
+STORY = {
+    "title": "Central bank raises interest rates again",
+    "source": "BBC News",
+    "author": "Faisal Islam",
+    "text": "The Bank of England said inflation in Zürich-style economies stayed high. "
+    "Officials said the Café owners were worried.",
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("interest", True),
+        ("INTEREST rates", True),
+        ('"interest rates"', True),
+        ('"rates interest"', False),
+        ("rate", True),  # plural insensitive
+        ("bank AND inflation", True),
+        ("bank inflation football", False),
+        ("football OR inflation", True),
+        ("bank -inflation", False),
+        ("bank NOT football", True),
+        ("(football OR cricket) AND bank", False),
+        ("title:bank", True),
+        ("title:inflation", False),
+        ('source:"bbc news"', True),
+        ("source:reuters", False),
+        ("author:islam", True),
+        ("ai", False),  # "said" does not contain the word AI
+        ("zurich", True),  # accents folded
+        ("cafe", True),
+        ("NOT football", True),
+        ("-(football OR bank)", False),
+    ],
+)
+def test_matching(query: str, expected: bool) -> None:
+    assert matches(parse_query(query), STORY) is expected
+
+
+def test_precedence_not_and_or() -> None:
+    assert parse_query("a b OR c -d") == Or(
+        (
+            And((Term(("a",)), Term(("b",)))),
+            And((Term(("c",)), Not(Term(("d",))))),
+        )
+    )
+
+
+def test_positive_terms_skip_negations() -> None:
+    node = parse_query('title:vote OR "peace talks" -sport')
+    assert positive_terms(node) == [Term(("vote",), "title"), Term(("peace", "talk"))]
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "position"),
+    [
+        ("", "empty", 0),
+        ('"open phrase', "closing", 0),
+        ("(ukraine OR russia", "never closed", 0),
+        ("ukraine)", "unexpected ')'", 7),
+        ("ukraine AND", "ends where a word", 11),
+        ("OR ukraine", "needs a word on each side", 0),
+        ("colour:red", "unknown field 'colour'", 0),
+        ("a AND OR b", "needs a word on each side", 6),
+        ("!!!", "no letters or digits", 0),
+    ],
+)
+def test_malformed_queries_point_at_the_problem(query: str, message: str, position: int) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query(query)
+    assert message in str(caught.value)
+    assert caught.value.position == position
+    assert "example:" in str(caught.value)
+
+
+def test_hyphenated_words_are_not_negations() -> None:
+    assert matches(parse_query("covid-19"), {"title": "Covid-19 cases fall", "text": ""})
+
+
+@given(st.text(max_size=80))
+def test_any_text_parses_or_gives_a_query_error(text: str) -> None:
+    try:
+        node = parse_query(text)
+    except QueryError:
+        return
+    assert isinstance(matches(node, STORY), bool)
