@@ -1,4 +1,5 @@
-"""Printing a one-shot digest as plain text, Markdown or the JSON contract of DESIGN.md."""
+"""Printing a one-shot digest: plain text, Markdown, the JSON contract of DESIGN.md, or the
+exact Slack or Discord message payloads that would be sent."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.oneshot import DigestResult
+from bot.render.discord import render_discord
+from bot.render.slack import render_slack
+from handlers.digest import Digest
 from handlers.story import DigestItem
 
 
@@ -109,4 +113,24 @@ def render_markdown(result: DigestResult, items: list[DigestItem]) -> str:
     return "\n".join(lines)
 
 
-RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
+def as_digest(result: DigestResult, items: list[DigestItem]) -> Digest:
+    """The platform-neutral digest of a one-shot run (the stories shown, and how many not)."""
+    heading = f"News digest, {_shown(result.generated_at)}"
+    return Digest(heading, tuple(items), result.generated_at, more=len(result.items) - len(items))
+
+
+def render_slack_payloads(result: DigestResult, items: list[DigestItem]) -> str:
+    return json.dumps(render_slack(as_digest(result, items)), ensure_ascii=False, indent=2)
+
+
+def render_discord_payloads(result: DigestResult, items: list[DigestItem]) -> str:
+    return json.dumps(render_discord(as_digest(result, items)), ensure_ascii=False, indent=2)
+
+
+RENDERERS = {
+    "text": render_text,
+    "markdown": render_markdown,
+    "json": render_json,
+    "slack": render_slack_payloads,
+    "discord": render_discord_payloads,
+}

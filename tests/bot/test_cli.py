@@ -190,6 +190,31 @@ async def test_digest_shows_progress_on_a_terminal(tmp_path: Path, feed_server: 
     assert b"fetching" not in out and b"Only in A" in out, "never on stdout"
 
 
+async def test_digest_prints_slack_and_discord_payloads(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    first, second = two_outlets(feed_server)
+    code, out, err = await newsbot(
+        "digest", first, second, "--format", "slack", "--max-items", "2", env=cli_env(tmp_path)
+    )
+    assert code == 0, err
+    [message] = json.loads(out)
+    sections = [b for b in message["blocks"] if b["type"] == "section"]
+    assert len(sections) == 2 and "channel" not in message and message["text"]
+    assert "and 1 more" in json.dumps(message["blocks"][-1])
+    code, out, err = await newsbot(
+        "digest", first, second, "--format", "discord", env=cli_env(tmp_path)
+    )
+    assert code == 0, err
+    [message] = json.loads(out)
+    assert [e["title"] for e in message["embeds"]] == [
+        "Only in A",
+        "Wire story, B's copy",
+        "Undated in B",
+    ]
+    assert message["allowed_mentions"] == {"parse": []}
+
+
 async def test_digest_exit_codes(tmp_path: Path, feed_server: FeedServer) -> None:
     env = cli_env(tmp_path)
     code, out, _err = await newsbot(

@@ -1,0 +1,101 @@
+"""Discord messages with embeds for a digest, within every Discord limit for any input.
+
+Limits (Discord docs): content 2000; at most 10 embeds; embed title 256, description 4096,
+footer 2048, and all embeds of a message together 6000. Every message says
+`allowed_mentions: {"parse": []}`, and feed text has its Markdown escaped and its
+mentions defused, so no feed can ping anyone or restyle the digest.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.render.text_limits import clip, fit, safe_url, when
+from handlers.digest import Digest
+from handlers.story import DigestItem
+
+CONTENT = 2000
+MAX_EMBEDS = 10
+EMBED_TITLE = 256
+DESCRIPTION = 3000
+FOOTER = 200
+MESSAGE_EMBED_TEXT = 6000
+ALSO_SHOWN = 8
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+
+_MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()\-:])")
+_MENTION = re.compile(r"@(?=\S)")
+
+
+def defuse(text: str) -> str:
+    """Break @mentions and <@id> forms with a zero-width space, for plain-text fields."""
+    return _MENTION.sub("@\u200b", text).replace("<", "<\u200b")
+
+
+def escape(text: str) -> str:
+    """Escape Markdown and defuse mentions, for fields Discord renders as Markdown."""
+    return defuse(_MARKDOWN.sub(r"\\\1", text))
+
+
+def embed_for(item: DigestItem) -> dict[str, Any]:
+    lines = [fit(item.summary, DESCRIPTION - 1500, escape)] if item.summary.strip() else []
+    used = sum(len(line) + 1 for line in lines)
+    shown = 0
+    for copy in item.also[:ALSO_SHOWN]:
+        label = fit(f"{copy.source} – {copy.title}", 120, escape)
+        target = safe_url(copy.url).replace(")", "%29")
+        line = f"also: [{label}]({target})" if target and len(target) <= 500 else f"also: {label}"
+        if used + len(line) + 1 > DESCRIPTION - 40:
+            break
+        lines.append(line)
+        used += len(line) + 1
+        shown += 1
+    if len(item.also) > shown:
+        lines.append(f"and {len(item.also) - shown} more copies")
+    embed: dict[str, Any] = {
+        "title": fit(item.title, EMBED_TITLE, escape) or "(untitled)",
+        "description": "\n".join(lines),
+        "footer": {"text": fit(f"{item.source} · {when(item.published)}", FOOTER, defuse)},
+    }
+    url = safe_url(item.url)
+    if url:
+        embed["url"] = url
+    if item.published:
+        embed["timestamp"] = item.published.isoformat()
+    if not embed["description"]:
+        del embed["description"]
+    return embed
+
+
+def embed_text(embed: dict[str, Any]) -> int:
+    """Characters Discord counts toward the 6000 of a message's embeds."""
+    return (
+        len(embed.get("title", ""))
+        + len(embed.get("description", ""))
+        + len(embed.get("footer", {}).get("text", ""))
+    )
+
+
+def render_discord(digest: Digest) -> list[dict[str, Any]]:
+    """Create-message bodies, split across messages as needed."""
+    messages: list[list[dict[str, Any]]] = [[]]
+    used = 0
+    for item in digest.items:
+        embed = embed_for(item)
+        size = embed_text(embed)
+        if len(messages[-1]) >= MAX_EMBEDS or used + size > MESSAGE_EMBED_TEXT:
+            messages.append([])
+            used = 0
+        messages[-1].append(embed)
+        used += size
+    heading = fit(digest.heading, 500, escape)
+    payloads: list[dict[str, Any]] = []
+    for number, embeds in enumerate(messages, start=1):
+        content = f"**{heading}**" if number == 1 else ""
+        if number == len(messages) and digest.more:
+            content = (content + "\n" if content else "") + f"…and {digest.more} more"
+        payloads.append(
+            {"content": clip(content, CONTENT), "embeds": embeds, "allowed_mentions": NO_MENTIONS}
+        )
+    return payloads

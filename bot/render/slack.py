@@ -1,0 +1,109 @@
+"""Slack Block Kit messages for a digest, within every Slack limit for any input.
+
+Limits (Block Kit reference): at most 50 blocks; section text 3000; header 150 and
+plain_text only; context at most 10 elements; all block text together about 11,000 (Slack
+rejects more with msg_blocks_too_long, so newsbot keeps under 10,000). Every message
+carries a top-level `text` fallback and turns unfurling off. Feed text is escaped (& < >),
+which also keeps a feed from writing <!channel> or <@U…>.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.render.text_limits import clip, fit, safe_url, when
+from handlers.digest import Digest
+from handlers.story import DigestItem
+
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS = 10
+MESSAGE_TEXT = 10_000
+TITLE = 300
+SUMMARY = 1500
+CONTEXT_TEXT = 300
+ALSO_SHOWN = 8
+
+Block = dict[str, Any]
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, as its docs say to escape them."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str, text: str) -> str:
+    target = safe_url(url).replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    label = escape(text)
+    return f"<{target}|{label}>" if target else label
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def story_blocks(item: DigestItem) -> list[Block]:
+    """A section (linked title and summary) and a context line (source, time, other copies)."""
+    title = f"*{link(item.url, clip(item.title, TITLE) or '(untitled)')}*"
+    if len(title) > SECTION_TEXT // 2:  # an absurdly long URL: show the title unlinked
+        title = f"*{fit(item.title or '(untitled)', TITLE, escape)}*"
+    summary = fit(item.summary, min(SUMMARY, SECTION_TEXT - len(title) - 1), escape)
+    section = {
+        "type": "section",
+        "block_id": f"story-{item.id}"[:255],
+        "text": _mrkdwn(f"{title}\n{summary}" if summary else title),
+    }
+    elements = [_mrkdwn(fit(f"{item.source} · {when(item.published)}", CONTEXT_TEXT, escape))]
+    for copy in item.also[:ALSO_SHOWN]:
+        label = clip(f"also: {copy.source} – {copy.title}", CONTEXT_TEXT)
+        linked = link(copy.url, label)
+        elements.append(_mrkdwn(linked if len(linked) <= 2 * CONTEXT_TEXT else escape(label)))
+    hidden = len(item.also) - ALSO_SHOWN
+    if hidden > 0:
+        elements.append(_mrkdwn(f"and {hidden} more copies"))
+    return [section, {"type": "context", "elements": elements[:CONTEXT_ELEMENTS]}]
+
+
+def block_text(block: Block) -> int:
+    """Characters of text a block carries, as Slack counts toward a message's total."""
+    size = len(block.get("text", {}).get("text", ""))
+    return size + sum(len(e.get("text", "")) for e in block.get("elements", []))
+
+
+def render_slack(digest: Digest) -> list[dict[str, Any]]:
+    """`chat.postMessage` bodies (without `channel`), split across messages as needed."""
+    header = {
+        "type": "header",
+        "text": {"type": "plain_text", "emoji": True, "text": clip(digest.heading, HEADER_TEXT)},
+    }
+    messages: list[list[Block]] = [[header]]
+    used = block_text(header)
+    for item in digest.items:
+        blocks = story_blocks(item)
+        size = sum(block_text(b) for b in blocks)
+        if len(messages[-1]) + len(blocks) > MAX_BLOCKS - 1 or used + size > MESSAGE_TEXT:
+            messages.append([])
+            used = 0
+        messages[-1].extend(blocks)
+        used += size
+    if digest.more:
+        note = {"type": "context", "elements": [_mrkdwn(f"…and {digest.more} more")]}
+        if len(messages[-1]) + 1 > MAX_BLOCKS:
+            messages.append([])
+        messages[-1].append(note)
+    total = len(messages)
+    return [
+        {
+            "text": fit(
+                f"{digest.heading} ({len(digest.items)} stories"
+                + (f", part {n} of {total})" if total > 1 else ")"),
+                300,
+                escape,
+            ),
+            "blocks": blocks,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        for n, blocks in enumerate(messages, start=1)
+    ]
