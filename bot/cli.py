@@ -6,9 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -18,17 +16,17 @@ from rich.progress import Progress
 from bot import __version__
 from bot.app import ROLES, address_policy, install_signal_handlers, run_bot
 from bot.digest_output import RENDERERS
-from bot.errors import ConfigError, NewsbotError, SourceError
+from bot.errors import ConfigError, NewsbotError
+from bot.feeds_cmd import health, run_feeds_command
 from bot.fetch import Fetcher
 from bot.llm import LLMSummarizer
-from bot.local_files import read_local
 from bot.logging_setup import configure_logging
 from bot.oneshot import run_digest
-from bot.opml import OutlineFeed, read_opml, write_opml
 from bot.redis_conn import open_redis
 from bot.settings import Settings, load_settings
 from bot.summarize_cmd import read_source, summarize_document
-from bot.watchlist import FeedRecord, Watchlist
+from bot.watchlist import Watchlist
+from handlers.channels import ChannelError, ChannelRef
 from handlers.summarize import DEFAULT_MAX_CHARS, Budget
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -43,6 +41,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _channel(text: str) -> ChannelRef:
+    try:
+        return ChannelRef.parse(text)
+    except ChannelError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _roles(text: str) -> tuple[str, ...]:
@@ -97,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
     add = feed_commands.add_parser("add", help="watch a feed URL")
     add.add_argument("url")
     add.add_argument(
+        "--channel",
+        type=_channel,
+        metavar="PLATFORM:WORKSPACE:CHANNEL",
+        help="also subscribe this channel, e.g. console:local:main",
+    )
+    add.add_argument(
+        "--mode",
+        choices=("digest", "instant"),
+        help="with --channel: a digest on the channel's schedule (default) or each story at once",
+    )
+    add.add_argument(
+        "--filter",
+        metavar="QUERY",
+        help='with --channel: only stories matching QUERY, e.g. "ukraine -sport"',
+    )
+    add.add_argument(
         "--interval",
         type=float,
         metavar="SECONDS",
@@ -106,8 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("feed", metavar="ID|URL")
     listing = feed_commands.add_parser("list", help="list watched feeds with their health")
     listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument(
+        "--channel",
+        type=_channel,
+        metavar="PLATFORM:WORKSPACE:CHANNEL",
+        help="only this channel's feeds, with their modes and filters",
+    )
     importer = feed_commands.add_parser("import", help="watch every feed of an OPML file")
     importer.add_argument("file", type=Path)
+    importer.add_argument(
+        "--channel",
+        type=_channel,
+        metavar="PLATFORM:WORKSPACE:CHANNEL",
+        help="also subscribe this channel to every feed imported",
+    )
     exporter = feed_commands.add_parser("export", help="write the watch list as OPML 2.0")
     exporter.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
@@ -147,7 +180,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         await run_bot(settings, roles=args.roles, stop=stop)
         return EXIT_OK
     if args.command == "feeds":
-        return await _feeds(args, settings)
+        return await run_feeds_command(args, settings)
     return await _check(settings)
 
 
@@ -208,98 +241,6 @@ async def _summarize(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _ago(when: float, now: float) -> str:
-    if not when:
-        return "never"
-    seconds = max(0, int(now - when))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
-
-
-def _health(feed: FeedRecord) -> str:
-    if feed.failures:
-        return f"failing ×{feed.failures}: {feed.last_error}"
-    if not feed.last_fetch:
-        return "not fetched yet"
-    return f"ok (warning: {feed.warning})" if feed.warning else "ok"
-
-
-async def _feeds(args: argparse.Namespace, settings: Settings) -> int:
-    now = time.time()
-    async with open_redis(settings) as handle:
-        watchlist = Watchlist(handle.client, handle.keys)
-        action = args.feeds_command
-        if action == "add":
-            if args.interval is not None and not args.interval > 0:
-                print("newsbot: --interval must be a positive number of seconds", file=sys.stderr)
-                return EXIT_USAGE
-            record, created = await watchlist.add(args.url, now=now, interval=args.interval)
-            verb = "added" if created else "already watched as"
-            print(f"{verb} {record.id}: {record.url}")
-            return EXIT_OK
-        if action == "remove":
-            removed = await watchlist.remove(args.feed)
-            if removed is None:
-                print(
-                    f"newsbot: no watched feed {args.feed!r} (see: newsbot feeds list)",
-                    file=sys.stderr,
-                )
-                return EXIT_FAILED
-            print(f"removed {removed.id}: {removed.url}")
-            return EXIT_OK
-        if action == "list":
-            feeds = await watchlist.all()
-            if args.format == "json":
-                print(json.dumps([vars(f) for f in feeds], indent=2, ensure_ascii=False))
-            elif not feeds:
-                print("no feeds watched yet; add one with: newsbot feeds add URL")
-            for feed in feeds if args.format == "text" else ():
-                title = f" ({feed.title})" if feed.title else ""
-                fetched = _ago(feed.last_fetch, now)
-                print(f"{feed.id:>4}  {feed.url}{title}")
-                print(f"      last fetch {fetched}, {feed.entries} entries, {_health(feed)}")
-            return EXIT_OK
-        if action == "import":
-            return await _import(args.file, watchlist, now)
-        feeds = await watchlist.all()
-        document = write_opml(
-            (OutlineFeed(f.url, f.title) for f in feeds),
-            title="newsbot feeds",
-            now=datetime.now(UTC),
-        )
-        if args.output:
-            args.output.write_text(document, encoding="utf-8")
-            print(f"wrote {len(feeds)} feed(s) to {args.output}", file=sys.stderr)
-        else:
-            sys.stdout.write(document)
-        return EXIT_OK
-
-
-async def _import(path: Path, watchlist: Watchlist, now: float) -> int:
-    try:
-        data = await read_local(str(path), limit=MAX_OPML_BYTES)
-    except SourceError as exc:
-        print(f"newsbot: {path}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    outlines = read_opml(data)
-    added = existing = 0
-    problems: list[str] = []
-    for outline in outlines:
-        try:
-            _record, created = await watchlist.add(outline.url, now=now, title=outline.title)
-        except NewsbotError as exc:
-            problems.append(str(exc))
-            continue
-        added += created
-        existing += not created
-    print(f"imported {path}: {added} added, {existing} already watched, {len(problems)} invalid")
-    for problem in problems:
-        print(f"  skipped: {problem}", file=sys.stderr)
-    return EXIT_OK if outlines and not problems else EXIT_FAILED
-
-
 async def _check(settings: Settings) -> int:
     ok = True
     print("settings: ok" + (f" (from {settings.config_path})" if settings.config_path else ""))
@@ -311,7 +252,7 @@ async def _check(settings: Settings) -> int:
             failing = [f for f in feeds if f.failures]
             print(f"feeds: {len(feeds)} watched, {len(failing)} failing")
             for feed in failing:
-                print(f"  {feed.id} {feed.url}: {_health(feed)}")
+                print(f"  {feed.id} {feed.url}: {health(feed)}")
             pending = await handle.client.xlen(handle.keys.entries)
             print(f"pipeline: {pending} entries waiting")
     except NewsbotError as exc:

@@ -29,6 +29,9 @@ Key (after the prefix), type, what it holds, and what bounds it:
   also work on Redis Cluster. Expires `FOLD_INDEX_DAYS` after its day.
 - ``llm:{model}:{aid}`` string: an LLM summary of an article, by model. TTL = retention.
 - ``llm:tokens:{day}`` string: LLM tokens spent that UTC day. TTL 2 days.
+- ``channels`` set: every channel with a subscription or settings.
+- ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
+- ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -89,6 +92,16 @@ class Keys:
 
     def llm_tokens(self, day: str) -> str:
         return f"{self.prefix}llm:tokens:{day}"
+
+    @property
+    def channels(self) -> str:
+        return f"{self.prefix}channels"
+
+    def channel_subs(self, channel: str) -> str:
+        return f"{self.prefix}chan:{channel}:subs"
+
+    def feed_subs(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}:subs"
 
     @property
     def failures(self) -> str:

@@ -295,3 +295,56 @@ async def test_feeds_commands_round_trip_through_opml(tmp_path: Path) -> None:
     assert code == 1 and "no watched feed" in err
     code, out, _ = await newsbot("check", env=env)
     assert code == 0 and "redis: ok" in out and "1 watched" in out
+
+
+async def test_feeds_subscribe_channels(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    code, out, err = await newsbot(
+        "feeds",
+        "add",
+        "https://one.example.com/feed",
+        "--channel",
+        "console:local:main",
+        "--mode",
+        "instant",
+        "--filter",
+        "ukraine -sport",
+        env=env,
+    )
+    assert code == 0, err
+    assert "subscribed console:local:main to f1 (instant, filter 'ukraine -sport')" in out
+    code, out, _ = await newsbot(
+        "feeds",
+        "add",
+        "https://one.example.com/feed",
+        "--channel",
+        "console:local:main",
+        "--mode",
+        "digest",
+        env=env,
+    )
+    assert "updated the subscription" in out and "(digest, filter 'ukraine -sport')" in out
+    code, _, err = await newsbot(
+        "feeds", "add", "https://x.example.com/f", "--channel", "irc:net:chan", env=env
+    )
+    assert code == 2 and "unknown platform 'irc'" in err
+    code, _, err = await newsbot(
+        "feeds",
+        "add",
+        "https://x.example.com/f",
+        "--channel",
+        "console:local:main",
+        "--filter",
+        "(open",
+        env=env,
+    )
+    assert code == 2 and "never closed" in err
+    await newsbot("feeds", "add", "https://two.example.com/feed", env=env)
+    code, out, _ = await newsbot(
+        "feeds", "list", "--channel", "console:local:main", "--format", "json", env=env
+    )
+    assert [(f["id"], f["mode"]) for f in json.loads(out)] == [("f1", "digest")]
+    code, out, _ = await newsbot("feeds", "remove", "f1", env=env)
+    assert "and 1 channel subscription(s)" in out
+    code, out, _ = await newsbot("feeds", "list", "--channel", "console:local:main", env=env)
+    assert "no feeds for console:local:main yet" in out
