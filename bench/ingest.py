@@ -93,7 +93,7 @@ async def key_sizes(handle: RedisHandle) -> dict[str, float]:
     client, keys = handle.client, handle.keys
     sizes: dict[str, float] = {}
     for kind, pattern in (
-        ("story hash", keys.story("*")),
+        ("story", keys.story("*")),
         ("entry key", keys.entry_seen("*", "*")),
         ("url key", keys.url_seen("*")),
     ):
@@ -104,6 +104,11 @@ async def key_sizes(handle: RedisHandle) -> dict[str, float]:
     usage = [await client.memory_usage(k) or 0 for k in buckets]
     fields = [await client.hlen(k) for k in buckets]
     sizes["fold index per key"] = sum(usage) / max(sum(fields), 1)
+    stories = max(await client.zcard(keys.stories), 1)
+    pattern = keys.search_ids("*")[: -len("*:ids")] + "*"
+    search = [k async for k in client.scan_iter(match=pattern, count=1000)]
+    search_bytes = sum([await client.memory_usage(k) or 0 for k in search])
+    sizes["search index per story"] = search_bytes / stories
     return sizes
 
 

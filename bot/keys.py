@@ -17,7 +17,7 @@ Key (after the prefix), type, what it holds, and what bounds it:
   TTL = retention.
 - ``url:{hash}`` string: "story-id ingest-id" of the first story at a canonical URL.
   TTL = retention.
-- ``story:{sid}`` hash: the stored story, no full text (see ``bot.story_store``).
+- ``story:{sid}`` string: the stored story as JSON, no full text (see ``bot.story_store``).
   TTL = retention.
 - ``stories`` zset: story ids scored by published (else seen) time. Trimmed by score.
 - ``feed:{fid}:stories`` zset: the feed's story ids, same score. Trimmed by score, and
@@ -32,6 +32,11 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``channels`` set: every channel with a subscription or settings.
 - ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
 - ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
+- ``{sx}:n`` string: counter behind the search index's short story numbers.
+- ``{sx}:{day}:ids`` hash: story number -> story id, for stories of that UTC day.
+- ``{sx}:{day}:{bucket}`` hash: word -> numbers of that day's stories using it (256
+  buckets a day). Search keys share the ``{sx}`` hash tag (one Lua call writes a story's
+  words) and expire with the retention period.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -102,6 +107,16 @@ class Keys:
 
     def feed_subs(self, feed_id: str) -> str:
         return f"{self.prefix}feed:{feed_id}:subs"
+
+    @property
+    def search_counter(self) -> str:
+        return f"{self.prefix}{{sx}}:n"
+
+    def search_ids(self, day: str) -> str:
+        return f"{self.prefix}{{sx}}:{day}:ids"
+
+    def search_words(self, day: str, bucket: str) -> str:
+        return f"{self.prefix}{{sx}}:{day}:{bucket}"
 
     @property
     def failures(self) -> str:

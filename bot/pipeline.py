@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.keys import Keys
+from bot.search_index import SearchIndex
 from bot.story_index import RedisStoryIndex
 from bot.story_store import RedisDedupIndex, StoreStep
 from handlers.article import Article
@@ -145,6 +146,12 @@ def build_pipeline(
         *([EnrichStep(pages, dedup_index)] if pages is not None else []),
         SummarizeStep(budget, abstractive),
         FoldStep(RedisStoryIndex(client, keys, clock=clock), dedup_index),
-        StoreStep(client, keys, ttl=ttl, clock=clock),
+        StoreStep(
+            client,
+            keys,
+            ttl=ttl,
+            clock=clock,
+            search=SearchIndex(client, keys, ttl=ttl, clock=clock).add_articles,
+        ),
     ]
     return Pipeline(steps, failure_sink=sink if record_failures else None)

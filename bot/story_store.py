@@ -1,30 +1,30 @@
 """Stories in Redis: the dedup index behind `DedupStep`, and the store step.
 
-A story is one hash ``story:{sid}``: ``summary``, ``method`` and ``first`` (the field of the
-copy that created it) from its first copy, plus
-one field per copy, ``c:{feed_id}:{entry_hash}``, holding that copy's compact JSON. Writing
-a copy is one HSET of its own field, so workers storing copies of one story at once never
-overwrite each other, and a retried batch rewrites the same fields (idempotent). Full text
-is never stored. Every key expires with the retention period; the time-scored ZSETs are
-trimmed by score, since Redis 6.2 has no per-member TTL.
+A story is one string key ``story:{sid}`` holding compact JSON: ``s`` the summary, ``m`` the
+method that made it, ``f`` the copy that created the story, and ``c`` one entry per copy
+(``{feed_id}:{entry_hash}`` -> title, URL, source, feed, times). A string costs far less
+than a hash whose values are longer than Redis's compact encoding allows. Copies are merged
+in by a Lua script, so workers storing copies of one story at once never overwrite each
+other, and a retried batch rewrites the same entries (idempotent). Full text is never
+stored. Every key expires with the retention period; the time-scored ZSETs are trimmed by
+score, since Redis 6.2 has no per-member TTL.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.typing import EncodableT, FieldT
 
 from bot.keys import Keys
 from handlers.article import Article
 from handlers.dedup import Claim, Holder
 from handlers.story import Story, StoryCopy
 
-_COPY_PREFIX = "c:"
 _DAY = 86400.0
 
 
@@ -75,11 +75,30 @@ class RedisDedupIndex:
             await pipe.execute()
 
 
-def _score(article: Article, retention: float) -> float:
+def story_time(article: Article, retention: float) -> float:
     """Sort key for the time ZSETs: published time, kept within [seen - retention + 1 d, seen]."""
     seen = article.seen_at.timestamp()
     published = article.published.timestamp() if article.published else seen
     return min(max(published, seen - retention + _DAY), seen)
+
+
+# KEYS[1] the story; ARGV: copy field, copy JSON, summary, method, creates the story (1/0),
+# is an edit (1/0), ttl. Merging in Lua keeps copies that workers store at the same time.
+_PUT_COPY = """
+local raw = redis.call('GET', KEYS[1])
+local story = raw and cjson.decode(raw) or {c = {}}
+story.c[ARGV[1]] = cjson.decode(ARGV[2])
+if ARGV[5] == '1' or (ARGV[6] == '1' and story.f == ARGV[1]) then
+  story.s = ARGV[3]
+  story.m = ARGV[4]
+end
+if ARGV[5] == '1' then story.f = ARGV[1] end
+redis.call('SET', KEYS[1], cjson.encode(story), 'EX', ARGV[7])
+return 1
+"""
+
+# Indexes new stories for search (`bot.search_index.SearchIndex.add_articles`).
+SearchSink = Callable[[Sequence[Article]], Awaitable[None]]
 
 
 class StoreStep:
@@ -89,32 +108,43 @@ class StoreStep:
     required = True
 
     def __init__(
-        self, client: Redis, keys: Keys, *, ttl: int, clock: Callable[[], float] = time.time
+        self,
+        client: Redis,
+        keys: Keys,
+        *,
+        ttl: int,
+        clock: Callable[[], float] = time.time,
+        search: SearchSink | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
         self._ttl = ttl
         self._clock = clock
+        self._search = search
+        self._put = client.register_script(_PUT_COPY)
 
     async def run(self, articles: Sequence[Article]) -> list[Article]:
         if not articles:
             return []
         horizon = self._clock() - self._ttl
-        first_of = await self._first_copies([a for a in articles if a.update])
         async with self._client.pipeline(transaction=False) as pipe:
             for article in articles:
-                key = self._keys.story(article.story_id)
-                field = _copy_field(article)
-                mapping: dict[FieldT, EncodableT] = {field: _copy_json(article)}
-                if not article.is_copy:
-                    mapping["first"] = field
-                if not article.is_copy or first_of.get(article.story_id) == field:
-                    mapping |= {"summary": article.summary, "method": article.summary_method}
-                pipe.hset(key, mapping=mapping)
-                pipe.expire(key, self._ttl)
+                await self._put(
+                    keys=[self._keys.story(article.story_id)],
+                    args=[
+                        _copy_field(article),
+                        _copy_json(article),
+                        article.summary,
+                        article.summary_method,
+                        "0" if article.is_copy else "1",
+                        "1" if article.update else "0",
+                        self._ttl,
+                    ],
+                    client=pipe,
+                )
                 if article.update:
                     continue
-                score = _score(article, self._ttl)
+                score = story_time(article, self._ttl)
                 if not article.is_copy:
                     pipe.zadd(self._keys.stories, {article.story_id: score})
                 pipe.zadd(self._keys.feed_stories(article.feed_id), {article.story_id: score})
@@ -123,40 +153,32 @@ class StoreStep:
                 pipe.expire(self._keys.feed_stories(feed_id), self._ttl)
             pipe.zremrangebyscore(self._keys.stories, "-inf", horizon)
             await pipe.execute()
+        if self._search is not None:
+            await self._search([a for a in articles if not a.is_copy and not a.update])
         return list(articles)
-
-    async def _first_copies(self, updates: Sequence[Article]) -> dict[str, str]:
-        """For edited entries: which copy created each of their stories."""
-        if not updates:
-            return {}
-        async with self._client.pipeline(transaction=False) as pipe:
-            for article in updates:
-                pipe.hget(self._keys.story(article.story_id), "first")
-            firsts = await pipe.execute()
-        return {a.story_id: str(f) for a, f in zip(updates, firsts, strict=True) if f}
 
 
 def _copy_field(article: Article) -> str:
-    return f"{_COPY_PREFIX}{article.feed_id}:{article.entry_hash}"
+    return f"{article.feed_id}:{article.entry_hash}"
 
 
 def _copy_json(article: Article) -> str:
-    record = {
+    record: dict[str, object] = {
         "i": article.id,
         "t": article.title,
         "u": article.url,
         "s": article.source,
         "f": article.feed_id,
-        "p": int(article.published.timestamp()) if article.published else None,
         "n": int(article.seen_at.timestamp()),
     }
+    if article.published:
+        record["p"] = int(article.published.timestamp())
     if article.backlog:
         record["b"] = 1
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def _copy_from_json(text: str, *, first: bool) -> StoryCopy:
-    data = json.loads(text)
+def _copy_from(data: dict[str, Any], *, first: bool) -> StoryCopy:
     published = datetime.fromtimestamp(data["p"], UTC) if data.get("p") is not None else None
     return StoryCopy(
         id=data["i"],
@@ -173,18 +195,16 @@ def _copy_from_json(text: str, *, first: bool) -> StoryCopy:
 
 async def load_stories(client: Redis, keys: Keys, story_ids: Sequence[str]) -> list[Story]:
     """Read stories by id, in the order given, skipping any that expired."""
-    async with client.pipeline(transaction=False) as pipe:
-        for story_id in story_ids:
-            pipe.hgetall(keys.story(story_id))
-        rows = await pipe.execute()
+    if not story_ids:
+        return []
+    rows = await client.mget([keys.story(story_id) for story_id in story_ids])
     stories = []
     for story_id, row in zip(story_ids, rows, strict=True):
         if not row:
             continue
+        data = json.loads(row)
         copies = tuple(
-            _copy_from_json(value, first=field == row.get("first"))
-            for field, value in row.items()
-            if field.startswith(_COPY_PREFIX)
+            _copy_from(copy, first=field == data.get("f")) for field, copy in data["c"].items()
         )
-        stories.append(Story(story_id, row.get("summary", ""), row.get("method", ""), copies))
+        stories.append(Story(story_id, data.get("s", ""), data.get("m", ""), copies))
     return stories
