@@ -50,6 +50,12 @@ def _channel(text: str) -> ChannelRef:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _channel_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--channel", type=_channel, metavar="PLATFORM:WORKSPACE:CHANNEL", help=help_text
+    )
+
+
 def _roles(text: str) -> tuple[str, ...]:
     roles = tuple(r.strip() for r in text.split(",") if r.strip())
     unknown = [r for r in roles if r not in ROLES]
@@ -101,12 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     add = feed_commands.add_parser("add", help="watch a feed URL")
     add.add_argument("url")
-    add.add_argument(
-        "--channel",
-        type=_channel,
-        metavar="PLATFORM:WORKSPACE:CHANNEL",
-        help="also subscribe this channel, e.g. console:local:main",
-    )
+    _channel_option(add, "also subscribe this channel, e.g. console:local:main")
     add.add_argument(
         "--mode",
         choices=("digest", "instant"),
@@ -127,20 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("feed", metavar="ID|URL")
     listing = feed_commands.add_parser("list", help="list watched feeds with their health")
     listing.add_argument("--format", choices=("text", "json"), default="text")
-    listing.add_argument(
-        "--channel",
-        type=_channel,
-        metavar="PLATFORM:WORKSPACE:CHANNEL",
-        help="only this channel's feeds, with their modes and filters",
-    )
+    _channel_option(listing, "only this channel's feeds, with their modes and filters")
     importer = feed_commands.add_parser("import", help="watch every feed of an OPML file")
     importer.add_argument("file", type=Path)
-    importer.add_argument(
-        "--channel",
-        type=_channel,
-        metavar="PLATFORM:WORKSPACE:CHANNEL",
-        help="also subscribe this channel to every feed imported",
-    )
+    _channel_option(importer, "also subscribe this channel to every feed imported")
     exporter = feed_commands.add_parser("export", help="write the watch list as OPML 2.0")
     exporter.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
