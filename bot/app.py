@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from redis.exceptions import RedisError
 
+from bot.config_apply import ConfigPlan, apply_config
 from bot.fetch import Fetcher
 from bot.http_server import build_http_app, start_http
 from bot.llm import LLMSummarizer
@@ -24,6 +25,8 @@ from bot.pipeline import build_pipeline
 from bot.poller import Poller
 from bot.redis_conn import RedisHandle, open_redis
 from bot.settings import Settings
+from bot.subscriptions import SubscriptionStore
+from bot.watchlist import Watchlist
 from bot.worker import PipelineWorker, ensure_group
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ async def run_bot(
     policy: AddressPolicy | None = None,
     on_started: Callable[[RunningBot], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.time,
+    plan: ConfigPlan | None = None,
 ) -> None:
     """Run the chosen roles until `stop` is set, then shut down in order."""
     metrics = Metrics()
@@ -73,6 +77,16 @@ async def run_bot(
     ):
         bot = RunningBot(handle=handle, metrics=metrics)
         await ensure_group(handle.client, handle.keys)
+        if plan is not None:
+            touched = await apply_config(
+                plan,
+                watchlist=Watchlist(handle.client, handle.keys),
+                subscriptions=SubscriptionStore(handle.client, handle.keys),
+                now=clock(),
+            )
+            log.info(
+                "applied newsbot.toml", extra={"feeds": len(plan.feeds), "subscriptions": touched}
+            )
         if "poller" in roles:
             poller = Poller(
                 client=handle.client,

@@ -15,6 +15,7 @@ from rich.progress import Progress
 
 from bot import __version__
 from bot.app import ROLES, address_policy, install_signal_handlers, run_bot
+from bot.config_apply import ConfigPlan, plan_config
 from bot.digest_output import RENDERERS
 from bot.errors import ConfigError, NewsbotError
 from bot.feeds_cmd import health, run_feeds_command
@@ -143,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
+        plan = plan_config(settings) if args.command in {"run", "check"} else None
     except ConfigError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -152,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.log_format,
     )
     try:
-        return asyncio.run(_dispatch(args, settings))
+        return asyncio.run(_dispatch(args, settings, plan))
     except NewsbotError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -160,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+async def _dispatch(args: argparse.Namespace, settings: Settings, plan: ConfigPlan | None) -> int:
     if args.command == "digest":
         return await _digest(args, settings)
     if args.command == "summarize":
@@ -168,11 +170,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         stop = asyncio.Event()
         install_signal_handlers(stop)
-        await run_bot(settings, roles=args.roles, stop=stop)
+        await run_bot(settings, roles=args.roles, stop=stop, plan=plan)
         return EXIT_OK
     if args.command == "feeds":
         return await run_feeds_command(args, settings)
-    return await _check(settings)
+    return await _check(settings, plan)
 
 
 async def _digest(args: argparse.Namespace, settings: Settings) -> int:
@@ -232,9 +234,15 @@ async def _summarize(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-async def _check(settings: Settings) -> int:
+async def _check(settings: Settings, plan: ConfigPlan | None) -> int:
     ok = True
     print("settings: ok" + (f" (from {settings.config_path})" if settings.config_path else ""))
+    if plan is not None and (plan.feeds or plan.channels):
+        subs = sum(len(c.feeds) for c in plan.channels)
+        print(
+            f"config: {len(plan.feeds)} feed(s), {len(plan.channels)} channel(s), "
+            f"{subs} subscription(s), applied when newsbot run starts"
+        )
     try:
         async with open_redis(settings) as handle:
             info = await handle.client.info("server")

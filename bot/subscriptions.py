@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from bot.keys import Keys
 from handlers.channels import ChannelRef, Mode, Subscription
@@ -84,3 +85,21 @@ class SubscriptionStore:
             pipe.delete(self._keys.feed_subs(feed_id))
             await pipe.execute()
         return len(subs)
+
+    async def set_channel(
+        self, channel: ChannelRef, *, schedule: str | None = None, quiet_message: str | None = None
+    ) -> None:
+        """Store a channel's settings; a value left None stays as it was."""
+        values: dict[FieldT, EncodableT] = {}
+        if schedule is not None:
+            values["schedule"] = schedule
+        if quiet_message is not None:
+            values["quiet_message"] = quiet_message
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.sadd(self._keys.channels, str(channel))
+            if values:
+                pipe.hset(self._keys.channel(str(channel)), mapping=values)
+            await pipe.execute()
+
+    async def channel_settings(self, channel: ChannelRef) -> dict[str, str]:
+        return cast(dict[str, str], await self._client.hgetall(self._keys.channel(str(channel))))
