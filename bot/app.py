@@ -24,10 +24,12 @@ from bot.pages import FetcherPages
 from bot.pipeline import build_pipeline
 from bot.poller import Poller
 from bot.redis_conn import RedisHandle, open_redis
+from bot.routing import Router
 from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
 from bot.watchlist import Watchlist
 from bot.worker import PipelineWorker, ensure_group
+from handlers.channels import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +80,17 @@ async def run_bot(
         bot = RunningBot(handle=handle, metrics=metrics)
         await ensure_group(handle.client, handle.keys)
         if plan is not None:
+            router = Router(handle.client, handle.keys, ttl=settings.retention_seconds, clock=clock)
+
+            async def seed(subscription: Subscription) -> int:
+                return await router.seed(subscription, newest=settings.first_fetch_max)
+
             touched = await apply_config(
                 plan,
                 watchlist=Watchlist(handle.client, handle.keys),
                 subscriptions=SubscriptionStore(handle.client, handle.keys),
                 now=clock(),
+                seed=seed,
             )
             log.info(
                 "applied newsbot.toml", extra={"feeds": len(plan.feeds), "subscriptions": touched}

@@ -21,7 +21,7 @@ updated, and nothing the file does not mention is removed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,14 @@ from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
 from bot.watchlist import InvalidFeedURL, Watchlist, check_feed_url
-from handlers.channels import ChannelError, ChannelRef, Mode, check_filter, check_mode
+from handlers.channels import (
+    ChannelError,
+    ChannelRef,
+    Mode,
+    Subscription,
+    check_filter,
+    check_mode,
+)
 from handlers.schedule import ScheduleError, parse_schedule
 
 
@@ -134,9 +141,17 @@ def plan_config(settings: Settings) -> ConfigPlan:
 
 
 async def apply_config(
-    plan: ConfigPlan, *, watchlist: Watchlist, subscriptions: SubscriptionStore, now: float
+    plan: ConfigPlan,
+    *,
+    watchlist: Watchlist,
+    subscriptions: SubscriptionStore,
+    now: float,
+    seed: Callable[[Subscription], Awaitable[int]] | None = None,
 ) -> int:
-    """Make Redis hold what the plan says; return how many subscriptions it touched."""
+    """Make Redis hold what the plan says; return how many subscriptions it touched.
+
+    `seed` is called for each subscription the file creates (not for existing ones).
+    """
     for feed in plan.feeds:
         await watchlist.add(feed.url, now=now, interval=feed.interval)
     touched = 0
@@ -146,7 +161,7 @@ async def apply_config(
         )
         for sub in channel.feeds:
             record, _ = await watchlist.add(sub.url, now=now)
-            await subscriptions.subscribe(
+            subscription, new = await subscriptions.subscribe(
                 channel.channel,
                 record.id,
                 now=now,
@@ -155,5 +170,7 @@ async def apply_config(
                 priority=sub.priority,
                 added_by="newsbot.toml",
             )
+            if new and seed is not None:
+                await seed(subscription)
             touched += 1
     return touched

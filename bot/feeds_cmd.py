@@ -14,6 +14,7 @@ from bot.errors import NewsbotError, SourceError
 from bot.local_files import read_local
 from bot.opml import OutlineFeed, read_opml, write_opml
 from bot.redis_conn import open_redis
+from bot.routing import Router
 from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
 from bot.watchlist import FeedRecord, Watchlist
@@ -42,10 +43,20 @@ def health(feed: FeedRecord) -> str:
 
 
 class _Commands:
-    def __init__(self, watchlist: Watchlist, subscriptions: SubscriptionStore, now: float) -> None:
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        subscriptions: SubscriptionStore,
+        router: Router,
+        *,
+        now: float,
+        first_fetch_max: int,
+    ) -> None:
         self.watchlist = watchlist
         self.subscriptions = subscriptions
+        self.router = router
         self.now = now
+        self.first_fetch_max = first_fetch_max
 
     async def add(self, args: argparse.Namespace) -> int:
         if args.interval is not None and not args.interval > 0:
@@ -84,6 +95,10 @@ class _Commands:
         verb = "subscribed" if new else "updated the subscription of"
         shown = f", filter {sub.filter!r}" if sub.filter else ""
         print(f"{verb} {channel} to {record.id} ({sub.mode}{shown})")
+        if new:
+            queued = await self.router.seed(sub, newest=self.first_fetch_max)
+            if queued:
+                print(f"  {queued} of its newest stories will reach the channel")
 
     async def remove(self, args: argparse.Namespace) -> int:
         removed = await self.watchlist.remove(args.feed)
@@ -183,7 +198,9 @@ async def run_feeds_command(args: argparse.Namespace, settings: Settings) -> int
         commands = _Commands(
             Watchlist(handle.client, handle.keys),
             SubscriptionStore(handle.client, handle.keys),
-            time.time(),
+            Router(handle.client, handle.keys, ttl=settings.retention_seconds),
+            now=time.time(),
+            first_fetch_max=settings.first_fetch_max,
         )
         action = args.feeds_command
         if action == "add":

@@ -38,6 +38,11 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``{sx}:{day}:{bucket}`` hash: word -> numbers of that day's stories using it (256
   buckets a day). Search keys share the ``{sx}`` hash tag (one Lua call writes a story's
   words) and expire with the retention period.
+- ``chan:{channel}:routed`` zset: stories already routed to the channel (pending or sent),
+  by time; a story reaches a channel once however many copies arrive. Trimmed by score.
+- ``chan:{channel}:pending`` zset: stories waiting for the channel's next digest, by time.
+- ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
+  delivery id (channel plus story, or channel plus digest slot).
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -121,6 +126,15 @@ class Keys:
 
     def search_words(self, day: str, bucket: str) -> str:
         return f"{self.prefix}{{sx}}:{day}:{bucket}"
+
+    def channel_routed(self, channel: str) -> str:
+        return f"{self.prefix}chan:{channel}:routed"
+
+    def channel_pending(self, channel: str) -> str:
+        return f"{self.prefix}chan:{channel}:pending"
+
+    def outbox(self, platform: str) -> str:
+        return f"{self.prefix}outbox:{platform}"
 
     @property
     def failures(self) -> str:

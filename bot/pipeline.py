@@ -1,7 +1,7 @@
 """Runs articles through the ordered handler steps with per-entry failure isolation.
 
-The order is normalize -> dedup -> enrich -> summarize -> fold -> store. A step that
-raises on a batch is retried one article at a time, so one bad entry fails alone; the
+The order is normalize -> dedup -> enrich -> summarize -> fold -> store -> route. A step
+that raises on a batch is retried one article at a time, so one bad entry fails alone; the
 failure is logged with feed, entry and step, and recorded in the capped ``failures``
 stream. Redis and network errors are not an entry's fault: they propagate, so the batch
 stays unacknowledged in the entries stream and is processed again later.
@@ -19,9 +19,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.keys import Keys
+from bot.routing import Router, RouteStep
 from bot.search_index import SearchIndex
 from bot.story_index import RedisStoryIndex
 from bot.story_store import RedisDedupIndex, StoreStep
+from bot.subscriptions import SubscriptionStore
 from handlers.article import Article
 from handlers.dedup import DedupStep
 from handlers.enrich import EnrichStep, PageSource
@@ -153,5 +155,6 @@ def build_pipeline(
             clock=clock,
             search=SearchIndex(client, keys, ttl=ttl, clock=clock).add_articles,
         ),
+        RouteStep(Router(client, keys, ttl=ttl, clock=clock), SubscriptionStore(client, keys)),
     ]
     return Pipeline(steps, failure_sink=sink if record_failures else None)

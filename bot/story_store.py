@@ -76,10 +76,12 @@ class RedisDedupIndex:
 
 
 def story_time(article: Article, retention: float) -> float:
-    """Sort key for the time ZSETs: published time, kept within [seen - retention + 1 d, seen]."""
+    """Sort key for the time ZSETs: the published time, never after it was seen, and never so
+    old that trimming by retention would drop the story at once (it keeps a day, or half the
+    retention when that is shorter)."""
     seen = article.seen_at.timestamp()
     published = article.published.timestamp() if article.published else seen
-    return min(max(published, seen - retention + _DAY), seen)
+    return min(max(published, seen - retention + min(_DAY, retention / 2)), seen)
 
 
 # KEYS[1] the story; ARGV: copy field, copy JSON, summary, method, creates the story (1/0),
