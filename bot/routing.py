@@ -62,7 +62,6 @@ class Router:
         self._keys = keys
         self._ttl = ttl
         self._clock = clock
-        self._subscriptions = SubscriptionStore(client, keys)
 
     async def route(self, pairs: Sequence[tuple[Subscription, Routable]]) -> int:
         """Route each (subscription, story) pair once; return how many were new."""
