@@ -25,6 +25,7 @@ from bot.pipeline import build_pipeline
 from bot.poller import Poller
 from bot.redis_conn import RedisHandle, open_redis
 from bot.routing import Router
+from bot.scheduler import Scheduler, run_scheduler
 from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
 from bot.watchlist import Watchlist
@@ -33,7 +34,7 @@ from handlers.channels import Subscription
 
 log = logging.getLogger(__name__)
 
-ROLES = ("poller", "pipeline")
+ROLES = ("poller", "pipeline", "scheduler")
 
 
 def address_policy(settings: Settings) -> AddressPolicy:
@@ -133,6 +134,13 @@ async def run_bot(
                 metrics=metrics,
             )
             bot.tasks["pipeline"] = asyncio.create_task(worker.run(stop), name="pipeline")
+        if "scheduler" in roles:
+            scheduler = Scheduler(
+                handle.client, handle.keys, default_zone=settings.timezone, clock=clock
+            )
+            bot.tasks["scheduler"] = asyncio.create_task(
+                run_scheduler(scheduler, handle.client, handle.keys, stop), name="scheduler"
+            )
         runner = await start_http(
             build_http_app(health=bot.health, metrics=bot.metrics_text), port=settings.http_port
         )

@@ -30,7 +30,9 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``llm:{model}:{aid}`` string: an LLM summary of an article, by model. TTL = retention.
 - ``llm:tokens:{day}`` string: LLM tokens spent that UTC day. TTL 2 days.
 - ``channels`` set: every channel with a subscription or settings.
-- ``chan:{channel}`` hash: the channel's settings (schedule, quiet_message).
+- ``chan:{channel}`` hash: the channel's settings (schedule, quiet_message) and digest
+  state (``slot``: the due time of the digest being built, ``last_digest``).
+- ``digests:due`` zset: channel scored by when its next digest is due; a claim leases it.
 - ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
 - ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
 - ``{sx}:n`` string: counter behind the search index's short story numbers.
@@ -110,6 +112,10 @@ class Keys:
 
     def channel(self, channel: str) -> str:
         return f"{self.prefix}chan:{channel}"
+
+    @property
+    def digests_due(self) -> str:
+        return f"{self.prefix}digests:due"
 
     def channel_subs(self, channel: str) -> str:
         return f"{self.prefix}chan:{channel}:subs"

@@ -70,7 +70,7 @@ async def test_bot_polls_processes_and_reports(settings: Settings, feed_server: 
     assert status == 200 and health == {
         "ok": True,
         "redis": True,
-        "roles": {"poller": True, "pipeline": True},
+        "roles": {"poller": True, "pipeline": True, "scheduler": True},
     }
     metrics = str(seen["metrics"])
     assert "newsbot_feeds_polled_total 1.0" in metrics

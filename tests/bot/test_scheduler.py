@@ -1,0 +1,137 @@
+"""The digest scheduler with an injected clock: slots, catch-up, races, quiet days."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+from bot.pipeline import build_pipeline
+from bot.redis_conn import RedisHandle
+from bot.scheduler import Scheduler
+from bot.subscriptions import SubscriptionStore
+from handlers.channels import ChannelRef
+from tests.articles import article
+
+CHANNEL = ChannelRef("console", "local", "main")
+START = datetime(2026, 11, 27, 7, tzinfo=UTC)  # a Friday, 08:00 in Berlin
+TTL = 30 * 86400
+
+
+class Clock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> float:
+        return self.moment.timestamp()
+
+
+async def setup(handle: RedisHandle, clock: Clock, *, stories: int = 3, **settings: str) -> None:
+    store = SubscriptionStore(handle.client, handle.keys)
+    await store.subscribe(CHANNEL, "f1", now=0)
+    await store.set_channel(
+        CHANNEL,
+        schedule=settings.get("schedule", "daily 09:00 Europe/Berlin"),
+        quiet_message=settings.get("quiet"),
+    )
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=TTL, clock=clock)
+    await pipeline.process(
+        [
+            article(
+                entry_key=f"e{n}",
+                url=f"https://n.example.com/{n}",
+                title=f"Headline {n} today",
+                published=clock.moment - timedelta(minutes=n),
+                seen_at=clock.moment,
+            )
+            for n in range(stories)
+        ]
+    )
+
+
+async def outbox(handle: RedisHandle) -> list[dict[str, str]]:
+    return [f for _id, f in await handle.client.xrange(handle.keys.outbox("console"))]
+
+
+async def test_a_digest_at_its_slot_then_the_next_day(handle: RedisHandle) -> None:
+    clock = Clock(START)
+    await setup(handle, clock)
+    scheduler = Scheduler(handle.client, handle.keys, clock=clock)
+    due = await scheduler.ensure_scheduled(CHANNEL)
+    assert due == datetime(2026, 11, 27, 8, tzinfo=UTC).timestamp()
+    assert await scheduler.run_due() == []
+    clock.moment = datetime(2026, 11, 27, 8, 0, 5, tzinfo=UTC)
+    [outcome] = await scheduler.run_due()
+    assert outcome.posted and outcome.stories == 3
+    assert outcome.delivery == f"{CHANNEL}|digest|{int(due)}"
+    [message] = await outbox(handle)
+    assert message["kind"] == "digest" and len(json.loads(message["stories"])) == 3
+    assert await handle.client.zcard(handle.keys.channel_pending(str(CHANNEL))) == 0
+    assert (
+        await handle.client.zscore(handle.keys.digests_due, str(CHANNEL))
+        == datetime(2026, 11, 28, 8, tzinfo=UTC).timestamp()
+    )
+
+
+async def test_downtime_gives_one_catch_up_digest(handle: RedisHandle) -> None:
+    clock = Clock(START)
+    await setup(handle, clock)
+    scheduler = Scheduler(handle.client, handle.keys, clock=clock)
+    await scheduler.ensure_scheduled(CHANNEL)
+    clock.moment = START + timedelta(days=3, hours=5)  # back after three missed slots
+    assert len(await scheduler.run_due()) == 1
+    assert await scheduler.run_due() == []
+    assert len(await outbox(handle)) == 1
+
+
+async def test_two_schedulers_never_post_the_same_digest(handle: RedisHandle) -> None:
+    clock = Clock(START)
+    await setup(handle, clock)
+    schedulers = [Scheduler(handle.client, handle.keys, clock=clock) for _ in range(4)]
+    await schedulers[0].ensure_scheduled(CHANNEL)
+    clock.moment = START + timedelta(hours=2)
+    outcomes = await asyncio.gather(*(s.run_due() for s in schedulers))
+    assert sum(len(o) for o in outcomes) == 1 and len(await outbox(handle)) == 1
+
+
+async def test_a_crash_after_queueing_repeats_the_same_delivery_id(handle: RedisHandle) -> None:
+    clock = Clock(START)
+    await setup(handle, clock)
+    scheduler = Scheduler(handle.client, handle.keys, clock=clock)
+    await scheduler.ensure_scheduled(CHANNEL)
+    clock.moment = START + timedelta(hours=2)
+    slot = await handle.client.hget(handle.keys.channel(str(CHANNEL)), "slot")
+    first = await scheduler.build(CHANNEL)
+    await handle.client.hset(handle.keys.channel(str(CHANNEL)), "slot", slot)  # died before this
+    again = await scheduler.build(CHANNEL)
+    assert first.delivery == again.delivery, "the outbox consumer drops the repeat by its id"
+
+
+async def test_empty_days_post_nothing_or_the_quiet_message(handle: RedisHandle) -> None:
+    clock = Clock(START)
+    await setup(handle, clock, stories=0)
+    scheduler = Scheduler(handle.client, handle.keys, clock=clock)
+    await scheduler.ensure_scheduled(CHANNEL)
+    clock.moment = START + timedelta(hours=2)
+    [outcome] = await scheduler.run_due()
+    assert not outcome.posted and await outbox(handle) == []
+    await SubscriptionStore(handle.client, handle.keys).set_channel(
+        CHANNEL, quiet_message="Nothing new today."
+    )
+    clock.moment += timedelta(days=1)
+    [outcome] = await scheduler.run_due()
+    [message] = await outbox(handle)
+    assert outcome.posted and message == {
+        "delivery": outcome.delivery,
+        "channel": str(CHANNEL),
+        "kind": "quiet",
+        "text": "Nothing new today.",
+    }
+
+
+async def test_off_removes_the_channel_from_the_schedule(handle: RedisHandle) -> None:
+    clock = Clock(START)
+    await setup(handle, clock, schedule="off")
+    scheduler = Scheduler(handle.client, handle.keys, clock=clock)
+    assert await scheduler.ensure_scheduled(CHANNEL) is None
+    assert await handle.client.zcard(handle.keys.digests_due) == 0
