@@ -9,7 +9,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import aiohttp
 from redis.exceptions import RedisError
@@ -20,8 +20,10 @@ from bot.http_server import build_http_app, start_http
 from bot.llm import LLMSummarizer
 from bot.metrics import Metrics
 from bot.netguard import AddressPolicy, allow_any, public_only
+from bot.outbox import OutboxConsumer
 from bot.pages import FetcherPages
 from bot.pipeline import build_pipeline
+from bot.platforms.console_adapter import ConsoleDeliverer
 from bot.poller import Poller
 from bot.redis_conn import RedisHandle, open_redis
 from bot.routing import Router
@@ -29,12 +31,12 @@ from bot.scheduler import Scheduler, run_scheduler
 from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
 from bot.watchlist import Watchlist
-from bot.worker import PipelineWorker, ensure_group
+from bot.worker import PipelineWorker, consumer_name, ensure_group
 from handlers.channels import Subscription
 
 log = logging.getLogger(__name__)
 
-ROLES = ("poller", "pipeline", "scheduler")
+ROLES = ("poller", "pipeline", "scheduler", "chat")
 
 
 def address_policy(settings: Settings) -> AddressPolicy:
@@ -70,6 +72,7 @@ async def run_bot(
     on_started: Callable[[RunningBot], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.time,
     plan: ConfigPlan | None = None,
+    console_out: TextIO | None = None,
 ) -> None:
     """Run the chosen roles until `stop` is set, then shut down in order."""
     metrics = Metrics()
@@ -141,6 +144,18 @@ async def run_bot(
             bot.tasks["scheduler"] = asyncio.create_task(
                 run_scheduler(scheduler, handle.client, handle.keys, stop), name="scheduler"
             )
+        if "chat" in roles:
+            # Slack and Discord adapters come with their own issues; until then, and whenever
+            # no chat credentials are set, deliveries print on the console.
+            consumer = OutboxConsumer(
+                client=handle.client,
+                blocking=handle.blocking,
+                keys=handle.keys,
+                deliverer=ConsoleDeliverer(handle.client, handle.keys, out=console_out),
+                consumer=consumer_name(),
+                ttl=settings.retention_seconds,
+            )
+            bot.tasks["chat"] = asyncio.create_task(consumer.run(stop), name="chat")
         runner = await start_http(
             build_http_app(health=bot.health, metrics=bot.metrics_text), port=settings.http_port
         )

@@ -45,6 +45,7 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``chan:{channel}:pending`` zset: stories waiting for the channel's next digest, by time.
 - ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
   delivery id (channel plus story, or channel plus digest slot).
+- ``delivered:{hash}`` string: a delivery id the platform accepted. TTL = retention.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -141,6 +142,9 @@ class Keys:
 
     def outbox(self, platform: str) -> str:
         return f"{self.prefix}outbox:{platform}"
+
+    def delivered(self, delivery_hash: str) -> str:
+        return f"{self.prefix}delivered:{delivery_hash}"
 
     @property
     def failures(self) -> str:

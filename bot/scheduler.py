@@ -140,6 +140,7 @@ class Scheduler:
             cap=self._cap,
             priorities=priorities,
         )
+        story_of = {copy.id: story.id for story in stories for copy in story.copies}
         posted = False
         message: dict[FieldT, EncodableT] | None = None
         if not digest.empty:
@@ -149,7 +150,7 @@ class Scheduler:
                 "kind": "digest",
                 "heading": digest.heading,
                 "more": str(digest.more),
-                "stories": json.dumps([item.id for item in digest.items]),
+                "stories": json.dumps([story_of[item.id] for item in digest.items]),
             }
         elif settings.get("quiet_message"):
             message = {

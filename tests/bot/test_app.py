@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import signal
 import socket
 import sys
@@ -13,7 +14,9 @@ import aiohttp
 
 from bot.app import RunningBot, run_bot
 from bot.settings import Settings
+from bot.subscriptions import SubscriptionStore
 from bot.watchlist import Watchlist
+from handlers.channels import ChannelRef
 from tests.articles import rss
 from tests.bot.test_cli import cli_env
 from tests.fakes.feed_server import FeedServer
@@ -70,7 +73,7 @@ async def test_bot_polls_processes_and_reports(settings: Settings, feed_server: 
     assert status == 200 and health == {
         "ok": True,
         "redis": True,
-        "roles": {"poller": True, "pipeline": True, "scheduler": True},
+        "roles": {"poller": True, "pipeline": True, "scheduler": True, "chat": True},
     }
     metrics = str(seen["metrics"])
     assert "newsbot_feeds_polled_total 1.0" in metrics
@@ -125,3 +128,31 @@ async def test_newsbot_run_stops_cleanly_on_sigterm(
     assert "newsbot stopping" in err.decode() and "Traceback" not in err.decode()
     assert not (tmp_path / "data" / "redis" / "redis.sock").exists(), "embedded Redis shut down"
     assert list((tmp_path / "data" / "redis").glob("appendonly*")), "AOF persistence on"
+
+
+async def test_end_to_end_an_instant_story_prints_on_the_console(
+    settings: Settings, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/live.xml", FEED)
+    stop = asyncio.Event()
+    out = io.StringIO()
+
+    async def exercise(bot: RunningBot) -> None:
+        watchlist = Watchlist(bot.handle.client, bot.handle.keys)
+        record, _ = await watchlist.add(url, now=0)
+        await SubscriptionStore(bot.handle.client, bot.handle.keys).subscribe(
+            ChannelRef.parse("console:local:main"), record.id, now=0, mode="instant"
+        )
+
+        async def printed() -> bool:
+            return out.getvalue().count("new story") == 3
+
+        await wait_for(printed)
+        stop.set()
+
+    await asyncio.wait_for(
+        run_bot(settings, stop=stop, on_started=exercise, console_out=out), timeout=60
+    )
+    text = out.getvalue()
+    assert "[console:local:main] new story\nStory 3" in text
+    assert "https://live.example.com/1" in text and "Story 1 happened." in text

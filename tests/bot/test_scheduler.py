@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
+from bot.outbox import OutboxConsumer
 from bot.pipeline import build_pipeline
+from bot.platforms.console_adapter import ConsoleDeliverer
 from bot.redis_conn import RedisHandle
 from bot.scheduler import Scheduler
 from bot.subscriptions import SubscriptionStore
@@ -135,3 +138,25 @@ async def test_off_removes_the_channel_from_the_schedule(handle: RedisHandle) ->
     scheduler = Scheduler(handle.client, handle.keys, clock=clock)
     assert await scheduler.ensure_scheduled(CHANNEL) is None
     assert await handle.client.zcard(handle.keys.digests_due) == 0
+
+
+async def test_the_console_prints_a_queued_digest(handle: RedisHandle) -> None:
+    clock = Clock(START)
+    await setup(handle, clock)
+    scheduler = Scheduler(handle.client, handle.keys, clock=clock)
+    await scheduler.ensure_scheduled(CHANNEL)
+    clock.moment = START + timedelta(hours=2)
+    await scheduler.run_due()
+    out = io.StringIO()
+    drain = OutboxConsumer(
+        client=handle.client,
+        blocking=handle.blocking,
+        keys=handle.keys,
+        deliverer=ConsoleDeliverer(handle.client, handle.keys, out=out),
+        consumer="test",
+        ttl=TTL,
+    )
+    assert await drain.drain() == 1
+    text = out.getvalue()
+    assert text.startswith("[console:local:main] News digest, Fri 27 Nov 2026")
+    assert text.index("Headline 0 today") < text.index("Headline 2 today")
