@@ -10,19 +10,17 @@ from typing import Any
 
 from bot.oneshot import DigestResult
 from bot.render.discord import render_discord
+from bot.render.plain import format_item
 from bot.render.slack import render_slack
+from bot.render.text_limits import when
 from handlers.digest import Digest
 from handlers.story import DigestItem
 
 
-def _iso(when: datetime | None) -> str | None:
-    if when is None:
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
         return None
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _shown(when: datetime | None) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "undated"
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def digest_json(result: DigestResult, items: list[DigestItem]) -> dict[str, Any]:
@@ -71,15 +69,7 @@ def _footer(result: DigestResult, shown: int) -> list[str]:
 
 def render_text(result: DigestResult, items: list[DigestItem]) -> str:
     """Plain text for a terminal or a pipe: one block per story."""
-    blocks = []
-    for item in items:
-        lines = [item.title, f"  {item.source} · {_shown(item.published)}"]
-        if item.url:
-            lines.append(f"  {item.url}")
-        if item.summary:
-            lines.append(f"  {item.summary}")
-        lines += [f"  also: {c.source} – {c.url or c.title}" for c in item.also]
-        blocks.append("\n".join(lines))
+    blocks = [format_item(item) for item in items]
     blocks.append("\n".join(_footer(result, len(items))))
     return "\n\n".join(blocks)
 
@@ -100,10 +90,10 @@ def _md_link(text: str, url: str) -> str:
 
 def render_markdown(result: DigestResult, items: list[DigestItem]) -> str:
     """Markdown: a heading, then one list item per story."""
-    lines = [f"# News digest, {_shown(result.generated_at)}", ""]
+    lines = [f"# News digest, {when(result.generated_at)}", ""]
     for item in items:
         lines.append(f"- **{_md_link(item.title, item.url)}**  ")
-        lines.append(f"  {md_escape(item.source)} · {_shown(item.published)}  ")
+        lines.append(f"  {md_escape(item.source)} · {when(item.published)}  ")
         if item.summary:
             lines.append(f"  {md_escape(item.summary)}")
         for copy in item.also:
@@ -115,7 +105,7 @@ def render_markdown(result: DigestResult, items: list[DigestItem]) -> str:
 
 def as_digest(result: DigestResult, items: list[DigestItem]) -> Digest:
     """The platform-neutral digest of a one-shot run (the stories shown, and how many not)."""
-    heading = f"News digest, {_shown(result.generated_at)}"
+    heading = f"News digest, {when(result.generated_at)}"
     return Digest(heading, tuple(items), result.generated_at, more=len(result.items) - len(items))
 
 

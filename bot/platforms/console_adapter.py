@@ -10,19 +10,9 @@ from typing import TextIO
 from redis.asyncio import Redis
 
 from bot.keys import Keys
-from bot.render.text_limits import when
+from bot.render.plain import format_item
 from bot.story_store import load_stories
-from handlers.story import DigestItem, digest_items
-
-
-def format_item(item: DigestItem) -> str:
-    lines = [item.title, f"  {item.source} · {when(item.published)}"]
-    if item.url:
-        lines.append(f"  {item.url}")
-    if item.summary:
-        lines.append(f"  {item.summary}")
-    lines += [f"  also: {c.source} – {c.url or c.title}" for c in item.also]
-    return "\n".join(lines)
+from handlers.story import digest_items
 
 
 class ConsoleDeliverer:
