@@ -96,7 +96,9 @@ async def test_two_processes_never_claim_the_same_feed(handle: RedisHandle) -> N
     assert len(await watchlist.claim_due(now=261, limit=100, lease=60)) == 40, "leases expire"
 
 
-async def poller_for(handle: RedisHandle, fetcher: Fetcher, clock: Clock) -> Poller:
+async def poller_for(
+    handle: RedisHandle, fetcher: Fetcher, clock: Clock, *, first_fetch_max: int = 5
+) -> Poller:
     return Poller(
         client=handle.client,
         keys=handle.keys,
@@ -104,6 +106,7 @@ async def poller_for(handle: RedisHandle, fetcher: Fetcher, clock: Clock) -> Pol
         interval=600,
         metrics=Metrics(),
         clock=clock,
+        first_fetch_max=first_fetch_max,
     )
 
 
@@ -231,15 +234,7 @@ async def test_first_fetch_is_backlog_beyond_the_newest(
     clock = Clock()
     await Watchlist(handle.client, handle.keys).add(url, now=clock.now)
     async with Fetcher(policy=allow_any) as fetcher:
-        poller = Poller(
-            client=handle.client,
-            keys=handle.keys,
-            fetcher=fetcher,
-            interval=600,
-            metrics=Metrics(),
-            clock=clock,
-            first_fetch_max=3,
-        )
+        poller = await poller_for(handle, fetcher, clock, first_fetch_max=3)
         await poller.poll_due()
         newer = {
             "title": "Item 9",
