@@ -49,6 +49,8 @@ class RunningBot:
 
     handle: RedisHandle
     metrics: Metrics
+    fetcher: Fetcher
+    abstractive: LLMSummarizer | None = None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     http_port: int | None = None
 
@@ -73,6 +75,7 @@ async def run_bot(
     clock: Callable[[], float] = time.time,
     plan: ConfigPlan | None = None,
     console_out: TextIO | None = None,
+    serve_http: bool = True,
 ) -> None:
     """Run the chosen roles until `stop` is set, then shut down in order."""
     metrics = Metrics()
@@ -81,7 +84,7 @@ async def run_bot(
         Fetcher(policy=policy or address_policy(settings)) as fetcher,
         contextlib.AsyncExitStack() as stack,
     ):
-        bot = RunningBot(handle=handle, metrics=metrics)
+        bot = RunningBot(handle=handle, metrics=metrics, fetcher=fetcher)
         await ensure_group(handle.client, handle.keys)
         if plan is not None:
             router = Router(handle.client, handle.keys, ttl=settings.retention_seconds, clock=clock)
@@ -110,24 +113,23 @@ async def run_bot(
                 first_fetch_max=settings.first_fetch_max,
             )
             bot.tasks["poller"] = asyncio.create_task(poller.run(stop), name="poller")
+        if settings.llm_url and settings.llm_model:
+            llm_session = await stack.enter_async_context(aiohttp.ClientSession())
+            bot.abstractive = LLMSummarizer(
+                settings=settings,
+                client=handle.client,
+                keys=handle.keys,
+                session=llm_session,
+                clock=clock,
+            )
         if "pipeline" in roles:
-            llm = None
-            if settings.llm_url and settings.llm_model:
-                llm_session = await stack.enter_async_context(aiohttp.ClientSession())
-                llm = LLMSummarizer(
-                    settings=settings,
-                    client=handle.client,
-                    keys=handle.keys,
-                    session=llm_session,
-                    clock=clock,
-                )
             pipeline = build_pipeline(
                 handle.client,
                 handle.keys,
                 ttl=settings.retention_seconds,
                 clock=clock,
                 pages=FetcherPages(fetcher),
-                abstractive=llm,
+                abstractive=bot.abstractive,
             )
             worker = PipelineWorker(
                 client=handle.client,
@@ -156,10 +158,13 @@ async def run_bot(
                 ttl=settings.retention_seconds,
             )
             bot.tasks["chat"] = asyncio.create_task(consumer.run(stop), name="chat")
-        runner = await start_http(
-            build_http_app(health=bot.health, metrics=bot.metrics_text), port=settings.http_port
-        )
-        bot.http_port = int(runner.addresses[0][1]) if runner.addresses else settings.http_port
+        runner = None
+        if serve_http:
+            runner = await start_http(
+                build_http_app(health=bot.health, metrics=bot.metrics_text),
+                port=settings.http_port,
+            )
+            bot.http_port = int(runner.addresses[0][1]) if runner.addresses else settings.http_port
         log.info(
             "newsbot running",
             extra={
@@ -175,7 +180,8 @@ async def run_bot(
         finally:
             log.info("newsbot stopping")
             await asyncio.gather(*bot.tasks.values(), return_exceptions=True)
-            await runner.cleanup()
+            if runner is not None:
+                await runner.cleanup()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

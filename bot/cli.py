@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,14 +17,16 @@ from rich.progress import Progress
 from bot import __version__
 from bot.app import ROLES, address_policy, install_signal_handlers, run_bot
 from bot.config_apply import ConfigPlan, plan_config
+from bot.console_cmd import run_console, stdin_reader
 from bot.digest_output import RENDERERS
 from bot.errors import ConfigError, NewsbotError
-from bot.feeds_cmd import health, run_feeds_command
+from bot.feeds_cmd import run_feeds_command
 from bot.fetch import Fetcher
 from bot.llm import LLMSummarizer
 from bot.logging_setup import configure_logging
 from bot.oneshot import run_digest
 from bot.redis_conn import open_redis
+from bot.render.feeds import health
 from bot.settings import Settings, load_settings
 from bot.summarize_cmd import read_source, summarize_document
 from bot.watchlist import Watchlist
@@ -104,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated roles to run (default: {','.join(ROLES)})",
     )
 
+    commands.add_parser(
+        "console",
+        help="type /news commands at a prompt (as console:local:main, with admin rights)",
+        description="Runs the bot and reads /news commands, one per line, until end of input; "
+        "deliveries print here. Try: /news help",
+    )
+
     feeds = commands.add_parser("feeds", help="manage the watch list")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     add = feed_commands.add_parser("add", help="watch a feed URL")
@@ -144,11 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        plan = plan_config(settings) if args.command in {"run", "check"} else None
+        plan = plan_config(settings) if args.command in {"run", "check", "console"} else None
     except ConfigError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    quiet = args.command in {"digest", "summarize", "feeds"}
+    quiet = args.command in {"digest", "summarize", "feeds", "console"}
     configure_logging(
         "warning" if quiet and settings.log_level == "info" else settings.log_level,
         settings.log_format,
@@ -174,6 +184,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, plan: ConfigPl
         return EXIT_OK
     if args.command == "feeds":
         return await run_feeds_command(args, settings)
+    if args.command == "console":
+        return await run_console(
+            settings, read_line=stdin_reader(sys.stdin, sys.stdout), out=sys.stdout, plan=plan
+        )
     return await _check(settings, plan)
 
 
@@ -251,7 +265,7 @@ async def _check(settings: Settings, plan: ConfigPlan | None) -> int:
             failing = [f for f in feeds if f.failures]
             print(f"feeds: {len(feeds)} watched, {len(failing)} failing")
             for feed in failing:
-                print(f"  {feed.id} {feed.url}: {health(feed)}")
+                print(f"  {feed.id} {feed.url}: {health(feed, time.time())}")
             pending = await handle.client.xlen(handle.keys.entries)
             print(f"pipeline: {pending} entries waiting")
     except NewsbotError as exc:

@@ -14,6 +14,7 @@ from bot.errors import NewsbotError, SourceError
 from bot.local_files import read_local
 from bot.opml import OutlineFeed, read_opml, write_opml
 from bot.redis_conn import open_redis
+from bot.render.feeds import status_line
 from bot.routing import Router
 from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
@@ -22,24 +23,6 @@ from handlers.channels import ChannelError, ChannelRef, check_filter, check_mode
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_OPML_BYTES = 10 * 1024 * 1024
-
-
-def ago(when: float, now: float) -> str:
-    if not when:
-        return "never"
-    seconds = max(0, int(now - when))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
-
-
-def health(feed: FeedRecord) -> str:
-    if feed.failures:
-        return f"failing ×{feed.failures}: {feed.last_error}"
-    if not feed.last_fetch:
-        return "not fetched yet"
-    return f"ok (warning: {feed.warning})" if feed.warning else "ok"
 
 
 class _Commands:
@@ -141,10 +124,7 @@ class _Commands:
                 else ""
             )
             print(f"{feed.id:>4}  {feed.url}{title}{how}")
-            print(
-                f"      last fetch {ago(feed.last_fetch, self.now)}, {feed.entries} entries, "
-                f"{health(feed)}"
-            )
+            print(f"      {status_line(feed, self.now)}")
         return EXIT_OK
 
     async def import_opml(self, path: Path, channel: ChannelRef | None) -> int:

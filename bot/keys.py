@@ -41,7 +41,7 @@ Key (after the prefix), type, what it holds, and what bounds it:
   buckets a day). Search keys share the ``{sx}`` hash tag (one Lua call writes a story's
   words) and expire with the retention period.
 - ``chan:{channel}:routed`` zset: stories already routed to the channel (pending or sent),
-  by time; a story reaches a channel once however many copies arrive. Trimmed by score.
+  by when it was routed; a story reaches a channel once however many copies arrive. Trimmed by score.
 - ``chan:{channel}:pending`` zset: stories waiting for the channel's next digest, by time.
 - ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
   delivery id (channel plus story, or channel plus digest slot).

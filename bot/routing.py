@@ -67,21 +67,21 @@ class Router:
         """Route each (subscription, story) pair once; return how many were new."""
         if not pairs:
             return 0
-        horizon = self._clock() - self._ttl
+        now = self._clock()
+        horizon = now - self._ttl
         async with self._client.pipeline(transaction=False) as pipe:
             for sub, story in pairs:
+                # Scored by when it was routed: an old story's claim lasts the retention too.
                 pipe.zadd(
-                    self._keys.channel_routed(str(sub.channel)),
-                    {story.story_id: story.when},
-                    nx=True,
+                    self._keys.channel_routed(str(sub.channel)), {story.story_id: now}, nx=True
                 )
             claimed = await pipe.execute()
         routed = 0
+        fresh = [pair for pair, new in zip(pairs, claimed, strict=True) if new]
         async with self._client.pipeline(transaction=False) as pipe:
-            for (sub, story), new in zip(pairs, claimed, strict=True):
+            # Oldest first, so instant posts read in order and the newest ends up last.
+            for sub, story in sorted(fresh, key=lambda pair: pair[1].when):
                 channel = str(sub.channel)
-                if not new:
-                    continue
                 routed += 1
                 if sub.mode == "instant":
                     pipe.xadd(

@@ -79,7 +79,8 @@ class Scheduler:
         self._subscriptions = SubscriptionStore(client, keys)
         self._claim = client.register_script(_CLAIM_DUE)
 
-    def _schedule_of(self, settings: dict[str, str]) -> Schedule:
+    def schedule_of(self, settings: dict[str, str]) -> Schedule:
+        """The channel's schedule from its settings (the default when none or unreadable)."""
         text = settings.get("schedule") or "daily 09:00"
         try:
             return parse_schedule(text, default_zone=self._zone)
@@ -95,14 +96,16 @@ class Scheduler:
         current = await self._client.zscore(self._keys.digests_due, str(channel))
         if current is not None:
             return float(current)
-        settings = await self._subscriptions.channel_settings(channel)
-        return await self._reschedule(channel, settings)
+        return await self.reschedule(channel)
 
-    async def _reschedule(self, channel: ChannelRef, settings: dict[str, str]) -> float | None:
+    async def reschedule(self, channel: ChannelRef) -> float | None:
+        """Set the channel's next digest from its schedule (None: off, or nothing to digest)."""
+        settings = await self._subscriptions.channel_settings(channel)
+        subs = await self._subscriptions.of_channel(channel)
         now = datetime.fromtimestamp(self._clock(), UTC)
-        due = self._schedule_of(settings).next_after(now)
+        due = self.schedule_of(settings).next_after(now)
         key = self._keys.channel(str(channel))
-        if due is None:
+        if due is None or not any(s.mode == "digest" for s in subs):
             await self._client.zrem(self._keys.digests_due, str(channel))
             await self._client.hdel(key, "slot")
             return None
@@ -120,11 +123,17 @@ class Scheduler:
             outcomes.append(await self.build(channel))
         return outcomes
 
-    async def build(self, channel: ChannelRef) -> DigestOutcome:
-        """Queue the channel's digest on the outbox, clear its pending set, reschedule it."""
+    async def post_now(self, channel: ChannelRef) -> DigestOutcome:
+        """`/news digest`: queue the digest now and start a new window; the schedule stays."""
+        return await self.build(channel, slot=f"now{int(self._clock() * 1000)}")
+
+    async def build(self, channel: ChannelRef, *, slot: str | None = None) -> DigestOutcome:
+        """Queue the channel's digest on the outbox and clear its pending set. A scheduled
+        build (no `slot` given) uses the stored slot and reschedules the channel."""
         key = self._keys.channel(str(channel))
         settings = cast(dict[str, str], await self._client.hgetall(key))
-        slot = settings.get("slot") or str(int(self._clock()))
+        scheduled = slot is None
+        slot = slot or settings.get("slot") or str(int(self._clock()))
         delivery = f"{channel}|digest|{slot}"
         pending_key = self._keys.channel_pending(str(channel))
         pending = [str(i) for i in await self._client.zrange(pending_key, 0, -1)]
@@ -167,7 +176,8 @@ class Scheduler:
                 pipe.zrem(pending_key, *pending)
             pipe.hset(key, "last_digest", str(int(now.timestamp())))
             await pipe.execute()
-        await self._reschedule(channel, settings)
+        if scheduled:
+            await self.reschedule(channel)
         log.info(
             "digest built",
             extra={

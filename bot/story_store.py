@@ -210,3 +210,30 @@ async def load_stories(client: Redis, keys: Keys, story_ids: Sequence[str]) -> l
         )
         stories.append(Story(story_id, data.get("s", ""), data.get("m", ""), copies))
     return stories
+
+
+async def newest_stories(
+    client: Redis, keys: Keys, feed_ids: Sequence[str], count: int, *, scan: int = 300
+) -> list[Story]:
+    """The `count` newest stored stories of the given feeds by publication time, each once.
+
+    The feeds' ZSETs order stories by their stored time, which clamps old publication
+    dates (see `story_time`), so the newest `scan` by that order are read and sorted by
+    their own dates.
+    """
+    async with client.pipeline(transaction=False) as pipe:
+        for feed_id in feed_ids:
+            pipe.zrevrange(keys.feed_stories(feed_id), 0, scan - 1, withscores=True)
+        rows = await pipe.execute()
+    scored: dict[str, float] = {}
+    for row in rows:
+        for story_id, score in row:
+            scored[str(story_id)] = max(score, scored.get(str(story_id), score))
+    candidates = sorted(scored, key=lambda story_id: -scored[story_id])[:scan]
+    stories = await load_stories(client, keys, candidates)
+
+    def published(story: Story) -> float:
+        primary = story.primary()
+        return (primary.published or primary.seen).timestamp()
+
+    return sorted(stories, key=published, reverse=True)[:count]

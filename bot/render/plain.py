@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.render.text_limits import when
+from bot.render.text_limits import printable, when
+from handlers.reply import Reply
 from handlers.story import DigestItem
 
 
@@ -14,4 +15,9 @@ def format_item(item: DigestItem) -> str:
     if item.summary:
         lines.append(f"  {item.summary}")
     lines += [f"  also: {c.source} – {c.url or c.title}" for c in item.also]
-    return "\n".join(lines)
+    return printable("\n".join(lines))
+
+
+def format_reply(reply: Reply) -> str:
+    """The reply's text, then its stories."""
+    return "\n\n".join([printable(reply.text), *(format_item(item) for item in reply.items)])

@@ -154,5 +154,6 @@ async def test_end_to_end_an_instant_story_prints_on_the_console(
         run_bot(settings, stop=stop, on_started=exercise, console_out=out), timeout=60
     )
     text = out.getvalue()
-    assert "[console:local:main] new story\nStory 3" in text
+    assert "[console:local:main] new story\n\nStory 3" in text
+    assert text.index("Story 1") < text.index("Story 2") < text.index("Story 3"), "oldest first"
     assert "https://live.example.com/1" in text and "Story 1 happened." in text

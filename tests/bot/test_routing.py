@@ -64,9 +64,9 @@ async def test_stories_reach_each_channel_once_as_subscribed(handle: RedisHandle
     await pipeline.process([news("f2", 9, "Ukraine peace talks resume", url=talks.url)])
     assert await pending(handle, DIGEST) == [talks.story_id, match.story_id]
     assert [e["delivery"] for e in await outbox(handle, "slack")] == [
-        f"{INSTANT}|story|{talks.story_id}",
         f"{INSTANT}|story|{match.story_id}",
-    ]
+        f"{INSTANT}|story|{talks.story_id}",
+    ], "instant posts go out oldest first, so the channel reads in order"
     assert await pending(handle, FILTERED) == [talks.story_id], "filter keeps sport out"
 
 

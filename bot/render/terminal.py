@@ -1,0 +1,77 @@
+"""The terminal renderer (rich): digests and replies in colour, with clickable links.
+
+Feed text goes in as `rich.text.Text`, never as markup, so a title like ``[bold]`` shows
+literally; control characters are dropped so a feed cannot move the cursor or recolour
+the terminal.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.style import Style
+from rich.text import Text
+
+from bot.render.text_limits import printable, safe_url, when
+from handlers.digest import Digest
+from handlers.reply import Reply
+from handlers.story import DigestItem
+
+WIDTH = 100
+
+
+def item_text(item: DigestItem) -> Text:
+    """Title (a link), source and time, summary, then the other copies."""
+    url = safe_url(item.url)
+    text = Text()
+    text.append(printable(item.title) or "(untitled)", Style(bold=True, link=url or None))
+    text.append(f"\n  {printable(item.source)} · {when(item.published)}", "dim")
+    if url:
+        text.append(f"\n  {url}", "blue")
+    if item.summary:
+        text.append(f"\n  {printable(item.summary)}")
+    for copy in item.also:
+        also_url = safe_url(copy.url)
+        text.append("\n  also: ", "dim")
+        text.append(printable(copy.source), Style(link=also_url or None))
+        text.append(f" – {printable(copy.title)}", "dim")
+    return text
+
+
+def _console(color: bool) -> Console:
+    return Console(
+        file=io.StringIO(),
+        force_terminal=color,
+        no_color=not color,
+        width=WIDTH,
+        highlight=False,
+        emoji=False,
+    )
+
+
+def _text_of(console: Console) -> str:
+    file = console.file
+    assert isinstance(file, io.StringIO)
+    return file.getvalue().rstrip("\n")
+
+
+def render_digest_terminal(digest: Digest, *, color: bool = True) -> str:
+    console = _console(color)
+    console.print(Text(printable(digest.heading), "bold underline"))
+    for item in digest.items:
+        console.print()
+        console.print(item_text(item))
+    if digest.more:
+        console.print()
+        console.print(Text(f"…and {digest.more} more", "italic"))
+    return _text_of(console)
+
+
+def render_reply_terminal(reply: Reply, *, color: bool = True) -> str:
+    console = _console(color)
+    console.print(Text(printable(reply.text), "" if reply.ok else "bold red"))
+    for item in reply.items:
+        console.print()
+        console.print(item_text(item))
+    return _text_of(console)

@@ -1,0 +1,160 @@
+"""The `/news` command grammar: text in, a checked command out (no I/O).
+
+Slack passes the command text as typed (with escaping on, links arrive as ``<https://…>``
+and channels as ``<#C…|name>``); Discord's options are joined back into the same text by
+its adapter; the console passes the line. All three end here, so a command means the same
+everywhere and a mistake gets the same answer: what is wrong and how to write it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from handlers.channels import MODES, Mode
+from handlers.query import QueryError, parse_query
+from handlers.schedule import EXAMPLES, Schedule, ScheduleError, parse_schedule
+
+Name = Literal[
+    "help", "subscribe", "unsubscribe", "feeds", "digest", "schedule", "latest", "search",
+    "summarize",
+]  # fmt: skip
+DEFAULT_LATEST = 5
+MAX_LATEST = 20
+
+USAGE: dict[str, str] = {
+    "subscribe": "/news subscribe <feed url> [digest|instant]",
+    "unsubscribe": "/news unsubscribe <feed id or url>",
+    "feeds": "/news feeds",
+    "digest": "/news digest",
+    "schedule": "/news schedule <when> [timezone]",
+    "latest": f"/news latest [n]  (1–{MAX_LATEST}, default {DEFAULT_LATEST})",
+    "search": "/news search <query>",
+    "summarize": "/news summarize <article url>",
+    "help": "/news help",
+}
+
+HELP = f"""\
+newsbot commands:
+  /news subscribe <feed url> [digest|instant]  follow a feed here (digest is the default)
+  /news unsubscribe <feed id or url>           stop following a feed (ids as in /news feeds)
+  /news feeds                                  this channel's feeds, their health and schedule
+  /news digest                                 post this channel's digest now
+  /news schedule <when> [timezone]             when digests post: {EXAMPLES}
+  /news latest [n]                             the newest stories of this channel's feeds
+  /news search <query>                         search stored stories of this channel's feeds
+  /news summarize <article url>                summary of one article
+  /news help                                   this text
+Queries: words, "exact phrases", AND, OR, NOT or -word, parentheses, and title:, source:,
+author: prefixes; e.g. /news search title:"climate summit" -opinion
+Subscribe, unsubscribe and schedule are for channel managers."""
+
+MANAGER_ONLY = frozenset({"subscribe", "unsubscribe", "schedule"})
+
+_ANGLE_LINK = re.compile(r"^<((?:https?|mailto):[^|>]*)(?:\|[^>]*)?>$", re.IGNORECASE)
+
+
+class CommandError(ValueError):
+    """A command that cannot be run as written; the message says why and how to write it."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One parsed `/news` command; only the fields its name uses are set."""
+
+    name: Name
+    target: str = ""  # a URL, or a feed id or URL
+    mode: Mode | None = None
+    schedule: Schedule | None = None
+    schedule_text: str = ""
+    count: int = DEFAULT_LATEST
+    query: str = ""
+
+    @property
+    def manager_only(self) -> bool:
+        return self.name in MANAGER_ONLY
+
+
+def unwrap_link(token: str) -> str:
+    """``<https://x|label>`` (Slack's escaped link) as ``https://x``; anything else as is."""
+    found = _ANGLE_LINK.match(token)
+    return found.group(1) if found else token
+
+
+def _usage(name: str, problem: str) -> CommandError:
+    return CommandError(f"{problem}\nusage: {USAGE[name]}")
+
+
+def parse_command(text: str, *, default_zone: str = "UTC") -> Command:
+    """Parse the text after `/news` (a leading ``/news`` is allowed too)."""
+    words = text.strip().split(None, 1)
+    if words and words[0].lower() == "/news":
+        words = words[1].split(None, 1) if len(words) > 1 else []
+    if not words:
+        return Command("help")
+    name, rest = words[0].lower(), (words[1].strip() if len(words) > 1 else "")
+    if name in {"help", "feeds", "digest"}:
+        if rest and name != "help":
+            raise _usage(name, f"{name} takes nothing after it")
+        return Command(name)  # type: ignore[arg-type]
+    if name == "subscribe":
+        return _subscribe(rest)
+    if name == "unsubscribe":
+        parts = rest.split()
+        if len(parts) != 1:
+            raise _usage(name, "say which feed to unsubscribe: its id (f3) or its URL")
+        return Command("unsubscribe", target=unwrap_link(parts[0]))
+    if name == "schedule":
+        return _schedule(rest, default_zone)
+    if name == "latest":
+        return _latest(rest)
+    if name == "search":
+        if not rest:
+            raise _usage(name, "say what to search for")
+        try:
+            parse_query(rest)
+        except QueryError as exc:
+            raise CommandError(str(exc)) from exc
+        return Command("search", query=rest)
+    if name == "summarize":
+        parts = rest.split()
+        if len(parts) != 1 or not unwrap_link(parts[0]).lower().startswith(("http://", "https://")):
+            raise _usage(name, "give one article URL starting with http:// or https://")
+        return Command("summarize", target=unwrap_link(parts[0]))
+    if name == "alert":
+        raise CommandError("personal alerts are not available in this version of newsbot")
+    raise CommandError(f"unknown command {name!r}\n{HELP}")
+
+
+def _subscribe(rest: str) -> Command:
+    parts = rest.split()
+    if not 1 <= len(parts) <= 2:
+        raise _usage("subscribe", "give the feed URL, then optionally digest or instant")
+    url = unwrap_link(parts[0])
+    if not url.lower().startswith(("http://", "https://")):
+        raise _usage("subscribe", f"{url!r} is not a feed URL (it starts with https://)")
+    mode: Mode | None = None
+    if len(parts) == 2:
+        if parts[1].lower() not in MODES:
+            raise _usage("subscribe", f"unknown mode {parts[1]!r}; use digest or instant")
+        mode = parts[1].lower()  # type: ignore[assignment]
+    return Command("subscribe", target=url, mode=mode)
+
+
+def _schedule(rest: str, default_zone: str) -> Command:
+    if not rest:
+        raise _usage("schedule", f"say when; for example: {EXAMPLES}")
+    try:
+        schedule = parse_schedule(rest, default_zone=default_zone)
+    except ScheduleError as exc:
+        raise _usage("schedule", str(exc)) from exc
+    return Command("schedule", schedule=schedule, schedule_text=rest)
+
+
+def _latest(rest: str) -> Command:
+    if not rest:
+        return Command("latest")
+    if not rest.isdigit() or not 1 <= int(rest) <= MAX_LATEST:
+        raise _usage("latest", f"n is a number from 1 to {MAX_LATEST}")
+    return Command("latest", count=int(rest))
