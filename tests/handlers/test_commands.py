@@ -1,0 +1,82 @@
+"""The `/news` grammar: every command parses, and every mistake says how to write it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handlers.commands import MAX_LATEST, CommandError, parse_command
+
+
+@pytest.mark.parametrize("text", ["", "/news", "help", "/news help", "  HELP  "])
+def test_nothing_or_help_is_help(text: str) -> None:
+    assert parse_command(text).name == "help"
+
+
+def test_subscribe_takes_a_url_and_an_optional_mode() -> None:
+    plain = parse_command("/news subscribe https://example.com/feed.xml")
+    assert (plain.name, plain.target, plain.mode) == (
+        "subscribe",
+        "https://example.com/feed.xml",
+        None,
+    )
+    assert parse_command("subscribe https://example.com/f INSTANT").mode == "instant"
+    assert plain.manager_only
+
+
+def test_slack_escaped_links_are_unwrapped() -> None:
+    command = parse_command("subscribe <https://example.com/feed.xml|example.com/feed.xml>")
+    assert command.target == "https://example.com/feed.xml"
+    assert parse_command("unsubscribe <https://example.com/f>").target == "https://example.com/f"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("subscribe", "usage: /news subscribe"),
+        ("subscribe example.com/feed", "is not a feed URL"),
+        ("subscribe https://e.com/f weekly", "unknown mode 'weekly'"),
+        ("unsubscribe", "its id (f3) or its URL"),
+        ("feeds now", "feeds takes nothing"),
+        ("latest 0", f"1 to {MAX_LATEST}"),
+        ("latest lots", f"1 to {MAX_LATEST}"),
+        ("schedule", "say when"),
+        ("schedule hourly", "usage: /news schedule"),
+        ("summarize file:///etc/passwd", "http:// or https://"),
+        ("search", "say what to search for"),
+        ("frobnicate", "unknown command 'frobnicate'"),
+        ("alert add bitcoin", "not available"),
+    ],
+)
+def test_mistakes_say_what_is_wrong(text: str, says: str) -> None:
+    with pytest.raises(CommandError) as caught:
+        parse_command(text)
+    assert says in str(caught.value)
+
+
+def test_a_malformed_search_points_at_the_problem() -> None:
+    with pytest.raises(CommandError) as caught:
+        parse_command('search "unclosed phrase')
+    assert "^" in str(caught.value) and "example" in str(caught.value)
+
+
+def test_schedule_and_latest_keep_their_values() -> None:
+    command = parse_command("schedule weekdays 08:30 Europe/Berlin")
+    assert command.schedule is not None and command.schedule.zone == "Europe/Berlin"
+    assert parse_command("schedule daily 07:00", default_zone="Asia/Tokyo").schedule.zone == (  # type: ignore[union-attr]
+        "Asia/Tokyo"
+    )
+    assert parse_command("latest").count == 5
+    assert parse_command("latest 12").count == 12
+    assert not parse_command("latest").manager_only
+
+
+@given(st.text(max_size=200))
+def test_any_text_parses_or_gives_a_command_error(text: str) -> None:
+    try:
+        command = parse_command(text)
+    except CommandError as exc:
+        assert str(exc)
+    else:
+        assert command.name
