@@ -28,6 +28,7 @@ from bot.oneshot import run_digest
 from bot.redis_conn import open_redis
 from bot.render.feeds import health
 from bot.settings import Settings, load_settings
+from bot.subscriptions import failed_channels
 from bot.summarize_cmd import read_source, summarize_document
 from bot.watchlist import Watchlist
 from handlers.channels import ChannelError, ChannelRef
@@ -268,6 +269,11 @@ async def _check(settings: Settings, plan: ConfigPlan | None) -> int:
                 print(f"  {feed.id} {feed.url}: {health(feed, time.time())}")
             pending = await handle.client.xlen(handle.keys.entries)
             print(f"pipeline: {pending} entries waiting")
+            failed = await failed_channels(handle.client, handle.keys)
+            channels = await handle.client.scard(handle.keys.channels)
+            print(f"channels: {channels}, {len(failed)} refusing deliveries")
+            for channel, reason in failed.items():
+                print(f"  {channel}: {reason}")
     except NewsbotError as exc:
         ok = False
         print(f"redis: FAILED: {exc}")

@@ -125,6 +125,10 @@ class _Commands:
             )
             print(f"{feed.id:>4}  {feed.url}{title}{how}")
             print(f"      {status_line(feed, self.now)}")
+        if args.channel is not None:
+            settings = await self.subscriptions.channel_settings(args.channel)
+            if settings.get("failed"):
+                print(f"delivery to {args.channel} FAILED: {settings['failed']}")
         return EXIT_OK
 
     async def import_opml(self, path: Path, channel: ChannelRef | None) -> int:

@@ -31,7 +31,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``llm:tokens:{day}`` string: LLM tokens spent that UTC day. TTL 2 days.
 - ``channels`` set: every channel with a subscription or settings.
 - ``chan:{channel}`` hash: the channel's settings (schedule, quiet_message) and digest
-  state (``slot``: the due time of the digest being built, ``last_digest``).
+  state (``slot``: the due time of the digest being built, ``last_digest``), and
+  ``failed``/``failed_at`` while the platform refuses the channel for good.
 - ``digests:due`` zset: channel scored by when its next digest is due; a claim leases it.
 - ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
 - ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
@@ -41,7 +42,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
   buckets a day). Search keys share the ``{sx}`` hash tag (one Lua call writes a story's
   words) and expire with the retention period.
 - ``chan:{channel}:routed`` zset: stories already routed to the channel (pending or sent),
-  by when it was routed; a story reaches a channel once however many copies arrive. Trimmed by score.
+  by when they were routed; a story reaches a channel once however many copies arrive.
+  Trimmed by score.
 - ``chan:{channel}:pending`` zset: stories waiting for the channel's next digest, by time.
 - ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
   delivery id (channel plus story, or channel plus digest slot).

@@ -6,16 +6,22 @@ platform accepted, it writes the record, then acknowledges. So a retry after a c
 posts again, except in the one window DESIGN.md allows: a process that dies after the
 platform accepted a message and before the record was written. That window is one Redis
 round trip. A channel that fails for good (the bot is not in it, a permission is missing)
-is recorded on the channel and its delivery dropped; it never blocks other channels. A
-rate limit waits for its Retry-After.
+is recorded on the channel and its delivery dropped; it never blocks other channels, and
+the record is cleared by the channel's next successful delivery.
+
+Channels are served concurrently and each in order, paced by `bot.pacing`: about one
+message a second per channel. A refusal with a Retry-After (HTTP 429) holds that channel,
+and its deliveries stay queued, in order, until the wait is over; other channels go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
@@ -23,12 +29,17 @@ from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import NewsbotError
 from bot.keys import Keys
+from bot.pacing import ChannelPacer
 from bot.stopping import sleep_unless_stopped
 from handlers.article import short_hash
 
 log = logging.getLogger(__name__)
 
 GROUP = "delivery"
+RETRY_WITHOUT_AFTER = 5.0
+# The longest pacing wait taken inline; longer holds (429s) are waited out while queued.
+PATIENCE = 2.0
+Message = tuple[str, dict[str, str]]
 
 
 class DeliveryFailed(NewsbotError):
@@ -63,6 +74,7 @@ class OutboxConsumer:
     consumer: str
     ttl: int
     block_ms: int = 1000
+    pacer: ChannelPacer = field(default_factory=ChannelPacer)
 
     @property
     def stream(self) -> str:
@@ -78,33 +90,58 @@ class OutboxConsumer:
     async def handle(self, message_id: str, fields: Mapping[str, str]) -> bool:
         """Deliver one message; return False when it must stay queued (retry later)."""
         delivery = fields.get("delivery", message_id)
+        channel = fields.get("channel", "")
         record = self.keys.delivered(short_hash(delivery))
         if not await self.client.exists(record):
+            await self.pacer.wait(channel)
             try:
                 await self.deliverer.deliver(fields)
             except DeliveryFailed as exc:
                 if not exc.permanent:
+                    wait = exc.retry_after or RETRY_WITHOUT_AFTER
                     log.warning(
                         "delivery refused; will retry",
-                        extra={"delivery": delivery, "error": str(exc)},
+                        extra={"delivery": delivery, "error": str(exc), "retry_in": wait},
                     )
-                    if exc.retry_after:
-                        await asyncio.sleep(min(exc.retry_after, 60.0))
+                    self.pacer.hold(channel, wait)
                     return False
                 log.error(
                     "channel fails for good; delivery dropped",
                     extra={"delivery": delivery, "error": str(exc)},
                 )
                 await self.client.hset(
-                    self.keys.channel(fields.get("channel", "")), "failed", str(exc)[:300]
+                    self.keys.channel(channel),
+                    mapping={"failed": str(exc)[:300], "failed_at": str(int(time.time()))},
                 )
             else:
-                await self.client.set(record, "1", ex=self.ttl)
+                async with self.client.pipeline(transaction=False) as pipe:
+                    pipe.set(record, "1", ex=self.ttl)
+                    pipe.hdel(self.keys.channel(channel), "failed", "failed_at")
+                    await pipe.execute()
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.xack(self.stream, GROUP, message_id)
             pipe.xdel(self.stream, message_id)
             await pipe.execute()
         return True
+
+    async def _serve_channel(self, messages: list[Message]) -> int:
+        """One channel's messages in order; stop at the first that must wait."""
+        done = 0
+        for message_id, fields in messages:
+            if self.pacer.wait_for(fields.get("channel", "")) > PATIENCE:
+                break  # held by a rate limit: leave this and the rest queued, in order
+            if not await self.handle(message_id, fields):
+                break
+            done += 1
+        return done
+
+    async def deliver_batch(self, messages: list[Message]) -> tuple[int, bool]:
+        """Deliver a batch, channels concurrently; return (handled, all handled)."""
+        by_channel: dict[str, list[Message]] = defaultdict(list)
+        for message_id, fields in messages:
+            by_channel[fields.get("channel", "")].append((message_id, fields))
+        counts = await asyncio.gather(*(self._serve_channel(m) for m in by_channel.values()))
+        return sum(counts), sum(counts) == len(messages)
 
     async def drain(self) -> int:
         """Deliver everything queued now; return how many were handled."""
@@ -115,12 +152,16 @@ class OutboxConsumer:
                 reply: Any = await self.blocking.xreadgroup(
                     GROUP, self.consumer, {self.stream: start}, count=50
                 )
-                messages = [m for _s, batch in reply or [] for m in batch]
+                messages = [
+                    (str(mid), cast(dict[str, str], f))
+                    for _s, batch in reply or []
+                    for mid, f in batch
+                ]
                 if not messages:
                     break
-                done = [await self.handle(mid, cast(dict[str, str], f)) for mid, f in messages]
-                handled += sum(done)
-                if not all(done) or start == "0":
+                count, complete = await self.deliver_batch(messages)
+                handled += count
+                if not complete or start == "0":
                     break
         return handled
 

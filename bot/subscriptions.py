@@ -103,3 +103,13 @@ class SubscriptionStore:
 
     async def channel_settings(self, channel: ChannelRef) -> dict[str, str]:
         return cast(dict[str, str], await self._client.hgetall(self._keys.channel(str(channel))))
+
+
+async def failed_channels(client: Redis, keys: Keys) -> dict[str, str]:
+    """Channels the platform refuses for good (bot removed, permission missing): why."""
+    channels = sorted(str(c) for c in await client.smembers(keys.channels))
+    async with client.pipeline(transaction=False) as pipe:
+        for channel in channels:
+            pipe.hget(keys.channel(channel), "failed")
+        reasons = await pipe.execute()
+    return {c: str(r) for c, r in zip(channels, reasons, strict=True) if r}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import redis
 
+from bot.redis_conn import RedisHandle
 from handlers.text import split_sentences
 from tests.articles import rss
 from tests.fakes.feed_server import FeedServer
@@ -348,3 +349,23 @@ async def test_feeds_subscribe_channels(tmp_path: Path) -> None:
     assert "and 1 channel subscription(s)" in out
     code, out, _ = await newsbot("feeds", "list", "--channel", "console:local:main", env=env)
     assert "no feeds for console:local:main yet" in out
+
+
+async def test_check_and_feeds_list_show_a_channel_that_refuses_deliveries(
+    tmp_path: Path, redis_url: str, handle: RedisHandle
+) -> None:
+    env = cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_url)
+    code, _, err = await newsbot(
+        "feeds", "add", "https://one.example.com/feed", "--channel", "slack:T1:C9", env=env
+    )
+    assert code == 0, err
+    code, out, _ = await newsbot("check", env=env)
+    assert "channels: 1, 0 refusing deliveries" in out
+    await handle.client.hset(
+        handle.keys.channel("slack:T1:C9"), "failed", "not_in_channel: /invite @newsbot"
+    )
+    code, out, _ = await newsbot("check", env=env)
+    assert "channels: 1, 1 refusing deliveries" in out
+    assert "slack:T1:C9: not_in_channel: /invite @newsbot" in out
+    code, out, _ = await newsbot("feeds", "list", "--channel", "slack:T1:C9", env=env)
+    assert "delivery to slack:T1:C9 FAILED: not_in_channel" in out

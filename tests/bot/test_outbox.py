@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Mapping
 
 from bot.outbox import DeliveryFailed, OutboxConsumer
+from bot.pacing import ChannelPacer
 from bot.redis_conn import RedisHandle
 
 
@@ -15,15 +18,19 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.times: dict[str, float] = {}
         self.refuse: dict[str, DeliveryFailed] = {}
 
     async def deliver(self, message: Mapping[str, str]) -> None:
         if message["channel"] in self.refuse:
             raise self.refuse[message["channel"]]
         self.sent.append(message["delivery"])
+        self.times[message["delivery"]] = time.monotonic()
 
 
-def consumer(handle: RedisHandle, deliverer: Recorder) -> OutboxConsumer:
+def consumer(
+    handle: RedisHandle, deliverer: Recorder, pacer: ChannelPacer | None = None
+) -> OutboxConsumer:
     return OutboxConsumer(
         client=handle.client,
         blocking=handle.blocking,
@@ -32,6 +39,7 @@ def consumer(handle: RedisHandle, deliverer: Recorder) -> OutboxConsumer:
         consumer="test",
         ttl=3600,
         block_ms=10,
+        pacer=pacer or ChannelPacer(0.0),
     )
 
 
@@ -75,3 +83,49 @@ async def test_a_passing_refusal_stays_queued(handle: RedisHandle) -> None:
     del recorder.refuse["console:a:busy"]
     assert await consumer(handle, recorder).drain() == 1
     assert recorder.sent == ["busy|1"]
+
+
+async def test_each_channel_is_paced_and_none_waits_for_another(handle: RedisHandle) -> None:
+    recorder = Recorder()
+    for n in range(3):
+        await queue(handle, "console:a:busy", f"busy|{n}")
+    await queue(handle, "console:a:calm", "calm|0")
+    assert await consumer(handle, recorder, ChannelPacer(0.3)).drain() == 4
+    busy = [recorder.times[f"busy|{n}"] for n in range(3)]
+    assert [d for d in recorder.sent if d.startswith("busy")] == ["busy|0", "busy|1", "busy|2"]
+    assert all(later - earlier >= 0.28 for earlier, later in itertools.pairwise(busy))
+    assert recorder.times["calm|0"] < busy[1], "the calm channel did not queue behind the busy one"
+
+
+async def test_a_429_holds_its_channel_for_retry_after_and_keeps_order(
+    handle: RedisHandle,
+) -> None:
+    now = [1000.0]
+    pacer = ChannelPacer(0.0, clock=lambda: now[0])
+    recorder = Recorder()
+    recorder.refuse["console:a:limited"] = DeliveryFailed("429 rate limited", retry_after=30)
+    await queue(handle, "console:a:limited", "limited|1")
+    await queue(handle, "console:a:limited", "limited|2")
+    await queue(handle, "console:a:other", "other|1")
+    outbox = consumer(handle, recorder, pacer)
+    assert await outbox.drain() == 1
+    assert recorder.sent == ["other|1"]
+    del recorder.refuse["console:a:limited"]
+    now[0] += 10
+    assert await outbox.drain() == 0, "still inside Retry-After"
+    now[0] += 21
+    assert await outbox.drain() == 2
+    assert recorder.sent == ["other|1", "limited|1", "limited|2"]
+
+
+async def test_a_later_success_clears_the_failed_record(handle: RedisHandle) -> None:
+    recorder = Recorder()
+    recorder.refuse["console:a:back"] = DeliveryFailed("missing_scope", permanent=True)
+    await queue(handle, "console:a:back", "back|1")
+    await consumer(handle, recorder).drain()
+    assert await handle.client.hget(handle.keys.channel("console:a:back"), "failed")
+    del recorder.refuse["console:a:back"]
+    await queue(handle, "console:a:back", "back|2")
+    await consumer(handle, recorder).drain()
+    assert await handle.client.hget(handle.keys.channel("console:a:back"), "failed") is None
+    assert recorder.sent == ["back|2"]
