@@ -111,6 +111,7 @@ async def run_bot(
                 metrics=metrics,
                 clock=clock,
                 first_fetch_max=settings.first_fetch_max,
+                failing_notice=settings.feed_failing_notice,
             )
             bot.tasks["poller"] = asyncio.create_task(poller.run(stop), name="poller")
         if settings.llm_url and settings.llm_model:

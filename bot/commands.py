@@ -82,6 +82,7 @@ class CommandCore:
             metrics=Metrics(),
             clock=clock,
             first_fetch_max=settings.first_fetch_max,
+            failing_notice=settings.feed_failing_notice,
         )
 
     def may_manage(self, caller: Caller) -> bool:

@@ -8,7 +8,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``feeds:seq`` string: counter behind the short feed ids ``f1``, ``f2`` …
 - ``feeds:by_url`` hash: feed URL -> feed id. Bounded by the watch list.
 - ``feed:{fid}`` hash: url, title, interval, etag, last_modified, added_at, last_fetch,
-  last_ok, last_error, failing_since, failures, warning, entries. Bounded by the watch list.
+  last_ok, last_error, failing_since, down_notice (when its channels were told it fails),
+  failures, warning, entries. Bounded by the watch list.
 - ``feeds:due`` zset: feed id scored by the time its next poll is due; a claim pushes the
   score forward by a lease. Bounded by the watch list.
 - ``entries`` stream: parsed entries waiting for the pipeline (consumer group

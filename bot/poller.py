@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.errors import FetchError, NewsbotError
+from bot.feed_health import FeedHealthNotices
 from bot.fetch import Fetcher, FetchResult, HTTPStatusError
 from bot.keys import Keys
 from bot.metrics import Metrics
@@ -81,6 +82,7 @@ class Poller:
         clock: Clock = time.time,
         batch: int = 16,
         first_fetch_max: int = 5,
+        failing_notice: float = 86400.0,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -92,6 +94,7 @@ class Poller:
         self._batch = batch
         self._first_fetch_max = first_fetch_max
         self.lease = POLL_LEASE
+        self._notices = FeedHealthNotices(client, keys, after=failing_notice)
 
     async def poll_due(self) -> list[PollReport]:
         """Claim the feeds due now and poll them concurrently."""
@@ -125,9 +128,22 @@ class Poller:
         self._metrics.feeds_not_modified.inc()
         due = now + next_poll_delay(interval, max_age=result.max_age)
         await self._watchlist.record(
-            feed.id, due, last_fetch=now, last_ok=now, failures=0, failing_since=0, last_error=""
+            feed.id,
+            due,
+            last_fetch=now,
+            last_ok=now,
+            failures=0,
+            failing_since=0,
+            last_error="",
+            down_notice=await self._recovered(feed, now),
         )
         return PollReport(feed.id, "not_modified")
+
+    async def _recovered(self, feed: FeedRecord, now: float) -> float:
+        """Tell the channels of a feed they were told was failing that it works again."""
+        if feed.down_notice:
+            await self._notices.recovered(feed, now=now)
+        return 0.0
 
     async def _queue_entries(
         self, feed: FeedRecord, result: FetchResult, interval: float, now: float
@@ -172,6 +188,7 @@ class Poller:
             last_error="",
             warning=parsed.warning or "",
             entries=len(parsed.articles),
+            down_notice=await self._recovered(feed, now),
         )
         return PollReport(feed.id, "ok", entries=len(parsed.articles))
 
@@ -193,13 +210,19 @@ class Poller:
                 "next_poll_in": round(due - now),
             },
         )
+        failing_since = feed.failing_since or now
+        down_notice = feed.down_notice
+        if self._notices.due(feed, failing_since=failing_since, now=now):
+            await self._notices.failing(feed, failing_since=failing_since, now=now, error=str(exc))
+            down_notice = failing_since
         await self._watchlist.record(
             feed.id,
             due,
             last_fetch=now,
             last_error=str(exc)[:500],
             failures=failures,
-            failing_since=feed.failing_since or now,
+            failing_since=failing_since,
+            down_notice=down_notice,
         )
         return PollReport(feed.id, "failed", error=str(exc))
 

@@ -65,6 +65,7 @@ class Settings:
     config_path: Path | None = None
     http_port: int = 3000
     poll_interval: float = 600.0
+    feed_failing_notice: float = 86400.0
     allow_private_networks: bool = False
     slack_bot_token: Secret | None = None
     slack_signing_secret: Secret | None = None
@@ -216,6 +217,7 @@ _SPECS: dict[str, _Spec] = {
     "data_dir": _Spec("NEWSBOT_DATA_DIR", lambda raw: Path(str(raw)).expanduser()),
     "http_port": _Spec("NEWSBOT_HTTP_PORT", _parse_int(0, 65535)),
     "poll_interval": _Spec("NEWSBOT_POLL_INTERVAL", _parse_positive_float),
+    "feed_failing_notice": _Spec("NEWSBOT_FEED_FAILING_NOTICE", _parse_positive_float),
     "allow_private_networks": _Spec("NEWSBOT_ALLOW_PRIVATE_NETWORKS", _parse_bool),
     "slack_bot_token": _Spec("SLACK_BOT_TOKEN", Secret, secret=True),
     "slack_signing_secret": _Spec("SLACK_SIGNING_SECRET", Secret, secret=True),

@@ -60,6 +60,7 @@ class FeedRecord:
     last_ok: float = 0.0
     last_error: str = ""
     failing_since: float = 0.0
+    down_notice: float = 0.0
     failures: int = 0
     warning: str = ""
     entries: int = 0
@@ -74,7 +75,7 @@ class FeedRecord:
             if raw is None or field.name in {"id", "url"}:
                 continue
             value: Any = raw
-            if field.name in {"added_at", "last_fetch", "last_ok", "failing_since"}:
+            if field.name in {"added_at", "last_fetch", "last_ok", "failing_since", "down_notice"}:
                 value = float(raw)
             elif field.name == "interval":
                 value = float(raw) if raw else None

@@ -14,7 +14,9 @@ from bot.netguard import allow_any
 from bot.poller import MAX_BACKOFF, Poller, next_poll_delay
 from bot.redis_conn import RedisHandle
 from bot.story_store import load_stories
+from bot.subscriptions import SubscriptionStore
 from bot.watchlist import InvalidFeedURL, Watchlist
+from handlers.channels import ChannelRef
 from tests.articles import rss
 from tests.fakes.feed_server import FeedServer
 
@@ -257,3 +259,46 @@ async def test_first_fetch_is_backlog_beyond_the_newest(
     assert [a["backlog"] for a in queued[8:] if a["title"] == "Item 9"] == [False]
     await drain(handle)
     assert await handle.client.zcard(handle.keys.stories) == 9, "backlog is stored, not dropped"
+
+
+async def test_channels_are_told_once_when_a_feed_fails_for_a_day_and_when_it_is_back(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/down", status=500)
+    clock = Clock()
+    watchlist = Watchlist(handle.client, handle.keys)
+    record, _ = await watchlist.add(url, now=clock.now)
+    subs = SubscriptionStore(handle.client, handle.keys)
+    for channel in ("slack:T1:C1", "discord:1:2"):
+        await subs.subscribe(ChannelRef.parse(channel), record.id, now=clock.now)
+
+    async def notices() -> list[dict[str, str]]:
+        found = []
+        for platform in ("slack", "discord"):
+            found += [f for _id, f in await handle.client.xrange(handle.keys.outbox(platform))]
+        return found
+
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock)
+        for hours in (0, 6, 23):  # failing, but for less than a day
+            clock.now = 1_800_000_000.0 + hours * 3600
+            await poller.poll(await watchlist.get(record.id))  # type: ignore[arg-type]
+        assert await notices() == []
+        for hours in (24, 30, 40):  # told at 24 h, and only once
+            clock.now = 1_800_000_000.0 + hours * 3600
+            await poller.poll(await watchlist.get(record.id))  # type: ignore[arg-type]
+        down = await notices()
+        assert sorted(n["channel"] for n in down) == ["discord:1:2", "slack:T1:C1"]
+        assert all("failing for 24 h" in n["text"] and "500" in n["text"] for n in down)
+        feed_server.add("/down", FEED)
+        clock.now += 3600
+        report = await poller.poll(await watchlist.get(record.id))  # type: ignore[arg-type]
+        assert report.status == "ok"
+        up = [n for n in await notices() if "works again" in n["text"]]
+        assert sorted(n["channel"] for n in up) == ["discord:1:2", "slack:T1:C1"]
+        assert all("works again after 41 h" in n["text"] for n in up)
+        clock.now += 3600
+        await poller.poll(await watchlist.get(record.id))  # type: ignore[arg-type]
+        assert len(await notices()) == 4, "recovery is told once"
+    feed = await watchlist.get(record.id)
+    assert feed is not None and feed.down_notice == 0.0
