@@ -12,6 +12,7 @@ from bot.oneshot import DigestResult
 from bot.render.discord import render_discord
 from bot.render.plain import format_item
 from bot.render.slack import render_slack
+from bot.render.terminal import render_digest_terminal
 from bot.render.text_limits import when
 from handlers.digest import Digest
 from handlers.story import DigestItem
@@ -109,6 +110,12 @@ def as_digest(result: DigestResult, items: list[DigestItem]) -> Digest:
     return Digest(heading, tuple(items), result.generated_at, more=len(result.items) - len(items))
 
 
+def render_terminal(result: DigestResult, items: list[DigestItem]) -> str:
+    """Colour and clickable links for a terminal (rich), then the same footer as text."""
+    footer = "\n".join(_footer(result, len(items)))
+    return f"{render_digest_terminal(as_digest(result, items))}\n\n{footer}"
+
+
 def render_slack_payloads(result: DigestResult, items: list[DigestItem]) -> str:
     return json.dumps(render_slack(as_digest(result, items)), ensure_ascii=False, indent=2)
 
@@ -120,6 +127,7 @@ def render_discord_payloads(result: DigestResult, items: list[DigestItem]) -> st
 RENDERERS = {
     "text": render_text,
     "markdown": render_markdown,
+    "terminal": render_terminal,
     "json": render_json,
     "slack": render_slack_payloads,
     "discord": render_discord_payloads,

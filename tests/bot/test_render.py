@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from bot.render.discord import NO_MENTIONS, render_discord
 from bot.render.slack import block_text, render_slack
+from bot.render.terminal import render_digest_terminal
 from handlers.digest import Digest
 from handlers.story import DigestItem, StoryCopy
 
@@ -162,3 +163,23 @@ def test_a_small_digest_is_one_message_with_links() -> None:
     assert discord["embeds"][0]["url"] == "https://n.example/rates"
     assert "also: [Other – Rates up](https://o.example/r)" in discord["embeds"][0]["description"]
     assert discord["content"].endswith("…and 3 more")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(digests())
+def test_the_terminal_shows_every_story_and_no_control_characters(digest: Digest) -> None:
+    plain = render_digest_terminal(digest, color=False)
+    assert not any(ch in plain for ch in "\x1b\x07\x08\r\x00")
+    assert plain.count("\n  also: ") == sum(len(item.also) for item in digest.items)
+    assert ("…and " in plain) == bool(digest.more)
+
+
+def test_the_terminal_shows_feed_markup_literally_and_links_the_title() -> None:
+    item = DigestItem(
+        "a" * 16, "[bold red]Alert[/] \x1b[2J", "https://n.example/a", "Wire", NOW, "", ()
+    )
+    plain = render_digest_terminal(Digest("News", (item,), NOW), color=False)
+    assert "[bold red]Alert[/] [2J" in plain
+    colour = render_digest_terminal(Digest("News", (item,), NOW), color=True)
+    assert "\x1b]8;" in colour and "https://n.example/a" in colour, "a clickable link"
+    assert "\x1b[2J" not in colour
