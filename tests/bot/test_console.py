@@ -69,3 +69,26 @@ def test_newsbot_console_reads_standard_input(tmp_path: Path) -> None:
     assert "/news subscribe <feed url>" in result.stdout
     assert "This channel has no feeds yet" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+async def test_a_digest_subscription_then_digest_now_prints_the_digest(
+    settings: Settings, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/daily.xml", feed(3))
+    out = io.StringIO()
+    status = await asyncio.wait_for(
+        run_console(
+            settings,
+            read_line=lines_of(f"/news subscribe {url}", "/news digest", "/news digest"),
+            out=out,
+            err=io.StringIO(),
+        ),
+        timeout=90,
+    )
+    text = out.getvalue()
+    assert status == 0
+    assert "go into the next digest (daily 09:00 UTC, next" in text
+    assert "Posting a digest of 3 stories now" in text
+    heading = text.index("[console:local:main] News digest")
+    assert all(text.index(f"Story {n}:") > heading for n in (1, 2, 3))
+    assert "Nothing new since the last digest" in text, "the second digest starts a new window"
