@@ -14,6 +14,7 @@ from typing import TextIO
 from redis.asyncio import Redis
 
 from bot.keys import Keys
+from bot.render.plain import format_digest
 from bot.render.terminal import render_digest_terminal
 from bot.render.text_limits import printable
 from bot.story_store import load_stories
@@ -56,6 +57,6 @@ class ConsoleDeliverer:
             else:
                 heading, more = f"[{channel}] new story", 0
             digest = Digest(heading, tuple(items), datetime.now(UTC), more=more)
-            text = render_digest_terminal(digest, color=self._color)
+            text = render_digest_terminal(digest) if self._color else format_digest(digest)
         self._out.write(text + "\n\n")
         self._out.flush()

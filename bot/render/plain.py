@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.render.text_limits import printable, when
+from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.story import DigestItem
 
@@ -16,6 +17,13 @@ def format_item(item: DigestItem) -> str:
         lines.append(f"  {item.summary}")
     lines += [f"  also: {c.source} – {c.url or c.title}" for c in item.also]
     return printable("\n".join(lines))
+
+
+def format_digest(digest: Digest) -> str:
+    """The heading, one block per story, and "…and N more"."""
+    more = [f"…and {digest.more} more"] if digest.more else []
+    blocks = [printable(digest.heading), *(format_item(item) for item in digest.items), *more]
+    return "\n\n".join(blocks)
 
 
 def format_reply(reply: Reply) -> str:
