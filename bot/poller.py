@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT
 
 from bot.errors import FetchError, NewsbotError
 from bot.feed_health import FeedHealthNotices
@@ -127,6 +128,15 @@ class Poller:
     ) -> PollReport:
         self._metrics.feeds_not_modified.inc()
         due = now + next_poll_delay(interval, max_age=result.max_age)
+        await self._record_ok(feed, due, now)
+        return PollReport(feed.id, "not_modified")
+
+    async def _record_ok(
+        self, feed: FeedRecord, due: float, now: float, **state: EncodableT
+    ) -> None:
+        """Record a good fetch; channels told the feed was failing hear that it works again."""
+        if feed.down_notice:
+            await self._notices.recovered(feed, now=now)
         await self._watchlist.record(
             feed.id,
             due,
@@ -135,15 +145,9 @@ class Poller:
             failures=0,
             failing_since=0,
             last_error="",
-            down_notice=await self._recovered(feed, now),
+            down_notice=0,
+            **state,
         )
-        return PollReport(feed.id, "not_modified")
-
-    async def _recovered(self, feed: FeedRecord, now: float) -> float:
-        """Tell the channels of a feed they were told was failing that it works again."""
-        if feed.down_notice:
-            await self._notices.recovered(feed, now=now)
-        return 0.0
 
     async def _queue_entries(
         self, feed: FeedRecord, result: FetchResult, interval: float, now: float
@@ -173,22 +177,17 @@ class Poller:
                 extra={"feed_url": feed.url, "warning": parsed.warning},
             )
         due = now + next_poll_delay(interval, max_age=result.max_age)
-        await self._watchlist.record(
-            feed.id,
+        await self._record_ok(
+            feed,
             due,
+            now,
             title=parsed.title,
             etag=result.etag or "",
             last_modified=result.last_modified or "",
             id_mode=mode,
             id_snapshot=shot.dumps(),
-            last_fetch=now,
-            last_ok=now,
-            failures=0,
-            failing_since=0,
-            last_error="",
             warning=parsed.warning or "",
             entries=len(parsed.articles),
-            down_notice=await self._recovered(feed, now),
         )
         return PollReport(feed.id, "ok", entries=len(parsed.articles))
 

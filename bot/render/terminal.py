@@ -39,8 +39,9 @@ def item_text(item: DigestItem) -> Text:
     return text
 
 
-def _console(color: bool) -> Console:
-    return Console(
+def _render(lead: Text, items: tuple[DigestItem, ...], *, color: bool, tail: str = "") -> str:
+    """`lead`, then each story after a blank line, then an italic `tail` if any."""
+    console = Console(
         file=io.StringIO(),
         force_terminal=color,
         no_color=not color,
@@ -48,30 +49,24 @@ def _console(color: bool) -> Console:
         highlight=False,
         emoji=False,
     )
-
-
-def _text_of(console: Console) -> str:
+    console.print(lead)
+    for item in items:
+        console.print()
+        console.print(item_text(item))
+    if tail:
+        console.print()
+        console.print(Text(tail, "italic"))
     file = console.file
     assert isinstance(file, io.StringIO)
     return file.getvalue().rstrip("\n")
 
 
 def render_digest_terminal(digest: Digest, *, color: bool = True) -> str:
-    console = _console(color)
-    console.print(Text(printable(digest.heading), "bold underline"))
-    for item in digest.items:
-        console.print()
-        console.print(item_text(item))
-    if digest.more:
-        console.print()
-        console.print(Text(f"…and {digest.more} more", "italic"))
-    return _text_of(console)
+    tail = f"…and {digest.more} more" if digest.more else ""
+    lead = Text(printable(digest.heading), "bold underline")
+    return _render(lead, digest.items, color=color, tail=tail)
 
 
 def render_reply_terminal(reply: Reply, *, color: bool = True) -> str:
-    console = _console(color)
-    console.print(Text(printable(reply.text), "" if reply.ok else "bold red"))
-    for item in reply.items:
-        console.print()
-        console.print(item_text(item))
-    return _text_of(console)
+    lead = Text(printable(reply.text), "" if reply.ok else "bold red")
+    return _render(lead, reply.items, color=color)
