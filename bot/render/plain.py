@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.render.text_limits import printable, when
+from bot.render.text_limits import one_line, printable, when
 from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.story import DigestItem
@@ -10,13 +10,13 @@ from handlers.story import DigestItem
 
 def format_item(item: DigestItem) -> str:
     """Title, source and time, link, summary, then one line per other copy."""
-    lines = [item.title, f"  {item.source} · {when(item.published)}"]
+    lines = [one_line(item.title), f"  {one_line(item.source)} · {when(item.published)}"]
     if item.url:
-        lines.append(f"  {item.url}")
+        lines.append(f"  {one_line(item.url)}")
     if item.summary:
-        lines.append(f"  {item.summary}")
-    lines += [f"  also: {c.source} – {c.url or c.title}" for c in item.also]
-    return printable("\n".join(lines))
+        lines.append(f"  {one_line(item.summary)}")
+    lines += [f"  also: {one_line(c.source)} – {one_line(c.url or c.title)}" for c in item.also]
+    return "\n".join(lines)
 
 
 def format_digest(digest: Digest) -> str:

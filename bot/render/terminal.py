@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from bot.render.text_limits import printable, safe_url, when
+from bot.render.text_limits import one_line, printable, safe_url, when
 from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.story import DigestItem
@@ -25,17 +25,17 @@ def item_text(item: DigestItem) -> Text:
     """Title (a link), source and time, summary, then the other copies."""
     url = safe_url(item.url)
     text = Text()
-    text.append(printable(item.title) or "(untitled)", Style(bold=True, link=url or None))
-    text.append(f"\n  {printable(item.source)} · {when(item.published)}", "dim")
+    text.append(one_line(item.title) or "(untitled)", Style(bold=True, link=url or None))
+    text.append(f"\n  {one_line(item.source)} · {when(item.published)}", "dim")
     if url:
         text.append(f"\n  {url}", "blue")
     if item.summary:
-        text.append(f"\n  {printable(item.summary)}")
+        text.append(f"\n  {one_line(item.summary)}")
     for copy in item.also:
         also_url = safe_url(copy.url)
         text.append("\n  also: ", "dim")
-        text.append(printable(copy.source), Style(link=also_url or None))
-        text.append(f" – {printable(copy.title)}", "dim")
+        text.append(one_line(copy.source), Style(link=also_url or None))
+        text.append(f" – {one_line(copy.title)}", "dim")
     return text
 
 
@@ -63,7 +63,7 @@ def _render(lead: Text, items: tuple[DigestItem, ...], *, color: bool, tail: str
 
 def render_digest_terminal(digest: Digest, *, color: bool = True) -> str:
     tail = f"…and {digest.more} more" if digest.more else ""
-    lead = Text(printable(digest.heading), "bold underline")
+    lead = Text(one_line(digest.heading), "bold underline")
     return _render(lead, digest.items, color=color, tail=tail)
 
 

@@ -55,3 +55,9 @@ def printable(text: str) -> str:
     """`text` without control characters (newlines and tabs stay), safe to print on a
     terminal: a feed cannot move the cursor or recolour the screen."""
     return _CONTROL.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """`printable(text)` with every run of whitespace, line breaks included, made one space:
+    a feed's title or summary cannot start a line that looks like the bot's own."""
+    return " ".join(printable(text).split())

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.render.discord import NO_MENTIONS, render_discord
+from bot.render.plain import format_digest
 from bot.render.slack import block_text, render_slack
 from bot.render.terminal import render_digest_terminal
 from handlers.digest import Digest
@@ -172,6 +173,17 @@ def test_the_terminal_shows_every_story_and_no_control_characters(digest: Digest
     assert not any(ch in plain for ch in "\x1b\x07\x08\r\x00")
     assert plain.count("\n  also: ") == sum(len(item.also) for item in digest.items)
     assert ("…and " in plain) == bool(digest.more)
+
+
+def test_feed_text_cannot_forge_a_line_of_the_layout() -> None:
+    forged = StoryCopy("c", "\n  also: Forged – x", "", "Wire\u2028  also: Z", "f", None, NOW)
+    item = DigestItem(
+        "a" * 16, "Title\n  also: Fake", "", "Src\n", NOW, "Sum\r\n  also: Y", (forged,)
+    )
+    digest = Digest("News", (item,), NOW)
+    for text in (render_digest_terminal(digest, color=False), format_digest(digest)):
+        assert text.count("\n  also: ") == 1, text
+        assert "Title also: Fake" in text
 
 
 def test_the_terminal_shows_feed_markup_literally_and_links_the_title() -> None:
