@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 from redis.typing import EncodableT, FieldT
 
 from bot.keys import Keys
@@ -33,12 +33,13 @@ from bot.stopping import sleep_unless_stopped
 from bot.story_store import load_stories
 from bot.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
-from handlers.digest import DEFAULT_CAP, build_digest
+from handlers.digest import DEFAULT_CAP, Digest, build_digest
 from handlers.schedule import Schedule, ScheduleError, parse_schedule
 
 log = logging.getLogger(__name__)
 
 LEASE = 300.0
+COMMIT_ATTEMPTS = 20
 _CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0,
                        tonumber(ARGV[2]))
@@ -129,14 +130,55 @@ class Scheduler:
 
     async def build(self, channel: ChannelRef, *, slot: str | None = None) -> DigestOutcome:
         """Queue the channel's digest on the outbox and clear its pending set. A scheduled
-        build (no `slot` given) uses the stored slot and reschedules the channel."""
+        build (no `slot` given) uses the stored slot and reschedules the channel.
+
+        The pending set is watched from reading to clearing: when another build (a
+        `/news digest` racing the schedule) or routing changes it in between, this build
+        starts over, so no story goes into two digests."""
         key = self._keys.channel(str(channel))
+        pending_key = self._keys.channel_pending(str(channel))
         settings = cast(dict[str, str], await self._client.hgetall(key))
         scheduled = slot is None
         slot = slot or settings.get("slot") or str(int(self._clock()))
         delivery = f"{channel}|digest|{slot}"
-        pending_key = self._keys.channel_pending(str(channel))
-        pending = [str(i) for i in await self._client.zrange(pending_key, 0, -1)]
+        for _attempt in range(COMMIT_ATTEMPTS):
+            async with self._client.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(pending_key)
+                    pending = [str(i) for i in await pipe.zrange(pending_key, 0, -1)]
+                    digest, message = await self._compose(channel, settings, delivery, pending)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    if message is not None:
+                        pipe.xadd(self._keys.outbox(channel.platform), message)
+                    if pending:
+                        pipe.zrem(pending_key, *pending)
+                    pipe.hset(key, "last_digest", str(int(self._clock())))
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    log.debug(
+                        "pending stories changed while building; again",
+                        extra={"channel": str(channel)},
+                    )
+        else:
+            raise RedisError(f"{channel}: pending stories kept changing while building its digest")
+        if scheduled:
+            await self.reschedule(channel)
+        log.info(
+            "digest built",
+            extra={
+                "channel": str(channel),
+                "delivery": delivery,
+                "stories": len(digest.items),
+                "more": digest.more,
+            },
+        )
+        return DigestOutcome(str(channel), delivery, len(digest.items), message is not None)
+
+    async def _compose(
+        self, channel: ChannelRef, settings: dict[str, str], delivery: str, pending: list[str]
+    ) -> tuple[Digest, dict[FieldT, EncodableT] | None]:
+        """The digest of `pending` and the outbox message for it (None: nothing to post)."""
         stories = await load_stories(self._client, self._keys, pending)
         now = datetime.fromtimestamp(self._clock(), UTC)
         since = datetime.fromtimestamp(float(settings.get("last_digest") or 0), UTC)
@@ -150,10 +192,8 @@ class Scheduler:
             priorities=priorities,
         )
         story_of = {copy.id: story.id for story in stories for copy in story.copies}
-        posted = False
-        message: dict[FieldT, EncodableT] | None = None
         if not digest.empty:
-            message = {
+            return digest, {
                 "delivery": delivery,
                 "channel": str(channel),
                 "kind": "digest",
@@ -161,33 +201,14 @@ class Scheduler:
                 "more": str(digest.more),
                 "stories": json.dumps([story_of[item.id] for item in digest.items]),
             }
-        elif settings.get("quiet_message"):
-            message = {
+        if settings.get("quiet_message"):
+            return digest, {
                 "delivery": delivery,
                 "channel": str(channel),
                 "kind": "quiet",
                 "text": settings["quiet_message"],
             }
-        async with self._client.pipeline(transaction=False) as pipe:
-            if message is not None:
-                pipe.xadd(self._keys.outbox(channel.platform), message)
-                posted = True
-            if pending:
-                pipe.zrem(pending_key, *pending)
-            pipe.hset(key, "last_digest", str(int(now.timestamp())))
-            await pipe.execute()
-        if scheduled:
-            await self.reschedule(channel)
-        log.info(
-            "digest built",
-            extra={
-                "channel": str(channel),
-                "delivery": delivery,
-                "stories": len(digest.items),
-                "more": digest.more,
-            },
-        )
-        return DigestOutcome(str(channel), delivery, len(digest.items), posted)
+        return digest, None
 
 
 async def run_scheduler(

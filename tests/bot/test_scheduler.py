@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from bot.outbox import OutboxConsumer
 from bot.pipeline import build_pipeline
 from bot.platforms.console_adapter import ConsoleDeliverer
-from bot.redis_conn import RedisHandle
+from bot.redis_conn import RedisHandle, open_redis
 from bot.scheduler import Scheduler
+from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
 from tests.articles import article
@@ -95,6 +96,37 @@ async def test_two_schedulers_never_post_the_same_digest(handle: RedisHandle) ->
     clock.moment = START + timedelta(hours=2)
     outcomes = await asyncio.gather(*(s.run_due() for s in schedulers))
     assert sum(len(o) for o in outcomes) == 1 and len(await outbox(handle)) == 1
+
+
+async def test_digests_built_at_the_same_moment_share_no_story(
+    handle: RedisHandle, settings: Settings
+) -> None:
+    """A `/news digest` racing the scheduled one (here: two processes, each with its own
+    connection, building at once, many times over) never puts a story in both."""
+    clock = Clock(START)
+    await setup(handle, clock, stories=0)
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=TTL, clock=clock)
+    async with open_redis(settings) as other:
+        racers = [Scheduler(c.client, c.keys, clock=clock) for c in (handle, other)]
+        for round_ in range(30):
+            clock.moment += timedelta(minutes=1)
+            await pipeline.process(
+                [
+                    article(
+                        entry_key=f"r{round_}-{n}",
+                        url=f"https://n.example.com/r{round_}/{n}",
+                        title=f"Story {round_} {n} {'abcdefghij'[n]} headline",
+                        published=clock.moment,
+                        seen_at=clock.moment,
+                    )
+                    for n in range(3)
+                ]
+            )
+            await asyncio.gather(*(racer.post_now(CHANNEL) for racer in racers))
+    posted = [json.loads(m["stories"]) for m in await outbox(handle) if m["kind"] == "digest"]
+    delivered = [story for stories in posted for story in stories]
+    assert len(delivered) == len(set(delivered)) == 90
+    assert await handle.client.zcard(handle.keys.channel_pending(str(CHANNEL))) == 0
 
 
 async def test_a_crash_after_queueing_repeats_the_same_delivery_id(handle: RedisHandle) -> None:
