@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.article import Article, short_hash
 from handlers.text import html_to_text, one_line
-from handlers.urls import canonical_url
+from handlers.urls import canonical_url, display_url
 
 MAX_TITLE = 500
 
@@ -24,6 +24,7 @@ def normalize_article(article: Article) -> Article:
     )
     return article.evolve(
         title=title,
+        url=display_url(article.url),
         canonical_url=canonical,
         author=one_line(html_to_text(article.author)),
         description=description,

@@ -186,10 +186,10 @@ def _select(sentences: list[str], title: str, count: int) -> list[int]:
     frequency = Counter(word for bag in bags for word in bag)
     peak = max(frequency.values(), default=1)
     title_words = set(_words(title))
-    substantial = [i for i, bag in enumerate(bags) if len(bag) >= _MIN_CONTENT_WORDS]
-    candidates = (
-        substantial if len(substantial) >= min(count, len(sentences)) else range(len(sentences))
-    )
+    # The title is shown above the summary: a sentence that restates it tells nothing new.
+    fresh = [i for i, bag in enumerate(bags) if _jaccard(bag, title_words) <= _REDUNDANT]
+    substantial = [i for i in fresh if len(bags[i]) >= _MIN_CONTENT_WORDS]
+    candidates = substantial if len(substantial) >= min(count, len(fresh)) else fresh
 
     def score(position: int) -> float:
         bag = bags[position]

@@ -10,8 +10,10 @@ A fragment is dropped when it is navigation or tracking (``#comments``, ``#top``
 ``#xtor=RSS-1``) and kept when it names content: some feeds' entries differ only by it (a
 comments feed's ``#comment-210335``, a "now" page's ``#2026-02-16``, a list's ``#item``).
 
-`canonical_url` is the clean URL to show and link; `url_identity` is the key two URLs must
-share to be the same page: it also ignores the scheme and a leading ``www.``.
+`canonical_url` is the one spelling copies are compared by; `url_identity` is the key two
+URLs must share to be the same page: it also ignores the scheme and a leading ``www.``.
+`display_url` is the link to show: the feed's own, less its trackers, and otherwise as the
+site wrote it (a trailing slash or a mobile host may matter to the site).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from courlan import normalize_url
+from courlan.clean import TRACKERS_RE
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # News-site trackers that courlan's TRACKERS_RE does not match.
@@ -44,6 +47,7 @@ _NAVIGATION_FRAGMENTS = frozenset(
         "footer", "nav", "navigation",
     }
 )  # fmt: skip
+_TRACKING_FRAGMENT = re.compile(r"^(?:.*=.*|utm_.*|at_.*)$", re.IGNORECASE)
 _NAVIGATION_FRAGMENT = re.compile(r"^(?:\d*|more-\d+|.*=.*|page=.*|utm_.*|at_.*)$", re.IGNORECASE)
 
 
@@ -77,6 +81,27 @@ def _keep_param(name: str, value: str) -> bool:
     if lowered in EXTRA_TRACKERS:
         return False
     return not (lowered in _AMP_PARAMS and value.lower() in _AMP_PARAMS[lowered])
+
+
+def _tracker(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in EXTRA_TRACKERS or bool(TRACKERS_RE.search(lowered))
+
+
+def display_url(url: str) -> str:
+    """`url` without tracking parameters and tracking fragments; otherwise untouched."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in _DEFAULT_PORTS:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _tracker(k)]
+    query = parts.query if len(kept) == len(pairs) else urlencode(kept)
+    fragment = "" if _TRACKING_FRAGMENT.match(parts.fragment) else parts.fragment
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, fragment))
 
 
 def _clean_path(path: str) -> str:

@@ -74,6 +74,13 @@ def test_summary_respects_budget_and_is_deterministic() -> None:
     assert len(one_long) <= 100 and one_long.endswith("…")
 
 
+def test_a_summary_does_not_restate_the_title() -> None:
+    title = "Council approves new transit budget"
+    summary = summarize_text(f"{title}. {LONG}", title=title)
+    assert not summary.startswith(title) and summary.startswith("The city council approved")
+    assert summarize_text(f"{title}.", title=title) == "", "the title alone is no summary"
+
+
 def test_digest_items_order_and_primary() -> None:
     seen = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

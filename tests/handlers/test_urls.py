@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.urls import canonical_url, same_site, url_identity
+from handlers.normalize import normalize_article
+from handlers.urls import canonical_url, display_url, same_site, url_identity
+from tests.articles import article
 
 SAME_PAGE = [
     # tracking parameters, from courlan's list and ours
@@ -139,3 +141,26 @@ def test_identity_ignores_scheme_and_www() -> None:
 )
 def test_same_site(first: str, second: str, same: bool) -> None:
     assert same_site(first, second) is same
+
+
+@pytest.mark.parametrize(
+    ("link", "shown"),
+    [
+        (
+            "https://www.bbc.co.uk/news/articles/c1?at_medium=RSS&at_campaign=rss",
+            "https://www.bbc.co.uk/news/articles/c1",
+        ),
+        ("https://m.e.com/a/?id=3&utm_source=x&fbclid=y#xtor=RSS-1", "https://m.e.com/a/?id=3"),
+        ("https://e.com/a?q=a%2Fb&p=1", "https://e.com/a?q=a%2Fb&p=1"),
+        ("https://e.com/live#2026-02-16", "https://e.com/live#2026-02-16"),
+        ("https://e.com/AMP/Story/", "https://e.com/AMP/Story/"),
+    ],
+)
+def test_the_link_shown_loses_its_trackers_and_nothing_else(link: str, shown: str) -> None:
+    assert display_url(link) == shown
+    assert normalize_article(article(url=link)).url == shown
+
+
+def test_a_link_that_is_not_http_is_shown_as_it_came() -> None:
+    assert display_url("  mailto:a@b.example ") == "mailto:a@b.example"
+    assert display_url("https://[bad") == "https://[bad"
