@@ -219,7 +219,8 @@ class CommandCore:
         )
 
     async def schedule(self, channel: ChannelRef, command: Command) -> Reply:
-        assert command.schedule is not None
+        if command.schedule is None:
+            return Reply(f"Digests here: {await self._when(channel)}.")
         await self._subscriptions.set_channel(channel, schedule=command.schedule_text)
         await self._scheduler.reschedule(channel)
         if command.schedule.kind == "off":

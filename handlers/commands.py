@@ -28,7 +28,7 @@ USAGE: dict[str, str] = {
     "unsubscribe": "/news unsubscribe <feed id or url>",
     "feeds": "/news feeds",
     "digest": "/news digest",
-    "schedule": "/news schedule <when> [timezone]",
+    "schedule": "/news schedule [<when> [timezone]]",
     "latest": f"/news latest [n]  (1–{MAX_LATEST}, default {DEFAULT_LATEST})",
     "search": "/news search <query>",
     "summarize": "/news summarize <article url>",
@@ -41,14 +41,14 @@ newsbot commands:
   /news unsubscribe <feed id or url>           stop following a feed (ids as in /news feeds)
   /news feeds                                  this channel's feeds, their health and schedule
   /news digest                                 post this channel's digest now
-  /news schedule <when> [timezone]             when digests post: {EXAMPLES}
+  /news schedule [<when> [timezone]]           when digests post (alone: show it): {EXAMPLES}
   /news latest [n]                             the newest stories of this channel's feeds
   /news search <query>                         search stored stories of this channel's feeds
   /news summarize <article url>                summary of one article
   /news help                                   this text
 Queries: words, "exact phrases", AND, OR, NOT or -word, parentheses, and title:, source:,
 author: prefixes; e.g. /news search title:"climate summit" -opinion
-Subscribe, unsubscribe and schedule are for channel managers."""
+Subscribing, unsubscribing and setting the schedule are for channel managers."""
 
 MANAGER_ONLY = frozenset({"subscribe", "unsubscribe", "schedule"})
 
@@ -73,7 +73,7 @@ class Command:
 
     @property
     def manager_only(self) -> bool:
-        return self.name in MANAGER_ONLY
+        return self.name in MANAGER_ONLY and not (self.name == "schedule" and not self.schedule)
 
 
 def unwrap_link(token: str) -> str:
@@ -144,7 +144,7 @@ def _subscribe(rest: str) -> Command:
 
 def _schedule(rest: str, default_zone: str) -> Command:
     if not rest:
-        raise _usage("schedule", f"say when; for example: {EXAMPLES}")
+        return Command("schedule")
     try:
         schedule = parse_schedule(rest, default_zone=default_zone)
     except ScheduleError as exc:

@@ -114,6 +114,7 @@ async def test_members_may_read_but_not_manage(
     assert not refused.ok and "only channel managers" in refused.text
     assert (await core.handle(MEMBER, "schedule off")).ok is False
     assert (await core.handle(MEMBER, "feeds")).ok
+    assert (await core.handle(MEMBER, "schedule")).text.startswith("Digests here: ")
 
     listed = make_settings(tmp_path, NEWSBOT_REDIS_URL=redis_url, NEWSBOT_MANAGERS="U_MEMBER")
     async with Fetcher(policy=allow_any) as fetcher:
@@ -176,6 +177,8 @@ async def test_schedule_sets_the_next_digest(
     assert due is not None
     local = datetime.fromtimestamp(float(due), UTC).astimezone(ZoneInfo("Europe/Berlin"))
     assert (local.hour, local.minute) == (8, 30) and local.weekday() < 5 and local > NOW
+    shown = await core.handle(ADMIN, "schedule")
+    assert shown.ok and "weekdays 08:30 Europe/Berlin, next" in shown.text
     off = await core.handle(ADMIN, "schedule off")
     assert "off" in off.text
     assert await handle.client.zscore(handle.keys.digests_due, str(HERE)) is None

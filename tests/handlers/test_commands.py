@@ -41,8 +41,7 @@ def test_slack_escaped_links_are_unwrapped() -> None:
         ("feeds now", "feeds takes nothing"),
         ("latest 0", f"1 to {MAX_LATEST}"),
         ("latest lots", f"1 to {MAX_LATEST}"),
-        ("schedule", "say when"),
-        ("schedule hourly", "usage: /news schedule"),
+        ("schedule hourly", "usage: /news schedule [<when> [timezone]]"),
         ("summarize file:///etc/passwd", "http:// or https://"),
         ("search", "say what to search for"),
         ("frobnicate", "unknown command 'frobnicate'"),
@@ -53,6 +52,12 @@ def test_mistakes_say_what_is_wrong(text: str, says: str) -> None:
     with pytest.raises(CommandError) as caught:
         parse_command(text)
     assert says in str(caught.value)
+
+
+def test_schedule_alone_shows_it_and_anyone_may_ask() -> None:
+    shown = parse_command("schedule")
+    assert shown.name == "schedule" and shown.schedule is None and not shown.manager_only
+    assert parse_command("schedule off").manager_only
 
 
 def test_a_malformed_search_points_at_the_problem() -> None:
