@@ -4,7 +4,7 @@
     phrases          "interest rates"
     operators        AND, OR, NOT (upper case), and -word for NOT word
     grouping         (ukraine OR russia) AND -sport
-    fields           title:election  source:"BBC News"  author:smith
+    fields           title:election  source:"BBC News"  author:smith  title:(iran OR israel)
 
 Matching is case- and accent-insensitive and on word boundaries ("AI" does not match
 "said"); a simple plural matches its singular and back ("rate" finds "rates"). NOT binds
@@ -117,7 +117,7 @@ def _tokens(query: str) -> list[_Token]:
                 j += 1
             text = query[i:j]
             field = _FIELD.fullmatch(text)
-            if field and (field[2] or (j < n and query[j] == '"')):
+            if field and (field[2] or field[1].lower() in FIELDS or (j < n and query[j] in '"(')):
                 tokens.append(_Token("field", field[1], i))
                 if field[2]:
                     tokens.append(_Token("word", field[2], i + len(field[1]) + 1))
@@ -134,6 +134,7 @@ class _Parser:
         self.query = query
         self.tokens = _tokens(query)
         self.index = 0
+        self.field: str | None = None  # inside title:( … ), the field its words are in
 
     def peek(self) -> _Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -199,11 +200,17 @@ class _Parser:
             if name not in FIELDS:
                 raise self.fail(f"unknown field {token.value!r}; use {', '.join(FIELDS)}", token)
             target = self.peek()
-            if target is None or target.kind not in {"word", "phrase"}:
-                raise self.fail(f'{name}: needs a word or a "phrase" after it', token)
+            if target is None or target.kind not in {"word", "phrase", "open"}:
+                raise self.fail(f'{name}: needs a word, a "phrase" or a (group) after it', token)
+            if target.kind == "open":
+                outer, self.field = self.field, name
+                try:
+                    return self.parse_atom()
+                finally:
+                    self.field = outer
             self.take()
             return self.term(target, name)
-        return self.term(token, None)
+        return self.term(token, self.field)
 
     def term(self, token: _Token, field: str | None) -> Term:
         words = tuple(words_of(token.value))

@@ -41,6 +41,11 @@ STORY = {
         ("cafe", True),
         ("NOT football", True),
         ("-(football OR bank)", False),
+        ("title:(football OR rates)", True),
+        ("title:(inflation OR football)", False),  # inflation is in the text, not the title
+        ("title:(bank -football) source:bbc", True),
+        ("title: bank", True),  # a space after the field's colon is forgiven
+        ("title: inflation", False),
     ],
 )
 def test_matching(query: str, expected: bool) -> None:
@@ -73,6 +78,8 @@ def test_positive_terms_skip_negations() -> None:
         ("colour:red", "unknown field 'colour'", 0),
         ("a AND OR b", "needs a word on each side", 6),
         ("!!!", "no letters or digits", 0),
+        ("title:", "title: needs a word", 0),
+        ("title:()", "unexpected ')'", 7),
     ],
 )
 def test_malformed_queries_point_at_the_problem(query: str, message: str, position: int) -> None:
