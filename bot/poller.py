@@ -163,7 +163,7 @@ class Poller:
             )
         if not feed.last_ok:
             articles = mark_backlog(articles, deliver=self._first_fetch_max)
-        async with self._client.pipeline(transaction=False) as pipe:
+        async with self._client.pipeline(transaction=True) as pipe:
             for article in articles:
                 pipe.xadd(
                     self._keys.entries, {"a": json.dumps(article.to_dict(), ensure_ascii=False)}
