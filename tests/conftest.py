@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from bot.redis_conn import RedisHandle, open_redis
 from bot.settings import Settings, load_settings
@@ -19,6 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CACHE = ROOT / ".cache"
 FEEDPARSER_SDIST = "feedparser==6.0.14"
+
+# Property tests draw the same examples on every run, so CI passes or fails on the code
+# alone; HYPOTHESIS_PROFILE=explore draws new, and more, examples to hunt for bugs.
+hypothesis_settings.register_profile("default", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", max_examples=1000, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")
