@@ -49,6 +49,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
   delivery id (channel plus story, or channel plus digest slot).
 - ``delivered:{hash}`` string: a delivery id the platform accepted. TTL = retention.
+- ``pace:{channel}`` string: when the channel may next be sent to (epoch seconds), shared
+  by every sending process. Expires a second after that moment.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -145,6 +147,9 @@ class Keys:
 
     def outbox(self, platform: str) -> str:
         return f"{self.prefix}outbox:{platform}"
+
+    def pace(self, channel: str) -> str:
+        return f"{self.prefix}pace:{channel}"
 
     def delivered(self, delivery_hash: str) -> str:
         return f"{self.prefix}delivered:{delivery_hash}"

@@ -10,8 +10,9 @@ is recorded on the channel and its delivery dropped; it never blocks other chann
 the record is cleared by the channel's next successful delivery.
 
 Channels are served concurrently and each in order, paced by `bot.pacing`: about one
-message a second per channel. A refusal with a Retry-After (HTTP 429) holds that channel,
-and its deliveries stay queued, in order, until the wait is over; other channels go on.
+message a second per channel, however many processes deliver. A refusal with a
+Retry-After (HTTP 429) holds that channel, and its deliveries stay queued, in order, until
+the wait is over; other channels go on.
 """
 
 from __future__ import annotations
@@ -74,7 +75,11 @@ class OutboxConsumer:
     consumer: str
     ttl: int
     block_ms: int = 1000
-    pacer: ChannelPacer = field(default_factory=ChannelPacer)
+    pacer: ChannelPacer | None = None  # None: the default pace, shared through Redis
+    _pacer: ChannelPacer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pacer = self.pacer or ChannelPacer(self.client, self.keys)
 
     @property
     def stream(self) -> str:
@@ -93,7 +98,7 @@ class OutboxConsumer:
         channel = fields.get("channel", "")
         record = self.keys.delivered(short_hash(delivery))
         if not await self.client.exists(record):
-            await self.pacer.wait(channel)
+            await self._pacer.wait(channel)
             try:
                 await self.deliverer.deliver(fields)
             except DeliveryFailed as exc:
@@ -103,7 +108,7 @@ class OutboxConsumer:
                         "delivery refused; will retry",
                         extra={"delivery": delivery, "error": str(exc), "retry_in": wait},
                     )
-                    self.pacer.hold(channel, wait)
+                    await self._pacer.hold(channel, wait)
                     return False
                 log.error(
                     "channel fails for good; delivery dropped",
@@ -128,7 +133,7 @@ class OutboxConsumer:
         """One channel's messages in order; stop at the first that must wait."""
         done = 0
         for message_id, fields in messages:
-            if self.pacer.wait_for(fields.get("channel", "")) > PATIENCE:
+            if await self._pacer.wait_for(fields.get("channel", "")) > PATIENCE:
                 break  # held by a rate limit: leave this and the rest queued, in order
             if not await self.handle(message_id, fields):
                 break

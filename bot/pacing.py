@@ -1,8 +1,12 @@
 """Pacing messages per channel: about one a second (Slack's rule), and a 429's Retry-After.
 
-One pacer is shared by everything that sends in a process: the outbox consumer waits on
-it before each delivery, and an adapter that splits a digest into several messages waits
-on it before each part. Channels are paced apart, so a busy channel never slows another.
+A channel's next free moment is kept in Redis (``pace:{channel}``), and one script takes it
+and moves it on, so every process that sends through one Redis keeps the pace together:
+two processes delivering to one channel do not send twice as fast. The outbox consumer
+waits on the pacer before each delivery, and an adapter that splits a digest into several
+messages waits on it before each part. Channels are paced apart, so a busy channel never
+slows another. Times come from the caller's clock (`time.time`): processes sharing a Redis
+are expected to keep their clocks in step, as NTP does.
 """
 
 from __future__ import annotations
@@ -11,38 +15,62 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from redis.asyncio import Redis
+
+from bot.keys import Keys
+
 PER_CHANNEL_INTERVAL = 1.0
+
+# KEYS[1] the channel's pace key; ARGV: now, seconds to keep free after the taken moment.
+# Returns the seconds the caller must wait for the moment it took.
+_TAKE = """
+local now = tonumber(ARGV[1])
+local free = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local after = free + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil((after - now) * 1000) + 1000)
+return tostring(free - now)
+"""
+# ARGV: now, seconds to hold. The channel's next free moment becomes at least now + hold.
+_HOLD = """
+local now = tonumber(ARGV[1])
+local until_ = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now + tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], tostring(until_), 'PX', math.ceil((until_ - now) * 1000) + 1000)
+return tostring(until_ - now)
+"""
 
 
 class ChannelPacer:
     """Keeps `interval` seconds between messages to one channel, and holds channels that
-    were told to wait."""
+    were told to wait; shared by every process on the same Redis."""
 
     def __init__(
         self,
+        client: Redis,
+        keys: Keys,
         interval: float = PER_CHANNEL_INTERVAL,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._client = client
+        self._keys = keys
         self._interval = interval
         self._clock = clock
-        self._ready: dict[str, float] = {}
+        self._take = client.register_script(_TAKE)
+        self._hold = client.register_script(_HOLD)
 
-    def wait_for(self, channel: str) -> float:
+    async def wait_for(self, channel: str) -> float:
         """Seconds until the channel may be sent to."""
-        return max(self._ready.get(channel, 0.0) - self._clock(), 0.0)
+        free = await self._client.get(self._keys.pace(channel))
+        return max(float(free or 0) - self._clock(), 0.0)
 
     async def wait(self, channel: str) -> None:
-        """Wait for the channel's turn and take it."""
-        delay = self.wait_for(channel)
-        if delay:
+        """Take the channel's next free moment, and wait for it."""
+        delay = float(
+            await self._take(keys=[self._keys.pace(channel)], args=[self._clock(), self._interval])
+        )
+        if delay > 0:
             await asyncio.sleep(delay)
-        now = self._clock()
-        self._ready[channel] = now + self._interval
-        if len(self._ready) > 10_000:
-            self._ready = {c: t for c, t in self._ready.items() if t > now}
 
-    def hold(self, channel: str, seconds: float) -> None:
+    async def hold(self, channel: str, seconds: float) -> None:
         """Send nothing to the channel for `seconds` (a rate limit's Retry-After)."""
-        until = self._clock() + seconds
-        self._ready[channel] = max(self._ready.get(channel, 0.0), until)
+        await self._hold(keys=[self._keys.pace(channel)], args=[self._clock(), seconds])

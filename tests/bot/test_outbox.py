@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Mapping
 
 from bot.outbox import DeliveryFailed, OutboxConsumer
 from bot.pacing import ChannelPacer
-from bot.redis_conn import RedisHandle
+from bot.redis_conn import RedisHandle, open_redis
+from bot.settings import Settings
 
 
 class Recorder:
@@ -29,17 +31,17 @@ class Recorder:
 
 
 def consumer(
-    handle: RedisHandle, deliverer: Recorder, pacer: ChannelPacer | None = None
+    handle: RedisHandle, deliverer: Recorder, pacer: ChannelPacer | None = None, name: str = "test"
 ) -> OutboxConsumer:
     return OutboxConsumer(
         client=handle.client,
         blocking=handle.blocking,
         keys=handle.keys,
         deliverer=deliverer,
-        consumer="test",
+        consumer=name,
         ttl=3600,
         block_ms=10,
-        pacer=pacer or ChannelPacer(0.0),
+        pacer=pacer or ChannelPacer(handle.client, handle.keys, 0.0),
     )
 
 
@@ -90,18 +92,47 @@ async def test_each_channel_is_paced_and_none_waits_for_another(handle: RedisHan
     for n in range(3):
         await queue(handle, "console:a:busy", f"busy|{n}")
     await queue(handle, "console:a:calm", "calm|0")
-    assert await consumer(handle, recorder, ChannelPacer(0.3)).drain() == 4
+    assert (
+        await consumer(handle, recorder, ChannelPacer(handle.client, handle.keys, 0.3)).drain() == 4
+    )
     busy = [recorder.times[f"busy|{n}"] for n in range(3)]
     assert [d for d in recorder.sent if d.startswith("busy")] == ["busy|0", "busy|1", "busy|2"]
     assert all(later - earlier >= 0.28 for earlier, later in itertools.pairwise(busy))
     assert recorder.times["calm|0"] < busy[1], "the calm channel did not queue behind the busy one"
 
 
+async def test_two_processes_keep_one_pace_per_channel(
+    handle: RedisHandle, settings: Settings
+) -> None:
+    recorder = Recorder()
+    for n in range(4):
+        await queue(handle, "console:a:shared", f"shared|{n}")
+    async with open_redis(settings) as other:
+        first, second = (
+            consumer(h, recorder, ChannelPacer(h.client, h.keys, 0.3), name)
+            for h, name in ((handle, "one"), (other, "two"))
+        )
+        await first.ensure_group()
+        # Each process reads two of the channel's four deliveries, then both send at once.
+        batches = []
+        for outbox in (first, second):
+            reply = await outbox.blocking.xreadgroup(
+                "delivery", outbox.consumer, {outbox.stream: ">"}, count=2
+            )
+            batches.append([(str(i), f) for _s, found in reply for i, f in found])
+        await asyncio.gather(
+            *(o.deliver_batch(b) for o, b in zip((first, second), batches, strict=True))
+        )
+    times = sorted(recorder.times.values())
+    assert len(times) == 4
+    assert all(later - earlier >= 0.28 for earlier, later in itertools.pairwise(times))
+
+
 async def test_a_429_holds_its_channel_for_retry_after_and_keeps_order(
     handle: RedisHandle,
 ) -> None:
     now = [1000.0]
-    pacer = ChannelPacer(0.0, clock=lambda: now[0])
+    pacer = ChannelPacer(handle.client, handle.keys, 0.0, clock=lambda: now[0])
     recorder = Recorder()
     recorder.refuse["console:a:limited"] = DeliveryFailed("429 rate limited", retry_after=30)
     await queue(handle, "console:a:limited", "limited|1")
