@@ -21,21 +21,15 @@ from bot.keys import Keys
 
 PER_CHANNEL_INTERVAL = 1.0
 
-# KEYS[1] the channel's pace key; ARGV: now, seconds to keep free after the taken moment.
-# Returns the seconds the caller must wait for the moment it took.
+# KEYS[1] the channel's pace key; ARGV: now, the earliest moment to take (as seconds from
+# now), the seconds to keep free after it. The channel's next free moment at or after the
+# earliest is taken, and the pace moves past it; returns the seconds until that moment.
 _TAKE = """
 local now = tonumber(ARGV[1])
-local free = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-local after = free + tonumber(ARGV[2])
+local free = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now + tonumber(ARGV[2]))
+local after = free + tonumber(ARGV[3])
 redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil((after - now) * 1000) + 1000)
 return tostring(free - now)
-"""
-# ARGV: now, seconds to hold. The channel's next free moment becomes at least now + hold.
-_HOLD = """
-local now = tonumber(ARGV[1])
-local until_ = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now + tonumber(ARGV[2]))
-redis.call('SET', KEYS[1], tostring(until_), 'PX', math.ceil((until_ - now) * 1000) + 1000)
-return tostring(until_ - now)
 """
 
 
@@ -56,7 +50,6 @@ class ChannelPacer:
         self._interval = interval
         self._clock = clock
         self._take = client.register_script(_TAKE)
-        self._hold = client.register_script(_HOLD)
 
     async def wait_for(self, channel: str) -> float:
         """Seconds until the channel may be sent to."""
@@ -66,11 +59,13 @@ class ChannelPacer:
     async def wait(self, channel: str) -> None:
         """Take the channel's next free moment, and wait for it."""
         delay = float(
-            await self._take(keys=[self._keys.pace(channel)], args=[self._clock(), self._interval])
+            await self._take(
+                keys=[self._keys.pace(channel)], args=[self._clock(), 0, self._interval]
+            )
         )
         if delay > 0:
             await asyncio.sleep(delay)
 
     async def hold(self, channel: str, seconds: float) -> None:
         """Send nothing to the channel for `seconds` (a rate limit's Retry-After)."""
-        await self._hold(keys=[self._keys.pace(channel)], args=[self._clock(), seconds])
+        await self._take(keys=[self._keys.pace(channel)], args=[self._clock(), seconds, 0])

@@ -47,8 +47,9 @@ _NAVIGATION_FRAGMENTS = frozenset(
         "footer", "nav", "navigation",
     }
 )  # fmt: skip
-_TRACKING_FRAGMENT = re.compile(r"^(?:.*=.*|utm_.*|at_.*)$", re.IGNORECASE)
-_NAVIGATION_FRAGMENT = re.compile(r"^(?:\d*|more-\d+|.*=.*|page=.*|utm_.*|at_.*)$", re.IGNORECASE)
+_TRACKING = r".*=.*|utm_.*|at_.*"  # fragments such as #xtor=RSS-1 (page=2 included)
+_TRACKING_FRAGMENT = re.compile(rf"^(?:{_TRACKING})$", re.IGNORECASE)
+_NAVIGATION_FRAGMENT = re.compile(rf"^(?:\d*|more-\d+|{_TRACKING})$", re.IGNORECASE)
 
 
 def _content_fragment(fragment: str) -> str:
@@ -76,16 +77,16 @@ def _unwrap_amp_cache(url: str) -> str:
     return f"{scheme}://{match[2]}{query}"
 
 
-def _keep_param(name: str, value: str) -> bool:
-    lowered = name.lower()
-    if lowered in EXTRA_TRACKERS:
-        return False
-    return not (lowered in _AMP_PARAMS and value.lower() in _AMP_PARAMS[lowered])
-
-
 def _tracker(name: str) -> bool:
     lowered = name.lower()
     return lowered in EXTRA_TRACKERS or bool(TRACKERS_RE.search(lowered))
+
+
+def _keep_param(name: str, value: str) -> bool:
+    lowered = name.lower()
+    if _tracker(lowered):
+        return False
+    return not (lowered in _AMP_PARAMS and value.lower() in _AMP_PARAMS[lowered])
 
 
 def display_url(url: str) -> str:

@@ -38,17 +38,22 @@ async def setup(handle: RedisHandle, clock: Clock, *, stories: int = 3, **settin
         schedule=settings.get("schedule", "daily 09:00 Europe/Berlin"),
         quiet_message=settings.get("quiet"),
     )
+    await arrive(handle, clock, [f"Headline {n} today" for n in range(stories)])
+
+
+async def arrive(handle: RedisHandle, clock: Clock, titles: list[str], tag: str = "e") -> None:
+    """Stories with these titles come in now, the first the newest, a minute apart."""
     pipeline = build_pipeline(handle.client, handle.keys, ttl=TTL, clock=clock)
     await pipeline.process(
         [
             article(
-                entry_key=f"e{n}",
-                url=f"https://n.example.com/{n}",
-                title=f"Headline {n} today",
+                entry_key=f"{tag}{n}",
+                url=f"https://n.example.com/{tag}{n}",
+                title=title,
                 published=clock.moment - timedelta(minutes=n),
                 seen_at=clock.moment,
             )
-            for n in range(stories)
+            for n, title in enumerate(titles)
         ]
     )
 
@@ -105,23 +110,12 @@ async def test_digests_built_at_the_same_moment_share_no_story(
     connection, building at once, many times over) never puts a story in both."""
     clock = Clock(START)
     await setup(handle, clock, stories=0)
-    pipeline = build_pipeline(handle.client, handle.keys, ttl=TTL, clock=clock)
     async with open_redis(settings) as other:
         racers = [Scheduler(c.client, c.keys, clock=clock) for c in (handle, other)]
         for round_ in range(30):
             clock.moment += timedelta(minutes=1)
-            await pipeline.process(
-                [
-                    article(
-                        entry_key=f"r{round_}-{n}",
-                        url=f"https://n.example.com/r{round_}/{n}",
-                        title=f"Story {round_} {n} {'abcdefghij'[n]} headline",
-                        published=clock.moment,
-                        seen_at=clock.moment,
-                    )
-                    for n in range(3)
-                ]
-            )
+            titles = [f"Story {round_} {n} {'abcdefghij'[n]} headline" for n in range(3)]
+            await arrive(handle, clock, titles, tag=f"r{round_}-")
             await asyncio.gather(*(racer.post_now(CHANNEL) for racer in racers))
     posted = [json.loads(m["stories"]) for m in await outbox(handle) if m["kind"] == "digest"]
     delivered = [story for stories in posted for story in stories]
