@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import select
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -369,3 +370,23 @@ async def test_check_and_feeds_list_show_a_channel_that_refuses_deliveries(
     assert "slack:T1:C9: not_in_channel: /invite @newsbot" in out
     code, out, _ = await newsbot("feeds", "list", "--channel", "slack:T1:C9", env=env)
     assert "delivery to slack:T1:C9 FAILED: not_in_channel" in out
+
+
+def test_a_reader_that_goes_away_ends_the_digest_quietly(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(rss("Daily", [{"title": f"Story {n}"} for n in range(5)]).encode())
+    reader, writer = os.pipe()
+    os.close(reader)  # as `newsbot digest … | head` once head has what it wants
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "bot", "digest", str(feed)],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            env=cli_env(tmp_path),
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert process.returncode == 141
+    assert b"Traceback" not in process.stderr and b"BrokenPipe" not in process.stderr
