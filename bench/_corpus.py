@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.errors import ParseError
-from bot.parse import FeedRef, parse_feed
+from bot.net.parse import FeedRef, parse_feed
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = ROOT.parent / "shared" / "data" / "feeds-real"

@@ -36,10 +36,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from _corpus import fetched_at, load_feeds, sources
 
 from bot.errors import ParseError
-from bot.parse import FeedRef, parse_feed
-from bot.pipeline import build_pipeline
-from bot.redis_conn import open_redis
+from bot.net.parse import FeedRef, parse_feed
+from bot.roles.pipeline import build_pipeline
 from bot.settings import load_settings
+from bot.store.connection import open_redis
 from handlers.article import Article
 from handlers.identity import resolve_identity
 from handlers.urls import url_identity

@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 from _corpus import FEEDS, fetched_at, load_feeds
 from ingest import RETENTION, whole_pipeline
 
-from bot.redis_conn import RedisHandle, open_redis
-from bot.render.discord import render_discord
-from bot.render.slack import render_slack
-from bot.search_index import SearchEntry, SearchIndex, indexable
+from bot.render.discord_embeds import render_discord
+from bot.render.slack_blocks import render_slack
 from bot.settings import load_settings
-from bot.story_store import load_stories
+from bot.store.connection import RedisHandle, open_redis
+from bot.store.search_index import SearchEntry, SearchIndex, indexable
+from bot.store.stories import load_stories
 from handlers.digest import build_digest
 from handlers.query import words_of
 from handlers.story import Story

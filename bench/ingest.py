@@ -25,11 +25,11 @@ from _corpus import FEEDS, fetched_at, load_feeds
 
 from bot.errors import ParseError
 from bot.metrics import Metrics
-from bot.parse import FeedRef, parse_feed
-from bot.pipeline import build_pipeline
-from bot.redis_conn import RedisHandle, open_redis
+from bot.net.parse import FeedRef, parse_feed
+from bot.roles.pipeline import build_pipeline
+from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import load_settings
-from bot.worker import PipelineWorker, ensure_group
+from bot.store.connection import RedisHandle, open_redis
 
 RETENTION = 30 * 86400
 

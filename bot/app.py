@@ -14,24 +14,24 @@ from typing import Any, TextIO
 import aiohttp
 from redis.exceptions import RedisError
 
-from bot.config_apply import ConfigPlan, apply_config
-from bot.fetch import Fetcher
 from bot.http_server import build_http_app, start_http
-from bot.llm import LLMSummarizer
 from bot.metrics import Metrics
-from bot.netguard import AddressPolicy, allow_any, public_only
-from bot.outbox import OutboxConsumer
-from bot.pages import FetcherPages
-from bot.pipeline import build_pipeline
+from bot.net.fetch import Fetcher
+from bot.net.guard import AddressPolicy, allow_any, public_only
+from bot.net.pages import FetcherPages
 from bot.platforms.console_adapter import ConsoleDeliverer
-from bot.poller import Poller
-from bot.redis_conn import RedisHandle, open_redis
-from bot.routing import Router
-from bot.scheduler import Scheduler, run_scheduler
+from bot.roles.config_apply import ConfigPlan, apply_config
+from bot.roles.llm_summarizer import LLMSummarizer
+from bot.roles.outbox import OutboxConsumer
+from bot.roles.pipeline import build_pipeline
+from bot.roles.poller import Poller
+from bot.roles.routing import Router
+from bot.roles.scheduler import Scheduler, run_scheduler
+from bot.roles.worker import PipelineWorker, consumer_name, ensure_group
 from bot.settings import Settings
-from bot.subscriptions import SubscriptionStore
-from bot.watchlist import Watchlist
-from bot.worker import PipelineWorker, consumer_name, ensure_group
+from bot.store.connection import RedisHandle, open_redis
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.watchlist import Watchlist
 from handlers.channels import Subscription
 
 log = logging.getLogger(__name__)

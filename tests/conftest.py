@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from bot.redis_conn import RedisHandle, open_redis
 from bot.settings import Settings, load_settings
+from bot.store.connection import RedisHandle, open_redis
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.redis_server import PrivateRedis
 

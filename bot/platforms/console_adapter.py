@@ -13,11 +13,11 @@ from typing import TextIO
 
 from redis.asyncio import Redis
 
-from bot.keys import Keys
 from bot.render.plain import format_digest
 from bot.render.terminal import render_digest_terminal
 from bot.render.text_limits import printable
-from bot.story_store import load_stories
+from bot.store.keys import Keys
+from bot.store.stories import load_stories
 from handlers.digest import Digest
 from handlers.story import digest_items
 

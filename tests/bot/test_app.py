@@ -14,11 +14,11 @@ import aiohttp
 
 from bot.app import RunningBot, run_bot
 from bot.settings import Settings
-from bot.subscriptions import SubscriptionStore
-from bot.watchlist import Watchlist
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.watchlist import Watchlist
 from handlers.channels import ChannelRef
 from tests.articles import rss
-from tests.bot.test_cli import cli_env
+from tests.bot.cli.test_cli import cli_env
 from tests.fakes.feed_server import FeedServer
 
 FEED = rss(

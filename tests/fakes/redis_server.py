@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 
-from bot.embedded_redis import find_redis_server
+from bot.store.embedded_redis import find_redis_server
 
 
 class PrivateRedis:

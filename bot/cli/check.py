@@ -1,0 +1,54 @@
+"""`newsbot check`: settings, config, Redis, feed health, refused channels and chat tokens."""
+
+from __future__ import annotations
+
+import time
+
+from bot.cli.exits import EXIT_FAILED, EXIT_OK
+from bot.errors import NewsbotError
+from bot.render.feed_status import health
+from bot.roles.config_apply import ConfigPlan
+from bot.settings import Settings
+from bot.store.connection import open_redis
+from bot.store.subscriptions import failed_channels
+from bot.store.watchlist import Watchlist
+
+
+async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
+    ok = True
+    print("settings: ok" + (f" (from {settings.config_path})" if settings.config_path else ""))
+    if plan is not None and (plan.feeds or plan.channels):
+        subs = sum(len(c.feeds) for c in plan.channels)
+        print(
+            f"config: {len(plan.feeds)} feed(s), {len(plan.channels)} channel(s), "
+            f"{subs} subscription(s), applied when newsbot run starts"
+        )
+    try:
+        async with open_redis(settings) as handle:
+            info = await handle.client.info("server")
+            print(f"redis: ok, {handle.description}, version {info.get('redis_version')}")
+            feeds = await Watchlist(handle.client, handle.keys).all()
+            failing = [f for f in feeds if f.failures]
+            print(f"feeds: {len(feeds)} watched, {len(failing)} failing")
+            for feed in failing:
+                print(f"  {feed.id} {feed.url}: {health(feed, time.time())}")
+            pending = await handle.client.xlen(handle.keys.entries)
+            print(f"pipeline: {pending} entries waiting")
+            failed = await failed_channels(handle.client, handle.keys)
+            channels = await handle.client.scard(handle.keys.channels)
+            print(f"channels: {channels}, {len(failed)} refusing deliveries")
+            for channel, reason in failed.items():
+                print(f"  {channel}: {reason}")
+    except NewsbotError as exc:
+        ok = False
+        print(f"redis: FAILED: {exc}")
+    slack = settings.slack_bot_token is not None
+    discord = settings.discord_token is not None
+    print(f"slack: {'token set' if slack else 'not configured'}")
+    print(f"discord: {'token set' if discord else 'not configured'}")
+    if slack and settings.slack_signing_secret is None and settings.slack_app_token is None:
+        ok = False
+        print(
+            "slack: FAILED: set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
+        )
+    return EXIT_OK if ok else EXIT_FAILED

@@ -1,0 +1,157 @@
+"""`newsbot digest`: run the whole pipeline once over some sources and collect the result.
+
+Stateless for the user: it works on a throwaway Redis namespace (see `open_redis`), sends
+no conditional headers, and so prints the same stories every time it runs. Sources are
+fetched concurrently, but run through the pipeline in the order given, so which copy of a
+story counts as first seen never depends on network timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from bot.errors import FetchError, NewsbotError, ParseError, SourceError
+from bot.net.fetch import Fetcher
+from bot.net.local_files import file_url, read_local
+from bot.net.opml import is_opml, read_opml
+from bot.net.pages import FetcherPages
+from bot.net.parse import FeedRef, ParsedFeed, parse_feed
+from bot.roles.pipeline import build_pipeline
+from bot.settings import Settings
+from bot.store.connection import open_redis
+from bot.store.stories import load_stories
+from handlers.identity import resolve_identity
+from handlers.story import DigestItem, digest_items
+from handlers.summarize import DEFAULT_BUDGET, Budget
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+_FETCH_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    """A source that gave nothing, and why, as shown in `stats.errors`."""
+
+    source: str
+    error: str
+
+
+@dataclass
+class DigestResult:
+    """Everything `newsbot digest` prints."""
+
+    generated_at: datetime
+    items: list[DigestItem]
+    feeds: int = 0
+    entries: int = 0
+    duplicates: int = 0
+    errors: list[SourceFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Document:
+    name: str
+    url: str
+    data: bytes
+    content_type: str = ""
+
+
+Progress = Callable[[str], None]
+
+
+def _is_url(source: str) -> bool:
+    return urlsplit(source).scheme.lower() in {"http", "https"}
+
+
+async def _load(source: str, fetcher: Fetcher) -> _Document:
+    if _is_url(source):
+        result = await fetcher.fetch(source)
+        return _Document(source, result.url, result.body, result.content_type)
+    data = await read_local(source, limit=MAX_FILE_BYTES)
+    return _Document(source, file_url(source), data)
+
+
+async def _expand(
+    sources: Sequence[str], fetcher: Fetcher, errors: list[SourceFailure], progress: Progress
+) -> list[_Document]:
+    """Load every source; an OPML source is replaced by the feeds it lists, fetched too."""
+    limit = asyncio.Semaphore(_FETCH_CONCURRENCY)
+
+    async def load(source: str) -> _Document | SourceFailure:
+        async with limit:
+            try:
+                return await _load(source, fetcher)
+            except NewsbotError as exc:
+                return SourceFailure(source, str(exc))
+            finally:
+                progress(source)
+
+    documents: list[_Document] = []
+    for outcome in await asyncio.gather(*(load(s) for s in sources)):
+        if isinstance(outcome, SourceFailure):
+            errors.append(outcome)
+        elif is_opml(outcome.data):
+            try:
+                listed = [feed.url for feed in read_opml(outcome.data)]
+            except SourceError as exc:
+                errors.append(SourceFailure(outcome.name, str(exc)))
+                continue
+            if not listed:
+                errors.append(SourceFailure(outcome.name, "OPML file lists no feeds"))
+            documents.extend(await _expand(listed, fetcher, errors, progress))
+        else:
+            documents.append(outcome)
+    return documents
+
+
+async def run_digest(
+    settings: Settings,
+    sources: Sequence[str],
+    *,
+    fetcher: Fetcher,
+    budget: Budget = DEFAULT_BUDGET,
+    progress: Progress = lambda _source: None,
+    now: datetime | None = None,
+) -> DigestResult:
+    """Fetch, parse and run every source through the pipeline; return the folded stories."""
+    now = now or datetime.now(UTC)
+    result = DigestResult(generated_at=now, items=[])
+    documents = await _expand(sources, fetcher, result.errors, progress)
+    parsed: list[tuple[_Document, ParsedFeed]] = []
+    for number, document in enumerate(documents, start=1):
+        ref = FeedRef(feed_id=f"d{number}", url=document.url)
+        try:
+            parsed.append(
+                (
+                    document,
+                    parse_feed(document.data, ref, content_type=document.content_type, now=now),
+                )
+            )
+        except (ParseError, FetchError) as exc:
+            result.errors.append(SourceFailure(document.name, str(exc)))
+    result.feeds = len(parsed)
+    story_ids: list[str] = []
+    async with open_redis(settings, ephemeral=True) as redis_handle:
+        pipeline = build_pipeline(
+            redis_handle.client,
+            redis_handle.keys,
+            ttl=settings.retention_seconds,
+            pages=FetcherPages(fetcher),
+            budget=budget,
+            record_failures=False,
+        )
+        for _document, feed in parsed:
+            result.entries += len(feed.articles)
+            _mode, _why, articles, _shot = resolve_identity("guid", feed.articles, None)
+            outcome = await pipeline.process(articles)
+            story_ids.extend(a.story_id for a in outcome.articles if not a.is_copy)
+        stories = await load_stories(
+            redis_handle.client, redis_handle.keys, list(dict.fromkeys(story_ids))
+        )
+    result.items = digest_items(stories)
+    result.duplicates = result.entries - len(result.items)
+    return result

@@ -1,0 +1,3 @@
+"""Exit statuses every `newsbot` subcommand shares (DESIGN.md: 0, 1, 2)."""
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -1,0 +1,262 @@
+"""The platform-neutral `/news` command core: the console, Slack and Discord all call this.
+
+An adapter turns what its platform sent into a `Caller` (where, who, and whether they
+manage the channel) and the command text, and formats the `Reply` it gets back. What a
+command posts to the channel itself (a digest now, a new subscription's stories) goes
+through the outbox like every other delivery, so it is paced, recorded and never doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
+from bot.commands.article_summary import read_source, summarize_document
+from bot.errors import NewsbotError
+from bot.metrics import Metrics
+from bot.net.fetch import Fetcher
+from bot.render.feed_status import status_line
+from bot.roles.poller import POLL_LEASE, Poller
+from bot.roles.routing import Router
+from bot.roles.scheduler import Scheduler
+from bot.settings import Settings
+from bot.store.keys import Keys
+from bot.store.search_index import SearchIndex
+from bot.store.stories import newest_stories
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.watchlist import FeedRecord, Watchlist
+from handlers.channels import ChannelRef
+from handlers.commands import HELP, Command, CommandError, parse_command
+from handlers.query import QueryError
+from handlers.reply import Reply, refusal
+from handlers.story import digest_items
+from handlers.summarize import Abstractive, Budget
+
+log = logging.getLogger(__name__)
+SEARCH_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a command, from where, and whether the platform says they manage it."""
+
+    channel: ChannelRef
+    user: str
+    admin: bool = False
+
+
+class CommandCore:
+    """Runs `/news` commands against newsbot's state."""
+
+    def __init__(
+        self,
+        *,
+        client: Redis,
+        keys: Keys,
+        settings: Settings,
+        fetcher: Fetcher,
+        clock: Callable[[], float] = time.time,
+        abstractive: Abstractive | None = None,
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._settings = settings
+        self._fetcher = fetcher
+        self._clock = clock
+        self._abstractive = abstractive
+        self._watchlist = Watchlist(client, keys)
+        self._subscriptions = SubscriptionStore(client, keys)
+        self._router = Router(client, keys, ttl=settings.retention_seconds, clock=clock)
+        self._scheduler = Scheduler(client, keys, default_zone=settings.timezone, clock=clock)
+        self._search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
+        self._poller = Poller(
+            client=client,
+            keys=keys,
+            fetcher=fetcher,
+            interval=settings.poll_interval,
+            metrics=Metrics(),
+            clock=clock,
+            first_fetch_max=settings.first_fetch_max,
+            failing_notice=settings.feed_failing_notice,
+        )
+
+    def may_manage(self, caller: Caller) -> bool:
+        managers = self._settings.managers
+        return caller.admin or "everyone" in managers or caller.user in managers
+
+    async def handle(self, caller: Caller, text: str) -> Reply:
+        """Answer one command; every problem becomes a reply saying what to do, not a raise."""
+        try:
+            command = parse_command(text, default_zone=self._settings.timezone)
+        except CommandError as exc:
+            return refusal(str(exc))
+        if command.manager_only and not self.may_manage(caller):
+            return refusal(
+                f"only channel managers may {command.name} here "
+                "(Slack: workspace admins; Discord: Manage Channels)"
+            )
+        try:
+            return await self._run(caller, command)
+        except NewsbotError as exc:
+            return refusal(str(exc))
+
+    async def _run(self, caller: Caller, command: Command) -> Reply:
+        channel = caller.channel
+        if command.name == "subscribe":
+            return await self.subscribe(caller, command)
+        if command.name == "unsubscribe":
+            return await self.unsubscribe(channel, command.target)
+        if command.name == "feeds":
+            return await self.feeds(channel)
+        if command.name == "digest":
+            return await self.digest(channel)
+        if command.name == "schedule":
+            return await self.schedule(channel, command)
+        if command.name == "latest":
+            return await self.latest(channel, command.count)
+        if command.name == "search":
+            return await self.search(channel, command.query)
+        if command.name == "summarize":
+            return await self.summarize(command.target)
+        return Reply(HELP)
+
+    async def subscribe(self, caller: Caller, command: Command) -> Reply:
+        now = self._clock()
+        record, created = await self._watchlist.add(command.target, now=now)
+        if not record.last_ok:
+            # Hold the poll lease ourselves, so a running poller does not fetch it too.
+            await self._watchlist.reschedule(record.id, now + POLL_LEASE)
+        sub, new = await self._subscriptions.subscribe(
+            caller.channel, record.id, now=now, mode=command.mode, added_by=caller.user
+        )
+        if record.last_ok:
+            found = await self._client.zcard(self._keys.feed_stories(record.id))
+            queued = (
+                await self._router.seed(sub, newest=self._settings.first_fetch_max) if new else 0
+            )
+        else:
+            report = await self._poller.poll(record)
+            if report.status == "failed":
+                await self._subscriptions.unsubscribe(caller.channel, record.id)
+                if created:
+                    await self._watchlist.remove(record.id)
+                return refusal(f"could not subscribe to {record.url}: {report.error}")
+            found = report.entries
+            queued = min(found, self._settings.first_fetch_max) if new else 0
+        await self._scheduler.ensure_scheduled(caller.channel)
+        fresh = await self._watchlist.get(record.id) or record
+        name = f"{fresh.id} ({fresh.title})" if fresh.title else fresh.id
+        if not new:
+            return Reply(f"{name} was already subscribed here; it is now in {sub.mode} mode.")
+        lines = [f"Subscribed this channel to {name} in {sub.mode} mode: found {found} stories."]
+        if queued and sub.mode == "instant":
+            lines.append(f"The {queued} newest are being posted now; new ones follow as they come.")
+        elif queued:
+            lines.append(
+                f"The {queued} newest go into the next digest ({await self._when(caller.channel)})."
+            )
+        lines.append("Older stories are kept for /news search and /news latest.")
+        return Reply(" ".join(lines))
+
+    async def _when(self, channel: ChannelRef) -> str:
+        settings = await self._subscriptions.channel_settings(channel)
+        schedule = self._scheduler.schedule_of(settings)
+        due = await self._client.zscore(self._keys.digests_due, str(channel))
+        if due is None:
+            return f"schedule {schedule.describe()}; use /news digest to post one"
+        moment = datetime.fromtimestamp(float(due), UTC).astimezone(schedule.tz)
+        return f"{schedule.describe()}, next {moment:%a %d %b %H:%M %Z}"
+
+    async def _feed(self, channel: ChannelRef, target: str) -> FeedRecord | None:
+        record = await self._watchlist.get(target)
+        if record is None or await self._subscriptions.get(channel, record.id) is None:
+            return None
+        return record
+
+    async def unsubscribe(self, channel: ChannelRef, target: str) -> Reply:
+        record = await self._feed(channel, target)
+        if record is None:
+            return refusal(f"this channel has no feed {target!r}; /news feeds lists its feeds")
+        await self._subscriptions.unsubscribe(channel, record.id)
+        await self._scheduler.reschedule(channel)
+        return Reply(f"Unsubscribed this channel from {record.id}: {record.url}")
+
+    async def feeds(self, channel: ChannelRef) -> Reply:
+        subs = await self._subscriptions.of_channel(channel)
+        if not subs:
+            return Reply("This channel has no feeds yet. Add one with /news subscribe <feed url>.")
+        now = self._clock()
+        lines = [f"This channel's feeds ({len(subs)}):"]
+        for sub in subs:
+            record = await self._watchlist.get(sub.feed_id)
+            if record is None:
+                continue
+            title = f" ({record.title})" if record.title else ""
+            shown = f", filter {sub.filter!r}" if sub.filter else ""
+            lines.append(f"{record.id}  {record.url}{title} [{sub.mode}{shown}]")
+            lines.append(f"    {status_line(record, now)}")
+        if any(s.mode == "digest" for s in subs):
+            lines.append(f"Digests: {await self._when(channel)}")
+        failed = (await self._subscriptions.channel_settings(channel)).get("failed")
+        if failed:
+            lines.append(f"Delivery to this channel FAILED: {failed}")
+        return Reply("\n".join(lines))
+
+    async def digest(self, channel: ChannelRef) -> Reply:
+        outcome = await self._scheduler.post_now(channel)
+        if not outcome.stories:
+            return Reply(
+                "Nothing new since the last digest. /news latest shows the newest stories."
+            )
+        return Reply(
+            f"Posting a digest of {outcome.stories} stories now; "
+            "the next scheduled digest covers what arrives after it."
+        )
+
+    async def schedule(self, channel: ChannelRef, command: Command) -> Reply:
+        if command.schedule is None:
+            return Reply(f"Digests here: {await self._when(channel)}.")
+        await self._subscriptions.set_channel(channel, schedule=command.schedule_text)
+        await self._scheduler.reschedule(channel)
+        if command.schedule.kind == "off":
+            return Reply("Scheduled digests are off here; /news digest still posts one.")
+        subs = await self._subscriptions.of_channel(channel)
+        note = (
+            ""
+            if any(s.mode == "digest" for s in subs)
+            else " This channel has no digest subscriptions yet."
+        )
+        return Reply(f"Digests here: {await self._when(channel)}.{note}")
+
+    async def latest(self, channel: ChannelRef, count: int) -> Reply:
+        feed_ids = [s.feed_id for s in await self._subscriptions.of_channel(channel)]
+        if not feed_ids:
+            return Reply("This channel has no feeds yet. Add one with /news subscribe <feed url>.")
+        items = digest_items(await newest_stories(self._client, self._keys, feed_ids, count))
+        if not items:
+            return Reply("No stories stored yet for this channel's feeds.")
+        return Reply(f"The {len(items)} newest stories of this channel's feeds:", tuple(items))
+
+    async def search(self, channel: ChannelRef, query: str) -> Reply:
+        feed_ids = [s.feed_id for s in await self._subscriptions.of_channel(channel)]
+        try:
+            stories = await self._search.search(query, feed_ids=feed_ids, limit=SEARCH_LIMIT)
+        except QueryError as exc:
+            return refusal(str(exc))
+        if not stories:
+            return Reply(f"No stories of this channel's feeds match {query!r}.")
+        items = digest_items(stories)
+        return Reply(f"Stories matching {query!r}, newest first:", tuple(items))
+
+    async def summarize(self, url: str) -> Reply:
+        data, final_url = await read_source(url, self._fetcher)
+        summary = await summarize_document(
+            data, source=url, url=final_url, budget=Budget(), abstractive=self._abstractive
+        )
+        title = f"{summary.title}\n" if summary.title else ""
+        return Reply(f"{title}{summary.summary}\n({summary.method} summary of {url})")

@@ -1,0 +1,254 @@
+"""Fetching feeds and pages over HTTP, within the guard and limits of DESIGN.md.
+
+Conditional GET (ETag / Last-Modified), gzip and deflate, connect and total timeouts, a
+body-size cap enforced while streaming (so a gzip bomb is stopped too), at most five
+redirects each checked by the guard, a per-host connection limit, and the server's
+Retry-After (429/503) and Cache-Control max-age passed back to the poller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from bot.errors import FetchError, FetchRefused
+from bot.net.guard import AddressPolicy, GuardedResolver, check_literal_host, literal_address
+
+USER_AGENT = "newsbot/0.1 (self-hosted news-digest bot; +https://pypi.org/project/newsbot/)"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, text/html;q=0.5, */*;q=0.3"
+)
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+MAX_REDIRECTS = 5
+_REDIRECTS = {301, 302, 303, 307, 308}
+_MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*\"?(\d+)")
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status."""
+
+    def __init__(self, status: int, url: str, retry_after: float | None = None) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        hint = f" (retry after {retry_after:.0f} s)" if retry_after else ""
+        super().__init__(f"HTTP {status} from {url}{hint}")
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A completed fetch: the body (empty on 304) and the caching hints that came with it."""
+
+    url: str
+    status: int
+    body: bytes
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: float | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    """The max-age of a Cache-Control header, in seconds; None when absent or no-cache."""
+    if not cache_control or "no-store" in cache_control or "no-cache" in cache_control:
+        return None
+    match = _MAX_AGE.search(cache_control)
+    return float(match[1]) if match else None
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """The knobs of fetching; defaults follow DESIGN.md."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    connect_timeout: float = 10.0
+    total_timeout: float = 30.0
+    per_host: int = 2
+    total_connections: int = 32
+
+
+class Fetcher:
+    """An HTTP client for feeds and article pages; use as an async context manager."""
+
+    def __init__(self, *, policy: AddressPolicy, limits: FetchLimits = FetchLimits()) -> None:
+        self._policy = policy
+        self._limits = limits
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(self._policy),
+            limit=self._limits.total_connections,
+            limit_per_host=self._limits.per_host,
+            ttl_dns_cache=60,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=self._limits.total_timeout,
+                sock_connect=self._limits.connect_timeout,
+            ),
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            trust_env=False,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = ACCEPT,
+    ) -> FetchResult:
+        """GET `url`, following at most five guarded redirects; raise `FetchError` on failure."""
+        if self._session is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        current = url
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                self._check_url(current)
+                async with self._session.get(
+                    current, headers=headers, allow_redirects=False
+                ) as response:
+                    self._check_peer(response, current)
+                    if response.status in _REDIRECTS:
+                        location = response.headers.get("Location")
+                        if not location:
+                            raise FetchError(f"HTTP {response.status} without a Location header")
+                        current = urljoin(current, location)
+                        continue
+                    return await self._finish(response, current)
+            raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
+        except FetchError:
+            raise
+        except TimeoutError as exc:
+            raise FetchError(f"timed out after {self._limits.total_timeout:.0f} s") from exc
+        except aiohttp.ClientConnectorError as exc:
+            refused = _refusal_in(exc)
+            if refused is not None:
+                raise refused from exc
+            raise FetchError(f"cannot connect: {exc.os_error or exc}") from exc
+        except aiohttp.ClientError as exc:
+            raise FetchError(f"{type(exc).__name__}: {exc}") from exc
+        except asyncio.CancelledError:
+            raise
+        except ValueError as exc:  # yarl/aiohttp on malformed URLs
+            raise FetchError(f"bad URL: {exc}") from exc
+
+    def _check_url(self, url: str) -> None:
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise FetchRefused(f"refused: malformed URL ({exc})") from exc
+        if parts.scheme.lower() not in {"http", "https"}:
+            raise FetchRefused(
+                f"refused: only http and https URLs are fetched, not {parts.scheme!r}"
+            )
+        if not parts.hostname:
+            raise FetchRefused("refused: URL has no host")
+        check_literal_host(parts.hostname, self._policy)
+
+    def _check_peer(self, response: aiohttp.ClientResponse, url: str) -> None:
+        connection = response.connection
+        if connection is None or connection.transport is None:
+            return
+        peer = connection.transport.get_extra_info("peername")
+        if not peer:
+            return
+        address = literal_address(str(peer[0]))
+        if address is not None and not self._policy(address):
+            raise FetchRefused(f"refused: {urlsplit(url).hostname} connected to {address}")
+
+    async def _finish(self, response: aiohttp.ClientResponse, url: str) -> FetchResult:
+        headers = response.headers
+        max_age = parse_max_age(headers.get("Cache-Control"))
+        if response.status == 304:
+            return FetchResult(
+                url=url,
+                status=304,
+                body=b"",
+                max_age=max_age,
+                etag=headers.get("ETag"),
+                last_modified=headers.get("Last-Modified"),
+            )
+        if response.status >= 400 or response.status < 200:
+            retry = (
+                parse_retry_after(headers.get("Retry-After"))
+                if response.status in {429, 503}
+                else None
+            )
+            raise HTTPStatusError(response.status, url, retry)
+        limit = self._limits.max_bytes
+        declared = response.content_length
+        if declared is not None and declared > limit:
+            raise FetchError(f"response too large: {declared} bytes (limit {limit})")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise FetchError(f"response too large: over {limit} bytes")
+            chunks.append(chunk)
+        return FetchResult(
+            url=url,
+            status=response.status,
+            body=b"".join(chunks),
+            content_type=headers.get("Content-Type", ""),
+            etag=headers.get("ETag"),
+            last_modified=headers.get("Last-Modified"),
+            max_age=max_age,
+        )
+
+
+def _refusal_in(exc: BaseException) -> FetchRefused | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, FetchRefused):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -1,0 +1,29 @@
+"""A watched feed's health in words, the same in `newsbot feeds list` and `/news feeds`."""
+
+from __future__ import annotations
+
+from bot.store.watchlist import FeedRecord
+
+
+def ago(when: float, now: float) -> str:
+    if not when:
+        return "never"
+    seconds = max(0, int(now - when))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def health(feed: FeedRecord, now: float) -> str:
+    if feed.failures:
+        since = f" since {ago(feed.failing_since, now)}" if feed.failing_since else ""
+        return f"failing{since} (×{feed.failures}): {feed.last_error}"
+    if not feed.last_fetch:
+        return "not fetched yet"
+    return f"ok (warning: {feed.warning})" if feed.warning else "ok"
+
+
+def status_line(feed: FeedRecord, now: float) -> str:
+    """Last fetch, entries and health on one line."""
+    return f"last fetch {ago(feed.last_fetch, now)}, {feed.entries} entries, {health(feed, now)}"

@@ -1,0 +1,176 @@
+"""Config as code: the watch list and channel subscriptions written in `newsbot.toml`.
+
+    [[feeds]]                       # watched, whether or not a channel subscribes
+    url = "https://example.com/feed.xml"
+    interval = 300                  # optional, seconds
+
+    [[channels]]
+    id = "slack:T0123:C0456"
+    schedule = "daily 09:00 Europe/Berlin"   # optional
+    quiet_message = "No news today."         # optional: posted when a digest is empty
+    [[channels.feeds]]
+    url = "https://example.com/feed.xml"
+    mode = "instant"                # optional: digest (default) or instant
+    filter = "ukraine -sport"       # optional, in the query language
+    priority = 2                    # optional: lifts this feed's stories in digests
+
+`plan_config` checks everything first and raises one `ConfigError` listing every problem;
+`apply_config` is idempotent, so it runs on every start: what the file says is added or
+updated, and nothing the file does not mention is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.errors import ConfigError
+from bot.settings import Settings
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.watchlist import InvalidFeedURL, Watchlist, check_feed_url
+from handlers.channels import (
+    ChannelError,
+    ChannelRef,
+    Mode,
+    Subscription,
+    check_filter,
+    check_mode,
+)
+from handlers.schedule import ScheduleError, parse_schedule
+
+
+@dataclass(frozen=True)
+class PlannedFeed:
+    url: str
+    interval: float | None = None
+
+
+@dataclass(frozen=True)
+class PlannedSubscription:
+    url: str
+    mode: Mode | None = None
+    filter: str | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class PlannedChannel:
+    channel: ChannelRef
+    schedule: str | None = None
+    quiet_message: str | None = None
+    feeds: tuple[PlannedSubscription, ...] = ()
+
+
+@dataclass
+class ConfigPlan:
+    """What `newsbot.toml` asks for, checked."""
+
+    feeds: list[PlannedFeed] = field(default_factory=list)
+    channels: list[PlannedChannel] = field(default_factory=list)
+
+
+def _url(raw: Any, where: str, problems: list[str]) -> str | None:
+    try:
+        return check_feed_url(str(raw))
+    except InvalidFeedURL as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+
+
+def _subscription(
+    table: Mapping[str, Any], where: str, problems: list[str]
+) -> PlannedSubscription | None:
+    url = _url(table.get("url", ""), f"{where}.url", problems)
+    try:
+        mode = check_mode(str(table["mode"])) if "mode" in table else None
+        feed_filter = check_filter(str(table["filter"])) if "filter" in table else None
+    except ChannelError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    priority = table.get("priority")
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+        problems.append(f"{where}.priority: expected a whole number")
+        return None
+    unknown = set(table) - {"url", "mode", "filter", "priority"}
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    return PlannedSubscription(url, mode, feed_filter, priority) if url else None
+
+
+def plan_config(settings: Settings) -> ConfigPlan:
+    """Check the file's [[feeds]] and [[channels]]; raise `ConfigError` listing all problems."""
+    problems: list[str] = []
+    plan = ConfigPlan()
+    for number, table in enumerate(settings.feeds, start=1):
+        where = f"feeds[{number}]"
+        url = _url(table.get("url", ""), f"{where}.url", problems)
+        interval = table.get("interval")
+        if interval is not None and not (isinstance(interval, int | float) and interval > 0):
+            problems.append(f"{where}.interval: expected a positive number of seconds")
+        elif url:
+            plan.feeds.append(PlannedFeed(url, float(interval) if interval else None))
+    for number, table in enumerate(settings.channels, start=1):
+        where = f"channels[{number}]"
+        try:
+            channel = ChannelRef.parse(str(table.get("id", "")))
+        except ChannelError as exc:
+            problems.append(f"{where}.id: {exc}")
+            continue
+        schedule = table.get("schedule")
+        if schedule is not None:
+            try:
+                schedule = parse_schedule(str(schedule), default_zone=settings.timezone).describe()
+            except ScheduleError as exc:
+                problems.append(f"{where}.schedule: {exc}")
+        subscriptions = []
+        for index, sub in enumerate(table.get("feeds") or [], start=1):
+            if not isinstance(sub, Mapping):
+                problems.append(f"{where}.feeds[{index}]: expected a table")
+                continue
+            planned = _subscription(sub, f"{where}.feeds[{index}]", problems)
+            if planned is not None:
+                subscriptions.append(planned)
+        quiet = table.get("quiet_message")
+        plan.channels.append(
+            PlannedChannel(channel, schedule, str(quiet) if quiet else None, tuple(subscriptions))
+        )
+    if problems:
+        raise ConfigError(problems)
+    return plan
+
+
+async def apply_config(
+    plan: ConfigPlan,
+    *,
+    watchlist: Watchlist,
+    subscriptions: SubscriptionStore,
+    now: float,
+    seed: Callable[[Subscription], Awaitable[int]] | None = None,
+) -> int:
+    """Make Redis hold what the plan says; return how many subscriptions it touched.
+
+    `seed` is called for each subscription the file creates (not for existing ones).
+    """
+    for feed in plan.feeds:
+        await watchlist.add(feed.url, now=now, interval=feed.interval)
+    touched = 0
+    for channel in plan.channels:
+        await subscriptions.set_channel(
+            channel.channel, schedule=channel.schedule, quiet_message=channel.quiet_message
+        )
+        for sub in channel.feeds:
+            record, _ = await watchlist.add(sub.url, now=now)
+            subscription, new = await subscriptions.subscribe(
+                channel.channel,
+                record.id,
+                now=now,
+                mode=sub.mode,
+                filter=sub.filter,
+                priority=sub.priority,
+                added_by="newsbot.toml",
+            )
+            if new and seed is not None:
+                await seed(subscription)
+            touched += 1
+    return touched

@@ -1,0 +1,243 @@
+"""The poller: claims due feeds, fetches them, and queues their entries for the pipeline.
+
+Each feed is polled every `NEWSBOT_POLL_INTERVAL` seconds (or its own interval). The next
+poll is never earlier than the server's Cache-Control max-age or Retry-After allow (both
+capped), and a failing feed backs off exponentially. A 304 does no parsing. Entries go to
+the ``entries`` stream, where any pipeline worker picks them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from redis.typing import EncodableT
+
+from bot.errors import FetchError, NewsbotError
+from bot.metrics import Metrics
+from bot.net.fetch import Fetcher, FetchResult, HTTPStatusError
+from bot.net.parse import FeedRef, parse_feed
+from bot.roles.feed_health import FeedHealthNotices
+from bot.stopping import sleep_unless_stopped
+from bot.store.keys import Keys
+from bot.store.watchlist import FeedRecord, Watchlist
+from handlers.first_fetch import mark_backlog
+from handlers.identity import FetchSnapshot, resolve_identity
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 24 * 3600.0
+MAX_CACHE_WAIT = 6 * 3600.0
+# Longer than a fetch may take (30 s total timeout) plus parsing: a claimed feed is not
+# claimed again before its poll ends, unless the process polling it died.
+POLL_LEASE = 120.0
+Clock = Callable[[], float]
+
+
+def next_poll_delay(
+    interval: float,
+    *,
+    failures: int = 0,
+    retry_after: float | None = None,
+    max_age: float | None = None,
+) -> float:
+    """Seconds until the next poll of a feed.
+
+    Healthy: the interval, or longer if the server's max-age asks (at most 6 h). Failing:
+    the interval doubled per consecutive failure, capped at 24 h, and never sooner than a
+    Retry-After (also capped at 24 h).
+    """
+    if failures <= 0:
+        return max(interval, min(max_age or 0.0, MAX_CACHE_WAIT))
+    backoff = min(interval * 2.0 ** min(failures - 1, 30), max(MAX_BACKOFF, interval))
+    return max(backoff, min(retry_after or 0.0, MAX_BACKOFF))
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """What one poll of one feed did."""
+
+    feed_id: str
+    status: str  # "ok", "not_modified" or "failed"
+    entries: int = 0
+    error: str = ""
+
+
+class Poller:
+    """Polls the watch list; share one Redis between any number of pollers."""
+
+    def __init__(
+        self,
+        *,
+        client: Redis,
+        keys: Keys,
+        fetcher: Fetcher,
+        interval: float,
+        metrics: Metrics,
+        clock: Clock = time.time,
+        batch: int = 16,
+        first_fetch_max: int = 5,
+        failing_notice: float = 86400.0,
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._watchlist = Watchlist(client, keys)
+        self._fetcher = fetcher
+        self._interval = interval
+        self._metrics = metrics
+        self._clock = clock
+        self._batch = batch
+        self._first_fetch_max = first_fetch_max
+        self.lease = POLL_LEASE
+        self._notices = FeedHealthNotices(client, keys, after=failing_notice)
+
+    async def poll_due(self) -> list[PollReport]:
+        """Claim the feeds due now and poll them concurrently."""
+        now = self._clock()
+        feeds = await self._watchlist.claim_due(now=now, limit=self._batch, lease=self.lease)
+        return list(await asyncio.gather(*(self.poll(feed) for feed in feeds)))
+
+    async def poll(self, feed: FeedRecord) -> PollReport:
+        interval = feed.interval or self._interval
+        started = self._clock()
+        try:
+            result = await self._fetcher.fetch(
+                feed.url, etag=feed.etag or None, last_modified=feed.last_modified or None
+            )
+            if result.not_modified:
+                return await self._not_modified(feed, result, interval, started)
+            return await self._queue_entries(feed, result, interval, started)
+        except NewsbotError as exc:
+            return await self._failed(feed, exc, interval, started)
+        except (RedisError, OSError):
+            raise
+        except Exception as exc:  # the per-feed boundary: one feed, one error
+            log.exception("unexpected error polling a feed", extra={"feed_url": feed.url})
+            return await self._failed(
+                feed, NewsbotError(f"internal error: {exc!r}"), interval, started
+            )
+
+    async def _not_modified(
+        self, feed: FeedRecord, result: FetchResult, interval: float, now: float
+    ) -> PollReport:
+        self._metrics.feeds_not_modified.inc()
+        due = now + next_poll_delay(interval, max_age=result.max_age)
+        await self._record_ok(feed, due, now)
+        return PollReport(feed.id, "not_modified")
+
+    async def _record_ok(
+        self, feed: FeedRecord, due: float, now: float, **state: EncodableT
+    ) -> None:
+        """Record a good fetch; channels told the feed was failing hear that it works again."""
+        if feed.down_notice:
+            await self._notices.recovered(feed, now=now)
+        await self._watchlist.record(
+            feed.id,
+            due,
+            last_fetch=now,
+            last_ok=now,
+            failures=0,
+            failing_since=0,
+            last_error="",
+            down_notice=0,
+            **state,
+        )
+
+    async def _queue_entries(
+        self, feed: FeedRecord, result: FetchResult, interval: float, now: float
+    ) -> PollReport:
+        ref = FeedRef(feed_id=feed.id, url=feed.url, title=feed.title)
+        parsed = parse_feed(result.body, ref, content_type=result.content_type)
+        previous = FetchSnapshot.loads(feed.id_snapshot) if feed.id_snapshot else None
+        mode, reason, articles, shot = resolve_identity(feed.id_mode, parsed.articles, previous)
+        if reason:
+            log.warning(
+                "feed entry identity changed",
+                extra={"feed_url": feed.url, "mode": mode, "reason": reason},
+            )
+        if not feed.last_ok:
+            articles = mark_backlog(articles, deliver=self._first_fetch_max)
+        async with self._client.pipeline(transaction=True) as pipe:
+            for article in articles:
+                pipe.xadd(
+                    self._keys.entries, {"a": json.dumps(article.to_dict(), ensure_ascii=False)}
+                )
+            await pipe.execute()
+        self._metrics.feeds_polled.inc()
+        self._metrics.entries_queued.inc(len(parsed.articles))
+        if parsed.warning:
+            log.info(
+                "feed parsed with a warning",
+                extra={"feed_url": feed.url, "warning": parsed.warning},
+            )
+        due = now + next_poll_delay(interval, max_age=result.max_age)
+        await self._record_ok(
+            feed,
+            due,
+            now,
+            title=parsed.title,
+            etag=result.etag or "",
+            last_modified=result.last_modified or "",
+            id_mode=mode,
+            id_snapshot=shot.dumps(),
+            warning=parsed.warning or "",
+            entries=len(parsed.articles),
+        )
+        return PollReport(feed.id, "ok", entries=len(parsed.articles))
+
+    async def _failed(
+        self, feed: FeedRecord, exc: NewsbotError, interval: float, now: float
+    ) -> PollReport:
+        self._metrics.feeds_failed.inc()
+        failures = feed.failures + 1
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        due = now + next_poll_delay(interval, failures=failures, retry_after=retry_after)
+        level = logging.WARNING if isinstance(exc, FetchError) else logging.INFO
+        log.log(
+            level,
+            "feed poll failed",
+            extra={
+                "feed_url": feed.url,
+                "error": str(exc),
+                "failures": failures,
+                "next_poll_in": round(due - now),
+            },
+        )
+        failing_since = feed.failing_since or now
+        down_notice = feed.down_notice
+        if self._notices.due(feed, failing_since=failing_since, now=now):
+            await self._notices.failing(feed, failing_since=failing_since, now=now, error=str(exc))
+            down_notice = failing_since
+        await self._watchlist.record(
+            feed.id,
+            due,
+            last_fetch=now,
+            last_error=str(exc)[:500],
+            failures=failures,
+            failing_since=failing_since,
+            down_notice=down_notice,
+        )
+        return PollReport(feed.id, "failed", error=str(exc))
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
+        """Poll until `stop` is set; Redis outages are logged and retried, never fatal."""
+        pause = idle
+        while not stop.is_set():
+            try:
+                reports = await self.poll_due()
+                pause = idle
+                if len(reports) >= self._batch:
+                    continue
+                due = await self._watchlist.next_due()
+                wait = idle if due is None else min(max(due - self._clock(), 0.05), idle)
+            except (RedisError, OSError) as exc:
+                log.warning("poller cannot reach Redis; retrying", extra={"error": str(exc)})
+                pause = min(pause * 2, 30.0)
+                wait = pause
+            await sleep_unless_stopped(stop, wait)

@@ -1,0 +1,228 @@
+"""The digest scheduler: builds each channel's digest when its schedule says, exactly once.
+
+Channels wait in ``digests:due`` scored by their next due time. One Lua script claims the
+due ones and leases them, so any number of processes share the work and two never build the
+same digest. A digest's delivery id is channel plus slot (the due time it was built for),
+kept in the channel's hash until the digest is queued, so a process that dies half-way and
+is replaced queues the same delivery id again, which the outbox's consumer drops as a
+duplicate. After a digest the channel is due at the schedule's next time after now: a bot
+that was down for three slots posts one catch-up digest, not three.
+
+What goes in: the channel's pending stories (see `bot.roles.routing`), ranked and capped by
+`handlers.digest`; all of them leave the pending set, so those over the cap do not roll
+into the next digest. An empty digest posts nothing, or the channel's quiet-day message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, WatchError
+from redis.typing import EncodableT, FieldT
+
+from bot.stopping import sleep_unless_stopped
+from bot.store.keys import Keys
+from bot.store.stories import load_stories
+from bot.store.subscriptions import SubscriptionStore
+from handlers.channels import ChannelRef
+from handlers.digest import DEFAULT_CAP, Digest, build_digest
+from handlers.schedule import Schedule, ScheduleError, parse_schedule
+
+log = logging.getLogger(__name__)
+
+LEASE = 300.0
+COMMIT_ATTEMPTS = 20
+_CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0,
+                       tonumber(ARGV[2]))
+for i = 1, #due, 2 do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], due[i])
+end
+return due
+"""
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    """What one scheduled run did for one channel."""
+
+    channel: str
+    delivery: str
+    stories: int
+    posted: bool
+
+
+class Scheduler:
+    """Schedules and builds digests; share one Redis between any number of schedulers."""
+
+    def __init__(
+        self,
+        client: Redis,
+        keys: Keys,
+        *,
+        default_zone: str = "UTC",
+        clock: Callable[[], float] = time.time,
+        cap: int = DEFAULT_CAP,
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._zone = default_zone
+        self._clock = clock
+        self._cap = cap
+        self._subscriptions = SubscriptionStore(client, keys)
+        self._claim = client.register_script(_CLAIM_DUE)
+
+    def schedule_of(self, settings: dict[str, str]) -> Schedule:
+        """The channel's schedule from its settings (the default when none or unreadable)."""
+        text = settings.get("schedule") or "daily 09:00"
+        try:
+            return parse_schedule(text, default_zone=self._zone)
+        except ScheduleError:
+            log.warning("bad stored schedule; using the default", extra={"schedule": text})
+            return parse_schedule("daily 09:00", default_zone=self._zone)
+
+    async def ensure_scheduled(self, channel: ChannelRef) -> float | None:
+        """Put a channel with digest subscriptions on the schedule, if it is not yet."""
+        subs = await self._subscriptions.of_channel(channel)
+        if not any(s.mode == "digest" for s in subs):
+            return None
+        current = await self._client.zscore(self._keys.digests_due, str(channel))
+        if current is not None:
+            return float(current)
+        return await self.reschedule(channel)
+
+    async def reschedule(self, channel: ChannelRef) -> float | None:
+        """Set the channel's next digest from its schedule (None: off, or nothing to digest)."""
+        settings = await self._subscriptions.channel_settings(channel)
+        subs = await self._subscriptions.of_channel(channel)
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        due = self.schedule_of(settings).next_after(now)
+        key = self._keys.channel(str(channel))
+        if due is None or not any(s.mode == "digest" for s in subs):
+            await self._client.zrem(self._keys.digests_due, str(channel))
+            await self._client.hdel(key, "slot")
+            return None
+        await self._client.hset(key, "slot", str(int(due.timestamp())))
+        await self._client.zadd(self._keys.digests_due, {str(channel): due.timestamp()})
+        return due.timestamp()
+
+    async def run_due(self, *, limit: int = 50) -> list[DigestOutcome]:
+        """Claim the channels whose digest is due and build each one."""
+        now = self._clock()
+        claimed = await self._claim(keys=[self._keys.digests_due], args=[now, limit, now + LEASE])
+        outcomes = []
+        for index in range(0, len(claimed), 2):
+            channel = ChannelRef.parse(str(claimed[index]))
+            outcomes.append(await self.build(channel))
+        return outcomes
+
+    async def post_now(self, channel: ChannelRef) -> DigestOutcome:
+        """`/news digest`: queue the digest now and start a new window; the schedule stays."""
+        return await self.build(channel, slot=f"now{int(self._clock() * 1000)}")
+
+    async def build(self, channel: ChannelRef, *, slot: str | None = None) -> DigestOutcome:
+        """Queue the channel's digest on the outbox and clear its pending set. A scheduled
+        build (no `slot` given) uses the stored slot and reschedules the channel.
+
+        The pending set is watched from reading to clearing: when another build (a
+        `/news digest` racing the schedule) or routing changes it in between, this build
+        starts over, so no story goes into two digests."""
+        key = self._keys.channel(str(channel))
+        pending_key = self._keys.channel_pending(str(channel))
+        settings = cast(dict[str, str], await self._client.hgetall(key))
+        scheduled = slot is None
+        slot = slot or settings.get("slot") or str(int(self._clock()))
+        delivery = f"{channel}|digest|{slot}"
+        for _attempt in range(COMMIT_ATTEMPTS):
+            async with self._client.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(pending_key)
+                    pending = [str(i) for i in await pipe.zrange(pending_key, 0, -1)]
+                    digest, message = await self._compose(channel, settings, delivery, pending)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    if message is not None:
+                        pipe.xadd(self._keys.outbox(channel.platform), message)
+                    if pending:
+                        pipe.zrem(pending_key, *pending)
+                    pipe.hset(key, "last_digest", str(int(self._clock())))
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    log.debug(
+                        "pending stories changed while building; again",
+                        extra={"channel": str(channel)},
+                    )
+        else:
+            raise RedisError(f"{channel}: pending stories kept changing while building its digest")
+        if scheduled:
+            await self.reschedule(channel)
+        log.info(
+            "digest built",
+            extra={
+                "channel": str(channel),
+                "delivery": delivery,
+                "stories": len(digest.items),
+                "more": digest.more,
+            },
+        )
+        return DigestOutcome(str(channel), delivery, len(digest.items), message is not None)
+
+    async def _compose(
+        self, channel: ChannelRef, settings: dict[str, str], delivery: str, pending: list[str]
+    ) -> tuple[Digest, dict[FieldT, EncodableT] | None]:
+        """The digest of `pending` and the outbox message for it (None: nothing to post)."""
+        stories = await load_stories(self._client, self._keys, pending)
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        since = datetime.fromtimestamp(float(settings.get("last_digest") or 0), UTC)
+        priorities = {s.feed_id: s.priority for s in await self._subscriptions.of_channel(channel)}
+        digest = build_digest(
+            stories,
+            heading=f"News digest, {now:%a %d %b %Y}",
+            since=since,
+            now=now,
+            cap=self._cap,
+            priorities=priorities,
+        )
+        story_of = {copy.id: story.id for story in stories for copy in story.copies}
+        if not digest.empty:
+            return digest, {
+                "delivery": delivery,
+                "channel": str(channel),
+                "kind": "digest",
+                "heading": digest.heading,
+                "more": str(digest.more),
+                "stories": json.dumps([story_of[item.id] for item in digest.items]),
+            }
+        if settings.get("quiet_message"):
+            return digest, {
+                "delivery": delivery,
+                "channel": str(channel),
+                "kind": "quiet",
+                "text": settings["quiet_message"],
+            }
+        return digest, None
+
+
+async def run_scheduler(
+    scheduler: Scheduler, client: Redis, keys: Keys, stop: asyncio.Event, *, tick: float = 5.0
+) -> None:
+    """The scheduler role: keep every channel on its schedule and build due digests."""
+    pause = tick
+    while not stop.is_set():
+        try:
+            for channel in sorted(await client.smembers(keys.channels)):
+                await scheduler.ensure_scheduled(ChannelRef.parse(str(channel)))
+            await scheduler.run_due()
+            pause = tick
+        except (RedisError, OSError) as exc:
+            log.warning("scheduler cannot reach Redis; retrying", extra={"error": str(exc)})
+            pause = min(pause * 2, 60.0)
+        await sleep_unless_stopped(stop, pause)

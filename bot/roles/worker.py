@@ -1,0 +1,149 @@
+"""Pipeline workers: consume the entries stream through a consumer group.
+
+Each worker reads its own pending entries first (left over from a crash of this consumer),
+then new ones; every so often it takes over entries that a dead consumer left pending for
+longer than `claim_idle` (XAUTOCLAIM). An entry is acknowledged and deleted only after the
+pipeline finished it, so a crash anywhere re-delivers it, and the pipeline's steps are
+idempotent (see `handlers.dedup` and `bot.store.stories`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from bot.metrics import Metrics
+from bot.roles.pipeline import Pipeline
+from bot.stopping import sleep_unless_stopped
+from bot.store.keys import PIPELINE_GROUP, Keys
+from handlers.article import Article
+
+log = logging.getLogger(__name__)
+
+Message = tuple[str, dict[str, str]]
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def ensure_group(client: Redis, keys: Keys) -> None:
+    try:
+        await client.xgroup_create(keys.entries, PIPELINE_GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class PipelineWorker:
+    """One consumer of the entries stream."""
+
+    def __init__(
+        self,
+        *,
+        client: Redis,
+        blocking: Redis,
+        keys: Keys,
+        pipeline: Pipeline,
+        metrics: Metrics,
+        consumer: str | None = None,
+        batch: int = 100,
+        block_ms: int = 1000,
+        claim_idle: float = 60.0,
+    ) -> None:
+        self._client = client
+        self._blocking = blocking
+        self._keys = keys
+        self._pipeline = pipeline
+        self._metrics = metrics
+        self.consumer = consumer or consumer_name()
+        self._batch = batch
+        self._block_ms = block_ms
+        self._claim_idle = claim_idle
+
+    async def _read(self, start: str, *, block: bool) -> list[Message]:
+        reply = await self._blocking.xreadgroup(
+            PIPELINE_GROUP,
+            self.consumer,
+            {self._keys.entries: start},
+            count=self._batch,
+            block=self._block_ms if block else None,
+        )
+        streams = cast(list[tuple[str, list[Message]]], reply or [])
+        return [message for _stream, messages in streams for message in messages]
+
+    async def _reclaim(self) -> list[Message]:
+        reply: Any = await self._client.xautoclaim(
+            self._keys.entries,
+            PIPELINE_GROUP,
+            self.consumer,
+            min_idle_time=int(self._claim_idle * 1000),
+            start_id="0-0",
+            count=self._batch,
+        )
+        return [(mid, fields) for mid, fields in reply[1] if fields]
+
+    async def handle(self, messages: list[Message]) -> int:
+        """Run one batch through the pipeline, then acknowledge and delete it."""
+        if not messages:
+            return 0
+        articles: list[Article] = []
+        for message_id, fields in messages:
+            try:
+                articles.append(Article.from_dict(json.loads(fields["a"])))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error(
+                    "dropping an unreadable stream entry",
+                    extra={"message_id": message_id, "error": repr(exc)},
+                )
+        outcome = await self._pipeline.process(articles)
+        ids = [message_id for message_id, _ in messages]
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xack(self._keys.entries, PIPELINE_GROUP, *ids)
+            pipe.xdel(self._keys.entries, *ids)
+            await pipe.execute()
+        self._metrics.entries_processed.inc(len(articles) - len(outcome.failures))
+        self._metrics.entries_failed.inc(len(outcome.failures))
+        return len(messages)
+
+    async def drain(self) -> int:
+        """Process everything available now without blocking; return how many entries."""
+        total = await self.handle(await self._read("0", block=False))
+        while batch := await self._read(">", block=False):
+            total += await self.handle(batch)
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; Redis outages are logged and retried, never fatal."""
+        pause = 0.5
+        last_reclaim = 0.0
+        backlog = True  # first, our own pending entries from before a crash
+        while not stop.is_set():
+            try:
+                await ensure_group(self._client, self._keys)
+                if backlog:
+                    pending = await self._read("0", block=False)
+                    backlog = bool(pending)
+                    await self.handle(pending)
+                    continue
+                if time.monotonic() - last_reclaim > self._claim_idle / 2:
+                    last_reclaim = time.monotonic()
+                    await self.handle(await self._reclaim())
+                await self.handle(await self._read(">", block=True))
+                pause = 0.5
+            except (RedisError, OSError) as exc:
+                log.warning(
+                    "pipeline worker cannot reach Redis; retrying",
+                    extra={"error": str(exc), "consumer": self.consumer},
+                )
+                backlog = True
+                await sleep_unless_stopped(stop, pause)
+                pause = min(pause * 2, 30.0)

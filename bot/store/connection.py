@@ -1,0 +1,133 @@
+"""Connecting to Redis: the configured URL, or the embedded server under the data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot.errors import StoreError
+from bot.settings import Settings, redact_url
+from bot.store.embedded_redis import EmbeddedRedis
+from bot.store.keys import DEFAULT_PREFIX, Keys
+
+log = logging.getLogger(__name__)
+
+# Every command but blocking stream reads gets a socket timeout; blocking reads get none,
+# since redis-py would otherwise cut a long XREADGROUP BLOCK short.
+COMMAND_TIMEOUT = 10.0
+
+
+@dataclass
+class RedisHandle:
+    """The connections one newsbot process uses, plus its key schema."""
+
+    client: aioredis.Redis
+    blocking: aioredis.Redis
+    keys: Keys
+    description: str
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except (RedisError, OSError):
+            return False
+
+
+def _clients(url: str) -> tuple[aioredis.Redis, aioredis.Redis]:
+    name = f"newsbot-{socket.gethostname()}-{os.getpid()}"
+
+    def connect(socket_timeout: float | None) -> aioredis.Redis:
+        return aioredis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            client_name=name,
+            decode_responses=True,
+            protocol=2,
+            socket_connect_timeout=5.0,
+            health_check_interval=30,
+        )
+
+    return connect(COMMAND_TIMEOUT), connect(None)
+
+
+async def _check_server(client: aioredis.Redis, description: str) -> None:
+    try:
+        info = await client.info("server")
+    except (RedisError, OSError) as exc:
+        raise StoreError(f"cannot reach Redis at {description}: {exc}") from exc
+    version = tuple(int(part) for part in str(info.get("redis_version", "0.0")).split(".")[:2])
+    if version < (6, 2):
+        raise StoreError(
+            f"Redis at {description} is {info.get('redis_version')}; newsbot needs 6.2+"
+        )
+
+
+@asynccontextmanager
+async def open_redis(
+    settings: Settings, *, ephemeral: bool = False, prefix: str = DEFAULT_PREFIX
+) -> AsyncIterator[RedisHandle]:
+    """Yield a connected `RedisHandle`; close it (and stop the embedded server) on exit.
+
+    `ephemeral` is for one-shot commands such as `newsbot digest`: with the embedded default
+    it runs a private, non-persistent server in a temporary directory; with a configured
+    Redis it works under a random throwaway prefix and deletes those keys afterwards. Either
+    way it never touches a running bot's state.
+    """
+    embedded: EmbeddedRedis | None = None
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if settings.redis_url is not None:
+        url = settings.redis_url.reveal()
+        description = redact_url(url)
+        if ephemeral:
+            prefix = f"{prefix}tmp:{uuid.uuid4().hex[:12]}:"
+    else:
+        if ephemeral:
+            tmp = tempfile.TemporaryDirectory(prefix="newsbot-")
+            embedded = EmbeddedRedis(Path(tmp.name), persistent=False)
+        else:
+            embedded = EmbeddedRedis(settings.data_dir, persistent=True)
+        await asyncio.to_thread(embedded.start)
+        url, description = embedded.url, f"embedded Redis at {embedded.socket_path}"
+    client, blocking = _clients(url)
+    handle = RedisHandle(
+        client=client, blocking=blocking, keys=Keys(prefix), description=description
+    )
+    try:
+        await _check_server(client, description)
+        yield handle
+    finally:
+        if settings.redis_url is not None and ephemeral:
+            await _delete_prefix(client, prefix)
+        await client.aclose()
+        await blocking.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        if tmp is not None:
+            tmp.cleanup()
+
+
+async def _delete_prefix(client: aioredis.Redis, prefix: str) -> None:
+    try:
+        batch: list[str] = []
+        async for key in client.scan_iter(match=f"{prefix}*", count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                await client.unlink(*batch)
+                batch.clear()
+        if batch:
+            await client.unlink(*batch)
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "could not clean up throwaway keys", extra={"prefix": prefix, "error": str(exc)}
+        )

@@ -1,0 +1,159 @@
+"""The Redis key schema: every key newsbot writes is named here and nowhere else.
+
+All keys sit under one prefix (default ``newsbot:``). No operation touches two keys at
+once except in pipelines, which Redis Cluster splits per slot, so no hash tags are needed.
+
+Key (after the prefix), type, what it holds, and what bounds it:
+
+- ``feeds:seq`` string: counter behind the short feed ids ``f1``, ``f2`` …
+- ``feeds:by_url`` hash: feed URL -> feed id. Bounded by the watch list.
+- ``feed:{fid}`` hash: url, title, interval, etag, last_modified, added_at, last_fetch,
+  last_ok, last_error, failing_since, down_notice (when its channels were told it fails),
+  failures, warning, entries. Bounded by the watch list.
+- ``feeds:due`` zset: feed id scored by the time its next poll is due; a claim pushes the
+  score forward by a lease. Bounded by the watch list.
+- ``entries`` stream: parsed entries waiting for the pipeline (consumer group
+  ``pipeline``); entries are deleted once acknowledged. Bounded by work in flight.
+- ``entry:{fid}:{hash}`` string: "story-id ingest-id" of an entry seen in that feed.
+  TTL = retention.
+- ``url:{hash}`` string: "story-id ingest-id" of the first story at a canonical URL.
+  TTL = retention.
+- ``story:{sid}`` string: the stored story as JSON, no full text (see ``bot.store.stories``).
+  TTL = retention.
+- ``stories`` zset: story ids scored by published (else seen) time. Trimmed by score.
+- ``feed:{fid}:stories`` zset: the feed's story ids, same score. Trimmed by score, and
+  a TTL of the retention.
+- ``{ix}:{day}:{bucket}`` hash: the fold index (LSH bands and topic pairs of the stories
+  of that UTC day), field = index key, value = up to 3 story ids. 512 buckets a day keep
+  each hash in Redis's compact listpack encoding up to about 4,000 new stories a day. All
+  share the ``{ix}`` hash tag, so the scripts that read and write many of them at once
+  also work on Redis Cluster. Expires `FOLD_INDEX_DAYS` after its day.
+- ``llm:{model}:{aid}`` string: an LLM summary of an article, by model. TTL = retention.
+- ``llm:tokens:{day}`` string: LLM tokens spent that UTC day. TTL 2 days.
+- ``channels`` set: every channel with a subscription or settings.
+- ``chan:{channel}`` hash: the channel's settings (schedule, quiet_message) and digest
+  state (``slot``: the due time of the digest being built, ``last_digest``), and
+  ``failed``/``failed_at`` while the platform refuses the channel for good.
+- ``digests:due`` zset: channel scored by when its next digest is due; a claim leases it.
+- ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
+- ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
+- ``{sx}:n`` string: counter behind the search index's short story numbers.
+- ``{sx}:{day}:ids`` hash: story number -> story id, for stories of that UTC day.
+- ``{sx}:{day}:{bucket}`` hash: word -> numbers of that day's stories using it (256
+  buckets a day). Search keys share the ``{sx}`` hash tag (one Lua call writes a story's
+  words) and expire with the retention period.
+- ``chan:{channel}:routed`` zset: stories already routed to the channel (pending or sent),
+  by when they were routed; a story reaches a channel once however many copies arrive.
+  Trimmed by score.
+- ``chan:{channel}:pending`` zset: stories waiting for the channel's next digest, by time.
+- ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
+  delivery id (channel plus story, or channel plus digest slot).
+- ``delivered:{hash}`` string: a delivery id the platform accepted. TTL = retention.
+- ``pace:{channel}`` string: when the channel may next be sent to (epoch seconds), shared
+  by every sending process. Expires a second after that moment.
+- ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "newsbot:"
+PIPELINE_GROUP = "pipeline"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Builds the names of newsbot's Redis keys under one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def feed_seq(self) -> str:
+        return f"{self.prefix}feeds:seq"
+
+    @property
+    def feeds_by_url(self) -> str:
+        return f"{self.prefix}feeds:by_url"
+
+    def feed(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}"
+
+    @property
+    def feeds_due(self) -> str:
+        return f"{self.prefix}feeds:due"
+
+    @property
+    def entries(self) -> str:
+        return f"{self.prefix}entries"
+
+    def entry_seen(self, feed_id: str, entry_hash: str) -> str:
+        return f"{self.prefix}entry:{feed_id}:{entry_hash}"
+
+    def url_seen(self, url_hash: str) -> str:
+        return f"{self.prefix}url:{url_hash}"
+
+    def story(self, story_id: str) -> str:
+        return f"{self.prefix}story:{story_id}"
+
+    @property
+    def stories(self) -> str:
+        return f"{self.prefix}stories"
+
+    def feed_stories(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}:stories"
+
+    def fold_index(self, day: str, bucket: str) -> str:
+        return f"{self.prefix}{{ix}}:{day}:{bucket}"
+
+    def llm_summary(self, model_hash: str, article_id: str) -> str:
+        return f"{self.prefix}llm:{model_hash}:{article_id}"
+
+    def llm_tokens(self, day: str) -> str:
+        return f"{self.prefix}llm:tokens:{day}"
+
+    @property
+    def channels(self) -> str:
+        return f"{self.prefix}channels"
+
+    def channel(self, channel: str) -> str:
+        return f"{self.prefix}chan:{channel}"
+
+    @property
+    def digests_due(self) -> str:
+        return f"{self.prefix}digests:due"
+
+    def channel_subs(self, channel: str) -> str:
+        return f"{self.prefix}chan:{channel}:subs"
+
+    def feed_subs(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}:subs"
+
+    @property
+    def search_counter(self) -> str:
+        return f"{self.prefix}{{sx}}:n"
+
+    def search_ids(self, day: str) -> str:
+        return f"{self.prefix}{{sx}}:{day}:ids"
+
+    def search_words(self, day: str, bucket: str) -> str:
+        return f"{self.prefix}{{sx}}:{day}:{bucket}"
+
+    def channel_routed(self, channel: str) -> str:
+        return f"{self.prefix}chan:{channel}:routed"
+
+    def channel_pending(self, channel: str) -> str:
+        return f"{self.prefix}chan:{channel}:pending"
+
+    def outbox(self, platform: str) -> str:
+        return f"{self.prefix}outbox:{platform}"
+
+    def pace(self, channel: str) -> str:
+        return f"{self.prefix}pace:{channel}"
+
+    def delivered(self, delivery_hash: str) -> str:
+        return f"{self.prefix}delivered:{delivery_hash}"
+
+    @property
+    def failures(self) -> str:
+        return f"{self.prefix}failures"

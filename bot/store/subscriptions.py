@@ -1,0 +1,115 @@
+"""Subscriptions in Redis: which channels get which feeds, and how.
+
+Each subscription is written twice, under the channel (to list a channel's feeds) and under
+the feed (to route a feed's stories), in one pipeline. Subscribing again is harmless: it
+changes the mode, filter or priority when given, and keeps the rest.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
+
+from bot.store.keys import Keys
+from handlers.channels import ChannelRef, Mode, Subscription
+
+
+class SubscriptionStore:
+    """Add, change, remove and list subscriptions."""
+
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+
+    async def get(self, channel: ChannelRef, feed_id: str) -> Subscription | None:
+        raw = await self._client.hget(self._keys.channel_subs(str(channel)), feed_id)
+        return Subscription.from_json(str(raw)) if raw else None
+
+    async def subscribe(
+        self,
+        channel: ChannelRef,
+        feed_id: str,
+        *,
+        now: float,
+        mode: Mode | None = None,
+        filter: str | None = None,
+        priority: int | None = None,
+        added_by: str = "",
+    ) -> tuple[Subscription, bool]:
+        """Subscribe `channel` to the feed; return the subscription and whether it is new."""
+        existing = await self.get(channel, feed_id)
+        current = existing or Subscription(channel, feed_id, added_by=added_by, added_at=now)
+        updated = Subscription(
+            channel=channel,
+            feed_id=feed_id,
+            mode=mode or current.mode,
+            filter=current.filter if filter is None else filter,
+            priority=current.priority if priority is None else priority,
+            added_by=current.added_by,
+            added_at=current.added_at,
+        )
+        encoded = updated.to_json()
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.sadd(self._keys.channels, str(channel))
+            pipe.hset(self._keys.channel_subs(str(channel)), feed_id, encoded)
+            pipe.hset(self._keys.feed_subs(feed_id), str(channel), encoded)
+            await pipe.execute()
+        return updated, existing is None
+
+    async def unsubscribe(self, channel: ChannelRef, feed_id: str) -> bool:
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hdel(self._keys.channel_subs(str(channel)), feed_id)
+            pipe.hdel(self._keys.feed_subs(feed_id), str(channel))
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def of_channel(self, channel: ChannelRef) -> list[Subscription]:
+        rows = cast(
+            dict[str, str], await self._client.hgetall(self._keys.channel_subs(str(channel)))
+        )
+        subs = [Subscription.from_json(v) for v in rows.values()]
+        return sorted(subs, key=lambda s: int(s.feed_id[1:]) if s.feed_id[1:].isdigit() else 0)
+
+    async def of_feed(self, feed_id: str) -> list[Subscription]:
+        rows = cast(dict[str, str], await self._client.hgetall(self._keys.feed_subs(feed_id)))
+        return sorted((Subscription.from_json(v) for v in rows.values()), key=lambda s: s.channel)
+
+    async def forget_feed(self, feed_id: str) -> int:
+        """Remove every subscription to a feed that is no longer watched."""
+        subs = await self.of_feed(feed_id)
+        async with self._client.pipeline(transaction=False) as pipe:
+            for sub in subs:
+                pipe.hdel(self._keys.channel_subs(str(sub.channel)), feed_id)
+            pipe.delete(self._keys.feed_subs(feed_id))
+            await pipe.execute()
+        return len(subs)
+
+    async def set_channel(
+        self, channel: ChannelRef, *, schedule: str | None = None, quiet_message: str | None = None
+    ) -> None:
+        """Store a channel's settings; a value left None stays as it was."""
+        values: dict[FieldT, EncodableT] = {}
+        if schedule is not None:
+            values["schedule"] = schedule
+        if quiet_message is not None:
+            values["quiet_message"] = quiet_message
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.sadd(self._keys.channels, str(channel))
+            if values:
+                pipe.hset(self._keys.channel(str(channel)), mapping=values)
+            await pipe.execute()
+
+    async def channel_settings(self, channel: ChannelRef) -> dict[str, str]:
+        return cast(dict[str, str], await self._client.hgetall(self._keys.channel(str(channel))))
+
+
+async def failed_channels(client: Redis, keys: Keys) -> dict[str, str]:
+    """Channels the platform refuses for good (bot removed, permission missing): why."""
+    channels = sorted(str(c) for c in await client.smembers(keys.channels))
+    async with client.pipeline(transaction=False) as pipe:
+        for channel in channels:
+            pipe.hget(keys.channel(channel), "failed")
+        reasons = await pipe.execute()
+    return {c: str(r) for c, r in zip(channels, reasons, strict=True) if r}

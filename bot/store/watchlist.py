@@ -1,0 +1,181 @@
+"""The watch list: feeds newsbot polls, their fetch state, and the due-time ZSET.
+
+Feeds get short stable ids (``f1``, ``f2`` …). Claiming due feeds is one Lua script that
+reads the due members and pushes each one's score forward by a lease in the same step, so
+several processes share the polling without ever polling one feed twice in an interval;
+a process that dies mid-poll loses its lease and the feed comes due again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
+
+from bot.errors import NewsbotError
+from bot.store.keys import Keys
+
+_CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], member)
+end
+return due
+"""
+
+
+class InvalidFeedURL(NewsbotError):
+    """A URL given for the watch list is not an absolute http(s) URL."""
+
+
+def check_feed_url(url: str) -> str:
+    """Return the URL trimmed, or raise `InvalidFeedURL` saying what is wrong."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise InvalidFeedURL(f"not a URL: {url!r}") from exc
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise InvalidFeedURL(
+            f"not an http(s) feed URL: {url!r} (example: https://example.com/feed.xml)"
+        )
+    return url
+
+
+@dataclass
+class FeedRecord:
+    """One watched feed and what newsbot knows of its health."""
+
+    id: str
+    url: str
+    title: str = ""
+    interval: float | None = None
+    etag: str = ""
+    last_modified: str = ""
+    added_at: float = 0.0
+    last_fetch: float = 0.0
+    last_ok: float = 0.0
+    last_error: str = ""
+    failing_since: float = 0.0
+    down_notice: float = 0.0
+    failures: int = 0
+    warning: str = ""
+    entries: int = 0
+    id_mode: str = "guid"
+    id_snapshot: str = ""
+
+    @classmethod
+    def from_hash(cls, feed_id: str, data: dict[str, str]) -> FeedRecord:
+        record = cls(id=feed_id, url=data.get("url", ""))
+        for field in fields(cls):
+            raw = data.get(field.name)
+            if raw is None or field.name in {"id", "url"}:
+                continue
+            value: Any = raw
+            if field.name in {"added_at", "last_fetch", "last_ok", "failing_since", "down_notice"}:
+                value = float(raw)
+            elif field.name == "interval":
+                value = float(raw) if raw else None
+            elif field.name in {"failures", "entries"}:
+                value = int(raw)
+            setattr(record, field.name, value)
+        return record
+
+
+class Watchlist:
+    """Feed registry operations on Redis."""
+
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+        self._claim = client.register_script(_CLAIM_DUE)
+
+    async def add(
+        self, url: str, *, now: float, interval: float | None = None, title: str = ""
+    ) -> tuple[FeedRecord, bool]:
+        """Watch `url` (due at once); return its record and whether it is new."""
+        url = check_feed_url(url)
+        existing = await self.get(url)
+        if existing is not None:
+            return existing, False
+        feed_id = f"f{await self._client.incr(self._keys.feed_seq)}"
+        if not await self._client.hsetnx(self._keys.feeds_by_url, url, feed_id):
+            # Another process added it between our look-up and now: theirs stands.
+            again = await self.get(url)
+            if again is not None:
+                return again, False
+        mapping: dict[FieldT, EncodableT] = {"url": url, "added_at": now, "title": title}
+        if interval:
+            mapping["interval"] = interval
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hset(self._keys.feed(feed_id), mapping=mapping)
+            pipe.zadd(self._keys.feeds_due, {feed_id: now})
+            await pipe.execute()
+        record = await self.get(feed_id)
+        assert record is not None
+        return record, True
+
+    async def resolve_id(self, id_or_url: str) -> str | None:
+        text = id_or_url.strip()
+        if text.startswith(("http://", "https://")):
+            return cast(str | None, await self._client.hget(self._keys.feeds_by_url, text))
+        if await self._client.exists(self._keys.feed(text)):
+            return text
+        return None
+
+    async def get(self, id_or_url: str) -> FeedRecord | None:
+        feed_id = await self.resolve_id(id_or_url)
+        if feed_id is None:
+            return None
+        data = cast(dict[str, str], await self._client.hgetall(self._keys.feed(feed_id)))
+        return FeedRecord.from_hash(feed_id, data) if data else None
+
+    async def remove(self, id_or_url: str) -> FeedRecord | None:
+        record = await self.get(id_or_url)
+        if record is None:
+            return None
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.zrem(self._keys.feeds_due, record.id)
+            pipe.hdel(self._keys.feeds_by_url, record.url)
+            pipe.delete(self._keys.feed(record.id))
+            await pipe.execute()
+        return record
+
+    async def all(self) -> list[FeedRecord]:
+        by_url = cast(dict[str, str], await self._client.hgetall(self._keys.feeds_by_url))
+        ids = list(by_url.values())
+        async with self._client.pipeline(transaction=False) as pipe:
+            for feed_id in ids:
+                pipe.hgetall(self._keys.feed(feed_id))
+            rows = await pipe.execute()
+        records = [FeedRecord.from_hash(i, row) for i, row in zip(ids, rows, strict=True) if row]
+        return sorted(records, key=lambda r: int(r.id[1:]) if r.id[1:].isdigit() else 0)
+
+    async def claim_due(self, *, now: float, limit: int, lease: float) -> list[FeedRecord]:
+        """Atomically take up to `limit` due feeds, leasing each for `lease` seconds."""
+        ids = await self._claim(keys=[self._keys.feeds_due], args=[now, limit, now + lease])
+        records = []
+        for feed_id in ids:
+            record = await self.get(feed_id)
+            if record is not None:
+                records.append(record)
+        return records
+
+    async def next_due(self) -> float | None:
+        first = await self._client.zrange(self._keys.feeds_due, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def reschedule(self, feed_id: str, due: float) -> None:
+        await self._client.zadd(self._keys.feeds_due, {feed_id: due}, xx=True)
+
+    async def record(self, feed_id: str, due: float, **state: EncodableT) -> None:
+        """Store fetch state and the next due time, unless the feed was removed meanwhile."""
+        if not await self._client.exists(self._keys.feed(feed_id)):
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hset(self._keys.feed(feed_id), mapping=cast(dict[FieldT, EncodableT], state))
+            pipe.zadd(self._keys.feeds_due, {feed_id: due}, xx=True)
+            await pipe.execute()

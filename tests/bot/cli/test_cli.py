@@ -1,0 +1,392 @@
+"""The `newsbot` command line, run as a user runs it: a subprocess against local servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+
+from bot.store.connection import RedisHandle
+from handlers.text import split_sentences
+from tests.articles import rss
+from tests.fakes.feed_server import FeedServer
+from tests.scraped_page import CHROME_MARKERS, article_lines, page_html
+
+T0 = datetime(2026, 11, 27, 6, tzinfo=UTC)
+
+
+async def newsbot(
+    *args: str, env: dict[str, str], stdin: bytes | None = None
+) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "SLACK_", "DISCORD_"))
+    }
+    env.update(
+        {"NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_ALLOW_PRIVATE_NETWORKS": "true"}
+    )
+    env.update(extra)
+    return env
+
+
+def two_outlets(server: FeedServer) -> tuple[str, str]:
+    shared = "https://wire.example.com/story/42"
+    first = server.add(
+        "/a.xml",
+        rss(
+            "Outlet A",
+            [
+                {
+                    "title": "Wire story, A's copy",
+                    "link": shared,
+                    "guid": "a-42",
+                    "published": T0 + timedelta(hours=2),
+                    "description": "Wire lead. More detail.",
+                },
+                {
+                    "title": "Only in A",
+                    "link": "https://a.example.com/own",
+                    "guid": "a-1",
+                    "published": T0 + timedelta(hours=3),
+                    "description": "Own story.",
+                },
+            ],
+        ),
+    )
+    second = server.add(
+        "/b.xml",
+        rss(
+            "Outlet B",
+            [
+                {
+                    "title": "Wire story, B's copy",
+                    "link": shared,
+                    "guid": "b-42",
+                    "published": T0 + timedelta(hours=1),
+                    "description": "Wire lead. More detail.",
+                },
+                {"title": "Undated in B", "link": "https://b.example.com/undated", "guid": "b-2"},
+            ],
+        ),
+    )
+    return first, second
+
+
+async def test_digest_json_folds_copies_and_reports_errors(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    first, second = two_outlets(feed_server)
+    missing = feed_server.url("/missing.xml")
+    code, out, err = await newsbot(
+        "digest", first, second, missing, "--format", "json", env=cli_env(tmp_path)
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    assert set(document) == {"generated_at", "items", "stats"}
+    titles = [item["title"] for item in document["items"]]
+    assert titles == ["Only in A", "Wire story, B's copy", "Undated in B"]
+    wire = document["items"][1]
+    assert wire["source"] == "Outlet B", "the earliest published copy is the primary"
+    assert wire["published"] == "2026-11-27T07:00:00Z"
+    assert wire["also"] == [
+        {
+            "title": "Wire story, A's copy",
+            "url": "https://wire.example.com/story/42",
+            "source": "Outlet A",
+        }
+    ]
+    assert len(wire["id"]) == 16 and wire["summary"] == "Wire lead. More detail."
+    assert document["items"][2]["published"] is None
+    assert document["stats"]["feeds"] == 2 and document["stats"]["entries"] == 4
+    [error] = document["stats"]["errors"]
+    assert error["source"] == missing and "404" in error["error"]
+
+
+async def test_digest_is_stateless_and_capped(
+    tmp_path: Path, feed_server: FeedServer, redis_url: str
+) -> None:
+    first, second = two_outlets(feed_server)
+    env = cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_url)
+    runs = [
+        await newsbot("digest", first, second, "--format", "json", "--max-items", "1", env=env)
+        for _ in range(2)
+    ]
+    documents = [json.loads(out) for _code, out, _err in runs]
+    assert [len(d["items"]) for d in documents] == [1, 1]
+    assert documents[0]["items"] == documents[1]["items"]
+    assert documents[0]["stats"]["entries"] == 4, "stats count entries before --max-items"
+    assert feed_server.requests[-1][1].get("If-None-Match") is None
+    socket_path = redis_url.removeprefix("unix://")
+    assert redis.Redis(unix_socket_path=socket_path).keys("*") == [], "throwaway keys removed"
+
+
+async def test_digest_reads_files_and_opml(tmp_path: Path, feed_server: FeedServer) -> None:
+    first, second = two_outlets(feed_server)
+    local = tmp_path / "local.xml"
+    local.write_text(rss("Local file", [{"title": "From disk", "link": "https://disk.example/1"}]))
+    opml = tmp_path / "list.opml"
+    opml.write_text(
+        f'<?xml version="1.0"?><opml version="2.0"><head/><body>'
+        f'<outline text="A" xmlUrl="{first}"/><outline text="B" xmlUrl="{second}"/>'
+        f"</body></opml>"
+    )
+    code, out, err = await newsbot(
+        "digest", str(local), str(opml), "--format", "markdown", env=cli_env(tmp_path)
+    )
+    assert code == 0, err
+    assert "From disk" in out and "Only in A" in out and "also: Outlet A" in out
+    assert "from 3 feeds" in out
+
+
+async def test_digest_shows_progress_on_a_terminal(tmp_path: Path, feed_server: FeedServer) -> None:
+    first, second = two_outlets(feed_server)
+    leader, follower = pty.openpty()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "digest",
+        first,
+        second,
+        env=cli_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    shown = b""
+    while select.select([leader], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.returncode == 0
+    assert b"fetching" in shown, "a progress bar on the terminal"
+    assert b"fetching" not in out and b"Only in A" in out, "never on stdout"
+
+
+async def test_digest_prints_slack_and_discord_payloads(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    first, second = two_outlets(feed_server)
+    code, out, err = await newsbot(
+        "digest", first, second, "--format", "slack", "--max-items", "2", env=cli_env(tmp_path)
+    )
+    assert code == 0, err
+    [message] = json.loads(out)
+    sections = [b for b in message["blocks"] if b["type"] == "section"]
+    assert len(sections) == 2 and "channel" not in message and message["text"]
+    assert "and 1 more" in json.dumps(message["blocks"][-1])
+    code, out, err = await newsbot(
+        "digest", first, second, "--format", "discord", env=cli_env(tmp_path)
+    )
+    assert code == 0, err
+    [message] = json.loads(out)
+    assert [e["title"] for e in message["embeds"]] == [
+        "Only in A",
+        "Wire story, B's copy",
+        "Undated in B",
+    ]
+    assert message["allowed_mentions"] == {"parse": []}
+
+
+async def test_digest_exit_codes(tmp_path: Path, feed_server: FeedServer) -> None:
+    env = cli_env(tmp_path)
+    code, out, _err = await newsbot(
+        "digest", feed_server.url("/nothing"), str(tmp_path / "nope.xml"), env=env
+    )
+    assert code == 1 and "404" in out and "no such file" in out
+    code, _out, err = await newsbot("digest", "x", "--max-items", "0", env=env)
+    assert code == 2 and "at least 1" in err
+    code, _out, err = await newsbot("digest", "x", env=cli_env(tmp_path, NEWSBOT_HTTP_PORT="-1"))
+    assert code == 2 and "NEWSBOT_HTTP_PORT" in err
+
+
+async def test_digest_refuses_private_addresses_by_default(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    first, _second = two_outlets(feed_server)
+    env = cli_env(tmp_path, NEWSBOT_ALLOW_PRIVATE_NETWORKS="false")
+    code, out, err = await newsbot("digest", first, "--format", "json", env=env)
+    assert code == 1, err
+    [error] = json.loads(out)["stats"]["errors"]
+    assert "not a public address" in error["error"]
+    assert feed_server.hits["/a.xml"] == 0
+
+
+async def test_summarize_the_scraped_page_without_its_chrome(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/article.html", page_html(), content_type="text/html")
+    code, out, err = await newsbot("summarize", url, "--format", "json", env=cli_env(tmp_path))
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["method"] == "extractive" and result["title"].startswith("North Koreans tell BBC")
+    body = " ".join(article_lines()[1:])
+    sentences = split_sentences(result["summary"])
+    assert 1 <= len(sentences) <= 3 and all(sentence in body for sentence in sentences)
+    summary_and_title = result["summary"] + result["title"]
+    assert not any(marker in summary_and_title for marker in CHROME_MARKERS)
+    assert len(result["summary"]) <= 600
+
+
+async def test_summarize_plain_text_from_stdin(tmp_path: Path) -> None:
+    text = "\n".join(article_lines()).encode()
+    code, out, err = await newsbot(
+        "summarize", "-", "--sentences", "2", env=cli_env(tmp_path), stdin=text
+    )
+    assert code == 0, err
+    assert out.strip() and "extractive summary" in err
+
+
+async def test_feeds_commands_round_trip_through_opml(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    code, out, _ = await newsbot("feeds", "add", "https://one.example.com/feed", env=env)
+    assert code == 0 and "added f1" in out
+    code, out, _ = await newsbot("feeds", "add", "https://one.example.com/feed", env=env)
+    assert "already watched as f1" in out
+    code, _, err = await newsbot("feeds", "add", "not a url", env=env)
+    assert code == 1 and "not an http(s) feed URL" in err
+    opml = tmp_path / "in.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head/><body><outline text="Cat">'
+        '<outline text="Two &amp; Co" xmlUrl="https://two.example.com/rss"/>'
+        '<outline text="One" xmlUrl="https://one.example.com/feed"/></outline>'
+        "</body></opml>"
+    )
+    code, out, _ = await newsbot("feeds", "import", str(opml), env=env)
+    assert code == 0 and "1 added, 1 already watched" in out
+    exported = tmp_path / "out.opml"
+    code, _, _ = await newsbot("feeds", "export", "-o", str(exported), env=env)
+    assert code == 0
+    code, out, _ = await newsbot("feeds", "import", str(exported), env=env)
+    assert "0 added, 2 already watched" in out
+    assert 'text="Two &amp; Co"' in exported.read_text()
+    code, out, _ = await newsbot("feeds", "list", "--format", "json", env=env)
+    assert [f["id"] for f in json.loads(out)] == ["f1", "f2"]
+    code, out, _ = await newsbot("feeds", "remove", "f1", env=env)
+    assert code == 0 and "removed f1" in out
+    code, _, err = await newsbot("feeds", "remove", "f1", env=env)
+    assert code == 1 and "no watched feed" in err
+    code, out, _ = await newsbot("check", env=env)
+    assert code == 0 and "redis: ok" in out and "1 watched" in out
+
+
+async def test_feeds_subscribe_channels(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    code, out, err = await newsbot(
+        "feeds",
+        "add",
+        "https://one.example.com/feed",
+        "--channel",
+        "console:local:main",
+        "--mode",
+        "instant",
+        "--filter",
+        "ukraine -sport",
+        env=env,
+    )
+    assert code == 0, err
+    assert "subscribed console:local:main to f1 (instant, filter 'ukraine -sport')" in out
+    code, out, _ = await newsbot(
+        "feeds",
+        "add",
+        "https://one.example.com/feed",
+        "--channel",
+        "console:local:main",
+        "--mode",
+        "digest",
+        env=env,
+    )
+    assert "updated the subscription" in out and "(digest, filter 'ukraine -sport')" in out
+    code, _, err = await newsbot(
+        "feeds", "add", "https://x.example.com/f", "--channel", "irc:net:chan", env=env
+    )
+    assert code == 2 and "unknown platform 'irc'" in err
+    code, _, err = await newsbot(
+        "feeds",
+        "add",
+        "https://x.example.com/f",
+        "--channel",
+        "console:local:main",
+        "--filter",
+        "(open",
+        env=env,
+    )
+    assert code == 2 and "never closed" in err
+    await newsbot("feeds", "add", "https://two.example.com/feed", env=env)
+    code, out, _ = await newsbot(
+        "feeds", "list", "--channel", "console:local:main", "--format", "json", env=env
+    )
+    assert [(f["id"], f["mode"]) for f in json.loads(out)] == [("f1", "digest")]
+    code, out, _ = await newsbot("feeds", "remove", "f1", env=env)
+    assert "and 1 channel subscription(s)" in out
+    code, out, _ = await newsbot("feeds", "list", "--channel", "console:local:main", env=env)
+    assert "no feeds for console:local:main yet" in out
+
+
+async def test_check_and_feeds_list_show_a_channel_that_refuses_deliveries(
+    tmp_path: Path, redis_url: str, handle: RedisHandle
+) -> None:
+    env = cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_url)
+    code, _, err = await newsbot(
+        "feeds", "add", "https://one.example.com/feed", "--channel", "slack:T1:C9", env=env
+    )
+    assert code == 0, err
+    code, out, _ = await newsbot("check", env=env)
+    assert "channels: 1, 0 refusing deliveries" in out
+    await handle.client.hset(
+        handle.keys.channel("slack:T1:C9"), "failed", "not_in_channel: /invite @newsbot"
+    )
+    code, out, _ = await newsbot("check", env=env)
+    assert "channels: 1, 1 refusing deliveries" in out
+    assert "slack:T1:C9: not_in_channel: /invite @newsbot" in out
+    code, out, _ = await newsbot("feeds", "list", "--channel", "slack:T1:C9", env=env)
+    assert "delivery to slack:T1:C9 FAILED: not_in_channel" in out
+
+
+def test_a_reader_that_goes_away_ends_the_digest_quietly(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(rss("Daily", [{"title": f"Story {n}"} for n in range(5)]).encode())
+    reader, writer = os.pipe()
+    os.close(reader)  # as `newsbot digest … | head` once head has what it wants
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "bot", "digest", str(feed)],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            env=cli_env(tmp_path),
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert process.returncode == 141
+    assert b"Traceback" not in process.stderr and b"BrokenPipe" not in process.stderr

@@ -1,0 +1,215 @@
+"""The command core against a real Redis and a real feed server, as any adapter calls it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.commands.core import Caller, CommandCore
+from bot.metrics import Metrics
+from bot.net.fetch import Fetcher
+from bot.net.guard import allow_any
+from bot.roles.pipeline import build_pipeline
+from bot.roles.worker import PipelineWorker, ensure_group
+from bot.settings import Settings
+from bot.store.connection import RedisHandle
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.watchlist import Watchlist
+from handlers.channels import ChannelRef
+from tests.articles import rss
+from tests.conftest import make_settings
+from tests.fakes.feed_server import FeedServer
+from tests.scraped_page import page_html
+
+HERE = ChannelRef("slack", "T1", "C1")
+ADMIN = Caller(HERE, user="U_ADMIN", admin=True)
+MEMBER = Caller(HERE, user="U_MEMBER")
+NOW = datetime.now(UTC)
+TOPICS = ["Harbour bridge reopens", "Wheat harvest record", "Comet visible tonight"]
+
+
+def feed(count: int, *, prefix: str = "Story") -> str:
+    return rss(
+        "Daily",
+        [
+            {
+                "title": f"{prefix} {n}: {TOPICS[n % 3]}",
+                "link": f"https://daily.example.com/{prefix.lower()}/{n}",
+                "guid": f"{prefix}-{n}",
+                "published": NOW - timedelta(hours=count - n),
+                "description": f"{TOPICS[n % 3]} in report {n}. More detail follows here.",
+            }
+            for n in range(1, count + 1)
+        ],
+    )
+
+
+@pytest.fixture
+async def core(settings: Settings, handle: RedisHandle) -> AsyncIterator[CommandCore]:
+    await ensure_group(handle.client, handle.keys)
+    async with Fetcher(policy=allow_any) as fetcher:
+        yield CommandCore(
+            client=handle.client, keys=handle.keys, settings=settings, fetcher=fetcher
+        )
+
+
+async def process_entries(handle: RedisHandle) -> None:
+    worker = PipelineWorker(
+        client=handle.client,
+        blocking=handle.blocking,
+        keys=handle.keys,
+        pipeline=build_pipeline(handle.client, handle.keys, ttl=30 * 86400),
+        metrics=Metrics(),
+        consumer="test",
+    )
+    await worker.drain()
+
+
+async def outbox(handle: RedisHandle) -> list[dict[str, str]]:
+    return [f for _id, f in await handle.client.xrange(handle.keys.outbox("slack"))]
+
+
+async def test_subscribe_fetches_at_once_and_delivers_the_newest_five(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/daily.xml", feed(8))
+    reply = await core.handle(ADMIN, f"/news subscribe {url}")
+    assert reply.ok, reply.text
+    assert "found 8 stories" in reply.text and "5 newest go into the next digest" in reply.text
+    assert "daily 09:00 UTC" in reply.text, "the default schedule"
+    await process_entries(handle)
+    pending = await handle.client.zcard(handle.keys.channel_pending(str(HERE)))
+    assert pending == 5
+    assert await handle.client.zscore(handle.keys.digests_due, str(HERE)) is not None
+    assert feed_server.hits["/daily.xml"] == 1
+
+    again = await core.handle(ADMIN, f"subscribe <{url}> instant")
+    assert "already subscribed" in again.text and "instant mode" in again.text
+    [sub] = await SubscriptionStore(handle.client, handle.keys).of_channel(HERE)
+    assert sub.mode == "instant" and sub.added_by == "U_ADMIN"
+
+
+async def test_a_feed_that_fails_is_not_subscribed(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    reply = await core.handle(ADMIN, f"subscribe {feed_server.url('/missing.xml')}")
+    assert not reply.ok and "could not subscribe" in reply.text and "404" in reply.text
+    assert await Watchlist(handle.client, handle.keys).all() == []
+    assert await SubscriptionStore(handle.client, handle.keys).of_channel(HERE) == []
+
+
+async def test_members_may_read_but_not_manage(
+    core: CommandCore,
+    feed_server: FeedServer,
+    tmp_path: Path,
+    redis_url: str,
+    handle: RedisHandle,
+) -> None:
+    url = feed_server.add("/daily.xml", feed(2))
+    refused = await core.handle(MEMBER, f"subscribe {url}")
+    assert not refused.ok and "only channel managers" in refused.text
+    assert (await core.handle(MEMBER, "schedule off")).ok is False
+    assert (await core.handle(MEMBER, "feeds")).ok
+    assert (await core.handle(MEMBER, "schedule")).text.startswith("Digests here: ")
+
+    listed = make_settings(tmp_path, NEWSBOT_REDIS_URL=redis_url, NEWSBOT_MANAGERS="U_MEMBER")
+    async with Fetcher(policy=allow_any) as fetcher:
+        widened = CommandCore(
+            client=handle.client, keys=handle.keys, settings=listed, fetcher=fetcher
+        )
+        assert (await widened.handle(MEMBER, f"subscribe {url}")).ok
+
+
+async def test_unsubscribe_by_id_or_url_and_feeds_shows_health(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    first = feed_server.add("/one.xml", feed(2, prefix="One"))
+    second = feed_server.add("/two.xml", feed(2, prefix="Two"))
+    await core.handle(ADMIN, f"subscribe {first}")
+    await core.handle(ADMIN, f"subscribe {second} instant")
+    await handle.client.hset(handle.keys.channel(str(HERE)), "failed", "not_in_channel")
+    listing = await core.handle(MEMBER, "feeds")
+    assert "f1" in listing.text and "f2" in listing.text and "[instant]" in listing.text
+    assert "2 entries, ok" in listing.text and "Digests: daily 09:00 UTC" in listing.text
+    assert "Delivery to this channel FAILED: not_in_channel" in listing.text
+
+    assert (await core.handle(ADMIN, "unsubscribe f1")).ok
+    assert (await core.handle(ADMIN, f"unsubscribe {second}")).ok
+    gone = await core.handle(ADMIN, "unsubscribe f1")
+    assert not gone.ok and "no feed 'f1'" in gone.text
+    assert "no feeds yet" in (await core.handle(ADMIN, "feeds")).text
+    assert await handle.client.zscore(handle.keys.digests_due, str(HERE)) is None
+    assert len(await Watchlist(handle.client, handle.keys).all()) == 2, "still watched"
+
+
+async def test_digest_now_posts_and_starts_a_new_window(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/daily.xml", feed(3))
+    await core.handle(ADMIN, f"subscribe {url}")
+    await process_entries(handle)
+    slot = await handle.client.zscore(handle.keys.digests_due, str(HERE))
+
+    posted = await core.handle(MEMBER, "digest")
+    assert posted.ok and "digest of 3 stories" in posted.text
+    [message] = await outbox(handle)
+    assert message["kind"] == "digest" and len(message["stories"].split(",")) == 3
+    assert message["delivery"].startswith(f"{HERE}|digest|now")
+    assert await handle.client.zcard(handle.keys.channel_pending(str(HERE))) == 0
+    assert await handle.client.zscore(handle.keys.digests_due, str(HERE)) == slot, "schedule kept"
+
+    empty = await core.handle(MEMBER, "digest")
+    assert "Nothing new since the last digest" in empty.text
+    assert len(await outbox(handle)) == 1
+
+
+async def test_schedule_sets_the_next_digest(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    await core.handle(ADMIN, f"subscribe {feed_server.add('/d.xml', feed(1))}")
+    reply = await core.handle(ADMIN, "schedule weekdays 08:30 Europe/Berlin")
+    assert reply.ok and "weekdays 08:30 Europe/Berlin, next" in reply.text
+    due = await handle.client.zscore(handle.keys.digests_due, str(HERE))
+    assert due is not None
+    local = datetime.fromtimestamp(float(due), UTC).astimezone(ZoneInfo("Europe/Berlin"))
+    assert (local.hour, local.minute) == (8, 30) and local.weekday() < 5 and local > NOW
+    shown = await core.handle(ADMIN, "schedule")
+    assert shown.ok and "weekdays 08:30 Europe/Berlin, next" in shown.text
+    off = await core.handle(ADMIN, "schedule off")
+    assert "off" in off.text
+    assert await handle.client.zscore(handle.keys.digests_due, str(HERE)) is None
+
+
+async def test_latest_and_search_cover_only_this_channels_feeds(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    await core.handle(ADMIN, f"subscribe {feed_server.add('/mine.xml', feed(6, prefix='Mine'))}")
+    other = ChannelRef("slack", "T1", "C2")
+    theirs = feed_server.add("/theirs.xml", feed(6, prefix="Theirs"))
+    await core.handle(Caller(other, "U", admin=True), f"subscribe {theirs}")
+    await process_entries(handle)
+
+    latest = await core.handle(MEMBER, "latest 2")
+    assert [item.title for item in latest.items] == [
+        "Mine 6: Harbour bridge reopens",
+        "Mine 5: Comet visible tonight",
+    ]
+    found = await core.handle(MEMBER, 'search comet -"report 5"')
+    assert [item.title for item in found.items] == ["Mine 2: Comet visible tonight"]
+    none = await core.handle(MEMBER, "search zeppelin")
+    assert none.ok and not none.items and "No stories" in none.text
+    bad = await core.handle(MEMBER, "search (comet")
+    assert not bad.ok and "^" in bad.text
+
+
+async def test_summarize_reads_one_article(core: CommandCore, feed_server: FeedServer) -> None:
+    url = feed_server.add("/article.html", page_html(), content_type="text/html")
+    reply = await core.handle(MEMBER, f"summarize {url}")
+    assert reply.ok and "extractive summary" in reply.text
+    assert len(reply.text) > 100
+    missing = await core.handle(MEMBER, f"summarize {feed_server.url('/nope.html')}")
+    assert not missing.ok and "404" in missing.text

@@ -1,0 +1,161 @@
+"""Fetching against a real local HTTP server: caching, limits, redirects and the SSRF guard."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+import pytest
+
+from bot.errors import FetchError, FetchRefused
+from bot.net.fetch import (
+    USER_AGENT,
+    Fetcher,
+    FetchLimits,
+    HTTPStatusError,
+    parse_max_age,
+    parse_retry_after,
+)
+from bot.net.guard import IPAddress, allow_any, public_only
+from tests.fakes.feed_server import FeedServer
+
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
+
+
+def only_test_server(address: IPAddress) -> bool:
+    """Public addresses plus 127.0.0.1 exactly, where the test server listens."""
+    return address == LOOPBACK or public_only(address)
+
+
+async def test_conditional_get_gets_304(feed_server: FeedServer) -> None:
+    url = feed_server.add(
+        "/feed", "<rss/>", etag='"v1"', last_modified="Fri, 27 Nov 2026 08:00:00 GMT"
+    )
+    async with Fetcher(policy=allow_any) as fetcher:
+        first = await fetcher.fetch(url)
+        again = await fetcher.fetch(url, etag=first.etag, last_modified=first.last_modified)
+    assert first.status == 200 and first.etag == '"v1"'
+    assert again.not_modified and again.body == b""
+    headers = feed_server.requests[-1][1]
+    assert headers["If-None-Match"] == '"v1"'
+    assert headers["User-Agent"] == USER_AGENT
+
+
+async def test_gzip_is_decoded(feed_server: FeedServer) -> None:
+    url = feed_server.add("/gz", "<rss>" + "x" * 5000 + "</rss>", gzip=True)
+    async with Fetcher(policy=allow_any) as fetcher:
+        result = await fetcher.fetch(url)
+    assert result.body.startswith(b"<rss>") and len(result.body) == 5011
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_body_over_the_cap_is_refused(feed_server: FeedServer, chunked: bool) -> None:
+    url = feed_server.add("/big", b"x" * 300_000, chunked=chunked)
+    async with Fetcher(policy=allow_any, limits=FetchLimits(max_bytes=100_000)) as fetcher:
+        with pytest.raises(FetchError, match="too large"):
+            await fetcher.fetch(url)
+
+
+async def test_gzip_bomb_is_stopped_by_the_cap(feed_server: FeedServer) -> None:
+    url = feed_server.add("/bomb", b"\0" * 5_000_000, gzip=True, chunked=True)
+    async with Fetcher(policy=allow_any, limits=FetchLimits(max_bytes=1_000_000)) as fetcher:
+        with pytest.raises(FetchError, match="too large"):
+            await fetcher.fetch(url)
+
+
+async def test_slow_server_times_out(feed_server: FeedServer) -> None:
+    url = feed_server.add("/slow", "<rss/>", delay=5)
+    async with Fetcher(policy=allow_any, limits=FetchLimits(total_timeout=0.3)) as fetcher:
+        with pytest.raises(FetchError, match="timed out"):
+            await fetcher.fetch(url)
+
+
+async def test_connections_per_host_are_limited(feed_server: FeedServer) -> None:
+    url = feed_server.add("/slowish", "<rss/>", delay=0.2)
+    async with Fetcher(policy=allow_any, limits=FetchLimits(per_host=2)) as fetcher:
+        results = await asyncio.gather(*(fetcher.fetch(url) for _ in range(6)))
+    assert [r.status for r in results] == [200] * 6
+    assert feed_server.most_in_flight == 2
+
+
+async def test_redirects_are_followed_up_to_five(feed_server: FeedServer) -> None:
+    for hop in range(5):
+        feed_server.add(f"/r{hop}", status=302, headers={"Location": f"/r{hop + 1}"})
+    feed_server.add("/r5", "<rss/>")
+    feed_server.add("/loop", status=301, headers={"Location": "/loop"})
+    async with Fetcher(policy=allow_any) as fetcher:
+        result = await fetcher.fetch(feed_server.url("/r0"))
+        assert result.url.endswith("/r5") and result.body == b"<rss/>"
+        with pytest.raises(FetchError, match="too many redirects"):
+            await fetcher.fetch(feed_server.url("/loop"))
+
+
+async def test_retry_after_and_max_age_are_reported(feed_server: FeedServer) -> None:
+    busy = feed_server.add("/busy", status=429, headers={"Retry-After": "120"})
+    cached = feed_server.add("/cached", "<rss/>", headers={"Cache-Control": "public, max-age=900"})
+    async with Fetcher(policy=allow_any) as fetcher:
+        with pytest.raises(HTTPStatusError) as caught:
+            await fetcher.fetch(busy)
+        assert caught.value.status == 429 and caught.value.retry_after == 120
+        assert (await fetcher.fetch(cached)).max_age == 900
+
+
+def test_header_parsers() -> None:
+    assert parse_retry_after("Fri, 27 Nov 2026 10:01:00 GMT", now=1795773600.0) == 60
+    assert parse_retry_after("soon") is None
+    assert parse_max_age("no-cache, max-age=60") is None
+    assert parse_max_age("s-maxage=10") is None
+    assert parse_max_age('max-age="30"') == 30
+
+
+async def test_loopback_is_refused_by_default(feed_server: FeedServer) -> None:
+    url = feed_server.add("/feed", "<rss/>")
+    async with Fetcher(policy=public_only) as fetcher:
+        with pytest.raises(FetchRefused, match="not a public address"):
+            await fetcher.fetch(url)
+    assert feed_server.hits["/feed"] == 0
+
+
+async def test_hostname_resolving_to_loopback_is_refused(feed_server: FeedServer) -> None:
+    url = feed_server.add("/feed", "<rss/>")
+    async with Fetcher(policy=public_only) as fetcher:
+        with pytest.raises(FetchRefused, match="resolves to a non-public address"):
+            await fetcher.fetch(url.replace("127.0.0.1", "localhost"))
+    assert feed_server.hits["/feed"] == 0
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.2:{port}/inside",
+        "http://[::ffff:127.0.0.1]:{port}/inside",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1/",
+    ],
+)
+async def test_redirect_inward_is_refused(feed_server: FeedServer, target: str) -> None:
+    feed_server.add("/inside", "secret")
+    start = feed_server.add(
+        "/out", status=302, headers={"Location": target.format(port=feed_server.port)}
+    )
+    async with Fetcher(policy=only_test_server) as fetcher:
+        with pytest.raises(FetchRefused, match="refused"):
+            await fetcher.fetch(start)
+    assert feed_server.hits["/out"] == 1
+    assert feed_server.hits["/inside"] == 0
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/feed", "file:///etc/passwd", "javascript:alert(1)", "http:///nohost"]
+)
+async def test_non_http_urls_are_refused(url: str) -> None:
+    async with Fetcher(policy=public_only) as fetcher:
+        with pytest.raises(FetchRefused):
+            await fetcher.fetch(url)
+
+
+async def test_connection_refused_is_a_clean_error(feed_server: FeedServer) -> None:
+    await feed_server.stop()
+    async with Fetcher(policy=allow_any) as fetcher:
+        with pytest.raises(FetchError, match="cannot connect"):
+            await fetcher.fetch(feed_server.url("/gone"))

@@ -1,0 +1,101 @@
+"""Parsing: data-driven fixtures (input file + .expected.json), plus the real-world corpora."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ParseError
+from bot.net.parse import FeedRef, parse_feed
+from handlers.normalize import normalize_article
+from tests.conftest import ROOT, SHARED
+
+DATA = ROOT / "tests" / "data" / "parse"
+CASES = sorted(p for p in DATA.iterdir() if not p.name.endswith(".expected.json"))
+REF = FeedRef(feed_id="f1", url="https://feeds.example.com/feed")
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_parse_fixture(path: Path) -> None:
+    expected = json.loads(path.with_name(path.stem + ".expected.json").read_text("utf-8"))
+    content_type = "application/feed+json" if path.suffix == ".json" else ""
+    if "error" in expected:
+        with pytest.raises(ParseError, match=expected["error"]):
+            parse_feed(path.read_bytes(), REF, content_type=content_type)
+        return
+    parsed = parse_feed(path.read_bytes(), REF, content_type=content_type)
+    assert parsed.title == expected["title"]
+    if "warning" in expected:
+        assert parsed.warning is not None and expected["warning"] in parsed.warning
+    else:
+        assert parsed.warning is None
+    articles = [normalize_article(a).to_dict() for a in parsed.articles]
+    assert len(articles) == len(expected["entries"])
+    for article, wanted in zip(articles, expected["entries"], strict=True):
+        assert {key: article[key] for key in wanted} == wanted
+
+
+def test_entry_without_guid_or_link_gets_a_stable_key() -> None:
+    data = (DATA / "rss2_basic.xml").read_bytes()
+    first = parse_feed(data, REF).articles[2]
+    again = parse_feed(data, REF).articles[2]
+    assert first.entry_key.startswith("hash:")
+    assert first.entry_key == again.entry_key
+
+
+def test_bytes_that_look_like_a_path_are_not_opened() -> None:
+    """feedparser opens local files when handed a bare path; we hand it a file object."""
+    with pytest.raises(ParseError):
+        parse_feed(b"/etc/hostname", REF)
+
+
+@contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    def expire(_signum: int, _frame: object) -> None:
+        raise TimeoutError(f"parsing took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _entries_or_error(path: Path) -> int:
+    """Entries parsed, or -1 for a clean per-feed ParseError; anything else fails the test."""
+    with time_limit(20):
+        try:
+            parsed = parse_feed(path.read_bytes(), FeedRef("f1", path.as_uri()))
+        except ParseError:
+            return -1
+    for article in parsed.articles:
+        normalize_article(article)
+    return len(parsed.articles)
+
+
+def test_feedparser_corpus_gives_entries_or_a_clean_error(feedparser_corpus: Path) -> None:
+    files = [
+        p
+        for p in feedparser_corpus.rglob("*")
+        if p.is_file() and p.suffix in {".xml", ".rdf", ".json"}
+    ]
+    assert len(files) > 1500
+    outcomes = {path.name: _entries_or_error(path) for path in files}
+    assert sum(1 for n in outcomes.values() if n > 0) > 1000
+    assert sum(1 for n in outcomes.values() if n < 0) > 10
+
+
+def test_real_feeds_give_entries_or_a_clean_error() -> None:
+    folder = SHARED / "data" / "feeds-real"
+    files = [p for p in sorted(folder.iterdir()) if p.name not in {"LICENSE", "SOURCES.tsv"}]
+    assert len(files) == 200
+    outcomes = [_entries_or_error(path) for path in files]
+    assert sum(1 for n in outcomes if n > 0) >= 195
+    assert sum(n for n in outcomes if n > 0) > 6000

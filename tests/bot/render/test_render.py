@@ -1,0 +1,197 @@
+"""Renderers keep every platform limit and every story, for any titles and summaries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.render.discord_embeds import NO_MENTIONS, render_discord
+from bot.render.plain import format_digest
+from bot.render.slack_blocks import block_text, render_slack
+from bot.render.terminal import render_digest_terminal
+from handlers.digest import Digest
+from handlers.story import DigestItem, StoryCopy
+
+NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
+NASTY = [
+    "",
+    "<!channel>",
+    "<@U123> hi",
+    "@everyone",
+    "@here look",
+    "*bold* _it_ ~x~ `code`",
+    "[link](https://evil.example)",
+    "a & b < c > d",
+    "**" * 500,
+    "é" * 3000,
+    "\n\n\n",
+    "🦀" * 700,
+    "> quote\n# heading",
+    "x" * 20000,
+]
+texts = st.one_of(st.sampled_from(NASTY), st.text(max_size=400), st.text(max_size=5000))
+urls = st.one_of(
+    st.just(""),
+    st.just("https://example.com/a?b=1|2>3"),
+    st.text(max_size=50).map(lambda t: f"https://example.com/{t}"),
+    st.just("javascript:alert(1)"),
+    st.just("https://x.example/" + "p" * 3000),
+)
+
+
+@st.composite
+def items(draw: st.DrawFn, number: int) -> DigestItem:
+    copies = draw(
+        st.lists(
+            st.builds(
+                StoryCopy,
+                id=st.just("c"),
+                title=texts,
+                url=urls,
+                source=texts,
+                feed_id=st.just("f"),
+                published=st.none(),
+                seen=st.just(NOW),
+            ),
+            max_size=12,
+        )
+    )
+    return DigestItem(
+        id=f"{number:016x}",
+        title=draw(texts),
+        url=draw(urls),
+        source=draw(texts),
+        published=draw(st.one_of(st.none(), st.just(NOW))),
+        summary=draw(texts),
+        also=tuple(copies),
+    )
+
+
+@st.composite
+def digests(draw: st.DrawFn) -> Digest:
+    count = draw(st.integers(min_value=0, max_value=40))
+    return Digest(
+        heading=draw(texts),
+        items=tuple(draw(items(n)) for n in range(count)),
+        generated_at=NOW,
+        more=draw(st.integers(min_value=0, max_value=500)),
+    )
+
+
+def all_text(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in all_text(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in all_text(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(digests())
+def test_slack_messages_keep_every_limit_and_every_story(digest: Digest) -> None:
+    messages = render_slack(digest)
+    story_ids = []
+    for message in messages:
+        blocks = message["blocks"]
+        assert (
+            message["text"]
+            and message["unfurl_links"] is False
+            and message["unfurl_media"] is False
+        )
+        assert "channel" not in message
+        assert 0 < len(blocks) <= 50
+        assert sum(block_text(b) for b in blocks) <= 11_000
+        for block in blocks:
+            if block["type"] == "header":
+                assert block["text"]["type"] == "plain_text" and len(block["text"]["text"]) <= 150
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= 3000
+                story_ids.append(block["block_id"])
+            if block["type"] == "context":
+                assert 0 < len(block["elements"]) <= 10
+                assert all(len(e["text"]) <= 3000 for e in block["elements"])
+        mrkdwn = [message["text"], *all_text([b for b in blocks if b["type"] != "header"])]
+        for text in mrkdwn:
+            assert "<!" not in text and "<@" not in text, "feed text cannot mention anyone"
+    assert story_ids == [f"story-{item.id}" for item in digest.items], "all, once, in order"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(digests())
+def test_discord_messages_keep_every_limit_and_every_story(digest: Digest) -> None:
+    messages = render_discord(digest)
+    embeds = []
+    for message in messages:
+        assert message["allowed_mentions"] == NO_MENTIONS
+        assert len(message["content"]) <= 2000
+        assert len(message["embeds"]) <= 10
+        assert message["content"] or message["embeds"], "no empty message"
+        total = 0
+        for embed in message["embeds"]:
+            assert 0 < len(embed["title"]) <= 256
+            assert len(embed.get("description", "")) <= 4096
+            assert len(embed["footer"]["text"]) <= 2048
+            total += (
+                len(embed["title"])
+                + len(embed.get("description", ""))
+                + len(embed["footer"]["text"])
+            )
+            assert embed.get("url", "https://").startswith(("http://", "https://"))
+        assert total <= 6000
+        for text in all_text(message):
+            assert "@everyone" not in text and "@here" not in text and "<@" not in text
+        embeds += message["embeds"]
+    assert len(embeds) == len(digest.items), "every story once"
+
+
+def test_a_small_digest_is_one_message_with_links() -> None:
+    item = DigestItem(
+        id="a" * 16,
+        title="Rates rise",
+        url="https://n.example/rates",
+        source="Wire",
+        published=NOW,
+        summary="The bank raised rates.",
+        also=(StoryCopy("b", "Rates up", "https://o.example/r", "Other", "f2", NOW, NOW),),
+    )
+    [slack] = render_slack(Digest("Morning news", (item,), NOW, more=3))
+    section = slack["blocks"][1]["text"]["text"]
+    assert section == "*<https://n.example/rates|Rates rise>*\nThe bank raised rates."
+    assert "and 3 more" in slack["blocks"][-1]["elements"][0]["text"]
+    [discord] = render_discord(Digest("Morning news", (item,), NOW, more=3))
+    assert discord["embeds"][0]["url"] == "https://n.example/rates"
+    assert "also: [Other – Rates up](https://o.example/r)" in discord["embeds"][0]["description"]
+    assert discord["content"].endswith("…and 3 more")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(digests())
+def test_the_terminal_shows_every_story_and_no_control_characters(digest: Digest) -> None:
+    plain = render_digest_terminal(digest, color=False)
+    assert not any(ch in plain for ch in "\x1b\x07\x08\r\x00")
+    assert plain.count("\n  also: ") == sum(len(item.also) for item in digest.items)
+    assert ("…and " in plain) == bool(digest.more)
+
+
+def test_feed_text_cannot_forge_a_line_of_the_layout() -> None:
+    forged = StoryCopy("c", "\n  also: Forged – x", "", "Wire\u2028  also: Z", "f", None, NOW)
+    item = DigestItem(
+        "a" * 16, "Title\n  also: Fake", "", "Src\n", NOW, "Sum\r\n  also: Y", (forged,)
+    )
+    digest = Digest("News", (item,), NOW)
+    for text in (render_digest_terminal(digest, color=False), format_digest(digest)):
+        assert text.count("\n  also: ") == 1, text
+        assert "Title also: Fake" in text
+
+
+def test_the_terminal_shows_feed_markup_literally_and_links_the_title() -> None:
+    item = DigestItem(
+        "a" * 16, "[bold red]Alert[/] \x1b[2J", "https://n.example/a", "Wire", NOW, "", ()
+    )
+    plain = render_digest_terminal(Digest("News", (item,), NOW), color=False)
+    assert "[bold red]Alert[/] [2J" in plain
+    colour = render_digest_terminal(Digest("News", (item,), NOW), color=True)
+    assert "\x1b]8;" in colour and "https://n.example/a" in colour, "a clickable link"
+    assert "\x1b[2J" not in colour

@@ -1,0 +1,162 @@
+"""The outbox: each delivery once, refusals retried or recorded, other channels unblocked."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Mapping
+
+from bot.roles.outbox import DeliveryFailed, OutboxConsumer
+from bot.settings import Settings
+from bot.store.connection import RedisHandle, open_redis
+from bot.store.pacing import ChannelPacer
+
+
+class Recorder:
+    """A deliverer that records what it sends and refuses what it is told to."""
+
+    platform = "console"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.times: dict[str, float] = {}
+        self.refuse: dict[str, DeliveryFailed] = {}
+
+    async def deliver(self, message: Mapping[str, str]) -> None:
+        if message["channel"] in self.refuse:
+            raise self.refuse[message["channel"]]
+        self.sent.append(message["delivery"])
+        self.times[message["delivery"]] = time.monotonic()
+
+
+def consumer(
+    handle: RedisHandle, deliverer: Recorder, pacer: ChannelPacer | None = None, name: str = "test"
+) -> OutboxConsumer:
+    return OutboxConsumer(
+        client=handle.client,
+        blocking=handle.blocking,
+        keys=handle.keys,
+        deliverer=deliverer,
+        consumer=name,
+        ttl=3600,
+        block_ms=10,
+        pacer=pacer or ChannelPacer(handle.client, handle.keys, 0.0),
+    )
+
+
+async def queue(handle: RedisHandle, channel: str, delivery: str) -> None:
+    await handle.client.xadd(
+        handle.keys.outbox("console"),
+        {"delivery": delivery, "channel": channel, "kind": "quiet", "text": "hi"},
+    )
+
+
+async def test_a_delivery_id_is_sent_once(handle: RedisHandle) -> None:
+    recorder = Recorder()
+    await queue(handle, "console:a:1", "console:a:1|digest|100")
+    await queue(handle, "console:a:1", "console:a:1|digest|100")  # re-queued after a crash
+    await queue(handle, "console:a:1", "console:a:1|digest|200")
+    assert await consumer(handle, recorder).drain() == 3
+    assert recorder.sent == ["console:a:1|digest|100", "console:a:1|digest|200"]
+    assert await handle.client.xlen(handle.keys.outbox("console")) == 0
+
+
+async def test_a_channel_that_fails_for_good_is_recorded_and_others_go_on(
+    handle: RedisHandle,
+) -> None:
+    recorder = Recorder()
+    recorder.refuse["console:a:gone"] = DeliveryFailed(
+        "not_in_channel: /invite @newsbot", permanent=True
+    )
+    await queue(handle, "console:a:gone", "gone|1")
+    await queue(handle, "console:a:ok", "ok|1")
+    assert await consumer(handle, recorder).drain() == 2
+    assert recorder.sent == ["ok|1"]
+    assert "invite" in await handle.client.hget(handle.keys.channel("console:a:gone"), "failed")
+
+
+async def test_a_passing_refusal_stays_queued(handle: RedisHandle) -> None:
+    recorder = Recorder()
+    recorder.refuse["console:a:busy"] = DeliveryFailed("rate limited", retry_after=0.01)
+    await queue(handle, "console:a:busy", "busy|1")
+    assert await consumer(handle, recorder).drain() == 0
+    assert await handle.client.xlen(handle.keys.outbox("console")) == 1
+    del recorder.refuse["console:a:busy"]
+    assert await consumer(handle, recorder).drain() == 1
+    assert recorder.sent == ["busy|1"]
+
+
+async def test_each_channel_is_paced_and_none_waits_for_another(handle: RedisHandle) -> None:
+    recorder = Recorder()
+    for n in range(3):
+        await queue(handle, "console:a:busy", f"busy|{n}")
+    await queue(handle, "console:a:calm", "calm|0")
+    assert (
+        await consumer(handle, recorder, ChannelPacer(handle.client, handle.keys, 0.3)).drain() == 4
+    )
+    busy = [recorder.times[f"busy|{n}"] for n in range(3)]
+    assert [d for d in recorder.sent if d.startswith("busy")] == ["busy|0", "busy|1", "busy|2"]
+    assert all(later - earlier >= 0.28 for earlier, later in itertools.pairwise(busy))
+    assert recorder.times["calm|0"] < busy[1], "the calm channel did not queue behind the busy one"
+
+
+async def test_two_processes_keep_one_pace_per_channel(
+    handle: RedisHandle, settings: Settings
+) -> None:
+    recorder = Recorder()
+    for n in range(4):
+        await queue(handle, "console:a:shared", f"shared|{n}")
+    async with open_redis(settings) as other:
+        first, second = (
+            consumer(h, recorder, ChannelPacer(h.client, h.keys, 0.3), name)
+            for h, name in ((handle, "one"), (other, "two"))
+        )
+        await first.ensure_group()
+        # Each process reads two of the channel's four deliveries, then both send at once.
+        batches = []
+        for outbox in (first, second):
+            reply = await outbox.blocking.xreadgroup(
+                "delivery", outbox.consumer, {outbox.stream: ">"}, count=2
+            )
+            batches.append([(str(i), f) for _s, found in reply for i, f in found])
+        await asyncio.gather(
+            *(o.deliver_batch(b) for o, b in zip((first, second), batches, strict=True))
+        )
+    times = sorted(recorder.times.values())
+    assert len(times) == 4
+    assert all(later - earlier >= 0.28 for earlier, later in itertools.pairwise(times))
+
+
+async def test_a_429_holds_its_channel_for_retry_after_and_keeps_order(
+    handle: RedisHandle,
+) -> None:
+    now = [1000.0]
+    pacer = ChannelPacer(handle.client, handle.keys, 0.0, clock=lambda: now[0])
+    recorder = Recorder()
+    recorder.refuse["console:a:limited"] = DeliveryFailed("429 rate limited", retry_after=30)
+    await queue(handle, "console:a:limited", "limited|1")
+    await queue(handle, "console:a:limited", "limited|2")
+    await queue(handle, "console:a:other", "other|1")
+    outbox = consumer(handle, recorder, pacer)
+    assert await outbox.drain() == 1
+    assert recorder.sent == ["other|1"]
+    del recorder.refuse["console:a:limited"]
+    now[0] += 10
+    assert await outbox.drain() == 0, "still inside Retry-After"
+    now[0] += 21
+    assert await outbox.drain() == 2
+    assert recorder.sent == ["other|1", "limited|1", "limited|2"]
+
+
+async def test_a_later_success_clears_the_failed_record(handle: RedisHandle) -> None:
+    recorder = Recorder()
+    recorder.refuse["console:a:back"] = DeliveryFailed("missing_scope", permanent=True)
+    await queue(handle, "console:a:back", "back|1")
+    await consumer(handle, recorder).drain()
+    assert await handle.client.hget(handle.keys.channel("console:a:back"), "failed")
+    del recorder.refuse["console:a:back"]
+    await queue(handle, "console:a:back", "back|2")
+    await consumer(handle, recorder).drain()
+    assert await handle.client.hget(handle.keys.channel("console:a:back"), "failed") is None
+    assert recorder.sent == ["back|2"]

@@ -1,0 +1,304 @@
+"""The poller on real Redis and a real feed server: claims, conditional GET, backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.metrics import Metrics
+from bot.net.fetch import Fetcher
+from bot.net.guard import allow_any
+from bot.roles.poller import MAX_BACKOFF, Poller, next_poll_delay
+from bot.store.connection import RedisHandle
+from bot.store.stories import load_stories
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.watchlist import InvalidFeedURL, Watchlist
+from handlers.channels import ChannelRef
+from tests.articles import rss
+from tests.fakes.feed_server import FeedServer
+
+FEED = rss(
+    "Local News",
+    [
+        {
+            "title": "One",
+            "link": "https://news.example.com/1",
+            "guid": "1",
+            "published": datetime(2026, 11, 27, 7, tzinfo=UTC),
+        },
+        {"title": "Two", "link": "https://news.example.com/2", "guid": "2"},
+    ],
+)
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("failures", "retry_after", "max_age", "expected"),
+    [
+        (0, None, None, 600),
+        (0, None, 3600, 3600),
+        (0, None, 10**9, 6 * 3600),
+        (0, None, 5, 600),
+        (1, None, None, 600),
+        (2, None, None, 1200),
+        (4, None, None, 4800),
+        (40, None, None, MAX_BACKOFF),
+        (1, 7200, None, 7200),
+        (1, 10**9, None, MAX_BACKOFF),
+    ],
+)
+def test_next_poll_delay(
+    failures: int, retry_after: float | None, max_age: float | None, expected: float
+) -> None:
+    assert (
+        next_poll_delay(600, failures=failures, retry_after=retry_after, max_age=max_age)
+        == expected
+    )
+
+
+async def test_watchlist_ids_and_validation(handle: RedisHandle) -> None:
+    watchlist = Watchlist(handle.client, handle.keys)
+    first, created = await watchlist.add("https://a.example.com/feed", now=1)
+    again, created_again = await watchlist.add("https://a.example.com/feed", now=2)
+    second, _ = await watchlist.add("https://b.example.com/feed", now=3)
+    assert (first.id, created, again.id, created_again, second.id) == (
+        "f1",
+        True,
+        "f1",
+        False,
+        "f2",
+    )
+    with pytest.raises(InvalidFeedURL, match="example"):
+        await watchlist.add("ftp://nope", now=4)
+    assert (await watchlist.remove("f1")) is not None
+    assert [f.id for f in await watchlist.all()] == ["f2"]
+    assert await watchlist.get("https://a.example.com/feed") is None
+
+
+async def test_two_processes_never_claim_the_same_feed(handle: RedisHandle) -> None:
+    watchlist = Watchlist(handle.client, handle.keys)
+    for n in range(40):
+        await watchlist.add(f"https://example.com/{n}", now=100)
+    claims = await asyncio.gather(
+        *(watchlist.claim_due(now=200, limit=7, lease=60) for _ in range(10))
+    )
+    claimed = [feed.id for batch in claims for feed in batch]
+    assert len(claimed) == 40 and len(set(claimed)) == 40
+    assert await watchlist.claim_due(now=200, limit=100, lease=60) == []
+    assert len(await watchlist.claim_due(now=261, limit=100, lease=60)) == 40, "leases expire"
+
+
+async def poller_for(
+    handle: RedisHandle, fetcher: Fetcher, clock: Clock, *, first_fetch_max: int = 5
+) -> Poller:
+    return Poller(
+        client=handle.client,
+        keys=handle.keys,
+        fetcher=fetcher,
+        interval=600,
+        metrics=Metrics(),
+        clock=clock,
+        first_fetch_max=first_fetch_max,
+    )
+
+
+async def test_poll_queues_entries_then_304_does_no_parsing(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/feed", FEED, etag='"abc"')
+    clock = Clock()
+    watchlist = Watchlist(handle.client, handle.keys)
+    await watchlist.add(url, now=clock.now)
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock)
+        [report] = await poller.poll_due()
+        assert (report.status, report.entries) == ("ok", 2)
+        assert await handle.client.xlen(handle.keys.entries) == 2
+        assert await poller.poll_due() == [], "not due again before the interval"
+        clock.now += 600
+        [report] = await poller.poll_due()
+        assert report.status == "not_modified"
+    assert await handle.client.xlen(handle.keys.entries) == 2
+    feed = await watchlist.get(url)
+    assert feed is not None and feed.title == "Local News" and feed.etag == '"abc"'
+    assert feed_server.requests[-1][1]["If-None-Match"] == '"abc"'
+
+
+async def test_failing_feed_backs_off_and_recovers(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/flaky", status=503, headers={"Retry-After": "1800"})
+    clock = Clock()
+    watchlist = Watchlist(handle.client, handle.keys)
+    record, _ = await watchlist.add(url, now=clock.now)
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock)
+        [report] = await poller.poll_due()
+        assert report.status == "failed" and "503" in report.error
+        feed = await watchlist.get(record.id)
+        assert feed is not None and feed.failures == 1 and feed.failing_since == clock.now
+        assert await watchlist.next_due() == clock.now + 1800, "Retry-After honoured"
+        feed_server.add("/flaky", FEED)
+        clock.now += 1800
+        [report] = await poller.poll_due()
+        assert report.status == "ok"
+    feed = await watchlist.get(record.id)
+    assert feed is not None and feed.failures == 0 and feed.last_error == ""
+
+
+async def test_a_feed_that_is_not_a_feed_is_a_clean_error(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/page", "<html><body>hello</body></html>", content_type="text/html")
+    clock = Clock()
+    await Watchlist(handle.client, handle.keys).add(url, now=clock.now)
+    async with Fetcher(policy=allow_any) as fetcher:
+        [report] = await (await poller_for(handle, fetcher, clock)).poll_due()
+    assert report.status == "failed" and "not a" in report.error
+
+
+async def drain(handle: RedisHandle) -> None:
+    from bot.roles.pipeline import build_pipeline
+    from bot.roles.worker import PipelineWorker, ensure_group
+
+    await ensure_group(handle.client, handle.keys)
+    worker = PipelineWorker(
+        client=handle.client,
+        blocking=handle.blocking,
+        keys=handle.keys,
+        pipeline=build_pipeline(handle.client, handle.keys, ttl=86400),
+        metrics=Metrics(),
+        consumer="test",
+    )
+    await worker.drain()
+
+
+def changing_guids(fetch_number: int, count: int = 4) -> str:
+    return rss(
+        "Shifty",
+        [
+            {
+                "title": f"Shifty story {n}",
+                "link": f"https://shifty.example.com/{n}",
+                "guid": f"random-{fetch_number}-{n}",
+                "description": f"Body of story {n}.",
+            }
+            for n in range(count)
+        ],
+    )
+
+
+async def test_a_feed_whose_guids_change_every_fetch_posts_nothing_twice(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/shifty.xml", changing_guids(1))
+    clock = Clock()
+    watchlist = Watchlist(handle.client, handle.keys)
+    record, _ = await watchlist.add(url, now=clock.now)
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock)
+        for fetch_number in (1, 2, 3):
+            feed_server.add("/shifty.xml", changing_guids(fetch_number))
+            await poller.poll_due()
+            await drain(handle)
+            clock.now += 600
+    assert await handle.client.zcard(handle.keys.stories) == 4
+    feed = await watchlist.get(record.id)
+    assert feed is not None and feed.id_mode == "link"
+    story_ids = await handle.client.zrange(handle.keys.stories, 0, -1)
+    stories = await load_stories(handle.client, handle.keys, story_ids)
+    assert [len(s.copies) for s in stories] == [1, 1, 1, 1], "no copy of itself"
+
+
+async def test_first_fetch_is_backlog_beyond_the_newest(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    items = [
+        {
+            "title": f"Item {n}",
+            "link": f"https://b.example.com/{n}",
+            "guid": str(n),
+            "published": datetime(2026, 11, 27, n, tzinfo=UTC),
+        }
+        for n in range(8)
+    ]
+    url = feed_server.add("/b.xml", rss("Backlog", items))
+    clock = Clock()
+    await Watchlist(handle.client, handle.keys).add(url, now=clock.now)
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock, first_fetch_max=3)
+        await poller.poll_due()
+        newer = {
+            "title": "Item 9",
+            "link": "https://b.example.com/9",
+            "guid": "9",
+            "published": datetime(2026, 11, 27, 9, tzinfo=UTC),
+        }
+        feed_server.add("/b.xml", rss("Backlog", [newer, *items]))
+        clock.now += 600
+        await poller.poll_due()
+    queued = [
+        json.loads(fields["a"]) for _id, fields in await handle.client.xrange(handle.keys.entries)
+    ]
+    first = {a["title"]: a["backlog"] for a in queued[:8]}
+    assert sorted(t for t, backlog in first.items() if not backlog) == [
+        "Item 5",
+        "Item 6",
+        "Item 7",
+    ]
+    assert [a["backlog"] for a in queued[8:] if a["title"] == "Item 9"] == [False]
+    await drain(handle)
+    assert await handle.client.zcard(handle.keys.stories) == 9, "backlog is stored, not dropped"
+
+
+async def test_channels_are_told_once_when_a_feed_fails_for_a_day_and_when_it_is_back(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/down", status=500)
+    clock = Clock()
+    watchlist = Watchlist(handle.client, handle.keys)
+    record, _ = await watchlist.add(url, now=clock.now)
+    subs = SubscriptionStore(handle.client, handle.keys)
+    for channel in ("slack:T1:C1", "discord:1:2"):
+        await subs.subscribe(ChannelRef.parse(channel), record.id, now=clock.now)
+
+    async def notices() -> list[dict[str, str]]:
+        found = []
+        for platform in ("slack", "discord"):
+            found += [f for _id, f in await handle.client.xrange(handle.keys.outbox(platform))]
+        return found
+
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock)
+        for hours in (0, 6, 23):  # failing, but for less than a day
+            clock.now = 1_800_000_000.0 + hours * 3600
+            await poller.poll(await watchlist.get(record.id))  # type: ignore[arg-type]
+        assert await notices() == []
+        for hours in (24, 30, 40):  # told at 24 h, and only once
+            clock.now = 1_800_000_000.0 + hours * 3600
+            await poller.poll(await watchlist.get(record.id))  # type: ignore[arg-type]
+        down = await notices()
+        assert sorted(n["channel"] for n in down) == ["discord:1:2", "slack:T1:C1"]
+        assert all("failing for 24 h" in n["text"] and "500" in n["text"] for n in down)
+        feed_server.add("/down", FEED)
+        clock.now += 3600
+        report = await poller.poll(await watchlist.get(record.id))  # type: ignore[arg-type]
+        assert report.status == "ok"
+        up = [n for n in await notices() if "works again" in n["text"]]
+        assert sorted(n["channel"] for n in up) == ["discord:1:2", "slack:T1:C1"]
+        assert all("works again after 41 h" in n["text"] for n in up)
+        clock.now += 3600
+        await poller.poll(await watchlist.get(record.id))  # type: ignore[arg-type]
+        assert len(await notices()) == 4, "recovery is told once"
+    feed = await watchlist.get(record.id)
+    assert feed is not None and feed.down_notice == 0.0

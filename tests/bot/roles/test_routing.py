@@ -1,0 +1,96 @@
+"""Routing stories to channels: pending digest items, instant outbox entries, each once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.roles.pipeline import build_pipeline
+from bot.roles.routing import Router
+from bot.store.connection import RedisHandle
+from bot.store.subscriptions import SubscriptionStore
+from handlers.article import Article
+from handlers.channels import ChannelRef
+from tests.articles import article
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+DIGEST = ChannelRef("console", "local", "digest")
+INSTANT = ChannelRef("slack", "T1", "C1")
+FILTERED = ChannelRef("discord", "1", "2")
+
+
+def news(feed: str, number: int, title: str, **changes: object) -> Article:
+    values: dict[str, object] = {
+        "feed_id": feed,
+        "entry_key": f"{feed}-{number}",
+        "title": title,
+        "url": f"https://{feed}.example.com/{number}",
+        "published": NOW - timedelta(hours=number),
+        "seen_at": NOW,
+        "description": f"<p>{title}. More about it follows here.</p>",
+    }
+    values.update(changes)
+    return article(**values)
+
+
+async def subscribe_all(handle: RedisHandle) -> SubscriptionStore:
+    store = SubscriptionStore(handle.client, handle.keys)
+    await store.subscribe(DIGEST, "f1", now=0)
+    await store.subscribe(DIGEST, "f2", now=0)
+    await store.subscribe(INSTANT, "f1", now=0, mode="instant")
+    await store.subscribe(FILTERED, "f1", now=0, filter="ukraine -sport")
+    return store
+
+
+async def pending(handle: RedisHandle, channel: ChannelRef) -> list[str]:
+    return await handle.client.zrevrange(handle.keys.channel_pending(str(channel)), 0, -1)
+
+
+async def outbox(handle: RedisHandle, platform: str) -> list[dict[str, str]]:
+    return [fields for _id, fields in await handle.client.xrange(handle.keys.outbox(platform))]
+
+
+async def test_stories_reach_each_channel_once_as_subscribed(handle: RedisHandle) -> None:
+    await subscribe_all(handle)
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    [talks, match] = (
+        await pipeline.process(
+            [
+                news("f1", 1, "Ukraine peace talks resume"),
+                news("f1", 2, "Ukraine sport final tonight"),
+            ]
+        )
+    ).articles
+    # The same page again from another subscribed feed folds into the story: no second post.
+    await pipeline.process([news("f2", 9, "Ukraine peace talks resume", url=talks.url)])
+    assert await pending(handle, DIGEST) == [talks.story_id, match.story_id]
+    assert [e["delivery"] for e in await outbox(handle, "slack")] == [
+        f"{INSTANT}|story|{match.story_id}",
+        f"{INSTANT}|story|{talks.story_id}",
+    ], "instant posts go out oldest first, so the channel reads in order"
+    assert await pending(handle, FILTERED) == [talks.story_id], "filter keeps sport out"
+
+
+async def test_edits_and_backlog_are_never_routed(handle: RedisHandle) -> None:
+    await subscribe_all(handle)
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    await pipeline.process([news("f1", 5, "Old story from history", backlog=True)])
+    [first] = (await pipeline.process([news("f1", 1, "Ukraine ceasefire holds")])).articles
+    [edit] = (await pipeline.process([news("f1", 1, "Ukraine ceasefire holds for now")])).articles
+    assert edit.update
+    assert await pending(handle, DIGEST) == [first.story_id]
+    assert len(await outbox(handle, "slack")) == 1
+
+
+async def test_a_new_subscription_gets_the_newest_stories_only(handle: RedisHandle) -> None:
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    stored = (
+        await pipeline.process(
+            [news("f3", n, f"Story number {n} of the feed") for n in range(1, 9)]
+        )
+    ).articles
+    store = SubscriptionStore(handle.client, handle.keys)
+    sub, _ = await store.subscribe(DIGEST, "f3", now=0)
+    router = Router(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    assert await router.seed(sub, newest=3) == 3
+    assert await pending(handle, DIGEST) == [a.story_id for a in stored[:3]]
+    assert await router.seed(sub, newest=3) == 0, "seeding twice routes nothing twice"

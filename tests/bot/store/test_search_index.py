@@ -1,0 +1,87 @@
+"""Search through the Redis index: the query language over titles, summaries and sources."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.roles.pipeline import build_pipeline
+from bot.store.connection import RedisHandle
+from bot.store.search_index import SearchIndex
+from handlers.query import QueryError
+from tests.articles import article
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+STORIES = [
+    ("f1", "Central bank raises interest rates", "The Bank of England raised rates to 5%.", 1),
+    ("f1", "Ukraine and Russia agree ceasefire talks", "Talks start in Geneva on Monday.", 2),
+    ("f2", "Football: Ukraine beat Wales", "A late goal sent Ukraine through.", 3),
+    ("f2", "Café owners in Zürich protest rent rises", "Owners say rents doubled.", 4),
+    ("f3", "Peace talks resume in Geneva", "Diplomats met for a second day.", 30),
+]
+
+
+@pytest.fixture
+async def index(handle: RedisHandle) -> SearchIndex:
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    for number, (feed, title, lead, hours) in enumerate(STORIES):
+        entry = article(
+            feed_id=feed,
+            source=f"Source {feed}",
+            entry_key=f"e{number}",
+            url=f"https://{feed}.example.com/{number}",
+            title=title,
+            description=f"<p>{lead}</p>",
+            published=NOW - timedelta(hours=hours),
+            seen_at=NOW,
+        )
+        await pipeline.process([entry])
+    return SearchIndex(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+
+
+async def titles(index: SearchIndex, query: str, **options: object) -> list[str]:
+    return [s.primary().title for s in await index.search(query, **options)]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("ukraine", ["Ukraine and Russia agree ceasefire talks", "Football: Ukraine beat Wales"]),
+        ("ukraine -football", ["Ukraine and Russia agree ceasefire talks"]),
+        ('"peace talks"', ["Peace talks resume in Geneva"]),
+        ("geneva", ["Ukraine and Russia agree ceasefire talks", "Peace talks resume in Geneva"]),
+        ("title:geneva", ["Peace talks resume in Geneva"]),
+        ("rate", ["Central bank raises interest rates"]),
+        (
+            "zurich OR wales",
+            ["Football: Ukraine beat Wales", "Café owners in Zürich protest rent rises"],
+        ),
+        (
+            "source:f2 (cafe OR football)",
+            ["Football: Ukraine beat Wales", "Café owners in Zürich protest rent rises"],
+        ),
+        ("ai", []),
+    ],
+)
+async def test_queries_newest_first(index: SearchIndex, query: str, expected: list[str]) -> None:
+    assert await titles(index, query) == expected
+
+
+async def test_only_the_channels_feeds_and_a_limit(index: SearchIndex) -> None:
+    assert await titles(index, "geneva", feed_ids={"f3"}) == ["Peace talks resume in Geneva"]
+    assert len(await titles(index, "ukraine OR geneva OR rates", limit=2)) == 2
+
+
+async def test_a_query_of_common_words_only_is_refused(index: SearchIndex) -> None:
+    with pytest.raises(QueryError, match="not a common one"):
+        await index.search("the AND was")
+    with pytest.raises(QueryError, match="not a common one"):
+        await index.search("-ukraine")
+
+
+async def test_index_keys_expire_with_retention(index: SearchIndex, handle: RedisHandle) -> None:
+    keys = [k async for k in handle.client.scan_iter(match=handle.keys.search_words("*", "*"))]
+    assert keys
+    ttls = [await handle.client.ttl(k) for k in keys]
+    assert all(0 < ttl <= 31 * 86400 for ttl in ttls)
