@@ -5,6 +5,10 @@ stream, consume, normalize, dedup, summarize, store), entries/s of feedparser al
 same bytes, their ratio, and Redis bytes per stored article. Targets (issue #2): the
 pipeline costs at most 2x parsing alone; at most 2 KB of Redis per stored article.
 
+Then the event loop's longest stall while the poller fetches every feed from a local HTTP
+server and a pipeline worker ingests them, as `newsbot run` does, next to the same sampler
+on an idle loop (issue #9: at most 100 ms).
+
     python bench/ingest.py                 # the 200 real feeds in ../shared/data/feeds-real
     python bench/ingest.py --smoke         # five feeds, one run (CI)
 """
@@ -22,14 +26,20 @@ from pathlib import Path
 
 import feedparser
 from _corpus import FEEDS, fetched_at, load_feeds
+from aiohttp import web
 
 from bot.errors import ParseError
+from bot.loop_lag import LoopLag
 from bot.metrics import Metrics
+from bot.net.fetch import Fetcher
+from bot.net.guard import allow_any
 from bot.net.parse import FeedRef, parse_feed
 from bot.roles.pipeline import build_pipeline
+from bot.roles.poller import Poller
 from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import load_settings
 from bot.store.connection import RedisHandle, open_redis
+from bot.store.watchlist import Watchlist
 
 RETENTION = 30 * 86400
 
@@ -75,6 +85,62 @@ async def whole_pipeline(
             await pipe.execute()
         await worker.drain()
     return entries, time.perf_counter() - started, dict(pipeline.timings)
+
+
+async def loop_stalls(handle: RedisHandle, feeds: list[tuple[str, bytes]]) -> tuple[float, float]:
+    """The longest event loop stall (s) on an idle loop, then while polling and ingesting."""
+    idle = LoopLag(every=0.01)
+    quiet = asyncio.Event()
+    watching = asyncio.create_task(idle.watch(quiet))
+    await asyncio.sleep(2.0)
+    quiet.set()
+    await watching
+    client, keys = handle.client, handle.keys
+    await client.flushdb()
+    await ensure_group(client, keys)
+    files = dict(feeds)
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=files[request.match_info["name"]], content_type="text/xml")
+
+    app = web.Application()
+    app.router.add_get("/{name}", serve)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    metrics = Metrics()
+    watchlist = Watchlist(client, keys)
+    for name in files:
+        await watchlist.add(f"http://127.0.0.1:{port}/{name}", now=time.time())
+    busy = LoopLag(every=0.01)
+    stop = asyncio.Event()
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = Poller(client=client, keys=keys, fetcher=fetcher, interval=3600, metrics=metrics)
+        worker = PipelineWorker(
+            client=client,
+            blocking=handle.blocking,
+            keys=keys,
+            pipeline=build_pipeline(client, keys, ttl=RETENTION),
+            metrics=metrics,
+            consumer="bench",
+        )
+        tasks = [
+            asyncio.create_task(busy.watch(stop)),
+            asyncio.create_task(poller.run(stop)),
+            asyncio.create_task(worker.run(stop)),
+        ]
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            polled = sum(1 for feed in await watchlist.all() if feed.last_fetch)
+            if polled >= len(files) and not await client.xlen(keys.entries):
+                break
+        stop.set()
+        await asyncio.gather(*tasks)
+    await runner.cleanup()
+    return idle.longest, busy.longest
 
 
 async def redis_bytes_per_article(handle: RedisHandle) -> tuple[int, float]:
@@ -134,6 +200,7 @@ async def main() -> None:
             pipeline_runs.append(seconds)
         sizes = await key_sizes(handle)
         stories, per_article = await redis_bytes_per_article(handle)
+        idle_stall, busy_stall = await loop_stalls(handle, feeds)
     parse_best, pipeline_best = min(parse_runs), min(pipeline_runs)
     print(f"feeds: {len(feeds)}   entries: {entries} (feedparser alone: {parsed_entries})")
     print(
@@ -152,6 +219,11 @@ async def main() -> None:
         f"(target <= 2048)"
     )
     print("  average key sizes: " + ", ".join(f"{k} {v:.0f} B" for k, v in sizes.items()))
+    print(f"event loop, longest stall on an idle loop (baseline): {idle_stall * 1000:6.1f} ms")
+    print(
+        f"event loop, longest stall polling + ingesting:       {busy_stall * 1000:6.1f} ms "
+        "(target <= 100 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import aiohttp
 from redis.exceptions import RedisError
 
 from bot.http_server import build_http_app, start_http
+from bot.loop_lag import LoopLag
 from bot.metrics import Metrics
 from bot.net.fetch import Fetcher
 from bot.net.guard import AddressPolicy, allow_any, public_only
@@ -23,13 +24,16 @@ from bot.platforms.console_adapter import ConsoleDeliverer
 from bot.roles.config_apply import ConfigPlan, apply_config
 from bot.roles.llm_summarizer import LLMSummarizer
 from bot.roles.outbox import OutboxConsumer
+from bot.roles.outbox_lag import outbox_lags, watch_outboxes
 from bot.roles.pipeline import build_pipeline
 from bot.roles.poller import Poller
 from bot.roles.routing import Router
 from bot.roles.scheduler import Scheduler, run_scheduler
-from bot.roles.worker import PipelineWorker, consumer_name, ensure_group
+from bot.roles.supervisor import RoleState, supervise
+from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import Settings
 from bot.store.connection import RedisHandle, open_redis
+from bot.store.streams import consumer_name
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import Watchlist
 from handlers.channels import Subscription
@@ -52,12 +56,32 @@ class RunningBot:
     fetcher: Fetcher
     abstractive: LLMSummarizer | None = None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    states: dict[str, RoleState] = field(default_factory=dict)
     http_port: int | None = None
+
+    def start(self, name: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+        """Run a role under supervision: restarted, with backoff, if it ever ends early."""
+        state = self.states[name] = RoleState()
+        self.tasks[name] = asyncio.create_task(supervise(name, run, stop, state), name=name)
 
     async def health(self) -> dict[str, Any]:
         redis_ok = await self.handle.ping()
-        roles = {name: not task.done() for name, task in self.tasks.items()}
-        return {"ok": redis_ok and all(roles.values()), "redis": redis_ok, "roles": roles}
+        roles = {
+            name: not task.done() and not self.states[name].waiting
+            for name, task in self.tasks.items()
+        }
+        report: dict[str, Any] = {
+            "ok": redis_ok and all(roles.values()),
+            "redis": redis_ok,
+            "roles": roles,
+        }
+        with contextlib.suppress(RedisError):
+            lags = await outbox_lags(self.handle.client, self.handle.keys, now=time.time())
+            report["outbox"] = {lag.platform: lag.report() for lag in lags}
+        restarted = {n: s.report() for n, s in self.states.items() if s.restarts}
+        if restarted:
+            report["restarts"] = restarted
+        return report
 
     async def metrics_text(self) -> bytes:
         with contextlib.suppress(RedisError, OSError):
@@ -85,6 +109,9 @@ async def run_bot(
         contextlib.AsyncExitStack() as stack,
     ):
         bot = RunningBot(handle=handle, metrics=metrics, fetcher=fetcher)
+        lag_watch = asyncio.create_task(
+            LoopLag().watch(stop, on_sample=metrics.loop_sample), name="loop-lag"
+        )
         await ensure_group(handle.client, handle.keys)
         if plan is not None:
             router = Router(handle.client, handle.keys, ttl=settings.retention_seconds, clock=clock)
@@ -113,7 +140,7 @@ async def run_bot(
                 first_fetch_max=settings.first_fetch_max,
                 failing_notice=settings.feed_failing_notice,
             )
-            bot.tasks["poller"] = asyncio.create_task(poller.run(stop), name="poller")
+            bot.start("poller", lambda: poller.run(stop), stop)
         if settings.llm_url and settings.llm_model:
             llm_session = await stack.enter_async_context(aiohttp.ClientSession())
             bot.abstractive = LLMSummarizer(
@@ -138,14 +165,21 @@ async def run_bot(
                 keys=handle.keys,
                 pipeline=pipeline,
                 metrics=metrics,
+                claim_idle=settings.claim_idle,
             )
-            bot.tasks["pipeline"] = asyncio.create_task(worker.run(stop), name="pipeline")
+            bot.start("pipeline", lambda: worker.run(stop), stop)
         if "scheduler" in roles:
             scheduler = Scheduler(
-                handle.client, handle.keys, default_zone=settings.timezone, clock=clock
+                handle.client,
+                handle.keys,
+                default_zone=settings.timezone,
+                clock=clock,
+                lease=settings.claim_idle,
             )
-            bot.tasks["scheduler"] = asyncio.create_task(
-                run_scheduler(scheduler, handle.client, handle.keys, stop), name="scheduler"
+            bot.start(
+                "scheduler",
+                lambda: run_scheduler(scheduler, handle.client, handle.keys, stop),
+                stop,
             )
         if "chat" in roles:
             # Slack and Discord adapters come with their own issues; until then, and whenever
@@ -157,8 +191,23 @@ async def run_bot(
                 deliverer=ConsoleDeliverer(handle.client, handle.keys, out=console_out),
                 consumer=consumer_name(),
                 ttl=settings.retention_seconds,
+                claim_idle=settings.claim_idle,
             )
-            bot.tasks["chat"] = asyncio.create_task(consumer.run(stop), name="chat")
+
+            async def chat() -> None:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(consumer.run(stop))
+                    group.create_task(
+                        watch_outboxes(
+                            handle.client,
+                            handle.keys,
+                            stop,
+                            delivering=[consumer.deliverer.platform],
+                            clock=clock,
+                        )
+                    )
+
+            bot.start("chat", chat, stop)
         runner = None
         if serve_http:
             runner = await start_http(
@@ -180,7 +229,8 @@ async def run_bot(
             await stop.wait()
         finally:
             log.info("newsbot stopping")
-            await asyncio.gather(*bot.tasks.values(), return_exceptions=True)
+            stop.set()  # also when on_started failed: every role and watcher ends
+            await asyncio.gather(*bot.tasks.values(), lag_watch, return_exceptions=True)
             if runner is not None:
                 await runner.cleanup()
 

@@ -1,4 +1,7 @@
-"""Logging set-up: text or JSON lines on stderr, with each record's structured fields."""
+"""Logging set-up: text or JSON lines on stderr, with each record's structured fields.
+
+Every URL in a line (message, fields, traceback) has its password and password-like
+parameters masked (`handlers.redact`): a private feed's credentials never reach a log."""
 
 from __future__ import annotations
 
@@ -7,11 +10,26 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from handlers.redact import redact_text
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, object]:
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+    return {
+        k: redact_text(v) if isinstance(v, str) else v
+        for k, v in vars(record).items()
+        if k not in _STANDARD and not k.startswith("_")
+    }
+
+
+def _message(record: logging.LogRecord) -> str:
+    return redact_text(record.getMessage())
+
+
+def _traceback(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    assert record.exc_info is not None
+    return redact_text(formatter.formatException(record.exc_info))
 
 
 class TextFormatter(logging.Formatter):
@@ -20,11 +38,11 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
-        line = f"{when} {record.levelname.lower():7} {record.name}: {record.getMessage()}"
+        line = f"{when} {record.levelname.lower():7} {record.name}: {_message(record)}"
         if extra:
             line += f" {extra}"
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + _traceback(self, record)
         return line
 
 
@@ -36,11 +54,11 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _message(record),
         }
         data.update(_fields(record))
         if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
+            data["exception"] = _traceback(self, record)
         return json.dumps(data, default=str, ensure_ascii=False)
 
 

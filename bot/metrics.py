@@ -38,5 +38,25 @@ class Metrics:
             "newsbot_stream_lag", "Entries waiting in the pipeline stream", registry=self.registry
         )
 
+        self.loop_lag = Gauge(
+            "newsbot_event_loop_lag_seconds",
+            "How late the event loop woke a sleeper at its last sample (its longest stall)",
+            registry=self.registry,
+        )
+        self.loop_lag_max = Gauge(
+            "newsbot_event_loop_lag_max_seconds",
+            "The longest event loop stall since the process started",
+            registry=self.registry,
+        )
+
+        self._longest_stall = 0.0
+
+    def loop_sample(self, lag: float) -> None:
+        """Record one event loop lag sample (see `bot.loop_lag`)."""
+        self.loop_lag.set(lag)
+        if lag > self._longest_stall:
+            self._longest_stall = lag
+            self.loop_lag_max.set(lag)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

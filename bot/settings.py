@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
 from bot.errors import ConfigError
+from handlers.redact import has_secret
 
 
 class Secret:
@@ -45,17 +46,6 @@ class Secret:
         return hash(self._value)
 
 
-def redact_url(url: str) -> str:
-    """Return `url` with any password replaced by `***`, for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, ""))
-
-
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Every setting newsbot reads; build it with `load_settings`."""
@@ -66,6 +56,7 @@ class Settings:
     http_port: int = 3000
     poll_interval: float = 600.0
     feed_failing_notice: float = 86400.0
+    claim_idle: float = 60.0
     allow_private_networks: bool = False
     slack_bot_token: Secret | None = None
     slack_signing_secret: Secret | None = None
@@ -161,6 +152,14 @@ def _parse_ws_url(raw: Any) -> str:
     return text
 
 
+# URL settings that may carry a password: accepted only from the environment when they do.
+_URL_SETTINGS = frozenset({"redis_url", "llm_url"})
+
+
+def _revealed(value: object) -> str:
+    return value.reveal() if isinstance(value, Secret) else str(value)
+
+
 def _parse_redis_url(raw: Any) -> Secret:
     text = str(raw).strip()
     if urlsplit(text).scheme not in {"redis", "rediss", "unix"}:
@@ -218,6 +217,7 @@ _SPECS: dict[str, _Spec] = {
     "http_port": _Spec("NEWSBOT_HTTP_PORT", _parse_int(0, 65535)),
     "poll_interval": _Spec("NEWSBOT_POLL_INTERVAL", _parse_positive_float),
     "feed_failing_notice": _Spec("NEWSBOT_FEED_FAILING_NOTICE", _parse_positive_float),
+    "claim_idle": _Spec("NEWSBOT_CLAIM_IDLE", _parse_positive_float),
     "allow_private_networks": _Spec("NEWSBOT_ALLOW_PRIVATE_NETWORKS", _parse_bool),
     "slack_bot_token": _Spec("SLACK_BOT_TOKEN", Secret, secret=True),
     "slack_signing_secret": _Spec("SLACK_SIGNING_SECRET", Secret, secret=True),
@@ -302,12 +302,12 @@ def load_settings(
         try:
             value = spec.parse(raw)
         except ValueError as exc:
-            shown = "(hidden)" if spec.secret or name == "redis_url" else repr(str(raw))
+            shown = "(hidden)" if spec.secret or name in _URL_SETTINGS else repr(str(raw))
             problems.append(f"{origin}: {exc}; got {shown}")
             continue
-        if name == "redis_url" and origin != spec.env and urlsplit(value.reveal()).password:
+        if name in _URL_SETTINGS and origin != spec.env and has_secret(_revealed(value)):
             problems.append(
-                f"{origin}: a password inside the URL is a secret; set {spec.env} "
+                f"{origin}: a password or token inside the URL is a secret; set {spec.env} "
                 "in the environment"
             )
             continue

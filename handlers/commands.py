@@ -155,6 +155,7 @@ def _schedule(rest: str, default_zone: str) -> Command:
 def _latest(rest: str) -> Command:
     if not rest:
         return Command("latest")
-    if not rest.isdigit() or not 1 <= int(rest) <= MAX_LATEST:
+    # ASCII digits only: str.isdigit() accepts "²", and int() refuses 5,000 digits.
+    if not re.fullmatch(r"[0-9]{1,4}", rest) or not 1 <= int(rest) <= MAX_LATEST:
         raise _usage("latest", f"n is a number from 1 to {MAX_LATEST}")
     return Command("latest", count=int(rest))

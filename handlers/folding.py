@@ -9,6 +9,7 @@ pointed at the story it joined, so later copies and edits find that story direct
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from handlers.article import Article
-from handlers.dedup import DedupIndex, entry_claim, url_claim
+from handlers.dedup import DedupIndex, url_claim
 from handlers.fingerprint import Fingerprint
 from handlers.story import Story
 from handlers.story_match import Match, Text, match
@@ -74,11 +75,9 @@ class FoldStep:
 
     async def run(self, articles: Sequence[Article]) -> list[Article]:
         pending = [a for a in articles if not a.update]
-        texts = {
-            a.ingest_id: Text(Fingerprint.of(a.title, lead_of(a)), when_of(a), a.feed_id)
-            for a in pending
-            if not a.is_copy
-        }
+        # Fingerprints and matching are CPU work (MinHash, n-grams): each runs in a worker
+        # thread, so the event loop goes on between the Redis round trips.
+        texts = await asyncio.to_thread(self._texts, pending)
         queries = [
             IndexEntry(index_keys(texts[a.ingest_id].fingerprint), texts[a.ingest_id].when)
             for a in pending
@@ -86,18 +85,32 @@ class FoldStep:
         ]
         found = iter(await self.index.candidates(queries))
         candidate_ids = {a.ingest_id: next(found) for a in pending if a.ingest_id in texts}
-        known = {
-            s.id: s
-            for s in await self.index.stories(
-                sorted({i for ids in candidate_ids.values() for i in ids})
-            )
+        known = await self.index.stories(sorted({i for ids in candidate_ids.values() for i in ids}))
+        out = await asyncio.to_thread(self._decide, articles, texts, candidate_ids, known)
+        await self._record(out, texts)
+        return out
+
+    @staticmethod
+    def _texts(pending: Sequence[Article]) -> dict[str, Text]:
+        return {
+            a.ingest_id: Text(Fingerprint.of(a.title, lead_of(a)), when_of(a), a.feed_id)
+            for a in pending
+            if not a.is_copy
         }
+
+    def _decide(
+        self,
+        articles: Sequence[Article],
+        texts: dict[str, Text],
+        candidate_ids: dict[str, set[str]],
+        known: Sequence[Story],
+    ) -> list[Article]:
         known_texts: dict[str, list[Text]] = {
-            story_id: [
+            story.id: [
                 Text(Fingerprint.of(c.title, story.summary), c.published or c.seen, c.feed_id)
                 for c in story.copies
             ]
-            for story_id, story in known.items()
+            for story in known
         }
         batch_keys: dict[str, list[str]] = defaultdict(list)
         out: list[Article] = []
@@ -117,7 +130,6 @@ class FoldStep:
             for key in keys:
                 batch_keys[key].append(article.story_id)
             out.append(article)
-        await self._record(out, texts)
         return out
 
     @staticmethod
@@ -145,7 +157,7 @@ class FoldStep:
         ]
         await self.index.remember(entries)
         folded = [a for a in articles if a.fold_reason]
-        claims = [entry_claim(a, a.story_id) for a in articles if a.is_copy and not a.update]
-        claims += [c for a in folded if (c := url_claim(a, a.story_id)) is not None]
+        # Entry claims are pointed at their story by the store step, for every article.
+        claims = [c for a in folded if (c := url_claim(a, a.story_id)) is not None]
         if claims:
             await self.dedup.repoint(claims)

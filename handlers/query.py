@@ -22,6 +22,9 @@ from dataclasses import dataclass
 FIELDS = ("title", "source", "author")
 EXAMPLE = 'example: ukraine AND (ceasefire OR "peace talks") -sport'
 MAX_QUERY = 500
+# Parentheses and NOTs nest at most this deep: deeper is no real query, and each level is
+# a frame of recursion in parsing and matching.
+MAX_DEPTH = 20
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -135,6 +138,12 @@ class _Parser:
         self.tokens = _tokens(query)
         self.index = 0
         self.field: str | None = None  # inside title:( … ), the field its words are in
+        self.depth = 0
+
+    def deeper(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"the query nests deeper than {MAX_DEPTH} levels", token)
 
     def peek(self) -> _Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -176,7 +185,10 @@ class _Parser:
         token = self.peek()
         if token is not None and token.kind in {"NOT", "minus"}:
             self.take()
-            return Not(self.parse_not())
+            self.deeper(token)
+            node = Not(self.parse_not())
+            self.depth -= 1
+            return node
         return self.parse_atom()
 
     def parse_atom(self) -> Node:
@@ -189,11 +201,13 @@ class _Parser:
             raise self.fail("unexpected ')'", token)
         self.take()
         if token.kind == "open":
+            self.deeper(token)
             node = self.parse_or()
             closing = self.peek()
             if closing is None or closing.kind != "close":
                 raise self.fail("a '(' is never closed", token)
             self.take()
+            self.depth -= 1
             return node
         if token.kind == "field":
             name = token.value.lower()

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 EXAMPLES = "daily 09:00 Europe/Berlin, weekdays 08:30, weekly mon 09:00, every 4h, 0 9 * * 1-5, off"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_EVERY = re.compile(r"^(\d+)\s*(m|min|h|hr|hours?|minutes?)$")
+_EVERY = re.compile(r"^(\d{1,5})\s*(m|min|h|hr|hours?|minutes?)$")
 _SEARCH_DAYS = 400
+# A cron schedule must fire within this many years of any moment (Feb 29 fires every 4).
+_CRON_HORIZON_YEARS = 5
 _ZONE_NAME = re.compile(r"^(?:UTC|GMT|[A-Z][A-Za-z_]+(?:/[A-Za-z0-9_+-]+)+)$")
 
 
@@ -102,7 +104,10 @@ class Schedule:
         start = (local - timedelta(hours=3)).replace(tzinfo=None, second=0, microsecond=0)
         iterator = croniter(self.cron, start)
         for _ in range(5000):
-            candidate: datetime = iterator.get_next(datetime)
+            try:
+                candidate: datetime = iterator.get_next(datetime)
+            except CroniterError:  # an expression with no date left (30 Feb)
+                return None
             fire = _at(candidate.date(), candidate.time(), self.tz)
             if fire > moment:
                 return fire.astimezone(UTC)
@@ -116,6 +121,16 @@ def _at(day: date, clock: time, tz: ZoneInfo) -> datetime:
     # In a spring-forward gap, fold=0 gives a time that does not exist; round-tripping
     # through UTC lands on the real moment the clock jumped to.
     return aware.astimezone(UTC).astimezone(tz)
+
+
+def _check_fires(schedule: Schedule) -> None:
+    """Refuse a cron expression that never fires (`0 9 30 2 *`) or fires only rarely."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    fire = schedule.next_after(start)
+    if fire is None or fire - start > timedelta(days=366 * _CRON_HORIZON_YEARS):
+        raise ScheduleError(
+            f"{schedule.cron!r} never fires (no such date within {_CRON_HORIZON_YEARS} years)"
+        )
 
 
 def _zone(name: str) -> str:
@@ -165,5 +180,7 @@ def parse_schedule(text: str, *, default_zone: str = "UTC", zone: str | None = N
         expression = " ".join(words)
         if not croniter.is_valid(expression):
             raise ScheduleError(f"{expression!r} is not a valid 5-field cron expression")
-        return Schedule("cron", name, cron=expression)
+        schedule = Schedule("cron", name, cron=expression)
+        _check_fires(schedule)
+        return schedule
     raise ScheduleError(f"cannot read the schedule {text!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,4 +35,8 @@ class PerArticleStep:
     required: bool = True
 
     async def run(self, articles: Sequence[Article]) -> list[Article]:
+        # A worker thread: the transforms parse HTML, which must not stall the event loop.
+        return await asyncio.to_thread(self._apply, articles)
+
+    def _apply(self, articles: Sequence[Article]) -> list[Article]:
         return [out for article in articles if (out := self.transform(article)) is not None]

@@ -251,7 +251,9 @@ class SummarizeStep:
     concurrency: int = 4
 
     async def run(self, articles: Sequence[Article]) -> list[Article]:
-        summarized = [summarize_article(a, self.budget) for a in articles]
+        summarized = await asyncio.to_thread(
+            lambda: [summarize_article(a, self.budget) for a in articles]
+        )
         writer = self.abstractive
         if writer is None:
             return summarized

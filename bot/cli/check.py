@@ -8,6 +8,7 @@ from bot.cli.exits import EXIT_FAILED, EXIT_OK
 from bot.errors import NewsbotError
 from bot.render.feed_status import health
 from bot.roles.config_apply import ConfigPlan
+from bot.roles.outbox_lag import outbox_lags
 from bot.settings import Settings
 from bot.store.connection import open_redis
 from bot.store.subscriptions import failed_channels
@@ -31,7 +32,7 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
             failing = [f for f in feeds if f.failures]
             print(f"feeds: {len(feeds)} watched, {len(failing)} failing")
             for feed in failing:
-                print(f"  {feed.id} {feed.url}: {health(feed, time.time())}")
+                print(f"  {feed.id} {feed.shown_url}: {health(feed, time.time())}")
             pending = await handle.client.xlen(handle.keys.entries)
             print(f"pipeline: {pending} entries waiting")
             failed = await failed_channels(handle.client, handle.keys)
@@ -39,6 +40,9 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
             print(f"channels: {channels}, {len(failed)} refusing deliveries")
             for channel, reason in failed.items():
                 print(f"  {channel}: {reason}")
+            for lag in await outbox_lags(handle.client, handle.keys, now=time.time()):
+                if lag.queued or lag.deliverers:
+                    print(f"outbox {lag.describe()}")
     except NewsbotError as exc:
         ok = False
         print(f"redis: FAILED: {exc}")

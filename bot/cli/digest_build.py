@@ -9,6 +9,7 @@ story counts as first seen never depends on network timing.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from handlers.story import DigestItem, digest_items
 from handlers.summarize import DEFAULT_BUDGET, Budget
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_OPML_DEPTH = 3
 _FETCH_CONCURRENCY = 8
 
 
@@ -75,11 +77,32 @@ async def _load(source: str, fetcher: Fetcher) -> _Document:
     return _Document(source, file_url(source), data)
 
 
+def _identity(source: str) -> str:
+    """What makes two sources the same: the URL, or the real path of a file."""
+    return source if _is_url(source) else os.path.realpath(os.path.expanduser(source))
+
+
 async def _expand(
-    sources: Sequence[str], fetcher: Fetcher, errors: list[SourceFailure], progress: Progress
+    sources: Sequence[str],
+    fetcher: Fetcher,
+    errors: list[SourceFailure],
+    progress: Progress,
+    *,
+    seen: set[str] | None = None,
+    depth: int = 0,
 ) -> list[_Document]:
-    """Load every source; an OPML source is replaced by the feeds it lists, fetched too."""
+    """Load every source; an OPML source is replaced by the feeds it lists, fetched too.
+
+    Each source is read once, however many OPML files list it, so an OPML file that lists
+    itself (or a loop of them) ends; OPML files nest at most `MAX_OPML_DEPTH` deep."""
+    seen = set() if seen is None else seen
     limit = asyncio.Semaphore(_FETCH_CONCURRENCY)
+    fresh = []
+    for source in sources:
+        identity = _identity(source)
+        if identity not in seen:
+            seen.add(identity)
+            fresh.append(source)
 
     async def load(source: str) -> _Document | SourceFailure:
         async with limit:
@@ -91,21 +114,43 @@ async def _expand(
                 progress(source)
 
     documents: list[_Document] = []
-    for outcome in await asyncio.gather(*(load(s) for s in sources)):
+    for outcome in await asyncio.gather(*(load(s) for s in fresh)):
         if isinstance(outcome, SourceFailure):
             errors.append(outcome)
         elif is_opml(outcome.data):
-            try:
-                listed = [feed.url for feed in read_opml(outcome.data)]
-            except SourceError as exc:
-                errors.append(SourceFailure(outcome.name, str(exc)))
-                continue
-            if not listed:
-                errors.append(SourceFailure(outcome.name, "OPML file lists no feeds"))
-            documents.extend(await _expand(listed, fetcher, errors, progress))
+            listed = _listed(outcome, errors, depth=depth)
+            documents.extend(
+                await _expand(listed, fetcher, errors, progress, seen=seen, depth=depth + 1)
+            )
         else:
             documents.append(outcome)
     return documents
+
+
+def _listed(opml: _Document, errors: list[SourceFailure], *, depth: int) -> list[str]:
+    """The sources an OPML document lists that may be read: a remote OPML file names only
+    http(s) feeds, never files on this machine."""
+    if depth >= MAX_OPML_DEPTH:
+        errors.append(
+            SourceFailure(opml.name, f"OPML files nest deeper than {MAX_OPML_DEPTH}; not read")
+        )
+        return []
+    try:
+        listed = [feed.url for feed in read_opml(opml.data)]
+    except SourceError as exc:
+        errors.append(SourceFailure(opml.name, str(exc)))
+        return []
+    if not listed:
+        errors.append(SourceFailure(opml.name, "OPML file lists no feeds"))
+    if not _is_url(opml.name):
+        return listed
+    for source in (s for s in listed if not _is_url(s)):
+        errors.append(
+            SourceFailure(
+                source, f"listed by {opml.name}: a remote OPML may only list http(s) feeds"
+            )
+        )
+    return [s for s in listed if _is_url(s)]
 
 
 async def run_digest(

@@ -54,7 +54,7 @@ class _Commands:
             print(f"newsbot: {exc}", file=sys.stderr)
             return EXIT_USAGE
         record, created = await self.watchlist.add(args.url, now=self.now, interval=args.interval)
-        print(f"{'added' if created else 'already watched as'} {record.id}: {record.url}")
+        print(f"{'added' if created else 'already watched as'} {record.id}: {record.shown_url}")
         if args.channel is not None:
             await self._subscribe(args.channel, record, mode=args.mode, feed_filter=feed_filter)
         return EXIT_OK
@@ -92,7 +92,7 @@ class _Commands:
             return EXIT_FAILED
         dropped = await self.subscriptions.forget_feed(removed.id)
         note = f" and {dropped} channel subscription(s)" if dropped else ""
-        print(f"removed {removed.id}: {removed.url}{note}")
+        print(f"removed {removed.id}: {removed.shown_url}{note}")
         return EXIT_OK
 
     async def listing(self, args: argparse.Namespace) -> int:
@@ -104,6 +104,7 @@ class _Commands:
         if args.format == "json":
             rows = [
                 vars(f)
+                | {"url": f.shown_url}
                 | ({"mode": subs[f.id].mode, "filter": subs[f.id].filter} if f.id in subs else {})
                 for f in feeds
             ]
@@ -123,7 +124,7 @@ class _Commands:
                 if sub
                 else ""
             )
-            print(f"{feed.id:>4}  {feed.url}{title}{how}")
+            print(f"{feed.id:>4}  {feed.shown_url}{title}{how}")
             print(f"      {status_line(feed, self.now)}")
         if args.channel is not None:
             settings = await self.subscriptions.channel_settings(args.channel)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -83,7 +84,8 @@ async def summarize_document(
 ) -> ArticleSummary:
     """Summarise one document the way the pipeline does: the LLM if configured, else (or
     when it fails) the extractive summariser. `method` says which one it was."""
-    article = document_article(data, source=source, url=url)
+    # Extraction takes a second or two on a large page: never on the event loop.
+    article = await asyncio.to_thread(document_article, data, source=source, url=url)
     [done] = await SummarizeStep(budget, abstractive).run([article])
     return ArticleSummary(
         source=source,

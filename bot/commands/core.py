@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.commands.article_summary import read_source, summarize_document
 from bot.errors import NewsbotError
@@ -90,7 +91,26 @@ class CommandCore:
         return caller.admin or "everyone" in managers or caller.user in managers
 
     async def handle(self, caller: Caller, text: str) -> Reply:
-        """Answer one command; every problem becomes a reply saying what to do, not a raise."""
+        """Answer one command; every problem becomes a reply saying what to do, not a raise.
+
+        This is the per-command boundary: whatever goes wrong, the adapter gets a reply and
+        lives on, and an unexpected error is logged with its traceback."""
+        try:
+            return await self._answer(caller, text)
+        except RedisError:
+            log.exception("command failed: Redis", extra={"channel": str(caller.channel)})
+            return refusal("newsbot cannot reach its database right now; try again in a minute")
+        except Exception:
+            log.exception(
+                "command failed unexpectedly",
+                extra={"channel": str(caller.channel), "command": text[:200]},
+            )
+            return refusal(
+                "something went wrong answering that (it was logged for the operator); "
+                "try again, or see /news help"
+            )
+
+    async def _answer(self, caller: Caller, text: str) -> Reply:
         try:
             command = parse_command(text, default_zone=self._settings.timezone)
         except CommandError as exc:
@@ -145,7 +165,7 @@ class CommandCore:
                 await self._subscriptions.unsubscribe(caller.channel, record.id)
                 if created:
                     await self._watchlist.remove(record.id)
-                return refusal(f"could not subscribe to {record.url}: {report.error}")
+                return refusal(f"could not subscribe to {record.shown_url}: {report.error}")
             found = report.entries
             queued = min(found, self._settings.first_fetch_max) if new else 0
         await self._scheduler.ensure_scheduled(caller.channel)
@@ -184,7 +204,7 @@ class CommandCore:
             return refusal(f"this channel has no feed {target!r}; /news feeds lists its feeds")
         await self._subscriptions.unsubscribe(channel, record.id)
         await self._scheduler.reschedule(channel)
-        return Reply(f"Unsubscribed this channel from {record.id}: {record.url}")
+        return Reply(f"Unsubscribed this channel from {record.id}: {record.shown_url}")
 
     async def feeds(self, channel: ChannelRef) -> Reply:
         subs = await self._subscriptions.of_channel(channel)
@@ -198,7 +218,7 @@ class CommandCore:
                 continue
             title = f" ({record.title})" if record.title else ""
             shown = f", filter {sub.filter!r}" if sub.filter else ""
-            lines.append(f"{record.id}  {record.url}{title} [{sub.mode}{shown}]")
+            lines.append(f"{record.id}  {record.shown_url}{title} [{sub.mode}{shown}]")
             lines.append(f"    {status_line(record, now)}")
         if any(s.mode == "digest" for s in subs):
             lines.append(f"Digests: {await self._when(channel)}")

@@ -26,6 +26,7 @@ import feedparser
 
 from bot.errors import ParseError
 from handlers.article import Article, short_hash
+from handlers.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def parse_feed(
         if not parsed.get("version"):
             raise ParseError("not a feed: no RSS, Atom or JSON Feed content found")
     feed = parsed.get("feed", {})
-    title = _text_of(feed, "title") or ref.title or ref.url
+    title = _text_of(feed, "title") or ref.title or redact_url(ref.url)
     language = str(feed.get("language") or "en")
     articles: list[Article] = []
     with warnings.catch_warnings():
@@ -186,7 +187,7 @@ def _parse_json_feed(data: bytes, ref: FeedRef, now: datetime) -> ParsedFeed:
     items = document.get("items")
     if not isinstance(items, list):
         raise ParseError("invalid JSON Feed: 'items' is not a list")
-    title = str(document.get("title") or ref.title or ref.url)
+    title = str(document.get("title") or ref.title or redact_url(ref.url))
     language = str(document.get("language") or "en")
     base = str(document.get("feed_url") or document.get("home_page_url") or ref.url)
     articles: list[Article] = []

@@ -153,7 +153,9 @@ async def apply_config(
     `seed` is called for each subscription the file creates (not for existing ones).
     """
     for feed in plan.feeds:
-        await watchlist.add(feed.url, now=now, interval=feed.interval)
+        record, new = await watchlist.add(feed.url, now=now, interval=feed.interval)
+        if not new and feed.interval and record.interval != feed.interval:
+            await watchlist.set_interval(record.id, feed.interval)
     touched = 0
     for channel in plan.channels:
         await subscriptions.set_channel(

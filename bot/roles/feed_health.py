@@ -52,7 +52,7 @@ class FeedHealthNotices:
     async def failing(
         self, feed: FeedRecord, *, failing_since: float, now: float, error: str
     ) -> int:
-        name = feed.title or feed.url
+        name = feed.title or feed.shown_url
         text = (
             f"Feed {feed.id} ({name}) has been failing for {_hours(now - failing_since)}: "
             f"{error}. newsbot keeps retrying, less often, and will say here when it is back."
@@ -60,7 +60,7 @@ class FeedHealthNotices:
         return await self._tell(feed, "feed-down", text, failing_since)
 
     async def recovered(self, feed: FeedRecord, *, now: float) -> int:
-        name = feed.title or feed.url
+        name = feed.title or feed.shown_url
         down = _hours(now - feed.failing_since) if feed.failing_since else "a while"
         text = f"Feed {feed.id} ({name}) works again after {down} of failures; stories resume."
         return await self._tell(feed, "feed-up", text, feed.down_notice)

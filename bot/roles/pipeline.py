@@ -154,6 +154,7 @@ def build_pipeline(
             ttl=ttl,
             clock=clock,
             search=SearchIndex(client, keys, ttl=ttl, clock=clock).add_articles,
+            dedup=dedup_index,
         ),
         RouteStep(Router(client, keys, ttl=ttl, clock=clock), SubscriptionStore(client, keys)),
     ]

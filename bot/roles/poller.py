@@ -29,6 +29,7 @@ from bot.store.keys import Keys
 from bot.store.watchlist import FeedRecord, Watchlist
 from handlers.first_fetch import mark_backlog
 from handlers.identity import FetchSnapshot, resolve_identity
+from handlers.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class Poller:
             return await self._queue_entries(feed, result, interval, started)
         except NewsbotError as exc:
             return await self._failed(feed, exc, interval, started)
-        except (RedisError, OSError):
+        except RedisError:
             raise
         except Exception as exc:  # the per-feed boundary: one feed, one error
             log.exception("unexpected error polling a feed", extra={"feed_url": feed.url})
@@ -153,7 +154,10 @@ class Poller:
         self, feed: FeedRecord, result: FetchResult, interval: float, now: float
     ) -> PollReport:
         ref = FeedRef(feed_id=feed.id, url=feed.url, title=feed.title)
-        parsed = parse_feed(result.body, ref, content_type=result.content_type)
+        # A large feed takes feedparser a second or more: never on the event loop.
+        parsed = await asyncio.to_thread(
+            parse_feed, result.body, ref, content_type=result.content_type
+        )
         previous = FetchSnapshot.loads(feed.id_snapshot) if feed.id_snapshot else None
         mode, reason, articles, shot = resolve_identity(feed.id_mode, parsed.articles, previous)
         if reason:
@@ -195,6 +199,7 @@ class Poller:
         self, feed: FeedRecord, exc: NewsbotError, interval: float, now: float
     ) -> PollReport:
         self._metrics.feeds_failed.inc()
+        error = redact_text(str(exc))  # a fetch error may quote the URL, credentials too
         failures = feed.failures + 1
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
         due = now + next_poll_delay(interval, failures=failures, retry_after=retry_after)
@@ -204,7 +209,7 @@ class Poller:
             "feed poll failed",
             extra={
                 "feed_url": feed.url,
-                "error": str(exc),
+                "error": error,
                 "failures": failures,
                 "next_poll_in": round(due - now),
             },
@@ -212,18 +217,18 @@ class Poller:
         failing_since = feed.failing_since or now
         down_notice = feed.down_notice
         if self._notices.due(feed, failing_since=failing_since, now=now):
-            await self._notices.failing(feed, failing_since=failing_since, now=now, error=str(exc))
+            await self._notices.failing(feed, failing_since=failing_since, now=now, error=error)
             down_notice = failing_since
         await self._watchlist.record(
             feed.id,
             due,
             last_fetch=now,
-            last_error=str(exc)[:500],
+            last_error=error[:500],
             failures=failures,
             failing_since=failing_since,
             down_notice=down_notice,
         )
-        return PollReport(feed.id, "failed", error=str(exc))
+        return PollReport(feed.id, "failed", error=error)
 
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
         """Poll until `stop` is set; Redis outages are logged and retried, never fatal."""
@@ -236,7 +241,7 @@ class Poller:
                     continue
                 due = await self._watchlist.next_due()
                 wait = idle if due is None else min(max(due - self._clock(), 0.05), idle)
-            except (RedisError, OSError) as exc:
+            except RedisError as exc:
                 log.warning("poller cannot reach Redis; retrying", extra={"error": str(exc)})
                 pause = min(pause * 2, 30.0)
                 wait = pause

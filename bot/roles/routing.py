@@ -3,9 +3,10 @@
 After the store step, each new story (not an edit, not a new feed's backlog) goes to every
 channel subscribed to its feed whose filter it matches: into the channel's pending digest
 items, or, for an instant subscription, onto the platform's outbox stream with a delivery id
-of channel plus story. ``chan:{channel}:routed`` is claimed first (ZADD NX), so a story
-reaches a channel once, however many copies of it arrive through however many feeds, and a
-retried batch routes nothing twice.
+of channel plus story. Then ``chan:{channel}:routed`` records it, so a story reaches a
+channel once, however many copies of it arrive through however many feeds, and a retried
+batch routes nothing twice; a digest that takes a story records it too (see `Router.route`
+and `bot.roles.scheduler`). Pending digest items older than the retention are trimmed.
 
 A new subscription is seeded with the newest `NEWSBOT_FIRST_FETCH_MAX` stories its feed
 already has, through the same path.
@@ -25,6 +26,10 @@ from bot.store.subscriptions import SubscriptionStore
 from handlers.article import Article
 from handlers.channels import Subscription
 from handlers.query import matches, parse_query
+
+# Stories a channel's next digest can hold at most (it shows 10 and "…and N more"); with
+# `schedule off` and nobody asking for a digest, older ones go first.
+PENDING_MAX = 5000
 
 
 @dataclass(frozen=True)
@@ -64,25 +69,29 @@ class Router:
         self._clock = clock
 
     async def route(self, pairs: Sequence[tuple[Subscription, Routable]]) -> int:
-        """Route each (subscription, story) pair once; return how many were new."""
+        """Route each (subscription, story) pair once; return how many were new.
+
+        A story is queued first and claimed after (``chan:{channel}:routed``), so a crash or
+        a Redis error in between leaves it unclaimed and the retry queues it again: the
+        pending ZADD is idempotent, and the outbox sends a delivery id once, so a story
+        queued twice is posted once. Nothing here spans two keys in one command, so it
+        works on Redis Cluster too."""
         if not pairs:
             return 0
         now = self._clock()
         horizon = now - self._ttl
         async with self._client.pipeline(transaction=False) as pipe:
             for sub, story in pairs:
-                # Scored by when it was routed: an old story's claim lasts the retention too.
-                pipe.zadd(
-                    self._keys.channel_routed(str(sub.channel)), {story.story_id: now}, nx=True
-                )
-            claimed = await pipe.execute()
-        routed = 0
-        fresh = [pair for pair, new in zip(pairs, claimed, strict=True) if new]
+                pipe.zscore(self._keys.channel_routed(str(sub.channel)), story.story_id)
+            scores = await pipe.execute()
+        fresh: dict[tuple[str, str], tuple[Subscription, Routable]] = {}
+        for (sub, story), score in zip(pairs, scores, strict=True):
+            if score is None:
+                fresh.setdefault((str(sub.channel), story.story_id), (sub, story))
         async with self._client.pipeline(transaction=False) as pipe:
             # Oldest first, so instant posts read in order and the newest ends up last.
-            for sub, story in sorted(fresh, key=lambda pair: pair[1].when):
+            for sub, story in sorted(fresh.values(), key=lambda pair: pair[1].when):
                 channel = str(sub.channel)
-                routed += 1
                 if sub.mode == "instant":
                     pipe.xadd(
                         self._keys.outbox(sub.channel.platform),
@@ -95,11 +104,20 @@ class Router:
                     )
                 else:
                     pipe.zadd(self._keys.channel_pending(channel), {story.story_id: story.when})
+                    pending = self._keys.channel_pending(channel)
+                    pipe.zremrangebyscore(pending, "-inf", horizon)
+                    pipe.zremrangebyrank(pending, 0, -PENDING_MAX - 1)
+                    pipe.expire(pending, self._ttl)
+            await pipe.execute()
+        async with self._client.pipeline(transaction=False) as pipe:
+            for channel, story_id in fresh:
+                # Scored by when it was routed: an old story's claim lasts the retention too.
+                pipe.zadd(self._keys.channel_routed(channel), {story_id: now}, nx=True)
             for channel in {str(sub.channel) for sub, _ in pairs}:
                 pipe.zremrangebyscore(self._keys.channel_routed(channel), "-inf", horizon)
                 pipe.expire(self._keys.channel_routed(channel), self._ttl)
             await pipe.execute()
-        return routed
+        return len(fresh)
 
     async def seed(self, sub: Subscription, *, newest: int) -> int:
         """Give a new subscription the newest stories its feed already has."""

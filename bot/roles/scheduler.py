@@ -38,7 +38,9 @@ from handlers.schedule import Schedule, ScheduleError, parse_schedule
 
 log = logging.getLogger(__name__)
 
-LEASE = 300.0
+# How long a claimed digest stays claimed: a process that dies while building it is
+# replaced after this (NEWSBOT_CLAIM_IDLE; building takes well under a second).
+LEASE = 60.0
 COMMIT_ATTEMPTS = 20
 _CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0,
@@ -71,7 +73,9 @@ class Scheduler:
         default_zone: str = "UTC",
         clock: Callable[[], float] = time.time,
         cap: int = DEFAULT_CAP,
+        lease: float = LEASE,
     ) -> None:
+        self._lease = lease
         self._client = client
         self._keys = keys
         self._zone = default_zone
@@ -117,11 +121,18 @@ class Scheduler:
     async def run_due(self, *, limit: int = 50) -> list[DigestOutcome]:
         """Claim the channels whose digest is due and build each one."""
         now = self._clock()
-        claimed = await self._claim(keys=[self._keys.digests_due], args=[now, limit, now + LEASE])
+        claimed = await self._claim(
+            keys=[self._keys.digests_due], args=[now, limit, now + self._lease]
+        )
         outcomes = []
         for index in range(0, len(claimed), 2):
-            channel = ChannelRef.parse(str(claimed[index]))
-            outcomes.append(await self.build(channel))
+            name = str(claimed[index])
+            try:
+                outcomes.append(await self.build(ChannelRef.parse(name)))
+            except RedisError:
+                raise
+            except Exception:  # the per-channel boundary: its lease retries it later
+                log.exception("cannot build a channel's digest", extra={"channel": name})
         return outcomes
 
     async def post_now(self, channel: ChannelRef) -> DigestOutcome:
@@ -162,6 +173,11 @@ class Scheduler:
                     )
         else:
             raise RedisError(f"{channel}: pending stories kept changing while building its digest")
+        if pending:
+            # Record them as routed here, in case routing queued one and stopped before it
+            # could: its retry then sees the story is taken and does not queue it again.
+            routed = self._keys.channel_routed(str(channel))
+            await self._client.zadd(routed, dict.fromkeys(pending, self._clock()), nx=True)
         if scheduled:
             await self.reschedule(channel)
         log.info(
@@ -183,9 +199,10 @@ class Scheduler:
         now = datetime.fromtimestamp(self._clock(), UTC)
         since = datetime.fromtimestamp(float(settings.get("last_digest") or 0), UTC)
         priorities = {s.feed_id: s.priority for s in await self._subscriptions.of_channel(channel)}
+        local = now.astimezone(self.schedule_of(settings).tz)  # the date where it is read
         digest = build_digest(
             stories,
-            heading=f"News digest, {now:%a %d %b %Y}",
+            heading=f"News digest, {local:%a %d %b %Y}",
             since=since,
             now=now,
             cap=self._cap,
@@ -219,10 +236,15 @@ async def run_scheduler(
     while not stop.is_set():
         try:
             for channel in sorted(await client.smembers(keys.channels)):
-                await scheduler.ensure_scheduled(ChannelRef.parse(str(channel)))
+                try:
+                    await scheduler.ensure_scheduled(ChannelRef.parse(str(channel)))
+                except RedisError:
+                    raise
+                except Exception:  # the per-channel boundary: one bad channel stops no other
+                    log.exception("cannot schedule a channel", extra={"channel": str(channel)})
             await scheduler.run_due()
             pause = tick
-        except (RedisError, OSError) as exc:
+        except RedisError as exc:
             log.warning("scheduler cannot reach Redis; retrying", extra={"error": str(exc)})
             pause = min(pause * 2, 60.0)
         await sleep_unless_stopped(stop, pause)

@@ -10,37 +10,33 @@ idempotent (see `handlers.dedup` and `bot.store.stories`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import os
-import socket
 import time
-from typing import Any, cast
+from typing import cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
+from redis.typing import StreamIdT
 
 from bot.metrics import Metrics
 from bot.roles.pipeline import Pipeline
 from bot.stopping import sleep_unless_stopped
+from bot.store import streams
 from bot.store.keys import PIPELINE_GROUP, Keys
 from handlers.article import Article
 
 log = logging.getLogger(__name__)
 
-Message = tuple[str, dict[str, str]]
-
-
-def consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+Message = streams.Message
+# A consumer idle for this many claim periods, with nothing pending, is gone for good.
+CONSUMER_GONE_AFTER = 10
 
 
 async def ensure_group(client: Redis, keys: Keys) -> None:
-    try:
-        await client.xgroup_create(keys.entries, PIPELINE_GROUP, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+    """Create the entries stream's consumer group unless it exists."""
+    await streams.ensure_group(client, keys.entries, PIPELINE_GROUP)
 
 
 class PipelineWorker:
@@ -64,7 +60,7 @@ class PipelineWorker:
         self._keys = keys
         self._pipeline = pipeline
         self._metrics = metrics
-        self.consumer = consumer or consumer_name()
+        self.consumer = consumer or streams.consumer_name()
         self._batch = batch
         self._block_ms = block_ms
         self._claim_idle = claim_idle
@@ -81,15 +77,24 @@ class PipelineWorker:
         return [message for _stream, messages in streams for message in messages]
 
     async def _reclaim(self) -> list[Message]:
-        reply: Any = await self._client.xautoclaim(
+        """Entries a dead consumer left pending; then that consumer, now empty, is removed."""
+        claimed = await streams.claim_idle(
+            self._client,
             self._keys.entries,
             PIPELINE_GROUP,
             self.consumer,
-            min_idle_time=int(self._claim_idle * 1000),
-            start_id="0-0",
+            idle=self._claim_idle,
             count=self._batch,
+            rounds=1,
         )
-        return [(mid, fields) for mid, fields in reply[1] if fields]
+        await streams.remove_idle_consumers(
+            self._client,
+            self._keys.entries,
+            PIPELINE_GROUP,
+            keep=self.consumer,
+            idle=self._claim_idle * CONSUMER_GONE_AFTER,
+        )
+        return claimed
 
     async def handle(self, messages: list[Message]) -> int:
         """Run one batch through the pipeline, then acknowledge and delete it."""
@@ -104,8 +109,14 @@ class PipelineWorker:
                     "dropping an unreadable stream entry",
                     extra={"message_id": message_id, "error": repr(exc)},
                 )
-        outcome = await self._pipeline.process(articles)
         ids = [message_id for message_id, _ in messages]
+        heartbeat = asyncio.create_task(self._keep_claimed(ids))
+        try:
+            outcome = await self._pipeline.process(articles)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RedisError):
+                await heartbeat
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.xack(self._keys.entries, PIPELINE_GROUP, *ids)
             pipe.xdel(self._keys.entries, *ids)
@@ -113,6 +124,21 @@ class PipelineWorker:
         self._metrics.entries_processed.inc(len(articles) - len(outcome.failures))
         self._metrics.entries_failed.inc(len(outcome.failures))
         return len(messages)
+
+    async def _keep_claimed(self, ids: list[str]) -> None:
+        """While a batch is processed (a slow host's pages can take minutes), claim it again
+        every third of `claim_idle`, so no other worker takes it over and does it twice."""
+        claimed: list[StreamIdT] = list(ids)
+        while True:
+            await asyncio.sleep(self._claim_idle / 3)
+            await self._client.xclaim(
+                self._keys.entries,
+                PIPELINE_GROUP,
+                self.consumer,
+                min_idle_time=0,
+                message_ids=claimed,
+                justid=True,
+            )
 
     async def drain(self) -> int:
         """Process everything available now without blocking; return how many entries."""
@@ -139,7 +165,7 @@ class PipelineWorker:
                     await self.handle(await self._reclaim())
                 await self.handle(await self._read(">", block=True))
                 pause = 0.5
-            except (RedisError, OSError) as exc:
+            except RedisError as exc:
                 log.warning(
                     "pipeline worker cannot reach Redis; retrying",
                     extra={"error": str(exc), "consumer": self.consumer},

@@ -17,9 +17,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.errors import StoreError
-from bot.settings import Settings, redact_url
+from bot.settings import Settings
 from bot.store.embedded_redis import EmbeddedRedis
 from bot.store.keys import DEFAULT_PREFIX, Keys
+from handlers.redact import redact_url
 
 log = logging.getLogger(__name__)
 

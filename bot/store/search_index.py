@@ -155,6 +155,15 @@ class SearchIndex:
         """Stories matching `query`, newest first; only those a copy of which came from one
         of `feed_ids`, when given. Raises `QueryError` for a malformed or unindexable query."""
         node = parse_query(query)
+        if any(term.field == "author" for term in _terms(node)):
+            # Stories keep no author (the store keeps what digests show), so author: could
+            # never match here; filters and alerts see the feed's author at ingest.
+            at = query.lower().find("author:")
+            raise QueryError(
+                "search covers titles, summaries and sources; author: works in feed filters",
+                query,
+                max(at, 0),
+            )
         days = self._days()
         postings = await self._postings(_words_needed(node), days)
         candidates = _candidates(node, postings)
@@ -198,9 +207,16 @@ def _fields(story: Story) -> dict[str, str]:
     return {
         "title": " \n ".join(c.title for c in story.copies),
         "source": " \n ".join(c.source for c in story.copies),
-        "author": "",
         "text": f"{primary.title}\n{story.summary}",
     }
+
+
+def _terms(node: Node) -> list[Term]:
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return _terms(node.operand)
+    return [term for operand in node.operands for term in _terms(operand)]
 
 
 def _words_needed(node: Node) -> set[str]:

@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline as RedisPipeline
 
 from bot.store.keys import Keys
 from handlers.article import Article
-from handlers.dedup import Claim, Holder
+from handlers.dedup import Claim, Holder, entry_claim
 from handlers.story import Story, StoryCopy
 
 _DAY = 86400.0
@@ -70,9 +71,13 @@ class RedisDedupIndex:
         if not claims:
             return
         async with self._client.pipeline(transaction=False) as pipe:
-            for c in claims:
-                pipe.set(self._key(c), self._value(c), xx=True, keepttl=True)
+            self.queue_repoint(pipe, claims)
             await pipe.execute()
+
+    def queue_repoint(self, pipe: RedisPipeline, claims: Sequence[Claim]) -> None:
+        """`repoint`, as commands queued on a pipeline the caller executes."""
+        for c in claims:
+            pipe.set(self._key(c), self._value(c), xx=True, keepttl=True)
 
 
 def story_time(article: Article, retention: float) -> float:
@@ -117,7 +122,9 @@ class StoreStep:
         ttl: int,
         clock: Callable[[], float] = time.time,
         search: SearchSink | None = None,
+        dedup: RedisDedupIndex | None = None,
     ) -> None:
+        self._dedup = dedup
         self._client = client
         self._keys = keys
         self._ttl = ttl
@@ -154,6 +161,13 @@ class StoreStep:
                 pipe.zremrangebyscore(self._keys.feed_stories(feed_id), "-inf", horizon)
                 pipe.expire(self._keys.feed_stories(feed_id), self._ttl)
             pipe.zremrangebyscore(self._keys.stories, "-inf", horizon)
+            if self._dedup is not None:
+                # An entry's claim was made at dedup, before its story id was final (a
+                # shared link gets an id of its own, a page's canonical link another, a
+                # fold the other story's): point it at the story it is stored in, so an
+                # edit of the entry updates that story and no other.
+                new = [a for a in articles if not a.update]
+                self._dedup.queue_repoint(pipe, [entry_claim(a, a.story_id) for a in new])
             await pipe.execute()
         if self._search is not None:
             await self._search([a for a in articles if not a.is_copy and not a.update])

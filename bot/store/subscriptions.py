@@ -89,7 +89,12 @@ class SubscriptionStore:
     async def set_channel(
         self, channel: ChannelRef, *, schedule: str | None = None, quiet_message: str | None = None
     ) -> None:
-        """Store a channel's settings; a value left None stays as it was."""
+        """Store a channel's settings; a value left None stays as it was. A changed schedule
+        takes the channel off `digests:due`, so its next digest is worked out anew from the
+        new schedule and none fires at the old time."""
+        key = self._keys.channel(str(channel))
+        if schedule is not None and await self._client.hget(key, "schedule") != schedule:
+            await self._client.zrem(self._keys.digests_due, str(channel))
         values: dict[FieldT, EncodableT] = {}
         if schedule is not None:
             values["schedule"] = schedule
@@ -98,7 +103,7 @@ class SubscriptionStore:
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.sadd(self._keys.channels, str(channel))
             if values:
-                pipe.hset(self._keys.channel(str(channel)), mapping=values)
+                pipe.hset(key, mapping=values)
             await pipe.execute()
 
     async def channel_settings(self, channel: ChannelRef) -> dict[str, str]:

@@ -17,6 +17,7 @@ from redis.typing import EncodableT, FieldT
 
 from bot.errors import NewsbotError
 from bot.store.keys import Keys
+from handlers.redact import redact_url
 
 _CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -66,6 +67,11 @@ class FeedRecord:
     entries: int = 0
     id_mode: str = "guid"
     id_snapshot: str = ""
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as newsbot shows it: credentials masked."""
+        return redact_url(self.url)
 
     @classmethod
     def from_hash(cls, feed_id: str, data: dict[str, str]) -> FeedRecord:
@@ -117,6 +123,10 @@ class Watchlist:
         record = await self.get(feed_id)
         assert record is not None
         return record, True
+
+    async def set_interval(self, feed_id: str, interval: float) -> None:
+        """Poll the feed every `interval` seconds from its next poll on."""
+        await self._client.hset(self._keys.feed(feed_id), "interval", interval)
 
     async def resolve_id(self, id_or_url: str) -> str | None:
         text = id_or_url.strip()

@@ -70,11 +70,14 @@ async def test_bot_polls_processes_and_reports(settings: Settings, feed_server: 
 
     await asyncio.wait_for(run_bot(settings, stop=stop, on_started=exercise), timeout=60)
     status, health = seen["health"]  # type: ignore[misc]
+    outbox = health.pop("outbox")
     assert status == 200 and health == {
         "ok": True,
         "redis": True,
         "roles": {"poller": True, "pipeline": True, "scheduler": True, "chat": True},
     }
+    assert outbox["console"] == {"queued": 0, "oldest_seconds": 0, "deliverers": 1}
+    assert outbox["slack"]["deliverers"] == 0
     metrics = str(seen["metrics"])
     assert "newsbot_feeds_polled_total 1.0" in metrics
     assert "newsbot_feeds_not_modified_total" in metrics and "newsbot_stream_lag" in metrics

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.settings import Secret, load_settings, redact_url
+from bot.settings import Secret, load_settings
+from handlers.redact import redact_url
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -102,3 +103,21 @@ def test_invalid_settings_exit_2_with_one_message(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "NEWSBOT_POLL_INTERVAL" in done.stderr and "NEWSBOT_RETENTION_DAYS" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ('redis_url = "redis://db:6379/0?password=s3cret"', "s3cret"),
+        ('llm_url = "https://user:pw1234@llm.example.com/v1"', "pw1234"),
+        ('llm_url = "https://llm.example.com/v1?api_key=k3y"', "k3y"),
+    ],
+)
+def test_a_secret_in_any_url_setting_is_refused_from_the_file(
+    tmp_path: Path, line: str, secret: str
+) -> None:
+    (tmp_path / "newsbot.toml").write_text(line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, cwd=tmp_path)
+    assert "inside the URL is a secret" in str(caught.value)
+    assert secret not in str(caught.value)

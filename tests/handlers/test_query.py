@@ -80,6 +80,8 @@ def test_positive_terms_skip_negations() -> None:
         ("!!!", "no letters or digits", 0),
         ("title:", "title: needs a word", 0),
         ("title:()", "unexpected ')'", 7),
+        ("(" * 247 + "x" + ")" * 247, "nests deeper than 20", 20),
+        ("NOT " * 30 + "x", "nests deeper than 20", 80),
     ],
 )
 def test_malformed_queries_point_at_the_problem(query: str, message: str, position: int) -> None:
@@ -88,6 +90,11 @@ def test_malformed_queries_point_at_the_problem(query: str, message: str, positi
     assert message in str(caught.value)
     assert caught.value.position == position
     assert "example:" in str(caught.value)
+
+
+def test_twenty_levels_of_nesting_still_parse() -> None:
+    node = parse_query("(" * 19 + "NOT ukraine" + ")" * 19)
+    assert matches(node, {"title": "Russia", "text": ""})
 
 
 def test_hyphenated_words_are_not_negations() -> None:

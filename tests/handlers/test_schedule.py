@@ -115,6 +115,10 @@ def test_zone_argument_wins_over_the_written_one() -> None:
         ("every soon", "interval like 4h"),
         ("daily 09:00 Mars/Olympus", "unknown time zone"),
         ("61 * * * *", "not a valid 5-field cron"),
+        ("0 9 30 2 *", "never fires"),
+        ("0 9 31 4,6,9,11 *", "never fires"),
+        ("every " + "9" * 5000, "interval like 4h"),
+        ("every " + "9" * 5000 + "h", "interval like 4h"),
         ("sometimes", "cannot read"),
     ],
 )
@@ -122,3 +126,8 @@ def test_bad_schedules_say_what_is_accepted(text: str, message: str) -> None:
     with pytest.raises(ScheduleError) as caught:
         parse_schedule(text)
     assert message in str(caught.value) and "Examples:" in str(caught.value)
+
+
+def test_a_cron_on_the_29th_of_february_fires_in_the_next_leap_year() -> None:
+    fire = parse_schedule("0 9 29 2 *").next_after(utc(2026, 3, 1))
+    assert fire == utc(2028, 2, 29, 9)

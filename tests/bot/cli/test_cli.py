@@ -362,6 +362,12 @@ async def test_check_and_feeds_list_show_a_channel_that_refuses_deliveries(
     assert code == 0, err
     code, out, _ = await newsbot("check", env=env)
     assert "channels: 1, 0 refusing deliveries" in out
+    assert "outbox slack" not in out, "nothing queued, nothing to say"
+    await handle.client.xadd(
+        handle.keys.outbox("slack"), {"delivery": "d1", "channel": "slack:T1:C9", "kind": "quiet"}
+    )
+    code, out, _ = await newsbot("check", env=env)
+    assert "outbox slack: 1 queued, oldest " in out and "NO deliverer running" in out
     await handle.client.hset(
         handle.keys.channel("slack:T1:C9"), "failed", "not_in_channel: /invite @newsbot"
     )
@@ -390,3 +396,55 @@ def test_a_reader_that_goes_away_ends_the_digest_quietly(tmp_path: Path) -> None
         os.close(writer)
     assert process.returncode == 141
     assert b"Traceback" not in process.stderr and b"BrokenPipe" not in process.stderr
+
+
+def opml_listing(*urls: str) -> str:
+    outlines = "".join(f'<outline text="{n}" xmlUrl="{u}"/>' for n, u in enumerate(urls))
+    return f'<?xml version="1.0"?><opml version="2.0"><head/><body>{outlines}</body></opml>'
+
+
+async def test_an_opml_file_that_lists_itself_is_read_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    first, _second = two_outlets(feed_server)
+    opml = tmp_path / "loop.opml"
+    inner = tmp_path / "inner.opml"
+    opml.write_text(opml_listing(str(opml), str(inner), first))
+    inner.write_text(opml_listing(str(opml), str(inner)))
+    code, out, err = await newsbot("digest", str(opml), "--format", "json", env=cli_env(tmp_path))
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["stats"]["feeds"] == 1 and "Only in A" in out
+
+
+async def test_a_remote_opml_may_not_name_local_files(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    first, _second = two_outlets(feed_server)
+    secret = tmp_path / "secret.xml"
+    secret.write_text(rss("Secret", [{"title": "Private notes", "link": "https://in.example/1"}]))
+    remote = feed_server.add(
+        "/list.opml", opml_listing(str(secret), first), content_type="text/x-opml"
+    )
+    code, out, err = await newsbot("digest", remote, "--format", "json", env=cli_env(tmp_path))
+    assert code == 0, err
+    document = json.loads(out)
+    assert "Private notes" not in out and "Only in A" in out
+    [error] = document["stats"]["errors"]
+    assert error["source"] == str(secret) and "only list http(s) feeds" in error["error"]
+
+
+async def test_feeds_list_and_check_mask_a_private_feeds_credentials(
+    tmp_path: Path, redis_url: str, handle: RedisHandle
+) -> None:
+    env = cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_url)
+    url = "https://reader:hunter2@private.example.com/feed.xml?token=t0k3n"
+    code, out, err = await newsbot("feeds", "add", url, env=env)
+    assert code == 0, err
+    record = await handle.client.hget(handle.keys.feed("f1"), "url")
+    assert record == url, "the feed keeps its credentials to use them"
+    await handle.client.hset(handle.keys.feed("f1"), mapping={"failures": 1, "last_error": "x"})
+    for command in (("feeds", "list"), ("feeds", "list", "--format", "json"), ("check",)):
+        code, out, err = await newsbot(*command, env=env)
+        assert "hunter2" not in out + err and "t0k3n" not in out + err, command
+        assert "reader:***@private.example.com" in out, command

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -213,3 +214,30 @@ async def test_summarize_reads_one_article(core: CommandCore, feed_server: FeedS
     assert len(reply.text) > 100
     missing = await core.handle(MEMBER, f"summarize {feed_server.url('/nope.html')}")
     assert not missing.ok and "404" in missing.text
+
+
+async def test_an_unexpected_error_is_a_refusal_and_a_logged_traceback(
+    core: CommandCore, handle: RedisHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever goes wrong inside a command, the adapter gets a reply and lives on."""
+    # A subscription record no version of newsbot writes: reading it fails in the core.
+    await handle.client.hset(handle.keys.channel_subs(str(HERE)), "f1", "{not json")
+    caplog.set_level(logging.ERROR, logger="bot.commands.core")
+    reply = await core.handle(ADMIN, "feeds")
+    assert not reply.ok and "something went wrong" in reply.text
+    [record] = [r for r in caplog.records if r.getMessage() == "command failed unexpectedly"]
+    assert record.exc_info is not None
+    assert (await core.handle(ADMIN, "help")).ok, "the core still answers"
+
+
+async def test_a_private_feeds_credentials_are_never_shown(
+    core: CommandCore, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/private.xml", feed(2)).replace("http://", "http://reader:hunter2@")
+    subscribed = await core.handle(ADMIN, f"subscribe {url}")
+    assert subscribed.ok, subscribed.text
+    for reply in (subscribed, await core.handle(ADMIN, "feeds")):
+        assert "hunter2" not in reply.text
+    assert "reader:***@" in (await core.handle(ADMIN, "feeds")).text
+    gone = await core.handle(ADMIN, f"unsubscribe {url}")
+    assert gone.ok and "hunter2" not in gone.text and "reader:***@" in gone.text

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.errors import ConfigError
 from bot.roles.config_apply import apply_config, plan_config
+from bot.roles.scheduler import Scheduler
 from bot.settings import load_settings
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
@@ -102,3 +104,35 @@ async def test_run_and_check_refuse_a_bad_config_with_exit_2(tmp_path: Path) -> 
     for command in ("check", "run"):
         code, _out, err = await newsbot(command, env=env)
         assert code == 2 and "unknown platform 'irc'" in err and "Traceback" not in err
+
+
+async def test_edits_to_the_file_apply_in_full(tmp_path: Path, handle: RedisHandle) -> None:
+    """A changed interval is used, and a changed schedule (even `off`) never fires once
+    more at the old time."""
+    watchlist = Watchlist(handle.client, handle.keys)
+    store = SubscriptionStore(handle.client, handle.keys)
+    channel = ChannelRef.parse("console:local:main")
+    plan = plan_config(settings_from(tmp_path, GOOD))
+    await apply_config(plan, watchlist=watchlist, subscriptions=store, now=1)
+    clock = datetime(2026, 11, 27, 6, tzinfo=UTC)  # a Friday, before 08:30 in Berlin
+    scheduler = Scheduler(handle.client, handle.keys, clock=clock.timestamp)
+    old_due = await scheduler.ensure_scheduled(channel)
+    assert old_due == datetime(2026, 11, 27, 7, 30, tzinfo=UTC).timestamp()
+
+    edited = GOOD.replace("interval = 300", "interval = 900").replace(
+        'schedule = "weekdays 08:30"', 'schedule = "daily 18:00"'
+    )
+    plan = plan_config(settings_from(tmp_path, edited))
+    await apply_config(plan, watchlist=watchlist, subscriptions=store, now=2)
+    watched = await watchlist.get("https://watch.example.com/feed")
+    assert watched is not None and watched.interval == 900
+    assert await scheduler.ensure_scheduled(channel) == (
+        datetime(2026, 11, 27, 17, tzinfo=UTC).timestamp()
+    )
+
+    off = GOOD.replace('schedule = "weekdays 08:30"', 'schedule = "off"')
+    await apply_config(
+        plan_config(settings_from(tmp_path, off)), watchlist=watchlist, subscriptions=store, now=3
+    )
+    assert await scheduler.ensure_scheduled(channel) is None
+    assert await handle.client.zscore(handle.keys.digests_due, str(channel)) is None

@@ -72,3 +72,26 @@ async def test_a_declared_canonical_url_folds_an_aggregator_copy(
     assert copy.canonical_url == canonical and copy.story_id == first.story_id
     [story] = await load_stories(handle.client, handle.keys, [first.story_id])
     assert sorted(c.feed_id for c in story.copies) == ["agg", "bbc"]
+
+
+async def test_an_edit_of_a_thin_entry_with_a_canonical_link_updates_its_story(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """The page's canonical link gives the story its id after the entry was claimed; an
+    edit of the entry must update that story, and make no story of its own."""
+    canonical = feed_server.url("/world/nk-workers")
+    html = page_html().replace("<head>", f"<head><link rel='canonical' href='{canonical}'>")
+    viewer = feed_server.add("/reader/view?id=991", html, content_type="text/html")
+    thin = article(entry_key="agg-1", url=viewer, title="Workers", description="<p>More.</p>")
+    async with Fetcher(policy=allow_any) as fetcher:
+        pipeline = build_pipeline(handle.client, handle.keys, ttl=3600, pages=FetcherPages(fetcher))
+        [first] = (await pipeline.process([thin])).articles
+        [edit] = (
+            await pipeline.process([thin.evolve(title="Workers sent to Russia", ingest_id="2")])
+        ).articles
+    assert first.canonical_url == canonical
+    assert edit.update and edit.story_id == first.story_id
+    stored = await handle.client.keys(handle.keys.story("*"))
+    assert stored == [handle.keys.story(first.story_id)], "no phantom story"
+    [story] = await load_stories(handle.client, handle.keys, [first.story_id])
+    assert [c.title for c in story.copies] == ["Workers sent to Russia"]

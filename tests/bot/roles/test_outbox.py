@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Mapping
+
+import pytest
 
 from bot.roles.outbox import DeliveryFailed, OutboxConsumer
 from bot.settings import Settings
 from bot.store.connection import RedisHandle, open_redis
 from bot.store.pacing import ChannelPacer
+from handlers.article import short_hash
 
 
 class Recorder:
@@ -160,3 +164,139 @@ async def test_a_later_success_clears_the_failed_record(handle: RedisHandle) -> 
     await consumer(handle, recorder).drain()
     assert await handle.client.hget(handle.keys.channel("console:a:back"), "failed") is None
     assert recorder.sent == ["back|2"]
+
+
+class SlowAndBroken(Recorder):
+    """Channel `broken` loses its connection at once; the others take `slow` seconds."""
+
+    def __init__(self, slow: float) -> None:
+        super().__init__()
+        self.slow = slow
+
+    async def deliver(self, message: Mapping[str, str]) -> None:
+        if message["channel"].endswith("broken"):
+            raise ConnectionResetError("connection reset by peer")
+        await asyncio.sleep(self.slow)
+        await super().deliver(message)
+
+
+async def test_one_channels_error_never_doubles_another_channels_post(
+    handle: RedisHandle,
+) -> None:
+    recorder = SlowAndBroken(slow=0.8)
+    await queue(handle, "console:a:broken", "broken|1")
+    await queue(handle, "console:a:fine", "fine|1")
+    outbox = consumer(handle, recorder)
+    outbox.block_ms = 50
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox.run(stop))
+    await asyncio.sleep(2.5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert recorder.sent == ["fine|1"]
+    # The broken channel's delivery stays queued for a later try; nothing was lost.
+    pending = await handle.client.xrange(handle.keys.outbox("console"))
+    assert [f["delivery"] for _id, f in pending] == ["broken|1"]
+
+
+async def test_a_message_sent_meanwhile_by_another_consumer_is_not_sent_again(
+    handle: RedisHandle,
+) -> None:
+    """The record is checked again after the pacing wait, right before sending."""
+    recorder = Recorder()
+    await queue(handle, "console:a:1", "twice|1")
+    outbox = consumer(handle, recorder, ChannelPacer(handle.client, handle.keys, 0.5))
+    await ChannelPacer(handle.client, handle.keys, 0.5).wait("console:a:1")  # busy channel
+
+    async def sent_elsewhere() -> None:
+        await asyncio.sleep(0.1)  # while this consumer waits on the pace
+        await handle.client.set(handle.keys.delivered(short_hash("twice|1")), "1")
+
+    _, handled = await asyncio.gather(sent_elsewhere(), outbox.drain())
+    assert handled == 1 and recorder.sent == []
+    assert await handle.client.xlen(handle.keys.outbox("console")) == 0
+
+
+async def test_a_held_channel_does_not_starve_another_channels_retry(
+    handle: RedisHandle,
+) -> None:
+    recorder = Recorder()
+    pacer = ChannelPacer(handle.client, handle.keys, 0.0)
+    outbox = consumer(handle, recorder, pacer)
+    await outbox.ensure_group()
+    for n in range(60):
+        await queue(handle, "console:a:held", f"held|{n}")
+    await queue(handle, "console:a:other", "other|1")
+    # All 61 were read once (now pending on this consumer), and a 429 held both channels.
+    await handle.client.xreadgroup("delivery", "test", {handle.keys.outbox("console"): ">"})
+    await pacer.hold("console:a:held", 30)
+    await pacer.hold("console:a:other", 0.5)
+    started = time.monotonic()
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox.run(stop))
+    while "other|1" not in recorder.sent and time.monotonic() - started < 5:
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert recorder.sent == ["other|1"]
+    assert recorder.times["other|1"] - started < 2.0
+
+
+async def test_a_dead_consumers_messages_are_taken_over_and_it_is_removed(
+    handle: RedisHandle,
+) -> None:
+    recorder = Recorder()
+    dead = consumer(handle, recorder, name="host-111")
+    await dead.ensure_group()
+    for n in range(3):
+        await queue(handle, "console:a:1", f"stranded|{n}")
+    # The old process read them (held by pacing, say) and was killed before delivering.
+    await handle.client.xreadgroup("delivery", "host-111", {handle.keys.outbox("console"): ">"})
+    successor = consumer(handle, recorder, name="host-222")
+    successor.claim_idle = 0.2
+    successor.block_ms = 20
+    await asyncio.sleep(0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(successor.run(stop))
+    deadline = time.monotonic() + 5
+    while len(recorder.sent) < 3 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(2.5)  # the run's consumer clean-up comes after claim_idle x 10
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert recorder.sent == ["stranded|0", "stranded|1", "stranded|2"]
+    names = [c["name"] for c in await handle.client.xinfo_consumers(successor.stream, "delivery")]
+    assert names == ["host-222"]
+
+
+async def test_stop_hands_back_during_a_paced_backlog(handle: RedisHandle) -> None:
+    recorder = Recorder()
+    for n in range(30):
+        await queue(handle, "console:a:1", f"backlog|{n}")
+    outbox = consumer(handle, recorder, ChannelPacer(handle.client, handle.keys, 1.0))
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox.run(stop))
+    await asyncio.sleep(1.5)
+    stop.set()
+    started = time.monotonic()
+    await asyncio.wait_for(task, timeout=10)
+    assert time.monotonic() - started < 3.0
+    assert 1 <= len(recorder.sent) < 30
+    assert await handle.client.xlen(handle.keys.outbox("console")) == 30 - len(recorder.sent)
+
+
+class BrokenPipe(Recorder):
+    async def deliver(self, message: Mapping[str, str]) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+async def test_an_os_error_that_is_not_redis_is_not_called_a_redis_outage(
+    handle: RedisHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    await queue(handle, "console:a:1", "pipe|1")
+    caplog.set_level(logging.WARNING, logger="bot.roles.outbox")
+    assert await consumer(handle, BrokenPipe()).drain() == 0
+    messages = [r.getMessage() for r in caplog.records]
+    assert "delivery failed unexpectedly; will retry" in messages
+    assert not any("cannot reach Redis" in m for m in messages)
+    assert await handle.client.xlen(handle.keys.outbox("console")) == 1, "still queued"

@@ -155,3 +155,26 @@ async def test_entries_sharing_one_link_are_all_kept(handle: RedisHandle) -> Non
     assert len(stored) == 6 and len({a.story_id for a in stored}) == 6
     assert not any(a.is_copy for a in stored)
     assert await handle.client.zcard(handle.keys.stories) == 6
+
+
+async def test_an_edit_of_a_shared_link_entry_updates_its_own_story(
+    handle: RedisHandle,
+) -> None:
+    """A feed whose entries all link to its home page: entry B is a story of its own, and
+    an edit of B must update B, not the unrelated story A that shares the link."""
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=3600)
+    home = "https://blog.example.com/"
+    [story_a] = (
+        await pipeline.process([article(entry_key="a", url=home, title="Harbour reopens")])
+    ).articles
+    [story_b] = (
+        await pipeline.process([article(entry_key="b", url=home, title="Comet seen tonight")])
+    ).articles
+    assert story_b.story_id != story_a.story_id
+    [edit] = (
+        await pipeline.process([article(entry_key="b", url=home, title="Comet seen at dusk")])
+    ).articles
+    assert edit.update and edit.story_id == story_b.story_id
+    a, b = await load_stories(handle.client, handle.keys, [story_a.story_id, story_b.story_id])
+    assert [c.title for c in a.copies] == ["Harbour reopens"]
+    assert [c.title for c in b.copies] == ["Comet seen at dusk"]

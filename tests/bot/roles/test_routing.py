@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from bot.roles.pipeline import build_pipeline
-from bot.roles.routing import Router
+from bot.roles.routing import PENDING_MAX, Routable, Router
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from handlers.article import Article
@@ -94,3 +98,53 @@ async def test_a_new_subscription_gets_the_newest_stories_only(handle: RedisHand
     assert await router.seed(sub, newest=3) == 3
     assert await pending(handle, DIGEST) == [a.story_id for a in stored[:3]]
     assert await router.seed(sub, newest=3) == 0, "seeding twice routes nothing twice"
+
+
+@pytest.mark.parametrize("failing", [1, 2, 3])
+async def test_a_redis_error_part_way_through_routing_loses_nothing(
+    handle: RedisHandle, monkeypatch: pytest.MonkeyPatch, failing: int
+) -> None:
+    """The connection drops on the routing's 1st, 2nd or 3rd round trip; the retry (the
+    pipeline worker runs the batch again) still gets the story to every channel, once."""
+    await subscribe_all(handle)
+    router = Router(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    story = Routable("s-ukraine", NOW.timestamp(), "f1", {"title": "Ukraine talks", "text": ""})
+    subs = await SubscriptionStore(handle.client, handle.keys).of_feed("f1")
+    pairs = [(sub, story) for sub in subs]
+    real_execute = Pipeline.execute
+    calls = 0
+
+    async def execute(self: Pipeline, raise_on_error: bool = True) -> list[object]:
+        nonlocal calls
+        calls += 1
+        if calls == failing:
+            raise RedisConnectionError("connection reset by peer")
+        return await real_execute(self, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    with pytest.raises(RedisConnectionError):
+        await router.route(pairs)
+    monkeypatch.setattr(Pipeline, "execute", real_execute)
+    await router.route(pairs)  # the retry
+    await router.route(pairs)  # and a later copy of the story: nothing new
+    for channel in (DIGEST, FILTERED):
+        assert await pending(handle, channel) == ["s-ukraine"]
+    deliveries = {e["delivery"] for e in await outbox(handle, "slack")}
+    assert deliveries == {f"{INSTANT}|story|s-ukraine"}
+
+
+async def test_pending_digest_items_are_bounded(handle: RedisHandle) -> None:
+    store = SubscriptionStore(handle.client, handle.keys)
+    sub, _ = await store.subscribe(DIGEST, "f1", now=0)
+    router = Router(handle.client, handle.keys, ttl=86400, clock=NOW.timestamp)
+    old = Routable("s-old", NOW.timestamp() - 2 * 86400, "f1", {"title": "Old", "text": ""})
+    await router.route([(sub, old)])
+    many = [
+        (sub, Routable(f"s{n}", NOW.timestamp() - n, "f1", {"title": "x", "text": ""}))
+        for n in range(PENDING_MAX + 10)
+    ]
+    await router.route(many)
+    kept = await pending(handle, DIGEST)
+    assert len(kept) == PENDING_MAX and "s-old" not in kept
+    assert kept[0] == "s0" and kept[-1] == f"s{PENDING_MAX - 1}", "the newest are kept"
+    assert 0 < await handle.client.ttl(handle.keys.channel_pending(str(DIGEST))) <= 86400

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bot.platforms.console_adapter import ConsoleDeliverer
 from bot.roles.outbox import OutboxConsumer
 from bot.roles.pipeline import build_pipeline
-from bot.roles.scheduler import Scheduler
+from bot.roles.scheduler import Scheduler, run_scheduler
 from bot.settings import Settings
 from bot.store.connection import RedisHandle, open_redis
 from bot.store.subscriptions import SubscriptionStore
@@ -186,3 +186,46 @@ async def test_the_console_prints_a_queued_digest(handle: RedisHandle) -> None:
     text = out.getvalue()
     assert text.startswith("[console:local:main] News digest, Fri 27 Nov 2026")
     assert text.index("Headline 0 today") < text.index("Headline 2 today")
+
+
+async def test_one_bad_channel_never_stops_the_others_digests(handle: RedisHandle) -> None:
+    """A never-firing cron stored by an older version, and a channel id that cannot be read,
+    are logged and skipped; every other channel still gets its digest."""
+    clock = Clock(START)
+    await setup(handle, clock)
+    store = SubscriptionStore(handle.client, handle.keys)
+    bad = ChannelRef("console", "local", "bad")
+    await store.subscribe(bad, "f1", now=0)
+    await handle.client.hset(handle.keys.channel(str(bad)), "schedule", "0 9 30 2 *")
+    await handle.client.sadd(handle.keys.channels, "not a channel")
+    scheduler = Scheduler(handle.client, handle.keys, clock=clock)
+    await scheduler.ensure_scheduled(CHANNEL)
+    clock.moment = datetime(2026, 11, 27, 8, 0, 5, tzinfo=UTC)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_scheduler(scheduler, handle.client, handle.keys, stop, tick=0.05)
+    )
+    for _ in range(100):
+        if await outbox(handle):
+            break
+        await asyncio.sleep(0.05)
+    assert not task.done(), "the scheduler role ended"
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert [m["channel"] for m in await outbox(handle)] == [str(CHANNEL)]
+
+
+async def test_the_heading_has_the_date_in_the_schedules_zone(handle: RedisHandle) -> None:
+    # 09:00 on Wednesday 2 December in Auckland is 20:00 on Tuesday 1 December in UTC.
+    clock = Clock(datetime(2026, 12, 1, 19, tzinfo=UTC))
+    await setup(handle, clock, schedule="daily 09:00 Pacific/Auckland")
+    scheduler = Scheduler(handle.client, handle.keys, clock=clock)
+    assert (
+        await scheduler.ensure_scheduled(CHANNEL)
+        == datetime(2026, 12, 1, 20, tzinfo=UTC).timestamp()
+    )
+    clock.moment = datetime(2026, 12, 1, 20, 0, 5, tzinfo=UTC)
+    [outcome] = await scheduler.run_due()
+    assert outcome.posted
+    [message] = await outbox(handle)
+    assert message["heading"] == "News digest, Wed 02 Dec 2026"

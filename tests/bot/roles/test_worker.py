@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 from bot.metrics import Metrics
-from bot.roles.pipeline import build_pipeline
+from bot.roles.pipeline import Pipeline, build_pipeline
 from bot.roles.worker import PipelineWorker, ensure_group
 from bot.store.connection import RedisHandle
 from bot.store.keys import PIPELINE_GROUP
 from bot.store.stories import load_stories
+from handlers.article import Article
 from tests.articles import article
 
 
@@ -83,3 +85,56 @@ async def test_unreadable_stream_entries_are_dropped_not_stuck(handle: RedisHand
     assert await worker(handle, "w1").drain() == 3
     assert await handle.client.xlen(handle.keys.entries) == 0
     assert await handle.client.zcard(handle.keys.stories) == 1
+
+
+class SlowStep:
+    """A step as slow as fetching 100 pages from one slow host."""
+
+    name = "slow"
+    required = True
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def run(self, articles: Sequence[Article]) -> list[Article]:
+        await asyncio.sleep(self.seconds)
+        return list(articles)
+
+
+async def test_a_long_batch_is_not_taken_over_while_it_is_processed(handle: RedisHandle) -> None:
+    await queue(handle, 3)
+    slow = PipelineWorker(
+        client=handle.client,
+        blocking=handle.blocking,
+        keys=handle.keys,
+        pipeline=Pipeline([SlowStep(1.2)]),
+        metrics=Metrics(),
+        consumer="slow",
+        claim_idle=0.3,
+        block_ms=50,
+    )
+    other = worker(handle, "other", claim_idle=0.3)
+    processing = asyncio.create_task(slow.drain())
+    taken = []
+    for _ in range(10):
+        await asyncio.sleep(0.1)
+        taken += await other._reclaim()
+    assert await processing == 3
+    assert taken == [], "another worker took over a batch still being processed"
+    assert await handle.client.xlen(handle.keys.entries) == 0
+
+
+async def test_a_dead_consumer_leaves_the_group_once_its_entries_are_taken(
+    handle: RedisHandle,
+) -> None:
+    await queue(handle, 2)
+    await handle.client.xreadgroup(PIPELINE_GROUP, "host-1", {handle.keys.entries: ">"}, count=10)
+    survivor = worker(handle, "host-2", claim_idle=0.05)
+    await asyncio.sleep(0.6)  # longer than claim_idle x 10: host-1 is gone for good
+    assert len(await survivor._reclaim()) == 2
+    await asyncio.sleep(0.6)
+    await survivor._reclaim()
+    names = [
+        c["name"] for c in await handle.client.xinfo_consumers(handle.keys.entries, "pipeline")
+    ]
+    assert names == ["host-2"]

@@ -85,3 +85,12 @@ async def test_index_keys_expire_with_retention(index: SearchIndex, handle: Redi
     assert keys
     ttls = [await handle.client.ttl(k) for k in keys]
     assert all(0 < ttl <= 31 * 86400 for ttl in ttls)
+
+
+@pytest.mark.parametrize("query", ["author:smith", "ukraine -author:smith", "(AUTHOR:smith)"])
+async def test_author_is_refused_with_a_reason_not_silently_empty(
+    index: SearchIndex, query: str
+) -> None:
+    with pytest.raises(QueryError, match="author: works in feed filters") as caught:
+        await index.search(query)
+    assert query[caught.value.position :].lower().startswith("author:")
