@@ -388,7 +388,7 @@ async def run(plan: Plan, seed: int) -> Tally:
                         fleet.kill_one(rng)
                         next_kill += plan.kill_every
                     await asyncio.sleep(min(0.05, max(due - time.time(), 0)))
-                farm.add(entry, rng.randrange(plan.feeds))
+                farm.add(entry, entry % plan.feeds)  # evenly: no digest over its cap of 10
             deadline = time.time() + plan.settle_seconds
             while time.time() < deadline:
                 await asyncio.sleep(1.0)
@@ -477,7 +477,7 @@ def main() -> None:
             channels=100,
             feeds=50,
             processes=3,
-            arrival_seconds=160,
+            arrival_seconds=240,
             calm_share=0.2,
             kill_every=5.5,
             settle_seconds=150,

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from bot.http_server import build_http_app, start_http
 from bot.loop_lag import LoopLag
 from bot.metrics import Metrics
-from bot.net.fetch import Fetcher
+from bot.net.fetch import Fetcher, FetchLimits
 from bot.net.guard import AddressPolicy, allow_any, public_only
 from bot.net.pages import FetcherPages
 from bot.platforms.console_adapter import ConsoleDeliverer
@@ -39,6 +39,8 @@ from bot.store.watchlist import Watchlist
 from handlers.channels import Subscription
 
 log = logging.getLogger(__name__)
+
+FEED_TIMEOUT = FetchLimits().total_timeout
 
 ROLES = ("poller", "pipeline", "scheduler", "chat")
 
@@ -139,6 +141,9 @@ async def run_bot(
                 clock=clock,
                 first_fetch_max=settings.first_fetch_max,
                 failing_notice=settings.feed_failing_notice,
+                pages_per_poll=settings.enrich_max_per_poll,
+                # A poller that dies mid-poll leaves the feed to the others this much later.
+                lease=max(settings.claim_idle, FEED_TIMEOUT + 5),
             )
             bot.start("poller", lambda: poller.run(stop), stop)
         if settings.llm_url and settings.llm_model:

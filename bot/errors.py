@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from handlers.safe_text import printable
+
 
 class NewsbotError(Exception):
-    """Base of every error newsbot raises on purpose; its message is safe to show a user."""
+    """Base of every error newsbot raises on purpose; its message is safe to show a user:
+    whatever it quotes (a redirect's Location, a server's words) has no control characters."""
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 class ConfigError(NewsbotError):

@@ -11,25 +11,26 @@ import sys
 from datetime import UTC, datetime
 
 from handlers.redact import redact_text
+from handlers.safe_text import printable
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, object]:
     return {
-        k: redact_text(v) if isinstance(v, str) else v
+        k: printable(redact_text(v)) if isinstance(v, str) else v
         for k, v in vars(record).items()
         if k not in _STANDARD and not k.startswith("_")
     }
 
 
 def _message(record: logging.LogRecord) -> str:
-    return redact_text(record.getMessage())
+    return printable(redact_text(record.getMessage()))
 
 
 def _traceback(formatter: logging.Formatter, record: logging.LogRecord) -> str:
     assert record.exc_info is not None
-    return redact_text(formatter.formatException(record.exc_info))
+    return printable(redact_text(formatter.formatException(record.exc_info)))
 
 
 class TextFormatter(logging.Formatter):

@@ -73,6 +73,7 @@ class Settings:
     timezone: str = "UTC"
     retention_days: int = 30
     first_fetch_max: int = 5
+    enrich_max_per_poll: int = 20
     managers: tuple[str, ...] = ("admins",)
     log_level: str = "info"
     log_format: str = "text"
@@ -234,6 +235,7 @@ _SPECS: dict[str, _Spec] = {
     "timezone": _Spec("NEWSBOT_TIMEZONE", _parse_timezone),
     "retention_days": _Spec("NEWSBOT_RETENTION_DAYS", _parse_int(1, 3650)),
     "first_fetch_max": _Spec("NEWSBOT_FIRST_FETCH_MAX", _parse_int(0, 1000)),
+    "enrich_max_per_poll": _Spec("NEWSBOT_ENRICH_MAX_PER_POLL", _parse_int(0, 1000)),
     "managers": _Spec("NEWSBOT_MANAGERS", _parse_managers),
     "log_level": _Spec("NEWSBOT_LOG_LEVEL", _parse_choice("debug", "info", "warning", "error")),
     "log_format": _Spec("NEWSBOT_LOG_FORMAT", _parse_choice("text", "json")),

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 THIN_WORDS = 80
 _CONCURRENT_PAGES = 8
+DEFAULT_PAGES_PER_POLL = 20
 
 
 class PageSource(Protocol):
@@ -36,6 +37,21 @@ class PageSource(Protocol):
 
 def is_thin(article: Article) -> bool:
     return len((article.content or article.description).split()) < THIN_WORDS
+
+
+def budget_pages(articles: Sequence[Article], *, most: int) -> list[Article]:
+    """Let only the first `most` thin entries of one fetch read their pages (the feed's
+    order, newest first as feeds list them): a feed of 10,000 thin items cannot make
+    newsbot fetch 10,000 pages. The others keep the feed's own text."""
+    out = []
+    thin = 0
+    for article in articles:
+        if is_thin(article):
+            thin += 1
+            if thin > most:
+                article = article.evolve(read_page=False)
+        out.append(article)
+    return out
 
 
 @dataclass
@@ -54,6 +70,7 @@ class EnrichStep:
             if (
                 article.is_copy
                 or article.update
+                or not article.read_page
                 or not article.canonical_url
                 or not is_thin(article)
             ):

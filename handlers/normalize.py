@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.article import Article, short_hash
+from handlers.safe_text import neutral
 from handlers.text import html_to_text, one_line
 from handlers.urls import canonical_url, display_url
 
@@ -12,7 +13,7 @@ MAX_TITLE = 500
 def normalize_article(article: Article) -> Article:
     """Turn the feed's HTML into text and give the article its canonical URL and id."""
     canonical = canonical_url(article.url)
-    title = one_line(html_to_text(article.title))[:MAX_TITLE]
+    title = neutral(one_line(html_to_text(article.title)))[:MAX_TITLE]
     description = html_to_text(article.description)
     content = html_to_text(article.content)
     if not title:
@@ -26,7 +27,8 @@ def normalize_article(article: Article) -> Article:
         title=title,
         url=display_url(article.url),
         canonical_url=canonical,
-        author=one_line(html_to_text(article.author)),
+        author=neutral(one_line(html_to_text(article.author))),
+        source=neutral(one_line(article.source)),
         description=description,
         content=content,
         tags=tuple(dict.fromkeys(one_line(tag) for tag in article.tags if tag.strip())),

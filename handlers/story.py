@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+
+from handlers.safe_text import link_text, neutral
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,23 @@ class DigestItem:
     also: tuple[StoryCopy, ...]
 
 
+def _shown(copy: StoryCopy) -> StoryCopy:
+    """A copy as every renderer shows it: no control, bidi or zero-width characters in its
+    title and source, and a title that looks like an address followed by the link's real
+    host (see `handlers.safe_text`)."""
+    return replace(
+        copy, title=link_text(neutral(copy.title), copy.url), source=neutral(copy.source)
+    )
+
+
 def digest_items(stories: Iterable[Story]) -> list[DigestItem]:
     """Items newest first by the primary copy's publication time; undated stories last."""
     items = []
     for story in stories:
         if not story.copies:
             continue
-        primary = story.primary()
-        also = tuple(c for c in story.copies if c is not primary)
+        primary = _shown(story.primary())
+        also = tuple(_shown(c) for c in story.copies if c is not story.primary())
         items.append(
             DigestItem(
                 primary.id,
@@ -68,7 +79,7 @@ def digest_items(stories: Iterable[Story]) -> list[DigestItem]:
                 primary.url,
                 primary.source,
                 primary.published,
-                story.summary,
+                neutral(story.summary),
                 also,
             )
         )

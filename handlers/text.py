@@ -9,6 +9,8 @@ import sentencex
 from lxml import etree
 from lxml import html as lxml_html
 
+from handlers.safe_text import printable
+
 # Elements whose text is never article text; removed with their content.
 _DROP = (
     "script",
@@ -68,11 +70,10 @@ _BLOCK = frozenset(
 )
 _MARKUP = re.compile(r"<[a-zA-Z!/?]|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _tidy(text: str) -> str:
-    text = _CONTROL.sub("", text)
+    text = printable(text.replace("\r", " "))  # as before: a lone CR is a space
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -90,16 +91,20 @@ def html_to_text(markup: str) -> str:
         return _tidy(markup)
     try:
         root = lxml_html.fragment_fromstring(markup, create_parent="div")
+        etree.strip_elements(
+            root, *_DROP, etree.Comment, etree.ProcessingInstruction, with_tail=False
+        )
+        for element in root.iter():
+            if isinstance(element.tag, str) and element.tag.lower() in _BLOCK:
+                element.tail = "\n" + (element.tail or "")
+                if element.tag.lower() in {"br", "hr"}:
+                    continue
+                element.text = "\n" + (element.text or "")
+        return _tidy(root.text_content())
     except (etree.ParserError, ValueError):
+        # Markup lxml cannot hold (a NUL, a control character in a decoded entity): the
+        # text without its tags, rather than an error that would lose the entry.
         return _tidy(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
-    etree.strip_elements(root, *_DROP, etree.Comment, etree.ProcessingInstruction, with_tail=False)
-    for element in root.iter():
-        if isinstance(element.tag, str) and element.tag.lower() in _BLOCK:
-            element.tail = "\n" + (element.tail or "")
-            if element.tag.lower() in {"br", "hr"}:
-                continue
-            element.text = "\n" + (element.text or "")
-    return _tidy(root.text_content())
 
 
 def one_line(text: str) -> str:

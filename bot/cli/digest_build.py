@@ -25,6 +25,7 @@ from bot.roles.pipeline import build_pipeline
 from bot.settings import Settings
 from bot.store.connection import open_redis
 from bot.store.stories import load_stories
+from handlers.enrich import budget_pages, is_thin
 from handlers.identity import resolve_identity
 from handlers.story import DigestItem, digest_items
 from handlers.summarize import DEFAULT_BUDGET, Budget
@@ -51,6 +52,7 @@ class DigestResult:
     feeds: int = 0
     entries: int = 0
     duplicates: int = 0
+    unenriched: int = 0  # thin stories summarised from the feed's text: page capped or unread
     errors: list[SourceFailure] = field(default_factory=list)
 
 
@@ -192,8 +194,11 @@ async def run_digest(
         for _document, feed in parsed:
             result.entries += len(feed.articles)
             _mode, _why, articles, _shot = resolve_identity("guid", feed.articles, None)
+            articles = budget_pages(articles, most=settings.enrich_max_per_poll)
             outcome = await pipeline.process(articles)
-            story_ids.extend(a.story_id for a in outcome.articles if not a.is_copy)
+            stored = [a for a in outcome.articles if not a.is_copy]
+            story_ids.extend(a.story_id for a in stored)
+            result.unenriched += sum(1 for a in stored if is_thin(a))
         stories = await load_stories(
             redis_handle.client, redis_handle.keys, list(dict.fromkeys(story_ids))
         )

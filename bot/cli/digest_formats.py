@@ -13,7 +13,7 @@ from bot.render.discord_embeds import render_discord
 from bot.render.plain import format_item
 from bot.render.slack_blocks import render_slack
 from bot.render.terminal import render_digest_terminal
-from bot.render.text_limits import when
+from bot.render.text_limits import safe_url, when
 from handlers.digest import Digest
 from handlers.story import DigestItem
 
@@ -44,6 +44,7 @@ def digest_json(result: DigestResult, items: list[DigestItem]) -> dict[str, Any]
             "feeds": result.feeds,
             "entries": result.entries,
             "duplicates": result.duplicates,
+            "unenriched": result.unenriched,
             "errors": [{"source": e.source, "error": e.error} for e in result.errors],
         },
     }
@@ -64,6 +65,11 @@ def _footer(result: DigestResult, shown: int) -> list[str]:
         f"{result.duplicates} folded as duplicates"
     )
     lines = [line]
+    if result.unenriched:
+        lines.append(
+            f"{_count(result.unenriched, 'thin item')} summarised from the feed's own text "
+            "(article page not read: over NEWSBOT_ENRICH_MAX_PER_POLL, failed or too slow)"
+        )
     lines += [f"error: {e.source}: {e.error}" for e in result.errors]
     return lines
 
@@ -84,9 +90,10 @@ def md_escape(text: str) -> str:
 
 
 def _md_link(text: str, url: str) -> str:
-    if not url:
+    target = safe_url(url)  # http(s) only: never a javascript: or data: link
+    if not target:
         return md_escape(text)
-    return f"[{md_escape(text)}](<{url.replace('>', '%3E').replace(' ', '%20')}>)"
+    return f"[{md_escape(text)}](<{target.replace('>', '%3E')}>)"
 
 
 def render_markdown(result: DigestResult, items: list[DigestItem]) -> str:

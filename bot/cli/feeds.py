@@ -117,7 +117,7 @@ class _Commands:
                 + (f" --channel {args.channel}" if args.channel else "")
             )
         for feed in feeds:
-            title = f" ({feed.title})" if feed.title else ""
+            title = f" ({feed.shown_title})" if feed.title else ""
             sub = subs.get(feed.id)
             how = (
                 f" [{sub.mode}{', filter ' + repr(sub.filter) if sub.filter else ''}]"

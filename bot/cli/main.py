@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from bot import __version__
 from bot.app import ROLES, install_signal_handlers, run_bot
@@ -56,6 +58,14 @@ def _roles(text: str) -> tuple[str, ...]:
             f"unknown role(s): {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}"
         )
     return roles
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, to stop as cleanly."""
+
+
+def _terminated(_signum: int, _frame: FrameType | None) -> None:
+    raise Terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,17 +161,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warning" if quiet and settings.log_level == "info" else settings.log_level,
         settings.log_format,
     )
+    # SIGTERM stops a one-shot command as Ctrl-C does: its embedded Redis and temporary
+    # folder are cleaned up on the way out. (`run` and `console` handle it in their loop.)
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         return asyncio.run(_dispatch(args, settings, plan))
     except NewsbotError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except Terminated:
+        return 143
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader went away (`newsbot digest … | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, plan: ConfigPlan | None) -> int:

@@ -12,6 +12,7 @@ from bot.net.local_files import read_local
 from bot.net.pages import PAGE_ACCEPT
 from handlers.article import Article, short_hash
 from handlers.extract import extract_article, looks_like_html, split_headline
+from handlers.safe_text import printable
 from handlers.summarize import Abstractive, Budget, SummarizeStep
 from handlers.urls import canonical_url
 
@@ -57,7 +58,7 @@ def document_article(data: bytes, *, source: str, url: str | None) -> Article:
         page = extract_article(text, url=url)
         title, text = page.title, page.text
     else:
-        title, text = split_headline(text, guess=True)
+        title, text = split_headline(printable(text), guess=True)
     if not text.strip():
         raise SourceError(f"{source}: no article text found")
     identity = canonical_url(url or "") or f"text:{short_hash(text)}"

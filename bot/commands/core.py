@@ -84,6 +84,7 @@ class CommandCore:
             clock=clock,
             first_fetch_max=settings.first_fetch_max,
             failing_notice=settings.feed_failing_notice,
+            pages_per_poll=settings.enrich_max_per_poll,
         )
 
     def may_manage(self, caller: Caller) -> bool:
@@ -216,7 +217,7 @@ class CommandCore:
             record = await self._watchlist.get(sub.feed_id)
             if record is None:
                 continue
-            title = f" ({record.title})" if record.title else ""
+            title = f" ({record.shown_title})" if record.title else ""
             shown = f", filter {sub.filter!r}" if sub.filter else ""
             lines.append(f"{record.id}  {record.shown_url}{title} [{sub.mode}{shown}]")
             lines.append(f"    {status_line(record, now)}")

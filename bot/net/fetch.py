@@ -20,7 +20,14 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from bot.errors import FetchError, FetchRefused
-from bot.net.guard import AddressPolicy, GuardedResolver, check_literal_host, literal_address
+from bot.net.guard import (
+    AddressPolicy,
+    GuardedResolver,
+    RefusedAddress,
+    check_url_host,
+    guarded_socket_factory,
+    literal_address,
+)
 
 USER_AGENT = "newsbot/0.1 (self-hosted news-digest bot; +https://pypi.org/project/newsbot/)"
 ACCEPT = (
@@ -107,6 +114,7 @@ class Fetcher:
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
             resolver=GuardedResolver(self._policy),
+            socket_factory=guarded_socket_factory(self._policy),
             limit=self._limits.total_connections,
             limit_per_host=self._limits.per_host,
             ttl_dns_cache=60,
@@ -189,11 +197,12 @@ class Fetcher:
             raise FetchRefused(
                 f"refused: only http and https URLs are fetched, not {parts.scheme!r}"
             )
-        if not parts.hostname:
-            raise FetchRefused("refused: URL has no host")
-        check_literal_host(parts.hostname, self._policy)
+        check_url_host(url, self._policy)
 
     def _check_peer(self, response: aiohttp.ClientResponse, url: str) -> None:
+        """Check the peer again when it can still be read. aiohttp releases the connection
+        of a small response before the caller sees it; that socket's address was checked by
+        `guarded_socket_factory` before it connected, as every socket's is."""
         connection = response.connection
         if connection is None or connection.transport is None:
             return
@@ -250,5 +259,7 @@ def _refusal_in(exc: BaseException) -> FetchRefused | None:
     while seen is not None:
         if isinstance(seen, FetchRefused):
             return seen
+        if isinstance(seen, RefusedAddress):
+            return FetchRefused(str(seen))
         seen = seen.__cause__ or seen.__context__
     return None

@@ -4,7 +4,15 @@ A feed URL may only reach addresses that `ipaddress` calls global, judged after 
 the forms that hide an IPv4 address inside IPv6 (IPv4-mapped, 6to4, NAT64, Teredo), so
 ``::ffff:127.0.0.1`` counts as loopback and 100.64.0.0/10 (CGNAT) as not global. The check
 runs in the resolver, on the addresses aiohttp will actually connect to, and again on
-literal IP hosts, so DNS names that point inward and redirects are refused too.
+literal IP hosts, so DNS names that point inward and redirects are refused too. Last, every
+socket the fetcher opens is checked on the address it is about to connect to
+(`guarded_socket_factory`), whatever path led there.
+
+A host is judged as the HTTP client will use it: yarl folds fullwidth, circled and
+mathematical digits and ideographic dots (NFKC, then IDNA), so ``１２７.０.０.１`` is
+``127.0.0.1``. A host written in such characters that folds to an IP address or to
+``localhost`` is refused outright: no honest feed spells its address that way. Ordinary
+internationalised names (``bücher.de``) are fetched as usual.
 """
 
 from __future__ import annotations
@@ -13,9 +21,12 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+from aiohappyeyeballs import AddrInfoType, SocketFactoryType
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from bot.errors import FetchRefused
 
@@ -63,6 +74,51 @@ def check_literal_host(host: str, policy: AddressPolicy) -> None:
     address = literal_address(host)
     if address is not None and not policy(address):
         raise FetchRefused(f"refused: {host} is not a public address")
+
+
+def check_url_host(url: str, policy: AddressPolicy) -> str:
+    """Check a URL's host as the HTTP client will connect to it; return that host.
+
+    Raises `FetchRefused` for a missing host, for a host spelled in non-ASCII characters
+    that folds to an IP address or localhost, and for a literal address the policy refuses.
+    """
+    try:
+        target = URL(url)
+        host = target.raw_host  # normalised (NFKC, IDNA): what aiohttp connects to
+        written = urlsplit(url).hostname or ""
+    except (ValueError, UnicodeError) as exc:
+        raise FetchRefused(f"refused: malformed host ({exc})") from exc
+    if not host:
+        raise FetchRefused("refused: URL has no host")
+    folded = host.rstrip(".").lower()
+    if not written.isascii() and (
+        literal_address(folded) is not None
+        or folded == "localhost"
+        or folded.endswith(".localhost")
+    ):
+        raise FetchRefused(f"refused: the host {written!r} is {folded} written in other characters")
+    check_literal_host(host, policy)
+    return host
+
+
+class RefusedAddress(OSError):
+    """The fetch guard refused the address a socket was about to connect to."""
+
+
+def guarded_socket_factory(policy: AddressPolicy) -> SocketFactoryType:
+    """A socket factory for aiohttp that refuses to connect anywhere the policy does not allow.
+
+    It sees the final address of every connection attempt, IP literals included (aiohttp
+    resolves those without asking the resolver)."""
+
+    def make(addr_info: AddrInfoType) -> socket.socket:
+        family, kind, proto, _name, address = addr_info
+        found = literal_address(str(address[0]))
+        if found is None or not policy(found):
+            raise RefusedAddress(f"refused: {address[0]} is not a public address")
+        return socket.socket(family=family, type=kind, proto=proto)
+
+    return make
 
 
 class GuardedResolver(AbstractResolver):

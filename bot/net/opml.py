@@ -11,6 +11,7 @@ from datetime import datetime
 import listparser
 
 from bot.errors import SourceError
+from handlers.safe_text import one_line, printable
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ def write_opml(feeds: Iterable[OutlineFeed], *, title: str, now: datetime) -> st
     ET.SubElement(head, "dateCreated").text = email.utils.format_datetime(now)
     body = ET.SubElement(root, "body")
     for feed in feeds:
-        text = feed.title or feed.url
-        ET.SubElement(body, "outline", type="rss", text=text, title=text, xmlUrl=feed.url)
+        # Control characters are not XML: a feed's title must not make the file unreadable.
+        text = one_line(feed.title or feed.url)
+        url = printable(feed.url)
+        ET.SubElement(body, "outline", type="rss", text=text, title=text, xmlUrl=url)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -6,6 +6,12 @@ str it would fetch URLs or open local files itself.
 The bozo policy: a feed that is not well-formed but still yields entries keeps them, and the
 parse error becomes a warning on the feed; a document is an error only when it yields no
 entries and is broken or is not a feed at all.
+
+Entities a document declares itself (``<!ENTITY name "…">``) are expanded by feedparser's
+loose parser without limit once expat has refused them, so a 700 KB feed can ask for
+gigabytes. Before parsing, the expansion they would cause is added up (each declared
+value's length times its references); past `MAX_ENTITY_EXPANSION`, or with entities that
+refer to other entities, the document is refused with a per-feed error.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import html
 import io
 import json
 import logging
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,10 +34,15 @@ import feedparser
 from bot.errors import ParseError
 from handlers.article import Article, short_hash
 from handlers.redact import redact_url
+from handlers.safe_text import neutral
 
 log = logging.getLogger(__name__)
 
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+MAX_ENTITY_EXPANSION = 1024 * 1024
+_ENTITY_DECLARATION = re.compile(
+    r"<!ENTITY\s+(%\s+)?([\w.:-]+)\s+(?:\"([^\"]*)\"|'([^']*)'|[^>]*)>", re.IGNORECASE
+)
 
 
 @dataclass
@@ -59,6 +71,7 @@ def parse_feed(
     now = now or datetime.now(UTC)
     if _looks_like_json(data, content_type):
         return _parse_json_feed(data, ref, now)
+    _check_entities(data)
     headers = {"content-location": ref.url}
     if content_type:
         headers["content-type"] = content_type
@@ -97,7 +110,8 @@ def parse_feed(
 
 
 def html_unescape_line(text: str) -> str:
-    return " ".join(html.unescape(text).split())
+    """A feed's title as shown: entities decoded, one line, no control or bidi characters."""
+    return neutral(" ".join(html.unescape(text).split()))
 
 
 def _bozo_text(parsed: Mapping[str, Any]) -> str | None:
@@ -109,6 +123,46 @@ def _bozo_text(parsed: Mapping[str, Any]) -> str | None:
     if name in {"CharacterEncodingOverride", "NonXMLContentType"}:
         return None  # harmless: feedparser recovered the encoding or ignored the header
     return f"{name}: {detail}".strip().rstrip(":")[:300]
+
+
+def _as_text(data: bytes) -> str:
+    """The document as text for a scan of its markup: UTF-16/32 by BOM or NULs, else a
+    byte-for-byte decoding (entity names and markup are ASCII in every other encoding)."""
+    head = data[:4]
+    for bom, codec in (
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if head.startswith(bom):
+            return data.decode(codec, errors="replace")
+    if b"\x00" in head:
+        codec = "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
+        return data.decode(codec, errors="replace")
+    return data.decode("latin-1")
+
+
+def _check_entities(data: bytes) -> None:
+    """Refuse a document whose own entity declarations would expand past the limit."""
+    wide = data[:2] in {b"\xff\xfe", b"\xfe\xff"} or b"\x00" in data[:4]
+    if not wide and b"<!ENTITY" not in data and b"<!entity" not in data:
+        return
+    text = _as_text(data)
+    total = 0
+    for match in _ENTITY_DECLARATION.finditer(text):
+        parameter, name = match[1], match[2]
+        value = match[3] if match[3] is not None else match[4]
+        if parameter or value is None:
+            continue  # parameter and external entities: feedparser fetches and expands none
+        if "&" in value or "%" in value:
+            raise ParseError("refused: the feed declares entities that refer to other entities")
+        total += len(value) * text.count(f"&{name};")
+        if total > MAX_ENTITY_EXPANSION:
+            raise ParseError(
+                "refused: the feed's own XML entities would expand to more than "
+                f"{MAX_ENTITY_EXPANSION // (1024 * 1024)} MB"
+            )
 
 
 def _looks_like_json(data: bytes, content_type: str) -> bool:
@@ -180,6 +234,8 @@ def _parse_json_feed(data: bytes, ref: FeedRef, now: datetime) -> ParsedFeed:
         document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParseError(f"invalid JSON Feed: {exc}") from exc
+    except RecursionError as exc:  # 100,000 nested [ : no feed nests like that
+        raise ParseError("invalid JSON Feed: nested too deeply") from exc
     if not isinstance(document, dict) or not str(document.get("version", "")).startswith(
         _JSON_FEED_VERSION
     ):

@@ -15,10 +15,10 @@ from redis.asyncio import Redis
 
 from bot.render.plain import format_digest
 from bot.render.terminal import render_digest_terminal
-from bot.render.text_limits import printable
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from handlers.digest import Digest
+from handlers.safe_text import printable
 from handlers.story import digest_items
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.store.watchlist import FeedRecord
+from handlers.safe_text import one_line
 
 
 def ago(when: float, now: float) -> str:
@@ -18,10 +19,10 @@ def ago(when: float, now: float) -> str:
 def health(feed: FeedRecord, now: float) -> str:
     if feed.failures:
         since = f" since {ago(feed.failing_since, now)}" if feed.failing_since else ""
-        return f"failing{since} (×{feed.failures}): {feed.last_error}"
+        return f"failing{since} (×{feed.failures}): {one_line(feed.last_error)}"
     if not feed.last_fetch:
         return "not fetched yet"
-    return f"ok (warning: {feed.warning})" if feed.warning else "ok"
+    return f"ok (warning: {one_line(feed.warning)})" if feed.warning else "ok"
 
 
 def status_line(feed: FeedRecord, now: float) -> str:

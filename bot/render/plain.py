@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from bot.render.text_limits import one_line, printable, when
+from bot.render.text_limits import safe_url, when
 from handlers.digest import Digest
 from handlers.reply import Reply
+from handlers.safe_text import one_line, printable
 from handlers.story import DigestItem
 
 
 def format_item(item: DigestItem) -> str:
     """Title, source and time, link, summary, then one line per other copy."""
     lines = [one_line(item.title), f"  {one_line(item.source)} · {when(item.published)}"]
-    if item.url:
-        lines.append(f"  {one_line(item.url)}")
+    url = safe_url(item.url)  # http(s) only, as in every format
+    if url:
+        lines.append(f"  {one_line(url)}")
     if item.summary:
         lines.append(f"  {one_line(item.summary)}")
-    lines += [f"  also: {one_line(c.source)} – {one_line(c.url or c.title)}" for c in item.also]
+    lines += [
+        f"  also: {one_line(c.source)} – {one_line(safe_url(c.url) or c.title)}" for c in item.also
+    ]
     return "\n".join(lines)
 
 

@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from bot.render.text_limits import one_line, printable, safe_url, when
+from bot.render.text_limits import safe_url, when
 from handlers.digest import Digest
 from handlers.reply import Reply
+from handlers.safe_text import one_line, printable
 from handlers.story import DigestItem
 
 WIDTH = 100

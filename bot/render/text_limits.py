@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -46,18 +45,3 @@ def fit(text: str, limit: int, encode: Callable[[str], str]) -> str:
             return encoded
         size -= max(len(encoded) - limit, 1)
     return ""
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """`text` without control characters (newlines and tabs stay), safe to print on a
-    terminal: a feed cannot move the cursor or recolour the screen."""
-    return _CONTROL.sub("", text)
-
-
-def one_line(text: str) -> str:
-    """`printable(text)` with every run of whitespace, line breaks included, made one space:
-    a feed's title or summary cannot start a line that looks like the bot's own."""
-    return " ".join(printable(text).split())

@@ -27,6 +27,7 @@ from bot.roles.feed_health import FeedHealthNotices
 from bot.stopping import sleep_unless_stopped
 from bot.store.keys import Keys
 from bot.store.watchlist import FeedRecord, Watchlist
+from handlers.enrich import DEFAULT_PAGES_PER_POLL, budget_pages
 from handlers.first_fetch import mark_backlog
 from handlers.identity import FetchSnapshot, resolve_identity
 from handlers.redact import redact_text
@@ -85,7 +86,10 @@ class Poller:
         batch: int = 16,
         first_fetch_max: int = 5,
         failing_notice: float = 86400.0,
+        pages_per_poll: int = DEFAULT_PAGES_PER_POLL,
+        lease: float = POLL_LEASE,
     ) -> None:
+        self._pages_per_poll = pages_per_poll
         self._client = client
         self._keys = keys
         self._watchlist = Watchlist(client, keys)
@@ -95,7 +99,7 @@ class Poller:
         self._clock = clock
         self._batch = batch
         self._first_fetch_max = first_fetch_max
-        self.lease = POLL_LEASE
+        self.lease = lease
         self._notices = FeedHealthNotices(client, keys, after=failing_notice)
 
     async def poll_due(self) -> list[PollReport]:
@@ -167,6 +171,7 @@ class Poller:
             )
         if not feed.last_ok:
             articles = mark_backlog(articles, deliver=self._first_fetch_max)
+        articles = budget_pages(articles, most=self._pages_per_poll)
         async with self._client.pipeline(transaction=True) as pipe:
             for article in articles:
                 pipe.xadd(

@@ -18,6 +18,7 @@ from redis.typing import EncodableT, FieldT
 from bot.errors import NewsbotError
 from bot.store.keys import Keys
 from handlers.redact import redact_url
+from handlers.safe_text import neutral, one_line, printable
 
 _CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -70,8 +71,12 @@ class FeedRecord:
 
     @property
     def shown_url(self) -> str:
-        """The URL as newsbot shows it: credentials masked."""
-        return redact_url(self.url)
+        """The URL as newsbot shows it: credentials masked, no control characters."""
+        return printable(redact_url(self.url))
+
+    @property
+    def shown_title(self) -> str:
+        return neutral(one_line(self.title))
 
     @classmethod
     def from_hash(cls, feed_id: str, data: dict[str, str]) -> FeedRecord:

@@ -7,10 +7,12 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import redis
 
@@ -448,3 +450,162 @@ async def test_feeds_list_and_check_mask_a_private_feeds_credentials(
         code, out, err = await newsbot(*command, env=env)
         assert "hunter2" not in out + err and "t0k3n" not in out + err, command
         assert "reader:***@private.example.com" in out, command
+
+
+HOSTILE_TITLE = (
+    "Breaking\x1b[31m news\x1bc \x1b]8;;https://evil.example\x07here\x9b2J \u202egnp.exe"
+)
+# What the feed tried to send; rich's own colours and links are allowed in --format terminal.
+FROM_THE_FEED = ["\x1b[31m", "\x1bc", "8;;https://evil.example\x07", "\x1b[8m", "\x1b[2J", "\x9b"]
+
+
+async def test_no_format_carries_terminal_escapes_or_unsafe_links(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.add(
+        "/hostile.xml",
+        rss(
+            "Evil\x1b[2J feed",
+            [
+                {
+                    "title": HOSTILE_TITLE,
+                    "link": "https://news.example/1",
+                    "guid": "1",
+                    "description": "Text\x1b[8m hidden\x9b and more words here.",
+                },
+                {
+                    "title": "https://bank.example/login",
+                    "link": "https://evil.example/2",
+                    "guid": "2",
+                    "description": "Log in to keep your account.",
+                },
+                {
+                    "title": "Click me",
+                    "link": "javascript:alert(1)",
+                    "guid": "3",
+                    "description": "A script link.",
+                },
+            ],
+        ),
+    )
+    for form in ("text", "markdown", "terminal", "json", "slack", "discord"):
+        code, out, err = await newsbot("digest", url, "--format", form, env=cli_env(tmp_path))
+        assert code == 0, err
+        assert not any(escape in out for escape in FROM_THE_FEED), form
+        assert "\u202e" not in out and ("\x1b" not in out or form == "terminal"), form
+        assert "javascript:" not in out.replace("javascript:alert", "") or form == "json", form
+        assert "evil.example" in out, f"{form}: the real host of the bank-looking link"
+    code, out, _ = await newsbot("digest", url, "--format", "markdown", env=cli_env(tmp_path))
+    assert "](<javascript:" not in out
+
+
+async def test_feeds_list_export_check_and_summarize_print_no_escapes(
+    tmp_path: Path, redis_url: str, handle: RedisHandle
+) -> None:
+    env = cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_url)
+    code, _, err = await newsbot("feeds", "add", "https://one.example.com/feed", env=env)
+    assert code == 0, err
+    # As an older version could have stored them, from a feed and from a server's error.
+    await handle.client.hset(
+        handle.keys.feed("f1"),
+        mapping={"title": "Evil\x1b]8;;x\x07 \u202efeed", "failures": 1, "last_error": "\x1bc\x9b"},
+    )
+    exported = tmp_path / "out.opml"
+    for command in (("feeds", "list"), ("check",), ("feeds", "export", "-o", str(exported))):
+        code, out, err = await newsbot(*command, env=env)
+        assert "\x1b" not in out + err and "\x9b" not in out + err, command
+    assert "Evil" in exported.read_text()
+    ElementTree.parse(exported)  # valid XML: no control characters in it
+    code, out, err = await newsbot(
+        "summarize", "-", env=env, stdin=b"Headline\x1b[2J\n\nFirst line\x1b]0;pwned\x07 of text."
+    )
+    assert code == 0, err
+    assert "\x1b" not in out + err and "\x07" not in out
+
+
+async def test_a_feed_of_thin_items_whose_pages_never_answer_costs_one_deadline(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """200 thin items linking to pages that hang: at most NEWSBOT_ENRICH_MAX_PER_POLL page
+    fetches are tried, two at a time on one host, and a host that timed out is skipped."""
+    for n in range(200):
+        feed_server.add(f"/page/{n}", "<html>never sent</html>", delay=15)
+    url = feed_server.add(
+        "/thin.xml",
+        rss(
+            "Thin",
+            [
+                {
+                    "title": f"Item {n}",
+                    "link": feed_server.url(f"/page/{n}"),
+                    "guid": str(n),
+                    "description": "Read more.",
+                }
+                for n in range(200)
+            ],
+        ),
+    )
+    code, out, err = await asyncio.wait_for(
+        newsbot("digest", url, "--format", "json", env=cli_env(tmp_path)), timeout=120
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    assert len(document["items"]) == 200 and document["stats"]["unenriched"] == 200
+    tried = sum(count for path, count in feed_server.hits.items() if path.startswith("/page/"))
+    assert 1 <= tried <= 2, tried
+
+
+def test_only_the_first_thin_entries_of_a_fetch_read_their_pages() -> None:
+    from handlers.enrich import budget_pages
+    from tests.articles import article
+
+    thin = [article(entry_key=f"t{n}", description="<p>Short.</p>") for n in range(30)]
+    full = article(entry_key="full", description="<p>" + "word " * 100 + "</p>")
+    budgeted = budget_pages([*thin[:10], full, *thin[10:]], most=20)
+    assert [a.read_page for a in budgeted].count(False) == 10
+    assert budgeted[10].read_page and not budgeted[-1].read_page and budgeted[0].read_page
+
+
+async def test_sigterm_during_a_digest_leaves_no_redis_or_temporary_folder(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    for n in range(3):
+        feed_server.add(f"/slow/{n}", "<html>late</html>", delay=6)
+    url = feed_server.add(
+        "/thin.xml",
+        rss(
+            "Thin",
+            [
+                {
+                    "title": f"Item {n}",
+                    "link": feed_server.url(f"/slow/{n}"),
+                    "guid": str(n),
+                    "description": "More.",
+                }
+                for n in range(3)
+            ],
+        ),
+    )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "digest",
+        url,
+        env=cli_env(tmp_path, TMPDIR=str(scratch)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    # The digest is inside its pipeline (waiting on the slow pages) once its Redis is up.
+    for _ in range(200):
+        if list(scratch.glob("newsbot-*/redis/*.sock")) or feed_server.hits["/slow/0"]:
+            break
+        await asyncio.sleep(0.05)
+    assert list(scratch.glob("newsbot-*")), "the embedded Redis started"
+    process.send_signal(signal.SIGTERM)
+    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 143, err.decode()
+    assert "Traceback" not in err.decode()
+    assert list(scratch.iterdir()) == [], "no temporary folder (or Redis socket) left behind"

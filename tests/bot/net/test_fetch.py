@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 
 import pytest
 
@@ -16,7 +17,14 @@ from bot.net.fetch import (
     parse_max_age,
     parse_retry_after,
 )
-from bot.net.guard import IPAddress, allow_any, public_only
+from bot.net.guard import (
+    IPAddress,
+    RefusedAddress,
+    allow_any,
+    check_url_host,
+    guarded_socket_factory,
+    public_only,
+)
 from tests.fakes.feed_server import FeedServer
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
@@ -159,3 +167,53 @@ async def test_connection_refused_is_a_clean_error(feed_server: FeedServer) -> N
     async with Fetcher(policy=allow_any) as fetcher:
         with pytest.raises(FetchError, match="cannot connect"):
             await fetcher.fetch(feed_server.url("/gone"))
+
+
+LOOPBACK_SPELLINGS = [
+    "１２７.０.０.１",  # fullwidth digits and dots
+    "①②⑦.⓪.⓪.①",  # circled digits
+    "127。0。0。1",  # ideographic full stops
+    "127．0．0．1",  # fullwidth full stops
+    "𝟏𝟐𝟕.𝟎.𝟎.𝟏",  # mathematical bold digits
+    "１２７.0.0.1",  # mixed scripts
+    "127.0.0.1.",  # a trailing dot
+    "１２７.０.０.１.",  # fullwidth with a trailing dot
+    "%31%32%37.0.0.1",  # percent-encoded
+    "ｌｏｃａｌｈｏｓｔ",  # fullwidth letters
+    "localhost.",
+    "[::ffff:127.0.0.1]",
+    "0x7f.0.0.1",
+    "2130706433",
+]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+async def test_no_spelling_of_loopback_gets_through(feed_server: FeedServer, host: str) -> None:
+    feed_server.add("/feed", "<rss/>")
+    async with Fetcher(policy=public_only) as fetcher:
+        for path in ("/feed", "/feed?x=1"):
+            with pytest.raises(FetchError):
+                await fetcher.fetch(f"http://{host}:{feed_server.port}{path}")
+    assert feed_server.hits["/feed"] == 0
+
+
+@pytest.mark.parametrize("host", ["１２７.０.０.１", "ｌｏｃａｌｈｏｓｔ", "①②⑦.⓪.⓪.①"])
+def test_a_host_written_to_look_like_another_is_refused_even_where_private_is_allowed(
+    host: str,
+) -> None:
+    with pytest.raises(FetchRefused, match="written in other characters"):
+        check_url_host(f"http://{host}/feed", allow_any)
+
+
+def test_ordinary_international_names_pass() -> None:
+    assert check_url_host("https://bücher.de/feed", public_only) == "xn--bcher-kva.de"
+
+
+def test_every_socket_is_checked_on_the_address_it_connects_to() -> None:
+    make = guarded_socket_factory(public_only)
+    with pytest.raises(RefusedAddress, match="not a public address"):
+        make((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)))
+    with pytest.raises(RefusedAddress):
+        make((socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::ffff:10.0.0.1", 80, 0, 0)))
+    sock = make((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 80)))
+    sock.close()

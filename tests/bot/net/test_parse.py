@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,3 +101,65 @@ def test_real_feeds_give_entries_or_a_clean_error() -> None:
     outcomes = [_entries_or_error(path) for path in files]
     assert sum(1 for n in outcomes if n > 0) >= 195
     assert sum(n for n in outcomes if n > 0) > 6000
+
+
+def _entity_feed(value_size: int, references: int) -> bytes:
+    refs = "&a;" * references
+    return (
+        '<?xml version="1.0"?>\n'
+        f'<!DOCTYPE rss [<!ENTITY a "{"x" * value_size}">]>\n'
+        '<rss version="2.0"><channel><title>t</title>'
+        f"<item><title>boom</title><description>{refs}</description></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+_PARSE_UNDER_A_BUDGET = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (512 * 1024 * 1024, 512 * 1024 * 1024))
+from bot.errors import ParseError
+from bot.net.parse import FeedRef, parse_feed
+data = sys.stdin.buffer.read()
+try:
+    parse_feed(data, FeedRef("f1", "https://hostile.example/feed"))
+    outcome = "parsed"
+except ParseError as exc:
+    outcome = str(exc)
+# VmHWM, not ru_maxrss: the latter keeps the forking parent's (pytest's) size across exec.
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+peak = int(status.split()[0]) * 1024
+print(json.dumps({"outcome": outcome, "peak": peak}))
+"""
+
+
+@pytest.mark.parametrize(("value_size", "references"), [(100_000, 200_000), (10_000, 20_000)])
+def test_quadratic_entity_expansion_is_refused_within_a_memory_budget(
+    value_size: int, references: int
+) -> None:
+    """Run in a child process under RLIMIT_AS (512 MB): before the fix this needed 16 GiB."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PARSE_UNDER_A_BUDGET],
+        input=_entity_feed(value_size, references),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    report = json.loads(result.stdout)
+    assert "entities would expand to more than 1 MB" in report["outcome"]
+    assert report["peak"] < 200 * 1024 * 1024
+
+
+def test_a_few_small_entities_still_parse() -> None:
+    feed = _entity_feed(20, 3)
+    parsed = parse_feed(feed, FeedRef("f1", "https://ok.example/feed"))
+    assert [a.title for a in parsed.articles] == ["boom"]
+
+
+def test_deeply_nested_json_is_a_per_feed_error() -> None:
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse_feed(
+            b"[" * 100_000,
+            FeedRef("f1", "https://x.example/feed.json"),
+            content_type="application/feed+json",
+        )
