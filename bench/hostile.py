@@ -136,7 +136,6 @@ def build(farm: Farm) -> list[Attack]:
             title="Evil\x1b[2J feed",
         ),
     )
-    farm.body("/inside", b"internal page: secret")
     farm.body(
         "/self.opml",
         (
@@ -145,17 +144,13 @@ def build(farm: Farm) -> list[Attack]:
         ).encode(),
     )
 
-    async def redirect_inward(_request: web.Request) -> web.StreamResponse:
-        raise web.HTTPFound(f"http://127.0.0.2:{farm.port}/inside")
-
-    farm.routes["/redirect.xml"] = redirect_inward
-
     async def slowloris(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/xml"})
         await response.prepare(request)
-        for _ in range(120):
-            await response.write(b" ")
-            await asyncio.sleep(1)
+        with contextlib.suppress(ConnectionError):  # newsbot hangs up at 30 s, as it should
+            for _ in range(120):
+                await response.write(b" ")
+                await asyncio.sleep(1)
         return response
 
     farm.routes["/slowloris.xml"] = slowloris
@@ -186,7 +181,7 @@ def build(farm: Farm) -> list[Attack]:
         Attack("JSON nested 100,000 deep", "/deep.json", True, True, "per-feed error"),
         Attack("escapes, bidi, fake links", "/escapes.xml", True, True, "none in the output"),
         Attack("self-listing OPML", "/self.opml", True, True, "read once, no local path"),
-        Attack("redirect inward", "/redirect.xml", False, True, "refused, /inside unseen"),
+        Attack("a loopback feed, private off", "/normal.xml", False, True, "refused, 0 requests"),
         Attack("slowloris", "/slowloris.xml", True, False, "cut at 30 s"),
         Attack("200 thin items, pages hang", "/thin.xml", True, False, "one deadline, < 60 s"),
     ]

@@ -13,17 +13,27 @@ from typing import Any, TextIO
 
 import aiohttp
 from redis.exceptions import RedisError
+from slack_bolt.async_app import AsyncApp
 
-from bot.http_server import build_http_app, start_http
-from bot.loop_lag import LoopLag
+from bot.commands.core import CommandCore
+from bot.http_server import Handler, build_http_app, start_http
+from bot.loop_lag import LoopLag, favour_the_loop
 from bot.metrics import Metrics
 from bot.net.fetch import Fetcher, FetchLimits
 from bot.net.guard import AddressPolicy, allow_any, public_only
 from bot.net.pages import FetcherPages
 from bot.platforms.console_adapter import ConsoleDeliverer
+from bot.platforms.slack_adapter.commands import (
+    Admins,
+    build_app,
+    events_handler,
+    run_socket_mode,
+)
+from bot.platforms.slack_adapter.deliverer import SlackDeliverer
+from bot.platforms.slack_adapter.web_api import api_client, posting_client
 from bot.roles.config_apply import ConfigPlan, apply_config
 from bot.roles.llm_summarizer import LLMSummarizer
-from bot.roles.outbox import OutboxConsumer
+from bot.roles.outbox import Deliverer, OutboxConsumer
 from bot.roles.outbox_lag import outbox_lags, watch_outboxes
 from bot.roles.pipeline import build_pipeline
 from bot.roles.poller import Poller
@@ -45,6 +55,54 @@ FEED_TIMEOUT = FetchLimits().total_timeout
 ROLES = ("poller", "pipeline", "scheduler", "chat")
 
 
+def slack_command_mode(settings: Settings) -> str:
+    """How `/news` reaches this bot from Slack: "socket", "http", or "" (it does not)."""
+    if settings.slack_bot_token is None:
+        return ""
+    if settings.slack_app_token is not None:
+        return "socket"
+    return "http" if settings.slack_signing_secret is not None else ""
+
+
+def chat_deliverers(
+    settings: Settings,
+    handle: RedisHandle,
+    *,
+    console_out: TextIO | None = None,
+    console_only: bool = False,
+) -> list[Deliverer]:
+    """A deliverer for each platform whose credentials are set; the console without any
+    (and always for `newsbot console`, which never starts a chat adapter)."""
+    deliverers: list[Deliverer] = []
+    if settings.slack_bot_token is not None and not console_only:
+        deliverers.append(
+            SlackDeliverer(web=posting_client(settings), client=handle.client, keys=handle.keys)
+        )
+    if not deliverers:
+        deliverers.append(ConsoleDeliverer(handle.client, handle.keys, out=console_out))
+    return deliverers
+
+
+def slack_commands(settings: Settings, bot: RunningBot) -> AsyncApp:
+    """The bolt app answering `/news` through the command core (HTTP or Socket Mode)."""
+    api = api_client(settings)
+    core = CommandCore(
+        client=bot.handle.client,
+        keys=bot.handle.keys,
+        settings=settings,
+        fetcher=bot.fetcher,
+        abstractive=bot.abstractive,
+    )
+    socket_mode = settings.slack_app_token is not None  # it wins when both are set
+    secret = settings.slack_signing_secret
+    return build_app(
+        api=api,
+        core=core,
+        signing_secret=None if socket_mode or secret is None else secret.reveal(),
+        admins=Admins(api),
+    )
+
+
 def address_policy(settings: Settings) -> AddressPolicy:
     return allow_any if settings.allow_private_networks else public_only
 
@@ -59,6 +117,7 @@ class RunningBot:
     abstractive: LLMSummarizer | None = None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     states: dict[str, RoleState] = field(default_factory=dict)
+    checks: dict[str, Callable[[], bool]] = field(default_factory=dict)  # adapters' health
     http_port: int | None = None
 
     def start(self, name: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
@@ -72,11 +131,14 @@ class RunningBot:
             name: not task.done() and not self.states[name].waiting
             for name, task in self.tasks.items()
         }
+        checks = {name: check() for name, check in self.checks.items()}
         report: dict[str, Any] = {
-            "ok": redis_ok and all(roles.values()),
+            "ok": redis_ok and all(roles.values()) and all(checks.values()),
             "redis": redis_ok,
             "roles": roles,
         }
+        if checks:
+            report["checks"] = checks
         with contextlib.suppress(RedisError):
             lags = await outbox_lags(self.handle.client, self.handle.keys, now=time.time())
             report["outbox"] = {lag.platform: lag.report() for lag in lags}
@@ -102,8 +164,10 @@ async def run_bot(
     plan: ConfigPlan | None = None,
     console_out: TextIO | None = None,
     serve_http: bool = True,
+    console_only: bool = False,
 ) -> None:
     """Run the chosen roles until `stop` is set, then shut down in order."""
+    favour_the_loop()
     metrics = Metrics()
     async with (
         open_redis(settings) as handle,
@@ -186,37 +250,54 @@ async def run_bot(
                 lambda: run_scheduler(scheduler, handle.client, handle.keys, stop),
                 stop,
             )
+        slack_mode = "" if "chat" not in roles or console_only else slack_command_mode(settings)
         if "chat" in roles:
-            # Slack and Discord adapters come with their own issues; until then, and whenever
-            # no chat credentials are set, deliveries print on the console.
-            consumer = OutboxConsumer(
-                client=handle.client,
-                blocking=handle.blocking,
-                keys=handle.keys,
-                deliverer=ConsoleDeliverer(handle.client, handle.keys, out=console_out),
-                consumer=consumer_name(),
-                ttl=settings.retention_seconds,
-                claim_idle=settings.claim_idle,
+            deliverers = chat_deliverers(
+                settings, handle, console_out=console_out, console_only=console_only
             )
+            consumers = [
+                OutboxConsumer(
+                    client=handle.client,
+                    blocking=handle.blocking,
+                    keys=handle.keys,
+                    deliverer=deliverer,
+                    consumer=consumer_name(),
+                    ttl=settings.retention_seconds,
+                    claim_idle=settings.claim_idle,
+                )
+                for deliverer in deliverers
+            ]
+            for deliverer in deliverers:
+                if isinstance(deliverer, SlackDeliverer):
+                    bot.checks["slack token"] = deliverer.token_works
+
+            slack_app = slack_commands(settings, bot) if slack_mode == "socket" else None
 
             async def chat() -> None:
                 async with asyncio.TaskGroup() as group:
-                    group.create_task(consumer.run(stop))
+                    for consumer in consumers:
+                        group.create_task(consumer.run(stop))
+                    if slack_app is not None and settings.slack_app_token is not None:
+                        token = settings.slack_app_token.reveal()
+                        group.create_task(run_socket_mode(slack_app, app_token=token, stop=stop))
                     group.create_task(
                         watch_outboxes(
                             handle.client,
                             handle.keys,
                             stop,
-                            delivering=[consumer.deliverer.platform],
+                            delivering=[d.platform for d in deliverers],
                             clock=clock,
                         )
                     )
 
             bot.start("chat", chat, stop)
+        posts: dict[str, Handler] = {}
+        if slack_mode == "http":
+            posts["/slack/events"] = events_handler(slack_commands(settings, bot))
         runner = None
         if serve_http:
             runner = await start_http(
-                build_http_app(health=bot.health, metrics=bot.metrics_text),
+                build_http_app(health=bot.health, metrics=bot.metrics_text, posts=posts),
                 port=settings.http_port,
             )
             bot.http_port = int(runner.addresses[0][1]) if runner.addresses else settings.http_port

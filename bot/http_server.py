@@ -1,17 +1,21 @@
-"""The HTTP endpoints on NEWSBOT_HTTP_PORT: /healthz and /metrics."""
+"""The HTTP endpoints on NEWSBOT_HTTP_PORT: /healthz, /metrics, and what adapters add
+(`POST /slack/events` in Slack's HTTP mode)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 MetricsText = Callable[[], Awaitable[bytes]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_http_app(*, health: HealthCheck, metrics: MetricsText) -> web.Application:
+def build_http_app(
+    *, health: HealthCheck, metrics: MetricsText, posts: Mapping[str, Handler] | None = None
+) -> web.Application:
     """An aiohttp application serving health (200 or 503, JSON) and Prometheus metrics."""
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -27,6 +31,8 @@ def build_http_app(*, health: HealthCheck, metrics: MetricsText) -> web.Applicat
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
+    for path, handler in (posts or {}).items():
+        app.router.add_post(path, handler)
     return app
 
 

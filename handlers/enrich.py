@@ -18,6 +18,7 @@ from typing import Protocol
 from handlers.article import Article, short_hash
 from handlers.dedup import DedupIndex, url_claim
 from handlers.extract import extract_article
+from handlers.offload import off_loop
 from handlers.urls import canonical_url, same_site
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class EnrichStep:
                         extra={"url": article.canonical_url, "step": self.name, "error": str(exc)},
                     )
                     return article
-            page = await asyncio.to_thread(extract_article, data, url=final_url)
+            page = await off_loop(extract_article, data, url=final_url)
             return self._with_page(article, page.text, page.canonical)
 
         enriched = list(await asyncio.gather(*(enrich(a) for a in articles)))

@@ -9,7 +9,6 @@ pointed at the story it joined, so later copies and edits find that story direct
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Protocol
 from handlers.article import Article
 from handlers.dedup import DedupIndex, url_claim
 from handlers.fingerprint import Fingerprint
+from handlers.offload import off_loop
 from handlers.story import Story
 from handlers.story_match import Match, Text, match
 
@@ -77,7 +77,7 @@ class FoldStep:
         pending = [a for a in articles if not a.update]
         # Fingerprints and matching are CPU work (MinHash, n-grams): each runs in a worker
         # thread, so the event loop goes on between the Redis round trips.
-        texts = await asyncio.to_thread(self._texts, pending)
+        texts = await off_loop(self._texts, pending)
         queries = [
             IndexEntry(index_keys(texts[a.ingest_id].fingerprint), texts[a.ingest_id].when)
             for a in pending
@@ -86,7 +86,7 @@ class FoldStep:
         found = iter(await self.index.candidates(queries))
         candidate_ids = {a.ingest_id: next(found) for a in pending if a.ingest_id in texts}
         known = await self.index.stories(sorted({i for ids in candidate_ids.values() for i in ids}))
-        out = await asyncio.to_thread(self._decide, articles, texts, candidate_ids, known)
+        out = await off_loop(self._decide, articles, texts, candidate_ids, known)
         await self._record(out, texts)
         return out
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from handlers.article import Article
+from handlers.offload import off_loop
 
 
 class Step(Protocol):
@@ -36,7 +36,7 @@ class PerArticleStep:
 
     async def run(self, articles: Sequence[Article]) -> list[Article]:
         # A worker thread: the transforms parse HTML, which must not stall the event loop.
-        return await asyncio.to_thread(self._apply, articles)
+        return await off_loop(self._apply, articles)
 
     def _apply(self, articles: Sequence[Article]) -> list[Article]:
         return [out for article in articles if (out := self.transform(article)) is not None]

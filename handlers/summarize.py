@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from handlers.article import Article
+from handlers.offload import off_loop
 from handlers.text import split_sentences
 
 log = logging.getLogger(__name__)
@@ -251,9 +252,7 @@ class SummarizeStep:
     concurrency: int = 4
 
     async def run(self, articles: Sequence[Article]) -> list[Article]:
-        summarized = await asyncio.to_thread(
-            lambda: [summarize_article(a, self.budget) for a in articles]
-        )
+        summarized = await off_loop(lambda: [summarize_article(a, self.budget) for a in articles])
         writer = self.abstractive
         if writer is None:
             return summarized

@@ -6,6 +6,8 @@ import time
 
 from bot.cli.exits import EXIT_FAILED, EXIT_OK
 from bot.errors import NewsbotError
+from bot.platforms.slack_adapter.check import slack_report
+from bot.platforms.slack_adapter.web_api import api_client
 from bot.render.feed_status import health
 from bot.roles.config_apply import ConfigPlan
 from bot.roles.outbox_lag import outbox_lags
@@ -46,13 +48,20 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
     except NewsbotError as exc:
         ok = False
         print(f"redis: FAILED: {exc}")
-    slack = settings.slack_bot_token is not None
     discord = settings.discord_token is not None
-    print(f"slack: {'token set' if slack else 'not configured'}")
-    print(f"discord: {'token set' if discord else 'not configured'}")
-    if slack and settings.slack_signing_secret is None and settings.slack_app_token is None:
+    if settings.slack_bot_token is None:
+        print("slack: not configured")
+    elif settings.slack_signing_secret is None and settings.slack_app_token is None:
         ok = False
         print(
             "slack: FAILED: set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
         )
+    else:
+        mode = "Socket Mode" if settings.slack_app_token is not None else "HTTP mode"
+        if settings.slack_app_token is not None and settings.slack_signing_secret is not None:
+            mode += " (both are set: Socket Mode wins)"
+        token_ok, lines = await slack_report(api_client(settings), mode=mode)
+        ok = ok and token_ok
+        print("\n".join(lines))
+    print(f"discord: {'token set' if discord else 'not configured'}")
     return EXIT_OK if ok else EXIT_FAILED

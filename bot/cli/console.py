@@ -122,6 +122,12 @@ async def run_console(
             stop.set()
 
     await run_bot(
-        settings, stop=stop, on_started=session, console_out=out, serve_http=False, plan=plan
+        settings,
+        stop=stop,
+        on_started=session,
+        console_out=out,
+        serve_http=False,
+        plan=plan,
+        console_only=True,
     )
     return status

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ from bot.net.local_files import read_local
 from bot.net.pages import PAGE_ACCEPT
 from handlers.article import Article, short_hash
 from handlers.extract import extract_article, looks_like_html, split_headline
+from handlers.offload import off_loop
 from handlers.safe_text import printable
 from handlers.summarize import Abstractive, Budget, SummarizeStep
 from handlers.urls import canonical_url
@@ -86,7 +86,7 @@ async def summarize_document(
     """Summarise one document the way the pipeline does: the LLM if configured, else (or
     when it fails) the extractive summariser. `method` says which one it was."""
     # Extraction takes a second or two on a large page: never on the event loop.
-    article = await asyncio.to_thread(document_article, data, source=source, url=url)
+    article = await off_loop(document_article, data, source=source, url=url)
     [done] = await SummarizeStep(budget, abstractive).run([article])
     return ArticleSummary(
         source=source,

@@ -5,21 +5,17 @@ On a terminal it prints in colour (`bot.render.terminal`); into a pipe or file, 
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import TextIO
 
 from redis.asyncio import Redis
 
 from bot.render.plain import format_digest
 from bot.render.terminal import render_digest_terminal
+from bot.roles.outbox_contents import message_contents
 from bot.store.keys import Keys
-from bot.store.stories import load_stories
-from handlers.digest import Digest
-from handlers.safe_text import printable
-from handlers.story import digest_items
 
 
 def is_terminal(out: TextIO) -> bool:
@@ -40,23 +36,13 @@ class ConsoleDeliverer:
 
     async def deliver(self, message: Mapping[str, str]) -> None:
         channel = message.get("channel", "")
-        kind = message.get("kind")
-        if kind in {"quiet", "notice"}:
-            text = f"[{channel}] {printable(message.get('text', ''))}"
+        contents = await message_contents(
+            self._client, self._keys, message, story_heading="new story"
+        )
+        if isinstance(contents, str):
+            text = f"[{channel}] {contents}"
         else:
-            ids = json.loads(message["stories"]) if kind == "digest" else [message["story"]]
-            stories = await load_stories(self._client, self._keys, ids)
-            items = digest_items(stories)
-            if kind == "digest":
-                # Keep the scheduler's ranking: digest_items sorts by time.
-                rank = {story_id: n for n, story_id in enumerate(ids)}
-                owner = {c.id: s.id for s in stories for c in s.copies}
-                items.sort(key=lambda item: rank.get(owner.get(item.id, ""), 0))
-                heading = f"[{channel}] {message.get('heading', 'News digest')}"
-                more = int(message.get("more", "0"))
-            else:
-                heading, more = f"[{channel}] new story", 0
-            digest = Digest(heading, tuple(items), datetime.now(UTC), more=more)
+            digest = replace(contents, heading=f"[{channel}] {contents.heading}")
             text = render_digest_terminal(digest) if self._color else format_digest(digest)
         self._out.write(text + "\n\n")
         self._out.flush()

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.render.text_limits import clip, fit, safe_url, when
 from handlers.digest import Digest
+from handlers.reply import Reply
 from handlers.story import DigestItem
 
 MAX_BLOCKS = 50
@@ -107,3 +108,18 @@ def render_slack(digest: Digest) -> list[dict[str, Any]]:
         }
         for n, blocks in enumerate(messages, start=1)
     ]
+
+
+def render_slack_reply(reply: Reply) -> dict[str, Any]:
+    """A `/news` reply as a message body: its text, then its stories, within the limits."""
+    text = fit(reply.text, SECTION_TEXT, escape) or " "
+    blocks: list[Block] = [{"type": "section", "text": _mrkdwn(text)}]
+    used = len(text)
+    for item in reply.items:
+        more = story_blocks(item)
+        size = sum(block_text(b) for b in more)
+        if len(blocks) + len(more) > MAX_BLOCKS or used + size > MESSAGE_TEXT:
+            break
+        blocks += more
+        used += size
+    return {"text": fit(reply.text, 300, escape) or " ", "blocks": blocks}

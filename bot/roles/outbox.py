@@ -184,7 +184,7 @@ class OutboxConsumer:
         log.info("delivery sent", extra={"delivery": delivery, **_contents(fields)})
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.set(record, SENT, ex=self.ttl)
-            pipe.hdel(self.keys.channel(channel), "failed", "failed_at")
+            pipe.hdel(self.keys.channel(channel), "failed", "failed_at", "refusal_told")
             await pipe.execute()
         log.info("delivery recorded", extra={"delivery": delivery})
         return True

@@ -22,7 +22,7 @@ from redis.typing import EncodableT
 from bot.errors import FetchError, NewsbotError
 from bot.metrics import Metrics
 from bot.net.fetch import Fetcher, FetchResult, HTTPStatusError
-from bot.net.parse import FeedRef, parse_feed
+from bot.net.parse import FeedRef, ParsedFeed, parse_feed
 from bot.roles.feed_health import FeedHealthNotices
 from bot.stopping import sleep_unless_stopped
 from bot.store.keys import Keys
@@ -30,6 +30,7 @@ from bot.store.watchlist import FeedRecord, Watchlist
 from handlers.enrich import DEFAULT_PAGES_PER_POLL, budget_pages
 from handlers.first_fetch import mark_backlog
 from handlers.identity import FetchSnapshot, resolve_identity
+from handlers.offload import off_loop
 from handlers.redact import redact_text
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,17 @@ class PollReport:
     status: str  # "ok", "not_modified" or "failed"
     entries: int = 0
     error: str = ""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A fetched feed made ready to queue: parsed, identified, serialised."""
+
+    parsed: ParsedFeed
+    mode: str
+    identity_change: str
+    snapshot: FetchSnapshot
+    entries: list[str]
 
 
 class Poller:
@@ -154,29 +166,32 @@ class Poller:
             **state,
         )
 
-    async def _queue_entries(
-        self, feed: FeedRecord, result: FetchResult, interval: float, now: float
-    ) -> PollReport:
+    def _prepare(self, feed: FeedRecord, result: FetchResult) -> _Prepared:
         ref = FeedRef(feed_id=feed.id, url=feed.url, title=feed.title)
-        # A large feed takes feedparser a second or more: never on the event loop.
-        parsed = await asyncio.to_thread(
-            parse_feed, result.body, ref, content_type=result.content_type
-        )
+        parsed = parse_feed(result.body, ref, content_type=result.content_type)
         previous = FetchSnapshot.loads(feed.id_snapshot) if feed.id_snapshot else None
         mode, reason, articles, shot = resolve_identity(feed.id_mode, parsed.articles, previous)
-        if reason:
-            log.warning(
-                "feed entry identity changed",
-                extra={"feed_url": feed.url, "mode": mode, "reason": reason},
-            )
         if not feed.last_ok:
             articles = mark_backlog(articles, deliver=self._first_fetch_max)
         articles = budget_pages(articles, most=self._pages_per_poll)
+        entries = [json.dumps(a.to_dict(), ensure_ascii=False) for a in articles]
+        return _Prepared(parsed, mode, reason, shot, entries)
+
+    async def _queue_entries(
+        self, feed: FeedRecord, result: FetchResult, interval: float, now: float
+    ) -> PollReport:
+        # Parsing, entry identity and serialising take a second or more on a large feed:
+        # all of it in a worker thread, never on the event loop.
+        prepared = await off_loop(self._prepare, feed, result)
+        parsed, mode, shot = prepared.parsed, prepared.mode, prepared.snapshot
+        if prepared.identity_change:
+            log.warning(
+                "feed entry identity changed",
+                extra={"feed_url": feed.url, "mode": mode, "reason": prepared.identity_change},
+            )
         async with self._client.pipeline(transaction=True) as pipe:
-            for article in articles:
-                pipe.xadd(
-                    self._keys.entries, {"a": json.dumps(article.to_dict(), ensure_ascii=False)}
-                )
+            for entry in prepared.entries:
+                pipe.xadd(self._keys.entries, {"a": entry})
             await pipe.execute()
         self._metrics.feeds_polled.inc()
         self._metrics.entries_queued.inc(len(parsed.articles))

@@ -26,6 +26,7 @@ from bot.stopping import sleep_unless_stopped
 from bot.store import streams
 from bot.store.keys import PIPELINE_GROUP, Keys
 from handlers.article import Article
+from handlers.offload import off_loop
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,19 @@ CONSUMER_GONE_AFTER = 10
 async def ensure_group(client: Redis, keys: Keys) -> None:
     """Create the entries stream's consumer group unless it exists."""
     await streams.ensure_group(client, keys.entries, PIPELINE_GROUP)
+
+
+def _decode(messages: list[Message]) -> list[Article]:
+    articles: list[Article] = []
+    for message_id, fields in messages:
+        try:
+            articles.append(Article.from_dict(json.loads(fields["a"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error(
+                "dropping an unreadable stream entry",
+                extra={"message_id": message_id, "error": repr(exc)},
+            )
+    return articles
 
 
 class PipelineWorker:
@@ -100,15 +114,7 @@ class PipelineWorker:
         """Run one batch through the pipeline, then acknowledge and delete it."""
         if not messages:
             return 0
-        articles: list[Article] = []
-        for message_id, fields in messages:
-            try:
-                articles.append(Article.from_dict(json.loads(fields["a"])))
-            except (KeyError, TypeError, ValueError) as exc:
-                log.error(
-                    "dropping an unreadable stream entry",
-                    extra={"message_id": message_id, "error": repr(exc)},
-                )
+        articles = await off_loop(_decode, messages)  # large texts: off the loop
         ids = [message_id for message_id, _ in messages]
         heartbeat = asyncio.create_task(self._keep_claimed(ids))
         try:

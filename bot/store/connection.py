@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -98,7 +99,13 @@ async def open_redis(
             embedded = EmbeddedRedis(Path(tmp.name), persistent=False)
         else:
             embedded = EmbeddedRedis(settings.data_dir, persistent=True)
-        await asyncio.to_thread(embedded.start)
+        try:
+            await _start(embedded)
+        except BaseException:
+            await asyncio.to_thread(embedded.stop)
+            if tmp is not None:
+                tmp.cleanup()
+            raise
         url, description = embedded.url, f"embedded Redis at {embedded.socket_path}"
     client, blocking = _clients(url)
     handle = RedisHandle(
@@ -116,6 +123,18 @@ async def open_redis(
             await asyncio.to_thread(embedded.stop)
         if tmp is not None:
             tmp.cleanup()
+
+
+async def _start(embedded: EmbeddedRedis) -> None:
+    """Start the server in a thread; when cancelled meanwhile (Ctrl-C, SIGTERM), let the
+    start finish first, so the caller can stop what it started instead of orphaning it."""
+    starting = asyncio.ensure_future(asyncio.to_thread(embedded.start))
+    try:
+        await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await starting
+        raise
 
 
 async def _delete_prefix(client: aioredis.Redis, prefix: str) -> None:

@@ -33,7 +33,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``channels`` set: every channel with a subscription or settings.
 - ``chan:{channel}`` hash: the channel's settings (schedule, quiet_message) and digest
   state (``slot``: the due time of the digest being built, ``last_digest``), and
-  ``failed``/``failed_at`` while the platform refuses the channel for good.
+  ``failed``/``failed_at`` while the platform refuses the channel for good, and
+  ``refusal_told`` once its subscriber was told so.
 - ``digests:due`` zset: channel scored by when its next digest is due; a claim leases it.
 - ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
 - ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
@@ -48,7 +49,10 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``chan:{channel}:pending`` zset: stories waiting for the channel's next digest, by time.
 - ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
   delivery id (channel plus story, or channel plus digest slot).
-- ``delivered:{hash}`` string: a delivery id the platform accepted. TTL = retention.
+- ``delivered:{hash}`` string: a delivery id the platform accepted ("1"), or a consumer's
+  short lease on it while sending ("sending <consumer>"). TTL = retention (lease: 2 min).
+- ``parts:{hash}`` string: how many parts of a delivery split into several messages the
+  platform accepted, so a retry sends only the rest. TTL 1 day.
 - ``pace:{channel}`` string: when the channel may next be sent to (epoch seconds), shared
   by every sending process. Expires a second after that moment.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
@@ -153,6 +157,9 @@ class Keys:
 
     def delivered(self, delivery_hash: str) -> str:
         return f"{self.prefix}delivered:{delivery_hash}"
+
+    def delivery_parts(self, delivery_hash: str) -> str:
+        return f"{self.prefix}parts:{delivery_hash}"
 
     @property
     def failures(self) -> str:

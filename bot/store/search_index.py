@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from bot.store.keys import Keys
 from bot.store.stories import load_stories, story_time
 from handlers.article import Article
+from handlers.offload import off_loop
 from handlers.query import And, Node, Not, Or, QueryError, Term, matches, parse_query, words_of
 from handlers.story import Story
 from handlers.summarize import STOPWORDS
@@ -111,12 +112,15 @@ class SearchIndex:
     async def add(self, entries: Sequence[SearchEntry]) -> None:
         if not entries:
             return
+        # Tokenising a batch's titles and summaries is CPU work: off the event loop.
+        word_lists = await off_loop(
+            lambda: [index_words(e.title, e.summary, e.source) for e in entries]
+        )
         first = await self._client.incrby(self._keys.search_counter, len(entries))
         now = datetime.fromtimestamp(self._clock(), UTC)
         async with self._client.pipeline(transaction=False) as pipe:
-            for offset, entry in enumerate(entries):
+            for offset, (entry, words) in enumerate(zip(entries, word_lists, strict=True)):
                 number = _base36(first - len(entries) + offset + 1)
-                words = index_words(entry.title, entry.summary, entry.source)
                 day = self._day(entry.when)
                 expires = entry.when.astimezone(UTC) + timedelta(seconds=self._ttl)
                 ttl = int(max((expires - now).total_seconds(), 86400))

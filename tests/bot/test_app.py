@@ -12,13 +12,15 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.app import RunningBot, run_bot
+from bot.app import RunningBot, chat_deliverers, run_bot
 from bot.settings import Settings
+from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import Watchlist
 from handlers.channels import ChannelRef
 from tests.articles import rss
 from tests.bot.cli.test_cli import cli_env
+from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer
 
 FEED = rss(
@@ -160,3 +162,14 @@ async def test_end_to_end_an_instant_story_prints_on_the_console(
     assert "[console:local:main] new story\n\nStory 3" in text
     assert text.index("Story 1") < text.index("Story 2") < text.index("Story 3"), "oldest first"
     assert "https://live.example.com/1" in text and "Story 1 happened." in text
+
+
+async def test_each_platform_with_credentials_gets_a_deliverer_and_the_console_only_without(
+    tmp_path: Path, redis_url: str, handle: RedisHandle
+) -> None:
+    plain = make_settings(tmp_path, NEWSBOT_REDIS_URL=redis_url)
+    slack = make_settings(tmp_path, NEWSBOT_REDIS_URL=redis_url, SLACK_BOT_TOKEN="xoxb-1")
+    assert [d.platform for d in chat_deliverers(plain, handle)] == ["console"]
+    assert [d.platform for d in chat_deliverers(slack, handle)] == ["slack"]
+    console = chat_deliverers(slack, handle, console_only=True)
+    assert [d.platform for d in console] == ["console"], "newsbot console never starts Slack"

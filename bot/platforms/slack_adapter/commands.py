@@ -1,0 +1,150 @@
+"""`/news` on Slack: a slack-bolt AsyncApp that answers through the command core.
+
+Every command is acknowledged at once (Slack wants an answer within 3 s; subscribing
+fetches a feed for up to 30 s), then answered through the command's `response_url`, as an
+ephemeral reply to the person who asked. With escaping on (the app manifest), Slack sends
+links as ``<https://…>`` or ``<https://…|label>`` and ``&``, ``<``, ``>`` as entities:
+`command_text` turns that back into what the grammar reads.
+
+Who manages a channel comes from `users.info` (workspace admins and owners), cached for a
+few minutes; `NEWSBOT_MANAGERS` widens it in the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands.core import Caller, CommandCore
+from bot.render.slack_blocks import render_slack_reply
+from handlers.channels import ChannelRef
+
+log = logging.getLogger(__name__)
+
+ADMIN_CACHE_SECONDS = 300.0
+# What the first, immediate answer says for commands that take a while.
+WORKING = {
+    "subscribe": "Subscribing… (fetching the feed)",
+    "summarize": "Summarising…",
+    "digest": "Building the digest…",
+}
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+# Commands whose result is posted in the channel: say so when the bot cannot post there.
+POSTING_COMMANDS = frozenset({"subscribe", "digest", "schedule", "feeds"})
+NOT_A_MEMBER = (
+    "Note: newsbot is not in this channel, so nothing it posts can arrive here. "
+    "Run /invite @newsbot in this channel."
+)
+
+
+async def is_member(api: AsyncWebClient, channel: str) -> bool:
+    """Is the bot in the channel? (`conversations.info`; DMs and unknown answers count as yes.)"""
+    if channel.startswith("D"):
+        return True
+    try:
+        answer = await api.conversations_info(channel=channel)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else ""
+        return error != "channel_not_found"  # a private channel the bot is not in
+    return bool((answer.get("channel") or {}).get("is_member", True))
+
+
+def command_text(text: str) -> str:
+    """Slack's escaped command text as typed: links unwrapped, entities decoded."""
+    text = _LINK.sub(r"\1", text)
+    text = _CHANNEL.sub(r"<#\1>", text)  # channel mentions stay, for alerts to read
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class Admins:
+    """Whether a user is a workspace admin or owner, from `users.info`, cached."""
+
+    def __init__(self, api: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic):
+        self._api = api
+        self._clock = clock
+        self._known: dict[str, tuple[bool, float]] = {}
+
+    async def is_admin(self, user: str) -> bool:
+        known = self._known.get(user)
+        if known is not None and self._clock() - known[1] < ADMIN_CACHE_SECONDS:
+            return known[0]
+        try:
+            answer = await self._api.users_info(user=user)
+        except SlackApiError as exc:
+            log.warning(
+                "users.info failed; treating the user as a member", extra={"error": str(exc)}
+            )
+            return False
+        profile: dict[str, Any] = answer.get("user") or {}
+        admin = bool(
+            profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner")
+        )
+        self._known[user] = (admin, self._clock())
+        return admin
+
+
+def build_app(
+    *, api: AsyncWebClient, core: CommandCore, signing_secret: str | None, admins: Admins
+) -> AsyncApp:
+    """The bolt app with the `/news` command; no other listener."""
+    app = AsyncApp(
+        client=api,
+        signing_secret=signing_secret,
+        # Socket Mode has no signatures; HTTP mode always checks them (bolt's default).
+        request_verification_enabled=signing_secret is not None,
+    )
+
+    @app.command("/news")
+    async def news(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        text = command_text(str(command.get("text", "")))
+        first = text.split(maxsplit=1)[0].lower() if text.strip() else "help"
+        await ack(text=WORKING[first]) if first in WORKING else await ack()
+        caller = Caller(
+            ChannelRef("slack", str(command["team_id"]), str(command["channel_id"])),
+            user=str(command["user_id"]),
+            admin=await admins.is_admin(str(command["user_id"])),
+        )
+        reply = await core.handle(caller, text)
+        if first in POSTING_COMMANDS and not await is_member(api, caller.channel.channel):
+            reply = replace(reply, text=f"{reply.text}\n{NOT_A_MEMBER}")
+        body = render_slack_reply(reply)
+        await respond(response_type="ephemeral", replace_original=False, **body)
+
+    return app
+
+
+async def run_socket_mode(app: AsyncApp, *, app_token: str, stop: asyncio.Event) -> None:
+    """Socket Mode: commands arrive over a websocket (no public URL needed) until `stop`.
+    slack_sdk reconnects by itself; bolt acks each envelope on the same socket."""
+    handler = AsyncSocketModeHandler(app, app_token)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.info("connected to Slack in Socket Mode")
+    try:
+        await stop.wait()
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """`POST /slack/events` for HTTP mode: bolt checks the signature and its age."""
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    return slack_events

@@ -1,0 +1,185 @@
+"""Posting outbox deliveries to Slack channels.
+
+`chat.postMessage` is never retried inside slack_sdk: a refusal becomes `DeliveryFailed`,
+so the outbox's shared pace, its 429 hold and its refusal record apply, and a delivery
+goes out once. Slack has no idempotency key: a timeout after Slack accepted a post can
+still double it (the README says so).
+
+A digest too long for one message goes out in parts; the parts Slack accepted are counted
+in Redis (``parts:{hash}``), so a retry after a failed part sends only the rest.
+
+When a channel refuses for good (the bot is not in it, it is gone or archived), the member
+who subscribed it is told once, until the channel works again: an ephemeral note in the
+channel, or a DM when that fails too, saying what to do (`/invite @newsbot`).
+
+Token errors are not a channel's fault: the deliverer then stops posting (every delivery
+stays queued), logs at error level, reports itself unhealthy, and tries `auth.test` once a
+minute until the token works again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.render.slack_blocks import escape, render_slack
+from bot.roles.outbox import DeliveryFailed
+from bot.roles.outbox_contents import message_contents
+from bot.store.keys import Keys
+from bot.store.pacing import ChannelPacer
+from bot.store.subscriptions import SubscriptionStore
+from handlers.article import short_hash
+from handlers.channels import ChannelRef
+
+log = logging.getLogger(__name__)
+
+# The bot is not in the channel, or the channel is gone: permanent for that channel.
+CHANNEL_REFUSALS = {
+    "not_in_channel": "the bot is not in this channel: /invite @newsbot there",
+    "channel_not_found": "the channel does not exist (any more), or the bot cannot see it",
+    "is_archived": "the channel is archived",
+}
+TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+TOKEN_RECHECK = 60.0
+PARTS_TTL = 86400
+DEFAULT_RETRY = 5.0
+
+
+class SlackDeliverer:
+    """The `chat` role's deliverer for ``slack:`` channels."""
+
+    platform = "slack"
+
+    def __init__(
+        self,
+        *,
+        web: AsyncWebClient,
+        client: Redis,
+        keys: Keys,
+        pacer: ChannelPacer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._web = web
+        self._client = client
+        self._keys = keys
+        self._pacer = pacer or ChannelPacer(client, keys)
+        self._clock = clock
+        self.token_error = ""  # set while Slack refuses the token
+        self._token_checked = 0.0
+
+    def token_works(self) -> bool:
+        """False while Slack refuses the token (for /healthz)."""
+        return not self.token_error
+
+    async def deliver(self, message: Mapping[str, str]) -> None:
+        await self._check_token()
+        channel = ChannelRef.parse(message["channel"])
+        contents = await message_contents(self._client, self._keys, message)
+        payloads: list[dict[str, Any]] = (
+            [{"text": escape(contents), "unfurl_links": False, "unfurl_media": False}]
+            if isinstance(contents, str)
+            else render_slack(contents)
+        )
+        parts_key = self._keys.delivery_parts(short_hash(message.get("delivery", "")))
+        done = int(await self._client.get(parts_key) or 0)
+        for number, payload in enumerate(payloads):
+            if number < done:
+                continue  # accepted by Slack before a later part failed
+            if number:
+                await self._pacer.wait(str(channel))
+            await self._post(channel, payload)
+            if len(payloads) > 1:
+                await self._client.set(parts_key, number + 1, ex=PARTS_TTL)
+
+    async def _post(self, channel: ChannelRef, payload: dict[str, Any]) -> None:
+        try:
+            await self._web.chat_postMessage(channel=channel.channel, **payload)
+        except SlackApiError as exc:
+            refusal = self._refusal(exc)
+            if refusal.permanent:
+                await self._tell_subscriber(channel, str(refusal))
+            raise refusal from exc
+
+    async def _tell_subscriber(self, channel: ChannelRef, reason: str) -> None:
+        """Tell the member who subscribed the channel, once until it works again."""
+        key = self._keys.channel(str(channel))
+        if not await self._client.hsetnx(key, "refusal_told", "1"):
+            return
+        subs = await SubscriptionStore(self._client, self._keys).of_channel(channel)
+        people = [s for s in subs if _SLACK_USER.match(s.added_by)]
+        if not people:
+            log.warning("no one to tell that a channel refuses", extra={"channel": str(channel)})
+            return
+        user = max(people, key=lambda s: s.added_at).added_by
+        note = (
+            f"newsbot cannot post in <#{channel.channel}>: {escape(reason)}. "
+            f"Run `/invite @newsbot` in <#{channel.channel}> (or unsubscribe the channel there); "
+            "its digests and stories wait until then."
+        )
+        try:
+            await self._web.chat_postEphemeral(channel=channel.channel, user=user, text=note)
+            return
+        except SlackApiError:
+            pass  # the bot is not in the channel: a DM then
+        try:
+            await self.direct_message(user, note)
+        except SlackApiError as exc:
+            log.warning(
+                "could not tell the subscriber that a channel refuses",
+                extra={"channel": str(channel), "user": user, "error": str(exc)},
+            )
+
+    async def direct_message(self, user: str, text: str) -> None:
+        """A DM to a user: `conversations.open`, then `chat.postMessage` (alerts use it too)."""
+        opened = await self._web.conversations_open(users=user)
+        dm = str((opened.get("channel") or {}).get("id", ""))
+        await self._web.chat_postMessage(
+            channel=dm, text=text, unfurl_links=False, unfurl_media=False
+        )
+
+    def _refusal(self, exc: SlackApiError) -> DeliveryFailed:
+        response = exc.response
+        error = str(response.get("error", "")) if response is not None else ""
+        status = response.status_code if response is not None else 0
+        if error in CHANNEL_REFUSALS:
+            return DeliveryFailed(f"{error}: {CHANNEL_REFUSALS[error]}", permanent=True)
+        if error in TOKEN_ERRORS:
+            self.token_error = error
+            self._token_checked = self._clock()
+            log.error(
+                "Slack refuses the bot token; deliveries wait until it works",
+                extra={"error": error},
+            )
+            return DeliveryFailed(f"Slack refuses the token: {error}", retry_after=TOKEN_RECHECK)
+        retry_after = None
+        if response is not None and status == 429:
+            retry_after = float(response.headers.get("Retry-After", DEFAULT_RETRY))
+        return DeliveryFailed(
+            f"Slack answered {status} {error or 'error'}", retry_after=retry_after
+        )
+
+    async def _check_token(self) -> None:
+        """While the token is refused, post nothing; look again once a minute."""
+        if not self.token_error:
+            return
+        if self._clock() - self._token_checked < TOKEN_RECHECK:
+            raise DeliveryFailed(
+                f"Slack refuses the token: {self.token_error}", retry_after=TOKEN_RECHECK
+            )
+        self._token_checked = self._clock()
+        try:
+            await self._web.auth_test()
+        except SlackApiError as exc:
+            raise self._refusal(exc) from exc
+        log.info("Slack accepts the bot token again", extra={"was": self.token_error})
+        self.token_error = ""

@@ -1,0 +1,220 @@
+"""Slack deliveries through the real slack_sdk client and the outbox, against a fake Web API
+that checks every call against the vendor's spec and the Block Kit limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from bot.platforms.slack_adapter.deliverer import SlackDeliverer
+from bot.platforms.slack_adapter.web_api import posting_client
+from bot.roles.outbox import OutboxConsumer
+from bot.roles.pipeline import build_pipeline
+from bot.settings import Settings
+from bot.store.connection import RedisHandle
+from bot.store.pacing import ChannelPacer
+from bot.store.subscriptions import SubscriptionStore
+from handlers.channels import ChannelRef
+from tests.articles import article
+from tests.conftest import make_settings
+from tests.fakes.slack_api import FakeSlack
+
+CHANNEL = "slack:T1:C1"
+
+
+def slack_settings(settings: Settings, fake: FakeSlack, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+    return make_settings(
+        tmp_path,
+        NEWSBOT_REDIS_URL=settings.redis_url.reveal() if settings.redis_url else "",
+        SLACK_BOT_TOKEN="xoxb-test",
+        NEWSBOT_SLACK_API_URL=fake.api_url,
+    )
+
+
+def consumer(handle: RedisHandle, deliverer: SlackDeliverer, pace: float = 0.0) -> OutboxConsumer:
+    return OutboxConsumer(
+        client=handle.client,
+        blocking=handle.blocking,
+        keys=handle.keys,
+        deliverer=deliverer,
+        consumer="test",
+        ttl=3600,
+        block_ms=10,
+        pacer=ChannelPacer(handle.client, handle.keys, pace),
+    )
+
+
+async def stories(handle: RedisHandle, titles: list[str]) -> list[str]:
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=3600)
+    stored = (
+        await pipeline.process(
+            [
+                article(entry_key=f"e{n}", url=f"https://n.example/{n}", title=t)
+                for n, t in enumerate(titles)
+            ]
+        )
+    ).articles
+    return [a.story_id for a in stored]
+
+
+async def queue(handle: RedisHandle, channel: str, delivery: str, **fields: str) -> None:
+    await handle.client.xadd(
+        handle.keys.outbox("slack"), {"delivery": delivery, "channel": channel, **fields}
+    )
+
+
+@pytest.fixture
+async def deliverer(
+    slack: FakeSlack, settings: Settings, handle: RedisHandle, tmp_path
+) -> SlackDeliverer:  # type: ignore[no-untyped-def]
+    web = posting_client(slack_settings(settings, slack, tmp_path))
+    return SlackDeliverer(web=web, client=handle.client, keys=handle.keys)
+
+
+async def test_a_digest_and_a_story_are_posted_with_blocks_and_a_fallback(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    first, second = await stories(handle, ["Harbour bridge reopens", "Comet visible tonight"])
+    await queue(
+        handle,
+        CHANNEL,
+        "d1",
+        kind="digest",
+        heading="News digest, Fri 27 Nov",
+        stories=json.dumps([first, second]),
+        more="0",
+    )
+    await queue(handle, "slack:T1:C2", "s1", kind="story", story=first)
+    assert await consumer(handle, deliverer).drain() == 2
+    [digest] = slack.posts("C1")
+    [story] = slack.posts("C2")
+    assert "Harbour bridge reopens" in json.dumps(digest["blocks"])
+    assert digest["text"].startswith("News digest, Fri 27 Nov")
+    assert story["unfurl_links"] is False and story["unfurl_media"] is False
+
+
+async def test_a_feed_title_cannot_mention_anyone(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    # As a feed carries it: the text "<!channel> <@U123> & <b>", entity-encoded.
+    [story] = await stories(handle, ["&lt;!channel&gt; &lt;@U123&gt; &amp; &lt;b&gt;"])
+    await queue(handle, CHANNEL, "s1", kind="story", story=story)
+    assert await consumer(handle, deliverer).drain() == 1
+    [post] = slack.posts("C1")
+    shown = json.dumps(post["blocks"]) + post["text"]
+    assert "<!channel>" not in shown and "<@U123>" not in shown
+    assert "&lt;!channel&gt; &lt;@U123&gt; &amp; &lt;b&gt;" in json.dumps(post["blocks"])
+
+
+async def test_a_429_storm_loses_nothing_doubles_nothing_and_keeps_the_pace(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    slack.rate_limits["chat.postMessage"] = 3
+    slack.retry_after = 0.3
+    for n in range(4):
+        await queue(handle, CHANNEL, f"q{n}", kind="quiet", text=f"message {n}")
+    outbox = consumer(handle, deliverer, pace=0.2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox.run(stop))
+    deadline = time.monotonic() + 15
+    while len([p for p in slack.posts("C1")]) < 4 + 3 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    accepted = [c for c in slack.calls if c.method == "chat.postMessage"][3:]
+    assert [c.params["text"] for c in accepted] == [f"message {n}" for n in range(4)]
+    assert await handle.client.xlen(handle.keys.outbox("slack")) == 0
+
+
+async def test_not_in_channel_is_recorded_with_invite_advice(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    slack.channel_errors["C9"] = "not_in_channel"
+    await queue(handle, "slack:T1:C9", "q1", kind="quiet", text="hello")
+    await queue(handle, CHANNEL, "q2", kind="quiet", text="hello")
+    assert await consumer(handle, deliverer).drain() == 2
+    failed = await handle.client.hget(handle.keys.channel("slack:T1:C9"), "failed")
+    assert "not_in_channel" in failed and "/invite @newsbot" in failed
+    assert [p["text"] for p in slack.posts("C1")] == ["hello"]
+
+
+async def test_a_refused_token_holds_everything_until_it_works(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    slack.revoked = True
+    await queue(handle, CHANNEL, "q1", kind="quiet", text="waiting")
+    outbox = consumer(handle, deliverer)
+    assert await outbox.drain() == 0
+    assert not deliverer.token_works() and deliverer.token_error == "token_revoked"
+    assert await outbox.drain() == 0
+    assert len(slack.posts()) == 1, "no more posts while the token is refused"
+    slack.revoked = False
+    deliverer._token_checked = -1000.0  # a minute later
+    await handle.client.delete(handle.keys.pace(CHANNEL))  # and the channel's hold is over
+    assert await outbox.drain() == 1
+    assert deliverer.token_works() and [p["text"] for p in slack.posts()][-1] == "waiting"
+
+
+async def test_a_part_that_fails_is_sent_again_alone(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    ids = await stories(handle, [f"Story number {n} with a title" for n in range(30)])
+    await queue(
+        handle,
+        CHANNEL,
+        "big",
+        kind="digest",
+        heading="Digest",
+        stories=json.dumps(ids),
+        more="0",
+    )
+    outbox = consumer(handle, deliverer)
+    # Slack takes the first part, then fails the second.
+    original = slack._answer
+
+    def second_fails(method, params):  # type: ignore[no-untyped-def]
+        if method == "chat.postMessage" and len(slack.posts()) == 2 and not slack.fail_posts:
+            slack.fail_posts = 1
+        return original(method, params)
+
+    slack._answer = second_fails  # type: ignore[method-assign]
+    assert await outbox.drain() == 0
+    slack._answer = original  # type: ignore[method-assign]
+    await handle.client.delete(handle.keys.pace(CHANNEL))
+    assert await outbox.drain() == 1
+    texts = [p["text"] for p in slack.posts()]
+    assert texts == [
+        "Digest (30 stories, part 1 of 2)",
+        "Digest (30 stories, part 2 of 2)",
+        "Digest (30 stories, part 2 of 2)",
+    ]
+
+
+async def test_the_subscriber_is_told_once_by_dm_when_the_bot_is_not_in_the_channel(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    channel = ChannelRef.parse("slack:T1:C9")
+    await SubscriptionStore(handle.client, handle.keys).subscribe(
+        channel, "f1", now=1, added_by="U123"
+    )
+    slack.channel_errors["C9"] = "not_in_channel"
+    for n in range(2):
+        await queue(handle, str(channel), f"q{n}", kind="quiet", text="hello")
+    assert await consumer(handle, deliverer).drain() == 2
+    ephemeral = [c for c in slack.calls if c.method == "chat.postEphemeral"]
+    assert len(ephemeral) == 1 and ephemeral[0].params["user"] == "U123"
+    [dm] = slack.posts("DU123")
+    assert "/invite @newsbot" in dm["text"] and "<#C9>" in dm["text"]
+    # It works again, then fails again: told again.
+    del slack.channel_errors["C9"]
+    await queue(handle, str(channel), "q2", kind="quiet", text="back")
+    assert await consumer(handle, deliverer).drain() == 1
+    slack.channel_errors["C9"] = "not_in_channel"
+    await queue(handle, str(channel), "q3", kind="quiet", text="gone")
+    await handle.client.delete(handle.keys.pace(str(channel)))
+    assert await consumer(handle, deliverer).drain() == 1
+    assert len(slack.posts("DU123")) == 2

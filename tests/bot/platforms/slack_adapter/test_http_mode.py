@@ -1,0 +1,224 @@
+"""`/news` over Slack's HTTP mode: real slack-bolt behind the bot's own HTTP server, signed
+requests as Slack signs them, answers through response_url on a fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from bot.app import RunningBot, run_bot
+from bot.platforms.slack_adapter.commands import command_text
+from bot.settings import Settings
+from tests.articles import rss
+from tests.bot.platforms.slack_adapter.conftest import SECRET, wait_for_responses
+from tests.bot.test_app import free_port
+from tests.conftest import make_settings
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.slack_api import FakeSlack
+
+
+def signed(body: str, *, secret: str = SECRET, age: float = 0.0) -> dict[str, str]:
+    stamp = str(int(time.time() - age))
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256)
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def slash(text: str, slack: FakeSlack, *, user: str = "UADMIN", name: str = "1") -> str:
+    return urlencode(
+        {
+            "command": "/news",
+            "text": text,
+            "team_id": "T1",
+            "channel_id": "C1",
+            "user_id": user,
+            "response_url": slack.response_url(name),
+            "trigger_id": "1.2.3",
+            "token": "legacy",
+        }
+    )
+
+
+Exercise = Callable[[RunningBot, str], Awaitable[None]]
+
+
+async def with_bot(
+    settings: Settings, tmp_path: Path, slack: FakeSlack, exercise: Exercise
+) -> None:
+    port = free_port()
+    configured = make_settings(
+        tmp_path,
+        NEWSBOT_REDIS_URL=settings.redis_url.reveal() if settings.redis_url else "",
+        NEWSBOT_HTTP_PORT=str(port),
+        NEWSBOT_POLL_INTERVAL="0.2",
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET=SECRET,
+        NEWSBOT_SLACK_API_URL=slack.api_url,
+    )
+    stop = asyncio.Event()
+
+    async def run(bot: RunningBot) -> None:
+        try:
+            await exercise(bot, f"http://127.0.0.1:{port}/slack/events")
+        finally:
+            stop.set()
+
+    from bot.net.guard import allow_any
+
+    await asyncio.wait_for(
+        run_bot(configured, stop=stop, on_started=run, policy=allow_any), timeout=60
+    )
+
+
+async def test_a_signed_command_is_acked_and_answered(
+    settings: Settings, tmp_path: Path, slack: FakeSlack
+) -> None:
+    async def exercise(_bot: RunningBot, events: str) -> None:
+        body = slash("help", slack)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(events, data=body, headers=signed(body)) as response,
+        ):
+            assert response.status == 200
+        await wait_for_responses(slack, 1)
+
+    await with_bot(settings, tmp_path, slack, exercise)
+    [answer] = slack.responses
+    assert answer["response_type"] == "ephemeral" and "/news subscribe" in answer["text"]
+
+
+@pytest.mark.parametrize("forgery", ["bad signature", "five minutes old"])
+async def test_forged_or_old_requests_get_401_and_nothing_runs(
+    settings: Settings, tmp_path: Path, slack: FakeSlack, forgery: str
+) -> None:
+    async def exercise(_bot: RunningBot, events: str) -> None:
+        body = slash("help", slack)
+        headers = (
+            signed(body, secret="wrong") if forgery == "bad signature" else signed(body, age=301)
+        )
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(events, data=body, headers=headers) as response,
+        ):
+            assert response.status == 401
+        await asyncio.sleep(0.5)
+
+    await with_bot(settings, tmp_path, slack, exercise)
+    assert slack.responses == [] and not [c for c in slack.calls if c.method == "users.info"]
+
+
+async def test_subscribe_acks_at_once_while_the_feed_is_slow(
+    settings: Settings, tmp_path: Path, slack: FakeSlack, feed_server: FeedServer
+) -> None:
+    url = feed_server.add(
+        "/slow.xml",
+        rss("Slow", [{"title": "Harbour reopens", "link": "https://n.example/1", "guid": "1"}]),
+        delay=4,
+    )
+
+    async def exercise(_bot: RunningBot, events: str) -> None:
+        body = slash(f"subscribe <{url}>", slack)  # escaping on: Slack wraps links
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(events, data=body, headers=signed(body)) as response,
+        ):
+            assert response.status == 200
+            assert "Subscribing" in await response.text()
+            # The answer needs the feed, which takes 4 s: the ack did not wait for it.
+            assert slack.responses == []
+        await wait_for_responses(slack, 1)
+
+    await with_bot(settings, tmp_path, slack, exercise)
+    [answer] = slack.responses
+    assert "Harbour" in answer["text"] or "1 stor" in answer["text"], answer["text"]
+
+
+async def test_a_member_is_refused_and_told_who_may(
+    settings: Settings, tmp_path: Path, slack: FakeSlack
+) -> None:
+    async def exercise(_bot: RunningBot, events: str) -> None:
+        body = slash(
+            "subscribe <https://feeds.example.com/rss|feeds.example.com/rss>", slack, user="UMEMBER"
+        )
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(events, data=body, headers=signed(body)) as response,
+        ):
+            assert response.status == 200
+        await wait_for_responses(slack, 1)
+
+    await with_bot(settings, tmp_path, slack, exercise)
+    [answer] = slack.responses
+    assert "only channel managers" in answer["text"] and "workspace admins" in answer["text"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        (
+            "subscribe <https://x.example/feed?a=1&amp;b=2>",
+            "subscribe https://x.example/feed?a=1&b=2",
+        ),
+        (
+            "subscribe <https://x.example/f|x.example/f> instant",
+            "subscribe https://x.example/f instant",
+        ),
+        ('search "fish &amp; chips" -&lt;b&gt;', 'search "fish & chips" -<b>'),
+        ("alert add ukraine in <#C123|general>", "alert add ukraine in <#C123>"),
+    ],
+)
+def test_slack_escaped_text_reads_as_typed(sent: str, read: str) -> None:
+    assert command_text(sent) == read
+
+
+async def test_check_reports_the_workspace_the_bot_and_missing_scopes(
+    slack: FakeSlack, tmp_path: Path, redis_url: str
+) -> None:
+    from tests.bot.cli.test_cli import cli_env, newsbot
+
+    env = cli_env(
+        tmp_path,
+        NEWSBOT_REDIS_URL=redis_url,
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET=SECRET,
+        NEWSBOT_SLACK_API_URL=slack.api_url,
+    )
+    code, out, err = await newsbot("check", env=env)
+    assert code == 0, out + err
+    assert "slack: ok, HTTP mode, workspace Test (T1), bot @newsbot" in out
+    slack.scopes.discard("users:read")
+    code, out, _ = await newsbot("check", env=env)
+    assert code == 0 and "missing scopes" in out and "users:read" in out
+    slack.revoked = True
+    code, out, _ = await newsbot("check", env=env)
+    assert code == 1 and "the bot token is refused (token_revoked)" in out
+
+
+async def test_a_command_in_a_channel_the_bot_is_not_in_says_to_invite_it(
+    settings: Settings, tmp_path: Path, slack: FakeSlack
+) -> None:
+    slack.outside.add("C1")
+
+    async def exercise(_bot: RunningBot, events: str) -> None:
+        body = slash("feeds", slack)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(events, data=body, headers=signed(body)) as response,
+        ):
+            assert response.status == 200
+        await wait_for_responses(slack, 1)
+
+    await with_bot(settings, tmp_path, slack, exercise)
+    [answer] = slack.responses
+    assert "/invite @newsbot" in answer["text"]

@@ -1,0 +1,272 @@
+"""A fake Slack Web API on 127.0.0.1 that records every call and checks it.
+
+The real slack_sdk client talks to it (`base_url`). Each call is checked against the
+vendor's spec (../shared/specs/slack_web_openapi_v2.json: parameter names, required ones,
+types) and, for messages, the Block Kit limits of DESIGN.md; `problems` collects what
+failed, and every test that uses the fake asserts it stays empty. Tests script refusals:
+an error for a channel, 429s with a Retry-After, a revoked token.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from aiohttp import web
+from jsonschema import Draft7Validator
+
+from tests.conftest import SHARED
+from tests.fakes.loopback import LoopbackServer
+
+SPEC = SHARED / "specs" / "slack_web_openapi_v2.json"
+TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool, str),
+    "integer": (int, str),
+    "number": (int, float, str),
+}
+# Sent by slack_sdk or added to the API after the spec was frozen (see the specs' README).
+NOT_IN_SPEC = {"token", "team_id", "metadata", "markdown_text"}
+# Methods newer than the frozen spec, checked by hand here.
+NEWER_METHODS = {"apps.connections.open"}
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    return dict(json.loads(SPEC.read_text()))
+
+
+def _text_size(block: dict[str, Any]) -> int:
+    size = 0
+    if isinstance(block.get("text"), dict):
+        size += len(block["text"].get("text", ""))
+    for element in block.get("elements", []):
+        if isinstance(element, dict):
+            size += len(element.get("text", ""))
+    return size
+
+
+def check_call(method: str, params: dict[str, Any]) -> list[str]:
+    """What is wrong with a Web API call, by the spec and by the Block Kit limits."""
+    if method in NEWER_METHODS:
+        return []
+    path = _spec()["paths"].get(f"/{method}")
+    if path is None:
+        return [f"{method}: not a Web API method"]
+    operation = path.get("post") or path.get("get")
+    declared = {p["name"]: p for p in operation["parameters"] if p["in"] != "header"}
+    problems = [
+        f"{method}: unknown parameter {name}"
+        for name in params
+        if name not in declared and name not in NOT_IN_SPEC
+    ]
+    problems += [
+        f"{method}: missing {name}"
+        for name, p in declared.items()
+        if p.get("required") and name not in params and name != "token"
+    ]
+    for name, value in params.items():
+        kind = declared.get(name, {}).get("type")
+        if kind in TYPES and not isinstance(value, TYPES[kind]) and name != "blocks":
+            problems.append(f"{method}: {name} should be {kind}")
+    if method == "chat.postMessage":
+        problems += _check_message(params)
+    return problems
+
+
+def _check_message(params: dict[str, Any]) -> list[str]:
+    problems = []
+    if not params.get("text"):
+        problems.append("chat.postMessage without a text fallback")
+    blocks = params.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    problems += [
+        e.message for e in Draft7Validator(_spec()["definitions"]["blocks"]).iter_errors(blocks)
+    ]
+    if len(blocks) > 50:
+        problems.append(f"{len(blocks)} blocks (at most 50)")
+    for block in blocks:
+        text = block.get("text") or {}
+        if block["type"] == "section" and len(text.get("text", "")) > 3000:
+            problems.append("a section over 3000 characters")
+        if block["type"] == "header" and (
+            text.get("type") != "plain_text" or len(text.get("text", "")) > 150
+        ):
+            problems.append("a header over 150 characters or not plain_text")
+        if block["type"] == "context" and len(block.get("elements", [])) > 10:
+            problems.append("a context with over 10 elements")
+    if sum(_text_size(b) for b in blocks) > 11_000:
+        problems.append("over 11,000 characters of block text")
+    if params.get("unfurl_links") not in (False, "false", "0", 0):
+        problems.append("unfurl_links is not off")
+    return problems
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str
+
+
+@dataclass
+class FakeSlack(LoopbackServer):
+    """Answers like Slack; `calls` holds every call, `problems` what was wrong with them."""
+
+    token: str = "xoxb-test"
+    app_token: str = "xapp-test"
+    calls: list[Call] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    channel_errors: dict[str, str] = field(default_factory=dict)  # channel id -> error
+    rate_limits: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    retry_after: float = 1.0
+    fail_posts: int = 0  # answer this many more chat.postMessage with an internal error
+    revoked: bool = False
+    admins: set[str] = field(default_factory=set)
+    outside: set[str] = field(default_factory=set)  # channels the bot is not a member of
+    responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    acks: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)  # envelope
+    sent: dict[str, float] = field(default_factory=dict)  # envelope id -> when it was sent
+    scopes: set[str] = field(
+        default_factory=lambda: {
+            "commands",
+            "chat:write",
+            "channels:read",
+            "groups:read",
+            "im:write",
+            "users:read",
+        }
+    )
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
+        return [
+            c.params
+            for c in self.calls
+            if c.method == "chat.postMessage" and channel in (None, c.params.get("channel"))
+        ]
+
+    def response_url(self, name: str = "1") -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/api/{method}", self._handle)  # users.info and others use GET
+        app.router.add_post("/response/{name}", self._respond)
+        app.router.add_get("/link", self._socket)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: hello, then whatever `send_command` puts on it; acks recorded."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self.sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": 1, "debug_info": {}})
+        async for message in socket:
+            if message.type == web.WSMsgType.TEXT:
+                body = json.loads(message.data)
+                if "envelope_id" in body:
+                    self.acks[body["envelope_id"]] = (time.monotonic(), body.get("payload") or {})
+        return socket
+
+    async def send_command(self, text: str, *, user: str = "UADMIN", name: str = "1") -> str:
+        """A `/news` slash command over the newest socket, as Slack sends it."""
+        envelope = f"env-{len(self.sent) + 1}"
+        payload = {
+            "token": "legacy",
+            "team_id": "T1",
+            "channel_id": "C1",
+            "user_id": user,
+            "command": "/news",
+            "text": text,
+            "response_url": self.response_url(name),
+            "trigger_id": "1.2.3",
+        }
+        self.sent[envelope] = time.monotonic()
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope,
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": payload,
+            }
+        )
+        return envelope
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = dict(await request.json())
+        self.responses.append(body)
+        if body.get("blocks"):
+            self.problems += _check_message({**body, "unfurl_links": False})
+        return web.Response(text="ok")
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        # slack_sdk puts some methods' arguments in the query string, others in the body.
+        params: dict[str, Any] = dict(request.query)
+        if request.method == "POST" and request.content_type == "application/json":
+            params |= dict(await request.json())
+        elif request.method == "POST":
+            params |= dict(await request.post())
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.calls.append(Call(method, params, token))
+        self.problems += check_call(method, params)
+        if method == "apps.connections.open" and token == self.app_token:
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"})
+        if self.revoked or token != self.token:
+            return web.json_response(
+                {"ok": False, "error": "token_revoked" if self.revoked else "invalid_auth"}
+            )
+        if self.rate_limits[method] > 0:
+            self.rate_limits[method] -= 1
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": f"{self.retry_after:g}"},
+            )
+        headers = {"x-oauth-scopes": ",".join(sorted(self.scopes))}
+        return web.json_response(self._answer(method, params), headers=headers)
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "team": "Test",
+                "team_id": "T1",
+                "user": "newsbot",
+                "user_id": "UBOT",
+            }
+        if method == "users.info":
+            user = str(params.get("user"))
+            admin = user in self.admins
+            return {"ok": True, "user": {"id": user, "is_admin": admin, "is_owner": False}}
+        if method == "conversations.info":
+            channel = str(params.get("channel"))
+            return {
+                "ok": True,
+                "channel": {"id": channel, "is_member": channel not in self.outside},
+            }
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": f"D{params.get('users')}"}}
+        if method in {"chat.postMessage", "chat.postEphemeral"}:
+            channel = str(params.get("channel"))
+            if channel in self.channel_errors:
+                return {"ok": False, "error": self.channel_errors[channel]}
+            if self.fail_posts > 0:
+                self.fail_posts -= 1
+                return {"ok": False, "error": "internal_error"}
+            return {"ok": True, "channel": channel, "ts": f"{next(self._ts)}.000100"}
+        return {"ok": True}
