@@ -102,7 +102,8 @@ async def loop_stalls(handle: RedisHandle, feeds: list[tuple[str, bytes]]) -> tu
     files = dict(feeds)
 
     async def serve(request: web.Request) -> web.Response:
-        return web.Response(body=files[request.match_info["name"]], content_type="text/xml")
+        body = files.get(request.match_info["name"])  # article pages of thin items: 404
+        return web.Response(body=body, content_type="text/xml", status=200 if body else 404)
 
     app = web.Application()
     app.router.add_get("/{name}", serve)

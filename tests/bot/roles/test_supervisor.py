@@ -80,3 +80,14 @@ async def test_healthz_shows_a_restarting_role(handle: RedisHandle) -> None:
     assert "RuntimeError" in report["restarts"]["pipeline"]["last_error"]
     stop.set()
     await asyncio.wait_for(bot.tasks["pipeline"], timeout=2)
+
+
+async def test_healthz_fails_while_an_adapter_check_fails(handle: RedisHandle) -> None:
+    """A refused Slack token is such a check (SlackDeliverer.token_works)."""
+    bot = RunningBot(handle=handle, metrics=Metrics(), fetcher=Fetcher(policy=allow_any))
+    token = {"works": False}
+    bot.checks["slack token"] = lambda: token["works"]
+    report = await bot.health()
+    assert report["ok"] is False and report["checks"] == {"slack token": False}
+    token["works"] = True
+    assert (await bot.health())["ok"] is True
