@@ -86,13 +86,7 @@ def chat_deliverers(
 def slack_commands(settings: Settings, bot: RunningBot) -> AsyncApp:
     """The bolt app answering `/news` through the command core (HTTP or Socket Mode)."""
     api = api_client(settings)
-    core = CommandCore(
-        client=bot.handle.client,
-        keys=bot.handle.keys,
-        settings=settings,
-        fetcher=bot.fetcher,
-        abstractive=bot.abstractive,
-    )
+    core = bot.command_core(settings)
     socket_mode = settings.slack_app_token is not None  # it wins when both are set
     secret = settings.slack_signing_secret
     return build_app(
@@ -146,6 +140,16 @@ class RunningBot:
         if restarted:
             report["restarts"] = restarted
         return report
+
+    def command_core(self, settings: Settings) -> CommandCore:
+        """The `/news` command core on this bot's Redis, fetcher and summariser."""
+        return CommandCore(
+            client=self.handle.client,
+            keys=self.handle.keys,
+            settings=settings,
+            fetcher=self.fetcher,
+            abstractive=self.abstractive,
+        )
 
     async def metrics_text(self) -> bytes:
         with contextlib.suppress(RedisError, OSError):

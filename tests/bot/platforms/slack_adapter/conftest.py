@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import time
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 
 from tests.fakes.slack_api import FakeSlack
@@ -28,3 +33,34 @@ async def wait_for_responses(slack: FakeSlack, count: int) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{len(slack.responses)} responses, expected {count}")
+
+
+def signed(body: str, *, secret: str = SECRET, age: float = 0.0) -> dict[str, str]:
+    stamp = str(int(time.time() - age))
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256)
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def slash(text: str, slack: FakeSlack, *, user: str = "UADMIN", name: str = "1") -> str:
+    return urlencode(
+        {
+            "command": "/news",
+            "text": text,
+            "team_id": "T1",
+            "channel_id": "C1",
+            "user_id": user,
+            "response_url": slack.response_url(name),
+            "trigger_id": "1.2.3",
+            "token": "legacy",
+        }
+    )
+
+
+async def post(url: str, body: str, headers: dict[str, str]) -> tuple[int, str]:
+    """POST a slash command body as Slack does; the status and text of the answer (the ack)."""
+    async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as r:
+        return r.status, await r.text()

@@ -4,21 +4,22 @@ instant posts and a scheduled digest → the fake Slack; and `/news` in both mod
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
-
-import aiohttp
 
 from tests.articles import rss
 from tests.bot.cli.test_cli import cli_env
-from tests.bot.platforms.slack_adapter.conftest import SECRET, wait_for_responses
+from tests.bot.platforms.slack_adapter.conftest import (
+    SECRET,
+    post,
+    signed,
+    slash,
+    wait_for_responses,
+)
 from tests.bot.test_app import free_port
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack
@@ -96,31 +97,9 @@ async def test_http_mode_instant_posts_a_scheduled_digest_and_a_command(
     process = await run_newsbot(tmp_path, env)
     try:
         await until(lambda: len(slack.posts("C1")) >= 3, timeout=30)
-        body = urlencode(
-            {
-                "command": "/news",
-                "text": "feeds",
-                "team_id": "T1",
-                "channel_id": "C1",
-                "user_id": "UADMIN",
-                "response_url": slack.response_url("feeds"),
-                "trigger_id": "1",
-            }
-        )
-        stamp = str(int(time.time()))
-        signature = hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256)
-        headers = {
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": f"v0={signature.hexdigest()}",
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers
-            ) as response,
-        ):
-            assert response.status == 200
+        body = slash("feeds", slack, name="feeds")
+        status, _text = await post(f"http://127.0.0.1:{port}/slack/events", body, signed(body))
+        assert status == 200
         await wait_for_responses(slack, 1)
         # The digest channel's cron fires at the next minute.
         await until(lambda: len(slack.posts("C2")) >= 1, timeout=75)

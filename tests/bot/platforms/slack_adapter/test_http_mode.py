@@ -4,51 +4,26 @@ requests as Slack signs them, answers through response_url on a fake Slack."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlencode
 
-import aiohttp
 import pytest
 
 from bot.app import RunningBot, run_bot
 from bot.platforms.slack_adapter.commands import command_text
 from bot.settings import Settings
 from tests.articles import rss
-from tests.bot.platforms.slack_adapter.conftest import SECRET, wait_for_responses
+from tests.bot.platforms.slack_adapter.conftest import (
+    SECRET,
+    post,
+    signed,
+    slash,
+    wait_for_responses,
+)
 from tests.bot.test_app import free_port
 from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack
-
-
-def signed(body: str, *, secret: str = SECRET, age: float = 0.0) -> dict[str, str]:
-    stamp = str(int(time.time() - age))
-    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256)
-    return {
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": f"v0={digest.hexdigest()}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def slash(text: str, slack: FakeSlack, *, user: str = "UADMIN", name: str = "1") -> str:
-    return urlencode(
-        {
-            "command": "/news",
-            "text": text,
-            "team_id": "T1",
-            "channel_id": "C1",
-            "user_id": user,
-            "response_url": slack.response_url(name),
-            "trigger_id": "1.2.3",
-            "token": "legacy",
-        }
-    )
-
 
 Exercise = Callable[[RunningBot, str], Awaitable[None]]
 
@@ -86,11 +61,8 @@ async def test_a_signed_command_is_acked_and_answered(
 ) -> None:
     async def exercise(_bot: RunningBot, events: str) -> None:
         body = slash("help", slack)
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(events, data=body, headers=signed(body)) as response,
-        ):
-            assert response.status == 200
+        status, _text = await post(events, body, signed(body))
+        assert status == 200
         await wait_for_responses(slack, 1)
 
     await with_bot(settings, tmp_path, slack, exercise)
@@ -107,11 +79,8 @@ async def test_forged_or_old_requests_get_401_and_nothing_runs(
         headers = (
             signed(body, secret="wrong") if forgery == "bad signature" else signed(body, age=301)
         )
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(events, data=body, headers=headers) as response,
-        ):
-            assert response.status == 401
+        status, _text = await post(events, body, headers)
+        assert status == 401
         await asyncio.sleep(0.5)
 
     await with_bot(settings, tmp_path, slack, exercise)
@@ -129,14 +98,10 @@ async def test_subscribe_acks_at_once_while_the_feed_is_slow(
 
     async def exercise(_bot: RunningBot, events: str) -> None:
         body = slash(f"subscribe <{url}>", slack)  # escaping on: Slack wraps links
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(events, data=body, headers=signed(body)) as response,
-        ):
-            assert response.status == 200
-            assert "Subscribing" in await response.text()
-            # The answer needs the feed, which takes 4 s: the ack did not wait for it.
-            assert slack.responses == []
+        status, text = await post(events, body, signed(body))
+        assert status == 200 and "Subscribing" in text
+        # The answer needs the feed, which takes 4 s: the ack did not wait for it.
+        assert slack.responses == []
         await wait_for_responses(slack, 1)
 
     await with_bot(settings, tmp_path, slack, exercise)
@@ -151,11 +116,8 @@ async def test_a_member_is_refused_and_told_who_may(
         body = slash(
             "subscribe <https://feeds.example.com/rss|feeds.example.com/rss>", slack, user="UMEMBER"
         )
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(events, data=body, headers=signed(body)) as response,
-        ):
-            assert response.status == 200
+        status, _text = await post(events, body, signed(body))
+        assert status == 200
         await wait_for_responses(slack, 1)
 
     await with_bot(settings, tmp_path, slack, exercise)
@@ -212,11 +174,8 @@ async def test_a_command_in_a_channel_the_bot_is_not_in_says_to_invite_it(
 
     async def exercise(_bot: RunningBot, events: str) -> None:
         body = slash("feeds", slack)
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(events, data=body, headers=signed(body)) as response,
-        ):
-            assert response.status == 200
+        status, _text = await post(events, body, signed(body))
+        assert status == 200
         await wait_for_responses(slack, 1)
 
     await with_bot(settings, tmp_path, slack, exercise)
