@@ -113,6 +113,7 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

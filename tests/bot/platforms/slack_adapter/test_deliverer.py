@@ -4,6 +4,7 @@ that checks every call against the vendor's spec and the Block Kit limits."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 
@@ -127,6 +128,8 @@ async def test_a_429_storm_loses_nothing_doubles_nothing_and_keeps_the_pace(
     await asyncio.wait_for(task, timeout=5)
     accepted = [c for c in slack.calls if c.method == "chat.postMessage"][3:]
     assert [c.params["text"] for c in accepted] == [f"message {n}" for n in range(4)]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(accepted)]
+    assert min(gaps) >= 0.1, f"the channel's pace (0.2 s, less jitter) was kept: {gaps}"
     assert await handle.client.xlen(handle.keys.outbox("slack")) == 0
 
 
