@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import aiohttp
+from aiohttp import web
 from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncApp
 
@@ -179,9 +180,18 @@ async def run_bot(
         contextlib.AsyncExitStack() as stack,
     ):
         bot = RunningBot(handle=handle, metrics=metrics, fetcher=fetcher)
-        lag_watch = asyncio.create_task(
-            LoopLag().watch(stop, on_sample=metrics.loop_sample), name="loop-lag"
-        )
+        runner: web.AppRunner | None = None
+        watchers: list[asyncio.Task[None]] = []
+
+        async def shut_down() -> None:
+            # Also when starting failed half-way (a port in use) or on_started raised:
+            # every role and watcher ends before Redis and the fetcher close.
+            log.info("newsbot stopping")
+            stop.set()
+            await asyncio.gather(*bot.tasks.values(), *watchers, return_exceptions=True)
+            if runner is not None:
+                await runner.cleanup()
+
         await ensure_group(handle.client, handle.keys)
         if plan is not None:
             router = Router(handle.client, handle.keys, ttl=settings.retention_seconds, clock=clock)
@@ -199,6 +209,23 @@ async def run_bot(
             log.info(
                 "applied newsbot.toml", extra={"feeds": len(plan.feeds), "subscriptions": touched}
             )
+        if settings.llm_url and settings.llm_model:
+            llm_session = await stack.enter_async_context(aiohttp.ClientSession())
+            bot.abstractive = LLMSummarizer(
+                settings=settings,
+                client=handle.client,
+                keys=handle.keys,
+                session=llm_session,
+                clock=clock,
+            )
+        # Registered after the LLM session, so it runs first on the way out: roles stop
+        # before the session, the fetcher and Redis close.
+        stack.push_async_callback(shut_down)
+        watchers.append(
+            asyncio.create_task(
+                LoopLag().watch(stop, on_sample=metrics.loop_sample), name="loop-lag"
+            )
+        )
         if "poller" in roles:
             poller = Poller(
                 client=handle.client,
@@ -214,15 +241,6 @@ async def run_bot(
                 lease=max(settings.claim_idle, FEED_TIMEOUT + 5),
             )
             bot.start("poller", lambda: poller.run(stop), stop)
-        if settings.llm_url and settings.llm_model:
-            llm_session = await stack.enter_async_context(aiohttp.ClientSession())
-            bot.abstractive = LLMSummarizer(
-                settings=settings,
-                client=handle.client,
-                keys=handle.keys,
-                session=llm_session,
-                clock=clock,
-            )
         if "pipeline" in roles:
             pipeline = build_pipeline(
                 handle.client,
@@ -298,7 +316,6 @@ async def run_bot(
         posts: dict[str, Handler] = {}
         if slack_mode == "http":
             posts["/slack/events"] = events_handler(slack_commands(settings, bot))
-        runner = None
         if serve_http:
             runner = await start_http(
                 build_http_app(health=bot.health, metrics=bot.metrics_text, posts=posts),
@@ -313,16 +330,9 @@ async def run_bot(
                 "http_port": bot.http_port,
             },
         )
-        try:
-            if on_started is not None:
-                await on_started(bot)
-            await stop.wait()
-        finally:
-            log.info("newsbot stopping")
-            stop.set()  # also when on_started failed: every role and watcher ends
-            await asyncio.gather(*bot.tasks.values(), lag_watch, return_exceptions=True)
-            if runner is not None:
-                await runner.cleanup()
+        if on_started is not None:
+            await on_started(bot)
+        await stop.wait()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

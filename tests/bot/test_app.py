@@ -173,3 +173,25 @@ async def test_each_platform_with_credentials_gets_a_deliverer_and_the_console_o
     assert [d.platform for d in chat_deliverers(slack, handle)] == ["slack"]
     console = chat_deliverers(slack, handle, console_only=True)
     assert [d.platform for d in console] == ["console"], "newsbot console never starts Slack"
+
+
+async def test_a_port_in_use_stops_every_role_it_started(settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = make_settings(
+            settings.data_dir.parent,
+            NEWSBOT_REDIS_URL=settings.redis_url.reveal() if settings.redis_url else "",
+            NEWSBOT_HTTP_PORT=str(port),
+        )
+        stop = asyncio.Event()
+        try:
+            await asyncio.wait_for(run_bot(busy, stop=stop), timeout=30)
+        except OSError:
+            pass
+        else:
+            raise AssertionError("the port was in use")
+    assert stop.is_set()
+    left = [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not [n for n in left if n in {"poller", "pipeline", "scheduler", "chat", "loop-lag"}]
