@@ -528,23 +528,7 @@ async def test_a_feed_of_thin_items_whose_pages_never_answer_costs_one_deadline(
 ) -> None:
     """200 thin items linking to pages that hang: at most NEWSBOT_ENRICH_MAX_PER_POLL page
     fetches are tried, two at a time on one host, and a host that timed out is skipped."""
-    for n in range(200):
-        feed_server.add(f"/page/{n}", "<html>never sent</html>", delay=15)
-    url = feed_server.add(
-        "/thin.xml",
-        rss(
-            "Thin",
-            [
-                {
-                    "title": f"Item {n}",
-                    "link": feed_server.url(f"/page/{n}"),
-                    "guid": str(n),
-                    "description": "Read more.",
-                }
-                for n in range(200)
-            ],
-        ),
-    )
+    url = thin_feed(feed_server, "/page", count=200, delay=15)
     code, out, err = await asyncio.wait_for(
         newsbot("digest", url, "--format", "json", env=cli_env(tmp_path)), timeout=120
     )
@@ -555,37 +539,10 @@ async def test_a_feed_of_thin_items_whose_pages_never_answer_costs_one_deadline(
     assert 1 <= tried <= 2, tried
 
 
-def test_only_the_first_thin_entries_of_a_fetch_read_their_pages() -> None:
-    from handlers.enrich import budget_pages
-    from tests.articles import article
-
-    thin = [article(entry_key=f"t{n}", description="<p>Short.</p>") for n in range(30)]
-    full = article(entry_key="full", description="<p>" + "word " * 100 + "</p>")
-    budgeted = budget_pages([*thin[:10], full, *thin[10:]], most=20)
-    assert [a.read_page for a in budgeted].count(False) == 10
-    assert budgeted[10].read_page and not budgeted[-1].read_page and budgeted[0].read_page
-
-
 async def test_sigterm_during_a_digest_leaves_no_redis_or_temporary_folder(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    for n in range(3):
-        feed_server.add(f"/slow/{n}", "<html>late</html>", delay=6)
-    url = feed_server.add(
-        "/thin.xml",
-        rss(
-            "Thin",
-            [
-                {
-                    "title": f"Item {n}",
-                    "link": feed_server.url(f"/slow/{n}"),
-                    "guid": str(n),
-                    "description": "More.",
-                }
-                for n in range(3)
-            ],
-        ),
-    )
+    url = thin_feed(feed_server, "/slow", count=3, delay=6)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     process = await asyncio.create_subprocess_exec(
@@ -622,3 +579,19 @@ def _processes_mentioning(text: str) -> list[str]:
         if text in command:
             found.append(command)
     return found
+
+
+def thin_feed(server: FeedServer, pages: str, *, count: int, delay: float) -> str:
+    """A feed of `count` thin items whose article pages answer after `delay` seconds."""
+    for n in range(count):
+        server.add(f"{pages}/{n}", "<html>late</html>", delay=delay)
+    items = [
+        {
+            "title": f"Item {n}",
+            "link": server.url(f"{pages}/{n}"),
+            "guid": str(n),
+            "description": "Read more.",
+        }
+        for n in range(count)
+    ]
+    return server.add("/thin.xml", rss("Thin", items))
