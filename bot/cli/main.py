@@ -9,7 +9,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from bot import __version__
 from bot.app import ROLES, install_signal_handlers, run_bot
@@ -17,7 +16,7 @@ from bot.cli.check import check_command
 from bot.cli.console import run_console, stdin_reader
 from bot.cli.digest import digest_command
 from bot.cli.digest_formats import RENDERERS
-from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE
 from bot.cli.feeds import run_feeds_command
 from bot.cli.summarize import summarize_command
 from bot.errors import ConfigError, NewsbotError
@@ -58,14 +57,6 @@ def _roles(text: str) -> tuple[str, ...]:
             f"unknown role(s): {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}"
         )
     return roles
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, to stop as cleanly."""
-
-
-def _terminated(_signum: int, _frame: FrameType | None) -> None:
-    raise Terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,24 +152,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warning" if quiet and settings.log_level == "info" else settings.log_level,
         settings.log_format,
     )
-    # SIGTERM stops a one-shot command as Ctrl-C does: its embedded Redis and temporary
-    # folder are cleaned up on the way out. (`run` and `console` handle it in their loop.)
-    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        return asyncio.run(_dispatch(args, settings, plan))
+        return asyncio.run(_stoppable(args, settings, plan))
     except NewsbotError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except Terminated:
-        return 143
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader went away (`newsbot digest … | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+async def _stoppable(args: argparse.Namespace, settings: Settings, plan: ConfigPlan | None) -> int:
+    """Run the command; SIGTERM cancels it at its next await, as Ctrl-C does, so its embedded
+    Redis and temporary folder are cleaned up on the way out (exit 143). `run` and `console`
+    put their own handler in place: they stop their roles."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        if not terminated and task is not None:
+            terminated = True
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        return await _dispatch(args, settings, plan)
+    except asyncio.CancelledError:
+        if terminated:
+            return EXIT_TERMINATED
+        raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, plan: ConfigPlan | None) -> int:
