@@ -7,11 +7,13 @@ import contextlib
 import logging
 import signal
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import aiohttp
+import discord
 from aiohttp import web
 from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncApp
@@ -24,6 +26,9 @@ from bot.net.fetch import Fetcher, FetchLimits
 from bot.net.guard import AddressPolicy, allow_any, public_only
 from bot.net.pages import FetcherPages
 from bot.platforms.console_adapter import ConsoleDeliverer
+from bot.platforms.discord_adapter.connection import log_in, rest_client
+from bot.platforms.discord_adapter.deliverer import DiscordDeliverer
+from bot.platforms.discord_adapter.gateway import Gateway
 from bot.platforms.slack_adapter.commands import (
     Admins,
     build_app,
@@ -71,6 +76,7 @@ def chat_deliverers(
     *,
     console_out: TextIO | None = None,
     console_only: bool = False,
+    discord_rest: discord.Client | None = None,
 ) -> list[Deliverer]:
     """A deliverer for each platform whose credentials are set; the console without any
     (and always for `newsbot console`, which never starts a chat adapter)."""
@@ -78,6 +84,16 @@ def chat_deliverers(
     if settings.slack_bot_token is not None and not console_only:
         deliverers.append(
             SlackDeliverer(web=posting_client(settings), client=handle.client, keys=handle.keys)
+        )
+    if discord_rest is not None and not console_only:
+        rest = discord_rest
+        deliverers.append(
+            DiscordDeliverer(
+                rest=rest,
+                login=lambda: log_in(rest, settings),
+                client=handle.client,
+                keys=handle.keys,
+            )
         )
     if not deliverers:
         deliverers.append(ConsoleDeliverer(handle.client, handle.keys, out=console_out))
@@ -114,6 +130,7 @@ class RunningBot:
     states: dict[str, RoleState] = field(default_factory=dict)
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)  # adapters' health
     http_port: int | None = None
+    discord_gateway: Gateway | None = None
 
     def start(self, name: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
         """Run a role under supervision: restarted, with backoff, if it ever ends early."""
@@ -218,8 +235,12 @@ async def run_bot(
                 session=llm_session,
                 clock=clock,
             )
-        # Registered after the LLM session, so it runs first on the way out: roles stop
-        # before the session, the fetcher and Redis close.
+        discord_on = "chat" in roles and settings.discord_token is not None and not console_only
+        discord_rest = (
+            await stack.enter_async_context(rest_client(settings)) if discord_on else None
+        )
+        # Registered after the LLM session and Discord's client, so it runs first on the
+        # way out: roles stop before those, the fetcher and Redis close.
         stack.push_async_callback(shut_down)
         watchers.append(
             asyncio.create_task(
@@ -275,7 +296,11 @@ async def run_bot(
         slack_mode = "" if "chat" not in roles or console_only else slack_command_mode(settings)
         if "chat" in roles:
             deliverers = chat_deliverers(
-                settings, handle, console_out=console_out, console_only=console_only
+                settings,
+                handle,
+                console_out=console_out,
+                console_only=console_only,
+                discord_rest=discord_rest,
             )
             consumers = [
                 OutboxConsumer(
@@ -292,8 +317,22 @@ async def run_bot(
             for deliverer in deliverers:
                 if isinstance(deliverer, SlackDeliverer):
                     bot.checks["slack token"] = deliverer.token_works
+                if isinstance(deliverer, DiscordDeliverer):
+                    bot.checks["discord token"] = deliverer.token_works
 
             slack_app = slack_commands(settings, bot) if slack_mode == "socket" else None
+            gateway = (
+                Gateway(
+                    settings=settings,
+                    client=handle.client,
+                    keys=handle.keys,
+                    core=bot.command_core(settings),
+                    holder=f"{consumer_name()}-{uuid.uuid4().hex[:6]}",
+                )
+                if discord_on
+                else None
+            )
+            bot.discord_gateway = gateway
 
             async def chat() -> None:
                 async with asyncio.TaskGroup() as group:
@@ -302,6 +341,8 @@ async def run_bot(
                     if slack_app is not None and settings.slack_app_token is not None:
                         token = settings.slack_app_token.reveal()
                         group.create_task(run_socket_mode(slack_app, app_token=token, stop=stop))
+                    if gateway is not None:
+                        group.create_task(gateway.run(stop))
                     group.create_task(
                         watch_outboxes(
                             handle.client,

@@ -66,6 +66,7 @@ class Settings:
     discord_api_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str | None = None
     discord_guild_ids: tuple[int, ...] = ()
+    discord_shards: int = 1
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: Secret | None = None
@@ -228,6 +229,7 @@ _SPECS: dict[str, _Spec] = {
     "discord_api_url": _Spec("NEWSBOT_DISCORD_API_URL", _parse_http_url),
     "discord_gateway_url": _Spec("NEWSBOT_DISCORD_GATEWAY_URL", _parse_ws_url),
     "discord_guild_ids": _Spec("NEWSBOT_DISCORD_GUILD_IDS", _parse_guild_ids),
+    "discord_shards": _Spec("NEWSBOT_DISCORD_SHARDS", _parse_int(1, 1000)),
     "llm_url": _Spec("NEWSBOT_LLM_URL", _parse_http_url),
     "llm_model": _Spec("NEWSBOT_LLM_MODEL", lambda raw: str(raw).strip()),
     "llm_api_key": _Spec("NEWSBOT_LLM_API_KEY", Secret, secret=True),

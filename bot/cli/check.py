@@ -6,6 +6,7 @@ import time
 
 from bot.cli.exits import EXIT_FAILED, EXIT_OK
 from bot.errors import NewsbotError
+from bot.platforms.discord_adapter.check import discord_report
 from bot.platforms.slack_adapter.check import slack_report
 from bot.platforms.slack_adapter.web_api import api_client
 from bot.render.feed_status import health
@@ -48,7 +49,6 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
     except NewsbotError as exc:
         ok = False
         print(f"redis: FAILED: {exc}")
-    discord = settings.discord_token is not None
     if settings.slack_bot_token is None:
         print("slack: not configured")
     elif settings.slack_signing_secret is None and settings.slack_app_token is None:
@@ -63,5 +63,10 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
         token_ok, lines = await slack_report(api_client(settings), mode=mode)
         ok = ok and token_ok
         print("\n".join(lines))
-    print(f"discord: {'token set' if discord else 'not configured'}")
+    if settings.discord_token is None:
+        print("discord: not configured")
+    else:
+        token_ok, lines = await discord_report(settings)
+        ok = ok and token_ok
+        print("\n".join(lines))
     return EXIT_OK if ok else EXIT_FAILED

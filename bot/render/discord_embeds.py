@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.render.text_limits import clip, fit, safe_url, when
 from handlers.digest import Digest
+from handlers.reply import Reply
 from handlers.story import DigestItem
 
 CONTENT = 2000
@@ -26,11 +27,13 @@ NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 _MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()\-:])")
 _MENTION = re.compile(r"@(?=\S)")
+# Discord's angle forms: users, roles, channels, commands, emoji, timestamps.
+_ANGLE = re.compile(r"<(?=[@#&:/]|a:|t:)")
 
 
 def defuse(text: str) -> str:
     """Break @mentions and <@id> forms with a zero-width space, for plain-text fields."""
-    return _MENTION.sub("@\u200b", text).replace("<", "<\u200b")
+    return _ANGLE.sub("<\u200b", _MENTION.sub("@\u200b", text))
 
 
 def escape(text: str) -> str:
@@ -75,6 +78,25 @@ def embed_text(embed: dict[str, Any]) -> int:
         + len(embed.get("description", ""))
         + len(embed.get("footer", {}).get("text", ""))
     )
+
+
+def render_discord_text(text: str) -> dict[str, Any]:
+    """A create-message body for a line of text (a notice, a quiet digest)."""
+    return {"content": clip(defuse(text), CONTENT) or "…", "allowed_mentions": NO_MENTIONS}
+
+
+def render_discord_reply(reply: Reply) -> dict[str, Any]:
+    """A `/news` reply: its text, then as many of its stories as one message holds."""
+    embeds: list[dict[str, Any]] = []
+    used = 0
+    for item in reply.items:
+        embed = embed_for(item)
+        size = embed_text(embed)
+        if len(embeds) >= MAX_EMBEDS or used + size > MESSAGE_EMBED_TEXT:
+            break
+        embeds.append(embed)
+        used += size
+    return {**render_discord_text(reply.text), "embeds": embeds}
 
 
 def render_discord(digest: Digest) -> list[dict[str, Any]]:

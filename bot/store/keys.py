@@ -55,6 +55,14 @@ Key (after the prefix), type, what it holds, and what bounds it:
   platform accepted, so a retry sends only the rest. TTL 1 day.
 - ``pace:{channel}`` string: when the channel may next be sent to (epoch seconds), shared
   by every sending process. Expires a second after that moment.
+- ``discord:gateway`` string: the process holding the Discord gateway (a lease it renews;
+  another process takes over when it lapses). Expires after the lease.
+- ``discord:commands`` string: a hash of the `/news` command tree and where it was synced
+  last, so an unchanged tree is not synced again (global sync is rate-limited).
+- ``discord:interaction:{id}`` string: the process answering a Discord interaction, so no
+  two answer it. TTL 15 minutes (an interaction token's life).
+- ``dm_closed:{platform}`` hash: user -> when a DM to them was refused because they closed
+  their DMs; cleared by their next command. Bounded by the platform's members.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -160,6 +168,20 @@ class Keys:
 
     def delivery_parts(self, delivery_hash: str) -> str:
         return f"{self.prefix}parts:{delivery_hash}"
+
+    @property
+    def discord_gateway(self) -> str:
+        return f"{self.prefix}discord:gateway"
+
+    @property
+    def discord_commands(self) -> str:
+        return f"{self.prefix}discord:commands"
+
+    def discord_interaction(self, interaction_id: str) -> str:
+        return f"{self.prefix}discord:interaction:{interaction_id}"
+
+    def dm_closed(self, platform: str) -> str:
+        return f"{self.prefix}dm_closed:{platform}"
 
     @property
     def failures(self) -> str:

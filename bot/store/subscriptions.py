@@ -7,6 +7,8 @@ changes the mode, filter or priority when given, and keeps the rest.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import cast
 
 from redis.asyncio import Redis
@@ -14,6 +16,8 @@ from redis.typing import EncodableT, FieldT
 
 from bot.store.keys import Keys
 from handlers.channels import ChannelRef, Mode, Subscription
+
+log = logging.getLogger(__name__)
 
 
 class SubscriptionStore:
@@ -118,3 +122,20 @@ async def failed_channels(client: Redis, keys: Keys) -> dict[str, str]:
             pipe.hget(keys.channel(channel), "failed")
         reasons = await pipe.execute()
     return {c: str(r) for c, r in zip(channels, reasons, strict=True) if r}
+
+
+async def subscriber_to_tell(
+    client: Redis, keys: Keys, channel: ChannelRef, *, is_person: Callable[[str], bool]
+) -> str | None:
+    """Who to tell that a channel refuses deliveries: the member who subscribed it last.
+
+    Once per refusal: None when they were told already (until a delivery there works
+    again, which clears the mark), or when no subscription was made by a person."""
+    if not await client.hsetnx(keys.channel(str(channel)), "refusal_told", "1"):
+        return None
+    subs = await SubscriptionStore(client, keys).of_channel(channel)
+    people = [s for s in subs if is_person(s.added_by)]
+    if not people:
+        log.warning("no one to tell that a channel refuses", extra={"channel": str(channel)})
+        return None
+    return max(people, key=lambda s: s.added_at).added_by

@@ -5,8 +5,8 @@ so the outbox's shared pace, its 429 hold and its refusal record apply, and a de
 goes out once. Slack has no idempotency key: a timeout after Slack accepted a post can
 still double it (the README says so).
 
-A digest too long for one message goes out in parts; the parts Slack accepted are counted
-in Redis (``parts:{hash}``), so a retry after a failed part sends only the rest.
+A digest too long for one message goes out in parts (`bot.roles.outbox_parts`): a retry
+after a failed part sends only the rest.
 
 When a channel refuses for good (the bot is not in it, it is gone or archived), the member
 who subscribed it is told once, until the channel works again: an ephemeral note in the
@@ -32,10 +32,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.render.slack_blocks import escape, render_slack
 from bot.roles.outbox import DeliveryFailed
 from bot.roles.outbox_contents import message_contents
+from bot.roles.outbox_parts import send_parts
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
-from bot.store.subscriptions import SubscriptionStore
-from handlers.article import short_hash
+from bot.store.subscriptions import subscriber_to_tell
 from handlers.channels import ChannelRef
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ TOKEN_ERRORS = frozenset(
 )
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 TOKEN_RECHECK = 60.0
-PARTS_TTL = 86400
 DEFAULT_RETRY = 5.0
 
 
@@ -90,16 +89,14 @@ class SlackDeliverer:
             if isinstance(contents, str)
             else render_slack(contents)
         )
-        parts_key = self._keys.delivery_parts(short_hash(message.get("delivery", "")))
-        done = int(await self._client.get(parts_key) or 0)
-        for number, payload in enumerate(payloads):
-            if number < done:
-                continue  # accepted by Slack before a later part failed
-            if number:
-                await self._pacer.wait(str(channel))
-            await self._post(channel, payload)
-            if len(payloads) > 1:
-                await self._client.set(parts_key, number + 1, ex=PARTS_TTL)
+        await send_parts(
+            self._client,
+            self._keys,
+            message,
+            payloads,
+            send=lambda _, payload: self._post(channel, payload),
+            pace=lambda: self._pacer.wait(str(channel)),
+        )
 
     async def _post(self, channel: ChannelRef, payload: dict[str, Any]) -> None:
         try:
@@ -112,15 +109,11 @@ class SlackDeliverer:
 
     async def _tell_subscriber(self, channel: ChannelRef, reason: str) -> None:
         """Tell the member who subscribed the channel, once until it works again."""
-        key = self._keys.channel(str(channel))
-        if not await self._client.hsetnx(key, "refusal_told", "1"):
+        user = await subscriber_to_tell(
+            self._client, self._keys, channel, is_person=lambda user: bool(_SLACK_USER.match(user))
+        )
+        if user is None:
             return
-        subs = await SubscriptionStore(self._client, self._keys).of_channel(channel)
-        people = [s for s in subs if _SLACK_USER.match(s.added_by)]
-        if not people:
-            log.warning("no one to tell that a channel refuses", extra={"channel": str(channel)})
-            return
-        user = max(people, key=lambda s: s.added_at).added_by
         note = (
             f"newsbot cannot post in <#{channel.channel}>: {escape(reason)}. "
             f"Run `/invite @newsbot` in <#{channel.channel}> (or unsubscribe the channel there); "

@@ -1,0 +1,1 @@
+"""The Discord adapter: `/news` app commands through the gateway, posting through REST."""

@@ -1,0 +1,250 @@
+"""`/news` on Discord: an app command group whose options are joined back into the
+command text, so the core's one grammar serves every platform.
+
+Every answer goes to the person who asked, ephemeral. Anything that can be slow (a
+subscribe fetches for up to 30 s, a digest, a summary, Redis) is deferred first, well
+inside Discord's 3 s, then finished with a follow-up. An interaction is answered by one
+process only: its id is claimed in Redis (``discord:interaction:{id}``) before anything
+is sent, so even two processes briefly holding the gateway during a takeover answer once.
+
+Who manages a channel is Manage Channels there, read from the interaction's
+``member.permissions`` (Discord resolves it for that channel), checked on the server side:
+`/news` sets no ``default_member_permissions``, which would hide search from members.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Literal
+
+import discord
+from discord import app_commands
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.commands.core import Caller, CommandCore
+from bot.platforms.discord_adapter.connection import missing_from
+from bot.platforms.discord_adapter.deliverer import DM_WORKSPACE
+from bot.render.discord_embeds import render_discord_reply
+from bot.store.keys import Keys
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.watchlist import Watchlist
+from handlers.channels import ChannelRef
+from handlers.commands import USAGE
+from handlers.reply import Reply, refusal
+
+log = logging.getLogger(__name__)
+
+INTERACTION_TTL = 15 * 60  # an interaction token's life
+AUTOCOMPLETE_MAX = 25  # Discord shows at most 25 choices
+CHOICE_NAME = 100
+# Answered at once: no Redis, no network.
+IMMEDIATE = frozenset({"help", "alert"})
+# Commands that work outside a server channel (in a DM with the bot).
+ANYWHERE = frozenset({"help", "summarize", "alert"})
+# Commands whose result is posted in the channel: say so when the bot cannot post there.
+POSTING = frozenset({"subscribe", "digest", "schedule", "feeds"})
+ALERTS_COMING = (
+    "Keyword alerts are coming in the next version of newsbot: they will DM you the "
+    "stories that match your query. Until then, /news search finds stored stories."
+)
+NOT_HERE = (
+    "/news {name} works in a server channel (it acts on that channel's feeds); "
+    "run it there. In a DM, /news summarize and /news help work."
+)
+
+
+def command_text(name: str, *parts: str | int | None) -> str:
+    """A subcommand and its options as the command text the grammar reads."""
+    return " ".join([name, *(str(p).strip() for p in parts if p not in (None, ""))])
+
+
+class Answerer:
+    """Runs one interaction through the command core and answers it once."""
+
+    def __init__(self, *, core: CommandCore, client: Redis, keys: Keys, holder: str) -> None:
+        self._core = core
+        self._client = client
+        self._keys = keys
+        self._holder = holder
+
+    async def claim(self, interaction: discord.Interaction) -> bool:
+        """True when this process answers the interaction (no one else claimed it)."""
+        key = self._keys.discord_interaction(str(interaction.id))
+        try:
+            return bool(await self._client.set(key, self._holder, nx=True, ex=INTERACTION_TTL))
+        except RedisError:
+            log.warning("cannot claim a Discord interaction in Redis; answering it anyway")
+            return True
+
+    async def run(self, interaction: discord.Interaction, name: str, text: str) -> None:
+        if not await self.claim(interaction):
+            log.info("interaction answered by another process", extra={"id": interaction.id})
+            return
+        reply = await self._reply(interaction, name, text)
+        body = render_discord_reply(reply)
+        embeds = [discord.Embed.from_dict(e) for e in body["embeds"]]
+        if interaction.response.is_done():
+            await interaction.followup.send(body["content"], embeds=embeds, ephemeral=True)
+        else:
+            await interaction.response.send_message(body["content"], embeds=embeds, ephemeral=True)
+
+    async def _reply(self, interaction: discord.Interaction, name: str, text: str) -> Reply:
+        if name == "alert":
+            return Reply(ALERTS_COMING)
+        if interaction.guild_id is None and name not in ANYWHERE:
+            return refusal(NOT_HERE.format(name=name))
+        if name not in IMMEDIATE:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        channel = (
+            ChannelRef("discord", str(interaction.guild_id), str(interaction.channel_id))
+            if interaction.guild_id is not None
+            else ChannelRef("discord", DM_WORKSPACE, str(interaction.user.id))
+        )
+        caller = Caller(
+            channel,
+            user=str(interaction.user.id),
+            admin=interaction.guild_id is not None and interaction.permissions.manage_channels,
+        )
+        reply = await self._core.handle(caller, text)
+        if not reply.ok and name in USAGE and USAGE[name] not in reply.text:
+            reply = replace(reply, text=f"{reply.text}\nUsage: {USAGE[name]}")
+        missing = missing_from(interaction.app_permissions.value)
+        if name in POSTING and interaction.guild_id is not None and missing:
+            reply = replace(
+                reply,
+                text=f"{reply.text}\nNote: newsbot cannot post in this channel: it needs the "
+                f"{', '.join(missing)} permission(s) here. Grant them in the channel's "
+                "settings → Permissions; its digests and stories wait until then.",
+            )
+        return reply
+
+    async def feed_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The channel's feeds whose id, title or URL contains what was typed so far."""
+        if interaction.guild_id is None:
+            return []
+        channel = ChannelRef("discord", str(interaction.guild_id), str(interaction.channel_id))
+        subs = await SubscriptionStore(self._client, self._keys).of_channel(channel)
+        watchlist = Watchlist(self._client, self._keys)
+        typed = current.strip().lower()
+        choices = []
+        for sub in subs:
+            record = await watchlist.get(sub.feed_id)
+            if record is None:
+                continue
+            label = f"{record.id} {record.shown_title or record.shown_url}"
+            if typed and typed not in f"{label} {record.shown_url}".lower():
+                continue
+            choices.append(app_commands.Choice(name=label[:CHOICE_NAME], value=record.id))
+            if len(choices) == AUTOCOMPLETE_MAX:
+                break
+        return choices
+
+
+def news_group(answerer: Answerer) -> app_commands.Group:
+    """The `/news` command group; every option named as in DESIGN.md."""
+    news = app_commands.Group(
+        name="news", description="newsbot: this channel's feeds, digests and searches"
+    )
+
+    @news.command(name="subscribe", description="Follow a feed in this channel (managers)")
+    @app_commands.describe(url="The feed's URL (RSS, Atom or JSON Feed)", mode="digest or instant")
+    async def subscribe(
+        interaction: discord.Interaction,
+        url: str,
+        mode: Literal["digest", "instant"] | None = None,
+    ) -> None:
+        await answerer.run(interaction, "subscribe", command_text("subscribe", url, mode))
+
+    @news.command(name="unsubscribe", description="Stop following a feed here (managers)")
+    @app_commands.describe(feed="The feed's id (as in /news feeds) or URL")
+    async def unsubscribe(interaction: discord.Interaction, feed: str) -> None:
+        await answerer.run(interaction, "unsubscribe", command_text("unsubscribe", feed))
+
+    @unsubscribe.autocomplete("feed")
+    async def unsubscribe_feed(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await answerer.feed_choices(interaction, current)
+
+    @news.command(name="feeds", description="This channel's feeds, their health and schedule")
+    async def feeds(interaction: discord.Interaction) -> None:
+        await answerer.run(interaction, "feeds", "feeds")
+
+    @news.command(name="digest", description="Post this channel's digest now")
+    async def digest(interaction: discord.Interaction) -> None:
+        await answerer.run(interaction, "digest", "digest")
+
+    @news.command(name="schedule", description="Show or set when digests post here")
+    @app_commands.describe(
+        when="daily 09:00, weekdays 08:30, every 4h or off", timezone="e.g. Europe/Berlin"
+    )
+    async def schedule(
+        interaction: discord.Interaction, when: str, timezone: str | None = None
+    ) -> None:
+        await answerer.run(interaction, "schedule", command_text("schedule", when, timezone))
+
+    @news.command(name="latest", description="The newest stories of this channel's feeds")
+    @app_commands.describe(count="How many (1–20, default 5)")
+    async def latest(
+        interaction: discord.Interaction, count: app_commands.Range[int, 1, 20] | None = None
+    ) -> None:
+        await answerer.run(interaction, "latest", command_text("latest", count))
+
+    @news.command(name="search", description="Search stored stories of this channel's feeds")
+    @app_commands.describe(query='Words, "phrases", AND/OR/NOT, title: source: author:')
+    async def search(interaction: discord.Interaction, query: str) -> None:
+        await answerer.run(interaction, "search", command_text("search", query))
+
+    @news.command(name="summarize", description="A summary of one article")
+    @app_commands.describe(url="The article's URL")
+    async def summarize(interaction: discord.Interaction, url: str) -> None:
+        await answerer.run(interaction, "summarize", command_text("summarize", url))
+
+    @news.command(name="help", description="How to use newsbot")
+    async def help_(interaction: discord.Interaction) -> None:
+        await answerer.run(interaction, "help", "help")
+
+    news.add_command(alert_group(answerer))
+    return news
+
+
+def alert_group(answerer: Answerer) -> app_commands.Group:
+    """`/news alert …`: personal keyword alerts, delivered by DM."""
+    alert = app_commands.Group(name="alert", description="Personal keyword alerts, by DM")
+
+    @alert.command(name="add", description="Alert me by DM about stories matching a query")
+    @app_commands.describe(
+        query='Words, "phrases", AND/OR/NOT, title: source: author:',
+        channel="Post matches in this channel instead (managers)",
+    )
+    async def add(
+        interaction: discord.Interaction,
+        query: str,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        mention = f"in <#{channel.id}>" if channel is not None else None
+        await answerer.run(interaction, "alert", command_text("alert add", query, mention))
+
+    @alert.command(name="list", description="My alerts")
+    async def list_(interaction: discord.Interaction) -> None:
+        await answerer.run(interaction, "alert", "alert list")
+
+    @alert.command(name="remove", description="Remove one of my alerts")
+    @app_commands.describe(id="The alert's id (as in /news alert list)")
+    async def remove(interaction: discord.Interaction, id: str) -> None:
+        await answerer.run(interaction, "alert", command_text("alert remove", id))
+
+    @alert.command(name="pause", description="Pause my alerts for a while")
+    @app_commands.describe(duration="30m, 2h, 3d or 1w")
+    async def pause(interaction: discord.Interaction, duration: str) -> None:
+        await answerer.run(interaction, "alert", command_text("alert pause", duration))
+
+    @alert.command(name="resume", description="Resume my paused alerts")
+    async def resume(interaction: discord.Interaction) -> None:
+        await answerer.run(interaction, "alert", "alert resume")
+
+    return alert
