@@ -157,6 +157,15 @@ def _log_connection_events(client: discord.Client) -> None:
         client.event(event)
 
 
+def _stop_waiting_for_guilds(client: discord.Client) -> None:
+    """Cancel discord.py's wait for GUILD_CREATEs after READY (``_ready_task``, private in
+    discord.py 2.7): left running past `close`, it fires "ready" into a closed client."""
+    state = client._connection
+    for task in [getattr(state, "_ready_task", None), *getattr(state, "_ready_tasks", {}).values()]:
+        if isinstance(task, asyncio.Task):
+            task.cancel()
+
+
 class Gateway:
     """Runs the Discord gateway in whichever process holds the lease."""
 
@@ -212,6 +221,7 @@ class Gateway:
         )
         tree = command_tree(client, answerer)
         _log_connection_events(client)
+        connecting: asyncio.Task[None] | None = None
         try:
             await client.login(token(self._settings))
             if client.application_id is not None:
@@ -228,6 +238,10 @@ class Gateway:
             self.connected.set()
             await self._keep_lease(stop, connecting)
         finally:
+            if connecting is not None:  # first: once closed, its events have no loop
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
+            _stop_waiting_for_guilds(client)
             await client.close()
             log.info("released the Discord gateway", extra={"holder": self._holder})
 

@@ -12,14 +12,11 @@ import pytest
 
 from bot.platforms.slack_adapter.deliverer import SlackDeliverer
 from bot.platforms.slack_adapter.web_api import posting_client
-from bot.roles.outbox import OutboxConsumer
-from bot.roles.pipeline import build_pipeline
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
-from bot.store.pacing import ChannelPacer
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
-from tests.articles import article
+from tests.bot.platforms.outbox_helpers import consumer, queue, stories
 from tests.conftest import make_settings
 from tests.fakes.slack_api import FakeSlack
 
@@ -32,38 +29,6 @@ def slack_settings(settings: Settings, fake: FakeSlack, tmp_path) -> Settings:  
         NEWSBOT_REDIS_URL=settings.redis_url.reveal() if settings.redis_url else "",
         SLACK_BOT_TOKEN="xoxb-test",
         NEWSBOT_SLACK_API_URL=fake.api_url,
-    )
-
-
-def consumer(handle: RedisHandle, deliverer: SlackDeliverer, pace: float = 0.0) -> OutboxConsumer:
-    return OutboxConsumer(
-        client=handle.client,
-        blocking=handle.blocking,
-        keys=handle.keys,
-        deliverer=deliverer,
-        consumer="test",
-        ttl=3600,
-        block_ms=10,
-        pacer=ChannelPacer(handle.client, handle.keys, pace),
-    )
-
-
-async def stories(handle: RedisHandle, titles: list[str]) -> list[str]:
-    pipeline = build_pipeline(handle.client, handle.keys, ttl=3600)
-    stored = (
-        await pipeline.process(
-            [
-                article(entry_key=f"e{n}", url=f"https://n.example/{n}", title=t)
-                for n, t in enumerate(titles)
-            ]
-        )
-    ).articles
-    return [a.story_id for a in stored]
-
-
-async def queue(handle: RedisHandle, channel: str, delivery: str, **fields: str) -> None:
-    await handle.client.xadd(
-        handle.keys.outbox("slack"), {"delivery": delivery, "channel": channel, **fields}
     )
 
 

@@ -1,0 +1,224 @@
+"""Discord deliveries through the real discord.py client (REST only) and the outbox, against
+a fake Discord that checks every message against the spec and Discord's limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.platforms.discord_adapter.connection import log_in, rest_client
+from bot.platforms.discord_adapter.deliverer import DiscordDeliverer, dm_channel, nonce
+from bot.platforms.discord_adapter.permissions import effective
+from bot.settings import Settings
+from bot.store.connection import RedisHandle
+from bot.store.subscriptions import SubscriptionStore
+from handlers.channels import ChannelRef
+from tests.bot.platforms.discord_adapter.conftest import discord_settings
+from tests.bot.platforms.outbox_helpers import consumer, queue, stories
+from tests.fakes.discord_api import (
+    ADMIN,
+    CHANNEL,
+    EMBED_LINKS,
+    GUILD,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    FakeDiscord,
+)
+
+WHERE = f"discord:{GUILD}:{CHANNEL}"
+OTHER = 810000000000000002
+
+
+@pytest.fixture
+async def rest(
+    discord_api: FakeDiscord, settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[discord.Client, Settings]]:
+    configured = discord_settings(settings, tmp_path, discord_api)
+    async with rest_client(configured) as client:
+        yield client, configured
+
+
+@pytest.fixture
+def deliverer(rest: tuple[discord.Client, Settings], handle: RedisHandle) -> DiscordDeliverer:
+    client, configured = rest
+    return DiscordDeliverer(
+        rest=client,
+        login=lambda: log_in(client, configured),
+        client=handle.client,
+        keys=handle.keys,
+    )
+
+
+async def test_a_digest_goes_out_as_embeds_with_a_nonce_and_no_mentions(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    ids = await stories(handle, ["Harbour bridge reopens", "Comet visible tonight"])
+    await queue(
+        handle, WHERE, "d1", kind="digest", heading="News digest", stories=json.dumps(ids), more="3"
+    )
+    assert await consumer(handle, deliverer).drain() == 1
+    [post] = discord_api.posts(CHANNEL)
+    assert [e["title"] for e in post["embeds"]] == [
+        "Harbour bridge reopens",
+        "Comet visible tonight",
+    ]
+    assert "News digest" in post["content"] and "3 more" in post["content"]
+    assert post["allowed_mentions"] == {"parse": []}
+    assert post["nonce"] == nonce("d1", 0) and len(post["nonce"]) <= 25
+    assert post["enforce_nonce"] is True
+
+
+async def test_a_feed_title_cannot_mention_anyone(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    [story] = await stories(handle, ["@everyone <@&123> **x**"])
+    await queue(handle, WHERE, "s1", kind="story", story=story)
+    assert await consumer(handle, deliverer).drain() == 1
+    [post] = discord_api.posts(CHANNEL)
+    title = post["embeds"][0]["title"]
+    assert "@everyone" not in title and "<@&123>" not in title, title
+    assert "\\*\\*x\\*\\*" in title, "Markdown shown as typed, not bold"
+    assert post["allowed_mentions"] == {"parse": []}
+
+
+async def test_a_retried_send_is_not_posted_twice(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    # As after a timeout once Discord had accepted: the delivery's record was never written,
+    # so the same delivery is sent again, with the same nonce.
+    await queue(handle, WHERE, "q1", kind="quiet", text="hello")
+    assert await consumer(handle, deliverer).drain() == 1
+    await handle.client.flushdb()
+    await queue(handle, WHERE, "q1", kind="quiet", text="hello")
+    assert await consumer(handle, deliverer).drain() == 1
+    assert [p["content"] for p in discord_api.posts(CHANNEL)] == ["hello"]
+
+
+async def test_a_429_loses_nothing_and_doubles_nothing(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    # Without Via (a Cloudflare-style 429) discord.py raises at once: the outbox holds the
+    # channel for Retry-After. With Via, discord.py waits and retries by itself.
+    discord_api.rate_limits, discord_api.rate_limit_via = 2, False
+    for n in range(3):
+        await queue(handle, WHERE, f"q{n}", kind="quiet", text=f"message {n}")
+    outbox = consumer(handle, deliverer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox.run(stop))
+    await discord_api.wait_posts(3, CHANNEL)
+    discord_api.rate_limits, discord_api.rate_limit_via = 1, True
+    await queue(handle, WHERE, "q3", kind="quiet", text="message 3")
+    await discord_api.wait_posts(4, CHANNEL)
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert [p["content"] for p in discord_api.posts(CHANNEL)] == [f"message {n}" for n in range(4)]
+    assert await handle.client.xlen(handle.keys.outbox("discord")) == 0
+
+
+async def test_a_server_error_is_retried(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    discord_api.server_errors = 1
+    await queue(handle, WHERE, "q1", kind="quiet", text="hello")
+    outbox = consumer(handle, deliverer)
+    assert await outbox.drain() == 0
+    failed = await handle.client.hget(handle.keys.channel(WHERE), "failed")
+    assert failed is None, "a 5xx is not the channel's fault"
+    await handle.client.delete(handle.keys.pace(WHERE))
+    assert await outbox.drain() == 1
+    assert [p["content"] for p in discord_api.posts(CHANNEL)] == ["hello"]
+
+
+async def test_a_missing_permission_is_named_and_the_subscriber_told_once(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    await SubscriptionStore(handle.client, handle.keys).subscribe(
+        ChannelRef.parse(WHERE), "f1", now=1, added_by=str(ADMIN)
+    )
+    discord_api.denied[CHANNEL] = EMBED_LINKS
+    [story] = await stories(handle, ["Harbour bridge reopens"])
+    for n in range(2):
+        await queue(handle, WHERE, f"s{n}", kind="story", story=story)
+    assert await consumer(handle, deliverer).drain() == 2
+    failed = await handle.client.hget(handle.keys.channel(WHERE), "failed")
+    assert "Missing Permissions" in failed and "Embed Links" in failed
+    assert "Send Messages" not in failed
+    [dm] = discord_api.dms(ADMIN)
+    assert "Embed Links" in dm["content"] and f"<#{CHANNEL}>" in dm["content"]
+    assert discord_api.posts(CHANNEL) == []
+
+
+async def test_a_channel_the_bot_cannot_see_or_that_is_gone_is_dropped_with_the_reason(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    discord_api.channels[OTHER] = GUILD
+    discord_api.denied[OTHER] = VIEW_CHANNEL
+    hidden = f"discord:{GUILD}:{OTHER}"
+    gone = f"discord:{GUILD}:810000000000000099"
+    await queue(handle, hidden, "q1", kind="quiet", text="hello")
+    await queue(handle, gone, "q2", kind="quiet", text="hello")
+    await queue(handle, WHERE, "q3", kind="quiet", text="hello")
+    assert await consumer(handle, deliverer).drain() == 3
+    assert "View Channel" in await handle.client.hget(handle.keys.channel(hidden), "failed")
+    assert "Unknown Channel" in await handle.client.hget(handle.keys.channel(gone), "failed")
+    assert len(discord_api.posts(CHANNEL)) == 1, "other channels go on"
+
+
+async def test_a_member_with_closed_dms_is_recorded_and_the_dm_dropped(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    discord_api.closed_dms.add(ADMIN)
+    await queue(handle, str(dm_channel(str(ADMIN))), "a1", kind="notice", text="an alert")
+    assert await consumer(handle, deliverer).drain() == 1
+    assert await handle.client.hexists(handle.keys.dm_closed("discord"), str(ADMIN))
+    assert discord_api.dms(ADMIN) == []
+    open_member = 700000000000000009
+    await queue(handle, str(dm_channel(str(open_member))), "a2", kind="notice", text="hi")
+    assert await consumer(handle, deliverer).drain() == 1
+    assert [p["content"] for p in discord_api.dms(open_member)] == ["hi"]
+
+
+async def test_a_refused_token_holds_everything_until_it_works(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    discord_api.revoked = True
+    await queue(handle, WHERE, "q1", kind="quiet", text="waiting")
+    outbox = consumer(handle, deliverer)
+    assert await outbox.drain() == 0
+    assert not deliverer.token_works()
+    assert await outbox.drain() == 0
+    discord_api.revoked = False
+    deliverer._token_checked = -1000.0  # a minute later
+    await handle.client.delete(handle.keys.pace(WHERE))
+    assert await outbox.drain() == 1
+    assert deliverer.token_works()
+    assert [p["content"] for p in discord_api.posts(CHANNEL)] == ["waiting"]
+
+
+def test_permissions_follow_discords_overwrite_order() -> None:
+    everyone = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS
+    role, bot = 5, 9
+
+    def compute(overwrites: list[dict[str, str | int]], roles: set[int] | None = None) -> int:
+        return effective(
+            guild_id=GUILD,
+            owner_id=1,
+            member_id=bot,
+            member_roles=roles if roles is not None else {role},
+            role_permissions={GUILD: everyone, role: 0},
+            overwrites=overwrites,
+        )
+
+    assert compute([]) == everyone
+    deny_embeds = {"id": GUILD, "allow": 0, "deny": EMBED_LINKS}
+    assert compute([deny_embeds]) == VIEW_CHANNEL | SEND_MESSAGES
+    allow_for_role = {"id": role, "allow": EMBED_LINKS, "deny": 0}
+    assert compute([deny_embeds, allow_for_role]) == everyone, "a role overwrite wins"
+    deny_for_bot = {"id": bot, "allow": 0, "deny": SEND_MESSAGES}
+    assert compute([allow_for_role, deny_for_bot]) == VIEW_CHANNEL | EMBED_LINKS

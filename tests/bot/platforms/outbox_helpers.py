@@ -1,0 +1,45 @@
+"""What the deliverer tests of every platform share: stories in Redis, deliveries queued
+on the platform's outbox, and an outbox consumer that drains them through a deliverer."""
+
+from __future__ import annotations
+
+from bot.roles.outbox import Deliverer, OutboxConsumer
+from bot.roles.pipeline import build_pipeline
+from bot.store.connection import RedisHandle
+from bot.store.pacing import ChannelPacer
+from tests.articles import article
+
+
+def consumer(handle: RedisHandle, deliverer: Deliverer, pace: float = 0.0) -> OutboxConsumer:
+    return OutboxConsumer(
+        client=handle.client,
+        blocking=handle.blocking,
+        keys=handle.keys,
+        deliverer=deliverer,
+        consumer="test",
+        ttl=3600,
+        block_ms=10,
+        pacer=ChannelPacer(handle.client, handle.keys, pace),
+    )
+
+
+async def stories(handle: RedisHandle, titles: list[str]) -> list[str]:
+    """Stories with these titles, stored by the real pipeline; their ids."""
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=3600)
+    stored = (
+        await pipeline.process(
+            [
+                article(entry_key=f"e{n}", url=f"https://n.example/{n}", title=t)
+                for n, t in enumerate(titles)
+            ]
+        )
+    ).articles
+    return [a.story_id for a in stored]
+
+
+async def queue(handle: RedisHandle, channel: str, delivery: str, **fields: str) -> None:
+    """A delivery on the outbox of the channel's platform, as the roles queue them."""
+    platform = channel.split(":", 1)[0]
+    await handle.client.xadd(
+        handle.keys.outbox(platform), {"delivery": delivery, "channel": channel, **fields}
+    )
