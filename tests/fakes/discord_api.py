@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -141,6 +142,8 @@ class FakeDiscord(LoopbackServer):
     resumes: int = 0
     gateways: list[Gateway] = field(default_factory=list)
     interactions: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> payload
+    sent_at: dict[str, float] = field(default_factory=dict)  # token -> dispatched (monotonic)
+    answered_at: dict[str, float] = field(default_factory=dict)  # token -> first callback
     _events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # session -> log
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _nonces: dict[tuple[str, str], Sent] = field(default_factory=dict)
@@ -407,6 +410,7 @@ class FakeDiscord(LoopbackServer):
             self.problems.append(f"interaction {interaction} answered twice")
             return self._error(400, 40060, "Interaction has already been acknowledged.")
         self.callbacks[token] = body
+        self.answered_at[token] = time.monotonic()
         answer = {
             "interaction": {
                 "id": interaction,
@@ -571,9 +575,11 @@ class FakeDiscord(LoopbackServer):
         channel: int = CHANNEL,
         guild: int | None = GUILD,
         focused: str | None = None,
+        session: str | None = None,
     ) -> tuple[str, str]:
         """Send a `/news …` INTERACTION_CREATE (an autocomplete one when `focused` names an
-        option) over the gateway of the guild's shard; its interaction id and token."""
+        option) over the gateway of the guild's shard (or of `session`); its interaction id
+        and token."""
         names = path.split()
         ids = self.command_ids()
         if names[0] not in ids:
@@ -616,17 +622,24 @@ class FakeDiscord(LoopbackServer):
         else:
             payload["user"] = self.member_payload(user, 0)["user"]
         self.interactions[interaction] = payload
-        await self.redeliver(interaction)
+        await self.redeliver(interaction, session=session)
         return interaction, token
 
-    async def redeliver(self, interaction: str) -> None:
+    async def redeliver(self, interaction: str, *, session: str | None = None) -> None:
         """Dispatch an interaction (again) on the gateway of its guild's shard."""
         payload = self.interactions[interaction]
         guild = int(payload.get("guild_id") or 0)
         shard = (guild >> 22) % max((g.shard[1] for g in self.gateways), default=1)
-        live = [g for g in self.gateways if g.shard[0] == shard and not g.socket.closed]
+        live = [
+            g
+            for g in self.gateways
+            if not g.socket.closed
+            and (g.session == session or session is None)
+            and (g.shard[0] == shard or session is not None)
+        ]
         if not live:
             raise AssertionError("no gateway connection to send the interaction on")
+        self.sent_at[payload["token"]] = time.monotonic()
         await self._dispatch(live[-1], "INTERACTION_CREATE", payload)
 
     async def answered(self, token: str, count: int = 1, timeout: float = 15.0) -> list[Any]:

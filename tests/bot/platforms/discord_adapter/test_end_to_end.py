@@ -1,0 +1,79 @@
+"""The whole way, with `newsbot run` as a real process: feed server → poller → pipeline →
+instant posts and a scheduled digest → the fake Discord; `/news` answered over the gateway;
+and `newsbot check` on the token, the invite URL and the bot's servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.platforms.discord_adapter.connection import invite_url
+from tests.bot.cli.test_cli import cli_env, newsbot
+from tests.bot.platforms.discord_adapter.test_commands import ask, connected
+from tests.bot.platforms.slack_adapter.test_end_to_end import feed, run_newsbot, stop, until
+from tests.bot.test_app import free_port
+from tests.fakes.discord_api import APP_ID, CHANNEL, GUILD, FakeDiscord
+from tests.fakes.feed_server import FeedServer
+
+DIGESTS = 810000000000000002
+
+
+def discord_env(tmp_path: Path, fake: FakeDiscord, **extra: str) -> dict[str, str]:
+    return cli_env(
+        tmp_path,
+        DISCORD_TOKEN=fake.token,
+        NEWSBOT_DISCORD_API_URL=fake.api_url,
+        NEWSBOT_DISCORD_GATEWAY_URL=fake.gateway_url,
+        NEWSBOT_DISCORD_GUILD_IDS=str(GUILD),
+        **extra,
+    )
+
+
+async def test_newsbot_run_posts_stories_and_digests_and_answers_news(
+    tmp_path: Path, redis_url: str, discord_api: FakeDiscord, feed_server: FeedServer
+) -> None:
+    discord_api.channels[DIGESTS] = GUILD
+    url = feed_server.add("/wire.xml", feed())
+    (tmp_path / "newsbot.toml").write_text(
+        f'[[channels]]\nid = "discord:{GUILD}:{CHANNEL}"\n'
+        f'[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n'
+        f'[[channels]]\nid = "discord:{GUILD}:{DIGESTS}"\nschedule = "* * * * *"\n'
+        f'[[channels.feeds]]\nurl = "{url}"\n'
+    )
+    env = discord_env(
+        tmp_path,
+        discord_api,
+        NEWSBOT_REDIS_URL=redis_url,
+        NEWSBOT_HTTP_PORT=str(free_port()),
+        NEWSBOT_POLL_INTERVAL="0.5",
+        NEWSBOT_CONFIG=str(tmp_path / "newsbot.toml"),
+    )
+    process = await run_newsbot(tmp_path, env)
+    try:
+        await until(lambda: len(discord_api.posts(CHANNEL)) >= 3, timeout=60)
+        await until(lambda: len(discord_api.posts(DIGESTS)) >= 1, timeout=75)
+        await connected(discord_api)
+        assert "f1" in await ask(discord_api, "news feeds")
+    finally:
+        log = await stop(process)
+    stories = discord_api.posts(CHANNEL)
+    titles = [p["embeds"][0]["title"] for p in stories]
+    assert sorted(titles) == sorted({*titles}), "no story twice"
+    [digest] = discord_api.posts(DIGESTS)[:1]
+    assert len(digest["embeds"]) == 3 and "digest" in digest["content"].lower()
+    assert "Discord gateway connected" in log
+    assert discord_api.problems == []
+
+
+async def test_check_verifies_the_token_and_prints_the_invite_url_and_servers(
+    tmp_path: Path, redis_url: str, discord_api: FakeDiscord
+) -> None:
+    env = discord_env(tmp_path, discord_api, NEWSBOT_REDIS_URL=redis_url)
+    code, out, err = await newsbot("check", env=env)
+    assert code == 0, out + err
+    assert "discord: ok, bot @newsbot" in out
+    assert invite_url(APP_ID) in out
+    assert "scope=bot+applications.commands&permissions=19456" in invite_url(APP_ID)
+    assert f"Test guild ({GUILD})" in out
+    discord_api.revoked = True
+    code, out, _ = await newsbot("check", env=env)
+    assert code == 1 and "Discord refuses DISCORD_TOKEN" in out
