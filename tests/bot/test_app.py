@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import discord
 
 from bot.app import RunningBot, chat_deliverers, run_bot
 from bot.settings import Settings
@@ -173,6 +174,16 @@ async def test_each_platform_with_credentials_gets_a_deliverer_and_the_console_o
     assert [d.platform for d in chat_deliverers(slack, handle)] == ["slack"]
     console = chat_deliverers(slack, handle, console_only=True)
     assert [d.platform for d in console] == ["console"], "newsbot console never starts Slack"
+    both = make_settings(
+        tmp_path, NEWSBOT_REDIS_URL=redis_url, SLACK_BOT_TOKEN="xoxb-1", DISCORD_TOKEN="d"
+    )
+    rest = discord.Client(intents=discord.Intents.none())
+    assert [d.platform for d in chat_deliverers(both, handle, discord_rest=rest)] == [
+        "slack",
+        "discord",
+    ]
+    console = chat_deliverers(both, handle, console_only=True, discord_rest=rest)
+    assert [d.platform for d in console] == ["console"], "nor Discord"
 
 
 async def test_a_port_in_use_stops_every_role_it_started(settings: Settings) -> None:
