@@ -7,7 +7,8 @@ claim the interaction in Redis, defer, run the command core, follow up. Latency 
 the fake dispatching INTERACTION_CREATE to it receiving the initial response (the
 callback Discord wants within 3 s). The baseline, in the same run, process and event
 loop, is a bare discord.py client on the same fake whose `/news latest` only defers:
-what any discord.py bot pays here, ingest included.
+what any discord.py bot pays here, ingest included. Each round sends 50 interactions to
+each, interleaved, so both meet the same load.
 
     python bench/discord.py            # the 200 real feeds, rounds until they are ingested
     python bench/discord.py --smoke    # five feeds, two rounds (CI)
@@ -74,18 +75,25 @@ async def bare_client(
     raise RuntimeError("the bare client never connected")
 
 
-async def burst(fake: FakeDiscord, session: str | None) -> list[float]:
-    """50 interactions at once; the time each took to its initial response."""
-    tokens = [
-        (await fake.interact("news latest", {"count": 3}, session=session))[1]
-        for _ in range(CONCURRENT)
-    ]
+async def burst(fake: FakeDiscord, ours: str, bare: str) -> tuple[list[float], list[float]]:
+    """50 interactions to newsbot and 50 to the bare client, interleaved, at once; the time
+    each took to its initial response (newsbot's, the bare client's)."""
+    sent: dict[str, list[str]] = {ours: [], bare: []}
+    for _ in range(CONCURRENT):
+        for session in (ours, bare):
+            _, token = await fake.interact("news latest", {"count": 3}, session=session)
+            sent[session].append(token)
+    everything = sent[ours] + sent[bare]
     deadline = time.monotonic() + 30
     for _ in range(3000):
-        if all(t in fake.answered_at for t in tokens):
+        if all(t in fake.answered_at for t in everything):
             break
         await asyncio.sleep(0.01)
-    return [fake.answered_at.get(t, deadline) - fake.sent_at[t] for t in tokens]
+
+    def took(tokens: list[str]) -> list[float]:
+        return [fake.answered_at.get(t, deadline) - fake.sent_at[t] for t in tokens]
+
+    return took(sent[ours]), took(sent[bare])
 
 
 async def main() -> None:
@@ -108,7 +116,7 @@ async def main() -> None:
     farm_port = runner.addresses[0][1]
     ours: list[float] = []
     bare: list[float] = []
-    progress = {"entries": 0.0, "rounds": 0}
+    progress = {"entries": 0.0, "rounds": 0, "polled": 0.0, "waiting": 0}
 
     with tempfile.TemporaryDirectory(prefix="newsbot-bench-discord-") as tmp:
         settings = load_settings(
@@ -139,13 +147,15 @@ async def main() -> None:
                 for name in feeds:
                     await watchlist.add(f"http://127.0.0.1:{farm_port}/{name}", now=time.time())
                 while True:
-                    ours.extend(await burst(fake, newsbot_session))
-                    bare.extend(await burst(fake, bare_session))
+                    mine, theirs = await burst(fake, newsbot_session, bare_session)
+                    ours.extend(mine)
+                    bare.extend(theirs)
                     progress["rounds"] += 1
                     metric = bot.metrics.registry.get_sample_value
                     progress["entries"] = metric("newsbot_entries_processed_total") or 0.0
                     lag = await bot.handle.client.xlen(bot.handle.keys.entries)
                     polled = metric("newsbot_feeds_polled_total") or 0
+                    progress["polled"], progress["waiting"] = polled, lag
                     if args.smoke and progress["rounds"] >= 2:
                         break
                     done = polled >= len(feeds) * 0.95 and lag == 0
@@ -165,8 +175,10 @@ async def main() -> None:
     await fake.stop()
     late = sum(1 for value in ours if value >= DEADLINE)
     print(
-        f"Discord: {len(ours)} interactions, {CONCURRENT} at a time, over {progress['rounds']} "
-        f"rounds while ingesting {len(feeds)} feeds ({progress['entries']:.0f} entries, "
+        f"Discord: {len(ours)} interactions, {CONCURRENT} at a time (and as many to the bare "
+        f"client, interleaved), over {progress['rounds']} "
+        f"rounds while ingesting {len(feeds)} feeds ({progress['polled']:.0f} polled, "
+        f"{progress['entries']:.0f} entries processed, {progress['waiting']} still waiting; "
         f"{elapsed:.1f} s)"
     )
     print(

@@ -34,7 +34,7 @@ from bot.commands.core import CommandCore
 from bot.platforms.discord_adapter.commands import Answerer, news_group
 from bot.platforms.discord_adapter.connection import new_client, token
 from bot.settings import Settings
-from bot.stopping import sleep_unless_stopped
+from bot.stopping import Stopped, sleep_unless_stopped, unless_stopped
 from bot.store.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -106,20 +106,21 @@ async def sync_commands(
     if await client.get(keys.discord_commands) == digest:
         log.info("Discord commands unchanged; not syncing", extra={"scope": str(scope)})
         return False
-    if guild_ids:
-        for guild_id in guild_ids:
-            guild = discord.Object(guild_id)
-            tree.copy_global_to(guild=guild)
-            try:
+    try:
+        if guild_ids:
+            for guild_id in guild_ids:
+                guild = discord.Object(guild_id)
+                tree.copy_global_to(guild=guild)
                 await tree.sync(guild=guild)
-            except discord.HTTPException as exc:
-                log.error(
-                    "cannot sync /news to a guild (is the bot in it?)",
-                    extra={"guild": guild_id, "error": str(exc)},
-                )
-                return False
-    else:
-        await tree.sync()
+        else:
+            await tree.sync()
+    except (discord.HTTPException, discord.RateLimited) as exc:
+        # The gateway still connects: commands synced before keep working.
+        log.error(
+            "cannot sync /news (is the bot in every NEWSBOT_DISCORD_GUILD_IDS server?)",
+            extra={"scope": str(scope), "error": str(exc)},
+        )
+        return False
     await client.set(keys.discord_commands, digest)
     log.info("synced Discord commands", extra={"scope": str(scope)})
     return True
@@ -186,7 +187,7 @@ class Gateway:
         self._holder = holder
         self._lease_seconds = lease
         self._lease = GatewayLease(client, keys, holder, lease=lease)
-        self.connected = asyncio.Event()  # set while this process holds a live gateway
+        self.connected = asyncio.Event()  # set while this process holds the gateway
 
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for the lease, hold the gateway while it lasts; until `stop`."""
@@ -223,17 +224,10 @@ class Gateway:
         _log_connection_events(client)
         connecting: asyncio.Task[None] | None = None
         try:
-            await client.login(token(self._settings))
-            if client.application_id is not None:
-                await sync_commands(
-                    tree,
-                    self._client,
-                    self._keys,
-                    guild_ids=self._settings.discord_guild_ids,
-                    application_id=client.application_id,
-                )
-            if isinstance(client, discord.AutoShardedClient):
-                await self._bot_gateway(client)
+            try:
+                await unless_stopped(stop, self._start(client, tree))
+            except Stopped:
+                return
             connecting = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
             self.connected.set()
             await self._keep_lease(stop, connecting)
@@ -244,6 +238,20 @@ class Gateway:
             _stop_waiting_for_guilds(client)
             await client.close()
             log.info("released the Discord gateway", extra={"holder": self._holder})
+
+    async def _start(self, client: discord.Client, tree: app_commands.CommandTree[Any]) -> None:
+        """Log in, sync the commands if they changed, find the gateway (sharded)."""
+        await client.login(token(self._settings))
+        if client.application_id is not None:
+            await sync_commands(
+                tree,
+                self._client,
+                self._keys,
+                guild_ids=self._settings.discord_guild_ids,
+                application_id=client.application_id,
+            )
+        if isinstance(client, discord.AutoShardedClient):
+            await self._bot_gateway(client)
 
     async def _bot_gateway(self, client: discord.Client) -> None:
         """Sharded: the gateway URL Discord gives for this bot (``GET /gateway/bot``)."""
@@ -266,5 +274,5 @@ class Gateway:
                         extra={"error": str(exc)},
                     )
                     return
-        if connecting.done() and not connecting.cancelled() and connecting.exception():
-            log.error("the Discord gateway failed", exc_info=connecting.exception())
+        if connecting.done() and not connecting.cancelled():
+            connecting.result()  # raises what ended it (a refused token, say)
