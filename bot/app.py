@@ -37,6 +37,7 @@ from bot.platforms.slack_adapter.commands import (
 )
 from bot.platforms.slack_adapter.deliverer import SlackDeliverer
 from bot.platforms.slack_adapter.web_api import api_client, posting_client
+from bot.roles.alerting import run_alert_flusher
 from bot.roles.config_apply import ConfigPlan, apply_config
 from bot.roles.llm_summarizer import LLMSummarizer
 from bot.roles.outbox import Deliverer, OutboxConsumer
@@ -48,6 +49,7 @@ from bot.roles.scheduler import Scheduler, run_scheduler
 from bot.roles.supervisor import RoleState, supervise
 from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import Settings
+from bot.store.alerts import AlertStore
 from bot.store.connection import RedisHandle, open_redis
 from bot.store.streams import consumer_name
 from bot.store.subscriptions import SubscriptionStore
@@ -288,11 +290,14 @@ async def run_bot(
                 clock=clock,
                 lease=settings.claim_idle,
             )
-            bot.start(
-                "scheduler",
-                lambda: run_scheduler(scheduler, handle.client, handle.keys, stop),
-                stop,
-            )
+            alert_store = AlertStore(handle.client, handle.keys, ttl=settings.retention_seconds)
+
+            async def schedule() -> None:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(run_scheduler(scheduler, handle.client, handle.keys, stop))
+                    group.create_task(run_alert_flusher(alert_store, stop))
+
+            bot.start("scheduler", schedule, stop)
         slack_mode = "" if "chat" not in roles or console_only else slack_command_mode(settings)
         if "chat" in roles:
             deliverers = chat_deliverers(

@@ -76,6 +76,8 @@ class Settings:
     first_fetch_max: int = 5
     enrich_max_per_poll: int = 20
     managers: tuple[str, ...] = ("admins",)
+    alert_query_max: int = 200
+    alerts_per_user: int = 25
     log_level: str = "info"
     log_format: str = "text"
     # Per-feed and per-channel tables that have no environment form.
@@ -239,6 +241,8 @@ _SPECS: dict[str, _Spec] = {
     "first_fetch_max": _Spec("NEWSBOT_FIRST_FETCH_MAX", _parse_int(0, 1000)),
     "enrich_max_per_poll": _Spec("NEWSBOT_ENRICH_MAX_PER_POLL", _parse_int(0, 1000)),
     "managers": _Spec("NEWSBOT_MANAGERS", _parse_managers),
+    "alert_query_max": _Spec("NEWSBOT_ALERT_QUERY_MAX", _parse_int(10, 500)),
+    "alerts_per_user": _Spec("NEWSBOT_ALERTS_PER_USER", _parse_int(1, 1000)),
     "log_level": _Spec("NEWSBOT_LOG_LEVEL", _parse_choice("debug", "info", "warning", "error")),
     "log_format": _Spec("NEWSBOT_LOG_FORMAT", _parse_choice("text", "json")),
     "feeds": _Spec("", _parse_tables, file_only=True),

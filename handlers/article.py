@@ -26,6 +26,7 @@ class Article:
     `update` marks an edit of an entry already stored: it changes the stored story and is
     never delivered again. `backlog` marks an entry of a feed's first fetch beyond the
     newest few (`NEWSBOT_FIRST_FETCH_MAX`): stored and searchable, never delivered.
+    `first_fetch` marks every entry of a feed's first fetch: it never triggers an alert.
     `read_page` is False for a thin entry past its poll's page budget
     (`NEWSBOT_ENRICH_MAX_PER_POLL`): it keeps the feed's own text.
     """
@@ -50,6 +51,7 @@ class Article:
     copy_of: str = ""
     update: bool = False
     backlog: bool = False
+    first_fetch: bool = False
     read_page: bool = True
     fold_reason: str = ""
     summary: str = ""

@@ -12,14 +12,16 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from handlers.alerts import AlertError, parse_alert_query, parse_duration
 from handlers.channels import MODES, Mode
-from handlers.query import QueryError, parse_query
+from handlers.query import MAX_QUERY, QueryError, parse_query
 from handlers.schedule import EXAMPLES, Schedule, ScheduleError, parse_schedule
 
 Name = Literal[
     "help", "subscribe", "unsubscribe", "feeds", "digest", "schedule", "latest", "search",
-    "summarize",
+    "summarize", "alert",
 ]  # fmt: skip
+AlertAction = Literal["add", "list", "remove", "pause", "resume"]
 DEFAULT_LATEST = 5
 MAX_LATEST = 20
 
@@ -32,6 +34,8 @@ USAGE: dict[str, str] = {
     "latest": f"/news latest [n]  (1–{MAX_LATEST}, default {DEFAULT_LATEST})",
     "search": "/news search <query>",
     "summarize": "/news summarize <article url>",
+    "alert": "/news alert add <query> [in #channel] | list | remove <id> | pause <30m|2h|3d|1w> "
+    "| resume",
     "help": "/news help",
 }
 
@@ -45,6 +49,10 @@ newsbot commands:
   /news latest [n]                             the newest stories of this channel's feeds
   /news search <query>                         search stored stories of this channel's feeds
   /news summarize <article url>                summary of one article
+  /news alert add <query>                      DM me stories that match, as they arrive
+  /news alert add <query> in #channel          post matches in a channel (managers)
+  /news alert list | remove <id>               my alerts, with their ids; remove one
+  /news alert pause <30m|2h|3d|1w> | resume    stop my alerts for a while; start them again
   /news help                                   this text
 Queries: words, "exact phrases", AND, OR, NOT or -word, parentheses, and title:, source:,
 author: prefixes; e.g. /news search title:"climate summit" -opinion
@@ -70,9 +78,14 @@ class Command:
     schedule_text: str = ""
     count: int = DEFAULT_LATEST
     query: str = ""
+    action: AlertAction | None = None
+    channel: str = ""  # a channel alert's channel id
+    seconds: int = 0  # a pause
 
     @property
     def manager_only(self) -> bool:
+        if self.name == "alert":
+            return bool(self.channel)  # a channel alert posts for everyone there
         return self.name in MANAGER_ONLY and not (self.name == "schedule" and not self.schedule)
 
 
@@ -123,7 +136,7 @@ def parse_command(text: str, *, default_zone: str = "UTC") -> Command:
             raise _usage(name, "give one article URL starting with http:// or https://")
         return Command("summarize", target=unwrap_link(parts[0]))
     if name == "alert":
-        raise CommandError("personal alerts are not available in this version of newsbot")
+        return _alert(rest)
     raise CommandError(f"unknown command {name!r}\n{HELP}")
 
 
@@ -159,3 +172,37 @@ def _latest(rest: str) -> Command:
     if not re.fullmatch(r"[0-9]{1,4}", rest) or not 1 <= int(rest) <= MAX_LATEST:
         raise _usage("latest", f"n is a number from 1 to {MAX_LATEST}")
     return Command("latest", count=int(rest))
+
+
+_ALERT_CHANNEL = re.compile(r"^(.*?)\s+in\s+<#([A-Za-z0-9]+)(?:\|[^>]*)?>$", re.DOTALL)
+_ALERT_ID = re.compile(r"a[0-9]{1,9}")
+
+
+def _alert(rest: str) -> Command:
+    action, _, argument = rest.partition(" ")
+    action, argument = action.lower(), argument.strip()
+    if action == "add":
+        channel = ""
+        found = _ALERT_CHANNEL.match(argument)
+        if found:
+            argument, channel = found[1].strip(), found[2]
+        try:
+            parse_alert_query(argument, max_length=MAX_QUERY)
+        except (AlertError, QueryError) as exc:
+            raise _usage("alert", str(exc)) from exc
+        return Command("alert", action="add", query=argument, channel=channel)
+    if action in {"list", "resume"}:
+        if argument:
+            raise _usage("alert", f"alert {action} takes nothing after it")
+        return Command("alert", action=action)  # type: ignore[arg-type]
+    if action == "remove":
+        if not _ALERT_ID.fullmatch(argument.lower()):
+            raise _usage("alert", "say which alert to remove: its id, like a3 (/news alert list)")
+        return Command("alert", action="remove", target=argument.lower())
+    if action == "pause":
+        try:
+            seconds = parse_duration(argument)
+        except AlertError as exc:
+            raise _usage("alert", str(exc)) from exc
+        return Command("alert", action="pause", seconds=seconds)
+    raise _usage("alert", "say add, list, remove, pause or resume after alert")

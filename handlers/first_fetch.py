@@ -14,7 +14,8 @@ def mark_backlog(articles: Sequence[Article], *, deliver: int) -> list[Article]:
     """Mark all but the `deliver` newest entries of a first fetch as backlog.
 
     Nothing is dropped: backlog entries are stored and searchable like any other, they are
-    only never delivered. Newest means by publication time, undated entries last; the
+    only never delivered. Every entry of a first fetch is marked `first_fetch`: none of
+    them triggers an alert. Newest means by publication time, undated entries last; the
     feed's own order breaks ties, as feeds list their newest first.
     """
     order = sorted(
@@ -23,4 +24,4 @@ def mark_backlog(articles: Sequence[Article], *, deliver: int) -> list[Article]:
         reverse=True,
     )
     newest = set(order[:deliver])
-    return [a.evolve(backlog=i not in newest) for i, a in enumerate(articles)]
+    return [a.evolve(backlog=i not in newest, first_fetch=True) for i, a in enumerate(articles)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 FIELDS = ("title", "source", "author")
@@ -241,28 +241,47 @@ def parse_query(query: str) -> Node:
     return _Parser(query).parse()
 
 
-def _contains(haystack: list[str], needle: tuple[str, ...]) -> bool:
-    if len(needle) == 1:
-        return needle[0] in haystack
-    width = len(needle)
-    return any(tuple(haystack[i : i + width]) == needle for i in range(len(haystack) - width + 1))
+@dataclass(frozen=True)
+class Words:
+    """A text's words, in order and as a set: what matching reads."""
+
+    order: list[str]
+    found: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> Words:
+        order = words_of(text)
+        return cls(order, frozenset(order))
+
+    def contain(self, needle: tuple[str, ...]) -> bool:
+        if not all(word in self.found for word in needle):
+            return False
+        if len(needle) == 1:
+            return True
+        width = len(needle)
+        order = self.order
+        return any(tuple(order[i : i + width]) == needle for i in range(len(order) - width + 1))
 
 
 def matches(node: Node, fields: Mapping[str, str]) -> bool:
     """Does a story match? `fields` has "title", "source", "author" and "text"."""
-    cache: dict[str | None, list[str]] = {}
+    cache: dict[str | None, Words] = {}
 
-    def words(field: str | None) -> list[str]:
+    def words(field: str | None) -> Words:
         if field not in cache:
-            if field is None:
-                cache[None] = words_of(" \n ".join(fields.values()))
-            else:
-                cache[field] = words_of(fields.get(field, ""))
+            text = " \n ".join(fields.values()) if field is None else fields.get(field, "")
+            cache[field] = Words.of(text)
         return cache[field]
+
+    return matches_words(node, words)
+
+
+def matches_words(node: Node, words: Callable[[str | None], Words]) -> bool:
+    """Does a story match, given its words by field (None: all its text)?"""
 
     def check(current: Node) -> bool:
         if isinstance(current, Term):
-            return _contains(words(current.field), current.words)
+            return words(current.field).contain(current.words)
         if isinstance(current, Not):
             return not check(current.operand)
         if isinstance(current, And):

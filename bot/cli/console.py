@@ -19,7 +19,7 @@ from typing import TextIO
 from redis.asyncio import Redis
 
 from bot.app import RunningBot, run_bot
-from bot.commands.core import Caller
+from bot.commands.caller import Caller
 from bot.platforms.console_adapter import is_terminal
 from bot.render.plain import format_reply
 from bot.render.terminal import render_reply_terminal
@@ -98,7 +98,7 @@ async def run_console(
     async def session(bot: RunningBot) -> None:
         nonlocal status
         core = bot.command_core(settings)
-        caller = Caller(CONSOLE_CHANNEL, user="console", admin=True)
+        caller = Caller(CONSOLE_CHANNEL, user="console", admin=True, public=True)
         if is_terminal(out):
             out.write("newsbot console: type /news help for the commands, quit to leave.\n")
         try:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.commands.alert_commands import AlertCommands
 from bot.commands.article_summary import read_source, summarize_document
+from bot.commands.caller import Caller
 from bot.errors import NewsbotError
 from bot.metrics import Metrics
 from bot.net.fetch import Fetcher
@@ -40,15 +41,6 @@ from handlers.summarize import Abstractive, Budget
 
 log = logging.getLogger(__name__)
 SEARCH_LIMIT = 10
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who sent a command, from where, and whether the platform says they manage it."""
-
-    channel: ChannelRef
-    user: str
-    admin: bool = False
 
 
 class CommandCore:
@@ -74,6 +66,7 @@ class CommandCore:
         self._subscriptions = SubscriptionStore(client, keys)
         self._router = Router(client, keys, ttl=settings.retention_seconds, clock=clock)
         self._scheduler = Scheduler(client, keys, default_zone=settings.timezone, clock=clock)
+        self._alerts = AlertCommands(client, keys, settings, clock=clock)
         self._search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
         self._poller = Poller(
             client=client,
@@ -97,6 +90,8 @@ class CommandCore:
         This is the per-command boundary: whatever goes wrong, the adapter gets a reply and
         lives on, and an unexpected error is logged with its traceback."""
         try:
+            if caller.public is not None:
+                await self._subscriptions.set_visibility(caller.channel, public=caller.public)
             return await self._answer(caller, text)
         except RedisError:
             log.exception("command failed: Redis", extra={"channel": str(caller.channel)})
@@ -144,6 +139,8 @@ class CommandCore:
             return await self.search(channel, command.query)
         if command.name == "summarize":
             return await self.summarize(command.target)
+        if command.name == "alert":
+            return await self._alerts.run(caller, command)
         return Reply(HELP)
 
     async def subscribe(self, caller: Caller, command: Command) -> Reply:

@@ -12,10 +12,11 @@ from typing import TextIO
 
 from redis.asyncio import Redis
 
-from bot.render.plain import format_digest
+from bot.render.plain import format_alert, format_digest
 from bot.render.terminal import render_digest_terminal
 from bot.roles.outbox_contents import message_contents
 from bot.store.keys import Keys
+from handlers.alerts import AlertMessage
 
 
 def is_terminal(out: TextIO) -> bool:
@@ -41,6 +42,8 @@ class ConsoleDeliverer:
         )
         if isinstance(contents, str):
             text = f"[{channel}] {contents}"
+        elif isinstance(contents, AlertMessage):
+            text = f"[{channel}] {format_alert(contents)}"
         else:
             digest = replace(contents, heading=f"[{channel}] {contents.heading}")
             text = render_digest_terminal(digest) if self._color else format_digest(digest)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.render.text_limits import clip, fit, safe_url, when
+from bot.render.text_limits import clip, fit, marked, safe_url, when
+from handlers.alerts import AlertItem, AlertMessage
 from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.story import DigestItem
@@ -101,23 +102,53 @@ def render_discord_reply(reply: Reply) -> dict[str, Any]:
 
 def render_discord(digest: Digest) -> list[dict[str, Any]]:
     """Create-message bodies, split across messages as needed."""
+    heading = fit(digest.heading, 500, escape)
+    return _split(heading, [embed_for(item) for item in digest.items], digest.more)
+
+
+def _split(heading: str, embeds: list[dict[str, Any]], more: int) -> list[dict[str, Any]]:
+    """Messages of at most 10 embeds and 6,000 characters each, the heading on the first."""
     messages: list[list[dict[str, Any]]] = [[]]
     used = 0
-    for item in digest.items:
-        embed = embed_for(item)
+    for embed in embeds:
         size = embed_text(embed)
         if len(messages[-1]) >= MAX_EMBEDS or used + size > MESSAGE_EMBED_TEXT:
             messages.append([])
             used = 0
         messages[-1].append(embed)
         used += size
-    heading = fit(digest.heading, 500, escape)
     payloads: list[dict[str, Any]] = []
-    for number, embeds in enumerate(messages, start=1):
+    for number, chunk in enumerate(messages, start=1):
         content = f"**{heading}**" if number == 1 else ""
-        if number == len(messages) and digest.more:
-            content = (content + "\n" if content else "") + f"…and {digest.more} more"
+        if number == len(messages) and more:
+            content = (content + "\n" if content else "") + f"…and {more} more"
         payloads.append(
-            {"content": clip(content, CONTENT), "embeds": embeds, "allowed_mentions": NO_MENTIONS}
+            {"content": clip(content, CONTENT), "embeds": chunk, "allowed_mentions": NO_MENTIONS}
         )
     return payloads
+
+
+def alert_embed(shown: AlertItem) -> dict[str, Any]:
+    """A story an alert matched: its summary with the matched words in bold."""
+    item = shown.item
+    summary = marked(item.summary, shown.words, DESCRIPTION - 400, escape, lambda r: f"**{r}**")
+    found = ", ".join(f"**{escape(w)}**" for w in sorted(shown.words))
+    about = f"alert {shown.alert_id}" + (f" {shown.query!r}" if shown.query else "")
+    embed: dict[str, Any] = {
+        "title": fit(item.title, EMBED_TITLE, escape) or "(untitled)",
+        "description": f"{summary}\nmatched: {clip(found, 300)}".strip(),
+        "footer": {"text": fit(f"{item.source} · {about}", FOOTER, defuse)},
+    }
+    url = safe_url(item.url)
+    if url:
+        embed["url"] = url
+    if item.published:
+        embed["timestamp"] = item.published.isoformat()
+    return embed
+
+
+def render_discord_alert(message: AlertMessage) -> list[dict[str, Any]]:
+    """Create-message bodies: the heading, then one embed per match, split as needed."""
+    return _split(
+        fit(message.heading, 500, escape), [alert_embed(shown) for shown in message.items], 0
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.render.text_limits import safe_url, when
+from handlers.alerts import AlertMessage
 from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.safe_text import one_line, printable
@@ -33,3 +34,12 @@ def format_digest(digest: Digest) -> str:
 def format_reply(reply: Reply) -> str:
     """The reply's text, then its stories."""
     return "\n\n".join([printable(reply.text), *(format_item(item) for item in reply.items)])
+
+
+def format_alert(message: AlertMessage) -> str:
+    """The heading, then each story with the alert that fired and the words it found."""
+    blocks = [printable(message.heading)]
+    for shown in message.items:
+        found = ", ".join(sorted(shown.words))
+        blocks.append(f"{format_item(shown.item)}\n  alert {shown.alert_id}: {one_line(found)}")
+    return "\n\n".join(blocks)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.render.text_limits import clip, fit, safe_url, when
+from bot.render.text_limits import clip, fit, marked, safe_url, when
+from handlers.alerts import AlertItem, AlertMessage
 from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.story import DigestItem
@@ -123,3 +124,49 @@ def render_slack_reply(reply: Reply) -> dict[str, Any]:
         blocks += more
         used += size
     return {"text": fit(reply.text, 300, escape) or " ", "blocks": blocks}
+
+
+def alert_blocks(shown: AlertItem) -> list[Block]:
+    """A story an alert matched: linked title, summary with the matched words in bold, and
+    a context line naming the alert and the words."""
+    item = shown.item
+    title = f"*{link(item.url, clip(item.title, TITLE) or '(untitled)')}*"
+    if len(title) > SECTION_TEXT // 2:
+        title = f"*{fit(item.title or '(untitled)', TITLE, escape)}*"
+    summary = marked(item.summary, shown.words, SUMMARY, escape, lambda run: f"*{run}*")
+    found = ", ".join(f"*{escape(w)}*" for w in sorted(shown.words))
+    about = f"alert {shown.alert_id}" + (f" {shown.query!r}" if shown.query else "")
+    context = fit(f"{item.source} · {when(item.published)} · {about}", CONTEXT_TEXT, escape)
+    return [
+        {
+            "type": "section",
+            "block_id": f"alert-{shown.alert_id}-{item.id}"[:255],
+            "text": _mrkdwn(f"{title}\n{summary}" if summary else title),
+        },
+        {
+            "type": "context",
+            "elements": [_mrkdwn(context), _mrkdwn(clip(f"matched: {found}", CONTEXT_TEXT))],
+        },
+    ]
+
+
+def render_slack_alert(message: AlertMessage) -> list[dict[str, Any]]:
+    """One `chat.postMessage` body per 20 matches (a batch holds at most 10)."""
+    heading = {
+        "type": "header",
+        "text": {"type": "plain_text", "emoji": True, "text": clip(message.heading, HEADER_TEXT)},
+    }
+    payloads = []
+    for start in range(0, max(len(message.items), 1), 20):
+        blocks = [heading]
+        for shown in message.items[start : start + 20]:
+            blocks += alert_blocks(shown)
+        payloads.append(
+            {
+                "text": fit(message.heading, 300, escape),
+                "blocks": blocks[:MAX_BLOCKS],
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
+        )
+    return payloads

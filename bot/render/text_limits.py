@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
+from handlers.alerts import highlight
+
 
 def clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters at a word boundary, with an ellipsis when cut.
@@ -45,3 +47,17 @@ def fit(text: str, limit: int, encode: Callable[[str], str]) -> str:
             return encoded
         size -= max(len(encoded) - limit, 1)
     return ""
+
+
+def marked(
+    text: str,
+    words: frozenset[str],
+    limit: int,
+    encode: Callable[[str], str],
+    bold: Callable[[str], str],
+) -> str:
+    """`text` clipped and encoded with each matched word in bold, within `limit`; without
+    the bold when it would not fit."""
+    runs = highlight(clip(text, limit), words)
+    shown = "".join(bold(encode(run)) if hit else encode(run) for run, hit in runs)
+    return shown if len(shown) <= limit else fit(text, limit, encode)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.roles.alerting import AlertStep
 from bot.roles.routing import Router, RouteStep
 from bot.store.fold_index import RedisStoryIndex
 from bot.store.keys import Keys
@@ -157,5 +158,6 @@ def build_pipeline(
             dedup=dedup_index,
         ),
         RouteStep(Router(client, keys, ttl=ttl, clock=clock), SubscriptionStore(client, keys)),
+        AlertStep(client, keys, ttl=ttl, clock=clock),
     ]
     return Pipeline(steps, failure_sink=sink if record_failures else None)

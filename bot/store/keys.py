@@ -34,7 +34,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``chan:{channel}`` hash: the channel's settings (schedule, quiet_message) and digest
   state (``slot``: the due time of the digest being built, ``last_digest``), and
   ``failed``/``failed_at`` while the platform refuses the channel for good, and
-  ``refusal_told`` once its subscriber was told so.
+  ``refusal_told`` once its subscriber was told so, and ``public`` ("1" when everyone in
+  the workspace can see it, as the platform last said).
 - ``digests:due`` zset: channel scored by when its next digest is due; a claim leases it.
 - ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
 - ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
@@ -63,6 +64,22 @@ Key (after the prefix), type, what it holds, and what bounds it:
   two answer it. TTL 15 minutes (an interaction token's life).
 - ``dm_closed:{platform}`` hash: user -> when a DM to them was refused because they closed
   their DMs; cleared by their next command. Bounded by the platform's members.
+- ``alerts`` hash: alert id -> the alert as JSON (owner, workspace, the channel it was
+  made in, its channel for a channel alert, query). Bounded by NEWSBOT_ALERTS_PER_USER.
+- ``alerts:seq`` string: counter behind the short alert ids ``a1``, ``a2`` …
+- ``alerts:version`` string: bumped on every add and remove, so every pipeline process
+  rebuilds its alert index within a batch.
+- ``alerts:of:{platform}:{user}`` set: a member's alert ids.
+- ``alerts:paused`` hash: "{platform}:{user}" -> until when their alerts are paused
+  (epoch seconds; "closed" while their DMs are closed, until `alert resume`).
+- ``alerts:fired`` hash: alert id -> when it last matched a story.
+- ``story:{sid}:alerted`` set: the alerts a story already fired, so a folded copy never
+  alerts again. TTL = retention.
+- ``alerts:batch:{target}`` list: matches waiting for a member's next DM (at most one a
+  minute), as JSON. Trimmed to the newest 100.
+- ``alerts:last:{target}`` string: when the member's last alert DM was queued. Expires.
+- ``alerts:due`` zset: DM targets with a waiting batch, by when it may go.
+- ``alerts:batches`` string: counter behind alert DMs' delivery ids.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -168,6 +185,46 @@ class Keys:
 
     def delivery_parts(self, delivery_hash: str) -> str:
         return f"{self.prefix}parts:{delivery_hash}"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}alerts"
+
+    @property
+    def alerts_seq(self) -> str:
+        return f"{self.prefix}alerts:seq"
+
+    @property
+    def alerts_version(self) -> str:
+        return f"{self.prefix}alerts:version"
+
+    def alerts_of(self, owner: str) -> str:
+        return f"{self.prefix}alerts:of:{owner}"
+
+    @property
+    def alerts_paused(self) -> str:
+        return f"{self.prefix}alerts:paused"
+
+    @property
+    def alerts_fired(self) -> str:
+        return f"{self.prefix}alerts:fired"
+
+    def story_alerted(self, story_id: str) -> str:
+        return f"{self.prefix}story:{story_id}:alerted"
+
+    def alert_batch(self, target: str) -> str:
+        return f"{self.prefix}alerts:batch:{target}"
+
+    def alert_last(self, target: str) -> str:
+        return f"{self.prefix}alerts:last:{target}"
+
+    @property
+    def alerts_due(self) -> str:
+        return f"{self.prefix}alerts:due"
+
+    @property
+    def alert_batches(self) -> str:
+        return f"{self.prefix}alerts:batches"
 
     @property
     def discord_gateway(self) -> str:

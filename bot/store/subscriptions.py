@@ -110,6 +110,10 @@ class SubscriptionStore:
                 pipe.hset(key, mapping=values)
             await pipe.execute()
 
+    async def set_visibility(self, channel: ChannelRef, *, public: bool) -> None:
+        """Record whether everyone in the workspace can see the channel (for alerts)."""
+        await self._client.hset(self._keys.channel(str(channel)), "public", "1" if public else "0")
+
     async def channel_settings(self, channel: ChannelRef) -> dict[str, str]:
         return cast(dict[str, str], await self._client.hgetall(self._keys.channel(str(channel))))
 

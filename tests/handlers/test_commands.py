@@ -49,7 +49,15 @@ def test_slack_escaped_links_are_unwrapped() -> None:
         ("summarize file:///etc/passwd", "http:// or https://"),
         ("search", "say what to search for"),
         ("frobnicate", "unknown command 'frobnicate'"),
-        ("alert add bitcoin", "not available"),
+        ("alert", "say add, list, remove, pause or resume"),
+        ("alert add", "say what the alert looks for"),
+        ("alert add -sport NOT football", "needs a word to look for"),
+        ("alert add the of and", "only common words"),
+        ("alert add (ukraine", "is never closed"),
+        ("alert remove 3", "its id, like a3"),
+        ("alert pause soon", "30m, 2h, 3d or 1w"),
+        ("alert pause 60w", "at most a year"),
+        ("alert list all", "takes nothing"),
     ],
 )
 def test_mistakes_say_what_is_wrong(text: str, says: str) -> None:
@@ -89,3 +97,16 @@ def test_any_text_parses_or_gives_a_command_error(text: str) -> None:
         assert str(exc)
     else:
         assert command.name
+
+
+def test_alert_commands_read_as_written() -> None:
+    added = parse_command('alert add "interest rates" -mortgage')
+    assert (added.action, added.query, added.channel) == ("add", '"interest rates" -mortgage', "")
+    assert not added.manager_only, "a personal alert is anyone's"
+    channel = parse_command("alert add ukraine ceasefire in <#C0123|news>")
+    assert (channel.query, channel.channel) == ("ukraine ceasefire", "C0123")
+    assert channel.manager_only, "a channel alert posts for everyone there"
+    assert parse_command("alert remove A7").target == "a7"
+    assert parse_command("alert pause 2h").seconds == 7200
+    assert parse_command("alert pause 1w").seconds == 7 * 86400
+    assert parse_command("alert resume").action == "resume"

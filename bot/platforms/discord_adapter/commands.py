@@ -23,7 +23,8 @@ from discord import app_commands
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.commands.core import Caller, CommandCore
+from bot.commands.caller import Caller
+from bot.commands.core import CommandCore
 from bot.platforms.discord_adapter.connection import missing_from
 from bot.platforms.discord_adapter.deliverer import DM_WORKSPACE
 from bot.render.discord_embeds import render_discord_reply
@@ -40,15 +41,11 @@ INTERACTION_TTL = 15 * 60  # an interaction token's life
 AUTOCOMPLETE_MAX = 25  # Discord shows at most 25 choices
 CHOICE_NAME = 100
 # Answered at once: no Redis, no network.
-IMMEDIATE = frozenset({"help", "alert"})
+IMMEDIATE = frozenset({"help"})
 # Commands that work outside a server channel (in a DM with the bot).
 ANYWHERE = frozenset({"help", "summarize", "alert"})
 # Commands whose result is posted in the channel: say so when the bot cannot post there.
 POSTING = frozenset({"subscribe", "digest", "schedule", "feeds"})
-ALERTS_COMING = (
-    "Keyword alerts are coming in the next version of newsbot: they will DM you the "
-    "stories that match your query. Until then, /news search finds stored stories."
-)
 NOT_HERE = (
     "/news {name} works in a server channel (it acts on that channel's feeds); "
     "run it there. In a DM, /news summarize and /news help work."
@@ -58,6 +55,16 @@ NOT_HERE = (
 def command_text(name: str, *parts: str | int | None) -> str:
     """A subcommand and its options as the command text the grammar reads."""
     return " ".join([name, *(str(p).strip() for p in parts if p not in (None, ""))])
+
+
+def everyone_sees(interaction: discord.Interaction) -> bool | None:
+    """Can @everyone view the channel (from the gateway's cache)? None when not cached."""
+    channel, guild = interaction.channel, interaction.guild
+    if interaction.guild_id is None:
+        return False
+    if not isinstance(channel, discord.abc.GuildChannel) or guild is None:
+        return None
+    return channel.permissions_for(guild.default_role).view_channel
 
 
 class Answerer:
@@ -91,8 +98,6 @@ class Answerer:
             await interaction.response.send_message(body["content"], embeds=embeds, ephemeral=True)
 
     async def _reply(self, interaction: discord.Interaction, name: str, text: str) -> Reply:
-        if name == "alert":
-            return Reply(ALERTS_COMING)
         if interaction.guild_id is None and name not in ANYWHERE:
             return refusal(NOT_HERE.format(name=name))
         if name not in IMMEDIATE:
@@ -106,6 +111,7 @@ class Answerer:
             channel,
             user=str(interaction.user.id),
             admin=interaction.guild_id is not None and interaction.permissions.manage_channels,
+            public=everyone_sees(interaction),
         )
         reply = await self._core.handle(caller, text)
         if not reply.ok and name in USAGE and USAGE[name] not in reply.text:

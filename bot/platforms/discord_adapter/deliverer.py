@@ -16,7 +16,9 @@ Refusals become `DeliveryFailed`:
   minute); every delivery stays queued and /healthz says so.
 
 DMs are ``discord:dm:{user id}`` deliveries (alerts and notices). A member who closed
-their DMs (50007) is recorded in ``dm_closed:discord`` and the delivery dropped.
+their DMs (50007) is recorded in ``dm_closed:discord``, the delivery dropped, and their
+alerts paused until `alert resume`; they are told once, in the channel where they made
+their newest alert.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ from redis.asyncio import Redis
 
 from bot.platforms.discord_adapter.connection import DiscordTokenRefused
 from bot.platforms.discord_adapter.permissions import missing_permissions
-from bot.render.discord_embeds import render_discord, render_discord_text
+from bot.render.discord_embeds import render_discord, render_discord_alert, render_discord_text
 from bot.roles.outbox import DeliveryFailed
 from bot.roles.outbox_contents import message_contents
 from bot.roles.outbox_parts import send_parts
+from bot.store.alerts import AlertStore
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
 from bot.store.subscriptions import subscriber_to_tell
+from handlers.alerts import AlertMessage
 from handlers.channels import ChannelRef
 
 log = logging.getLogger(__name__)
@@ -102,11 +106,12 @@ class DiscordDeliverer:
         await self._check_token()
         channel = ChannelRef.parse(message["channel"])
         contents = await message_contents(self._client, self._keys, message)
-        payloads = (
-            [render_discord_text(contents)]
-            if isinstance(contents, str)
-            else render_discord(contents)
-        )
+        if isinstance(contents, str):
+            payloads = [render_discord_text(contents)]
+        elif isinstance(contents, AlertMessage):
+            payloads = render_discord_alert(contents)
+        else:
+            payloads = render_discord(contents)
         delivery = message.get("delivery", "")
 
         async def send(number: int, payload: dict[str, Any]) -> None:
@@ -154,9 +159,7 @@ class DiscordDeliverer:
             log.error("Discord refuses the bot token; deliveries wait until it works")
             return DeliveryFailed("Discord refuses the token", retry_after=TOKEN_RECHECK)
         if exc.code == DMS_CLOSED or (channel.workspace == DM_WORKSPACE and exc.status == 403):
-            await self._client.hset(
-                self._keys.dm_closed(self.platform), channel.channel, str(int(time.time()))
-            )
+            await self._dms_closed(channel.channel)
             return DeliveryFailed(
                 f"{exc.code}: the member does not accept DMs from the bot", permanent=True
             )
@@ -196,6 +199,37 @@ class DiscordDeliverer:
             log.warning(
                 "could not tell the subscriber that a channel refuses",
                 extra={"channel": str(channel), "user": user, "error": str(exc)},
+            )
+
+    async def _dms_closed(self, user: str) -> None:
+        """Pause the member's alerts and tell them once, where they made their newest alert."""
+        store = AlertStore(self._client, self._keys)
+        origin = await store.dms_closed(self.platform, user, time.time())
+        if origin is None:
+            return
+        where = ChannelRef.parse(origin)
+        note = (
+            f"<@{user}> newsbot cannot send you direct messages, so your alerts are paused. "
+            "Allow direct messages from server members (this server's Privacy Settings), "
+            "then run /news alert resume."
+        )
+        try:
+            target = self._rest.get_partial_messageable(
+                int(where.channel), guild_id=int(where.workspace)
+            )
+            await target.send(
+                content=note,
+                allowed_mentions=discord.AllowedMentions(
+                    users=[discord.Object(int(user))],
+                    everyone=False,
+                    roles=False,
+                    replied_user=False,
+                ),
+            )
+        except (discord.HTTPException, ValueError) as exc:
+            log.warning(
+                "could not tell a member that their DMs are closed",
+                extra={"user": user, "channel": origin, "error": str(exc)},
             )
 
     async def direct_message(self, user: str, text: str) -> None:

@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -27,13 +27,15 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands.core import Caller, CommandCore
+from bot.commands.caller import Caller
+from bot.commands.core import CommandCore
 from bot.render.slack_blocks import render_slack_reply
 from handlers.channels import ChannelRef
 
 log = logging.getLogger(__name__)
 
 ADMIN_CACHE_SECONDS = 300.0
+CHANNEL_CACHE_SECONDS = 300.0
 # What the first, immediate answer says for commands that take a while.
 WORKING = {
     "subscribe": "Subscribing… (fetching the feed)",
@@ -52,16 +54,40 @@ NOT_A_MEMBER = (
 )
 
 
-async def is_member(api: AsyncWebClient, channel: str) -> bool:
-    """Is the bot in the channel? (`conversations.info`; DMs and unknown answers count as yes.)"""
-    if channel.startswith("D"):
-        return True
-    try:
-        answer = await api.conversations_info(channel=channel)
-    except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else ""
-        return error != "channel_not_found"  # a private channel the bot is not in
-    return bool((answer.get("channel") or {}).get("is_member", True))
+@dataclass(frozen=True)
+class ChannelFacts:
+    """What `conversations.info` says of a channel: is the bot in it, is it public."""
+
+    member: bool
+    public: bool | None
+
+
+class Channels:
+    """`conversations.info` per channel, remembered for a few minutes."""
+
+    def __init__(self, api: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic):
+        self._api = api
+        self._clock = clock
+        self._known: dict[str, tuple[ChannelFacts, float]] = {}
+
+    async def facts(self, channel: str) -> ChannelFacts:
+        """DMs count as member and not public; an answer Slack refuses, as member and
+        unknown (a private channel the bot is not in is not found)."""
+        if channel.startswith("D"):
+            return ChannelFacts(member=True, public=False)
+        known = self._known.get(channel)
+        if known is not None and self._clock() - known[1] < CHANNEL_CACHE_SECONDS:
+            return known[0]
+        try:
+            answer = await self._api.conversations_info(channel=channel)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else ""
+            return ChannelFacts(member=error != "channel_not_found", public=None)
+        info: dict[str, Any] = answer.get("channel") or {}
+        private = bool(info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
+        facts = ChannelFacts(member=bool(info.get("is_member", True)), public=not private)
+        self._known[channel] = (facts, self._clock())
+        return facts
 
 
 def command_text(text: str) -> str:
@@ -102,6 +128,7 @@ def build_app(
     *, api: AsyncWebClient, core: CommandCore, signing_secret: str | None, admins: Admins
 ) -> AsyncApp:
     """The bolt app with the `/news` command; no other listener."""
+    channels = Channels(api)
     app = AsyncApp(
         client=api,
         signing_secret=signing_secret,
@@ -114,13 +141,15 @@ def build_app(
         text = command_text(str(command.get("text", "")))
         first = text.split(maxsplit=1)[0].lower() if text.strip() else "help"
         await ack(text=WORKING[first]) if first in WORKING else await ack()
+        facts = await channels.facts(str(command["channel_id"]))
         caller = Caller(
             ChannelRef("slack", str(command["team_id"]), str(command["channel_id"])),
             user=str(command["user_id"]),
             admin=await admins.is_admin(str(command["user_id"])),
+            public=facts.public,
         )
         reply = await core.handle(caller, text)
-        if first in POSTING_COMMANDS and not await is_member(api, caller.channel.channel):
+        if first in POSTING_COMMANDS and not facts.member:
             reply = replace(reply, text=f"{reply.text}\n{NOT_A_MEMBER}")
         body = render_slack_reply(reply)
         await respond(response_type="ephemeral", replace_original=False, **body)

@@ -19,6 +19,7 @@ minute until the token works again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -29,13 +30,15 @@ from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render.slack_blocks import escape, render_slack
+from bot.render.slack_blocks import escape, render_slack, render_slack_alert
 from bot.roles.outbox import DeliveryFailed
 from bot.roles.outbox_contents import message_contents
 from bot.roles.outbox_parts import send_parts
+from bot.store.alerts import DM, AlertStore
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
 from bot.store.subscriptions import subscriber_to_tell
+from handlers.alerts import AlertMessage
 from handlers.channels import ChannelRef
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,16 @@ CHANNEL_REFUSALS = {
     "channel_not_found": "the channel does not exist (any more), or the bot cannot see it",
     "is_archived": "the channel is archived",
 }
+# Slack will not let the bot DM this member.
+DM_REFUSALS = frozenset(
+    {
+        "user_disabled",
+        "user_not_found",
+        "user_not_visible",
+        "cannot_dm_bot",
+        "messages_tab_disabled",
+    }
+)
 TOKEN_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 )
@@ -84,11 +97,15 @@ class SlackDeliverer:
         await self._check_token()
         channel = ChannelRef.parse(message["channel"])
         contents = await message_contents(self._client, self._keys, message)
-        payloads: list[dict[str, Any]] = (
-            [{"text": escape(contents), "unfurl_links": False, "unfurl_media": False}]
-            if isinstance(contents, str)
-            else render_slack(contents)
-        )
+        payloads: list[dict[str, Any]]
+        if isinstance(contents, str):
+            payloads = [{"text": escape(contents), "unfurl_links": False, "unfurl_media": False}]
+        elif isinstance(contents, AlertMessage):
+            payloads = render_slack_alert(contents)
+        else:
+            payloads = render_slack(contents)
+        if channel.workspace == DM:
+            channel = await self._open_dm(channel)
         await send_parts(
             self._client,
             self._keys,
@@ -97,6 +114,33 @@ class SlackDeliverer:
             send=lambda _, payload: self._post(channel, payload),
             pace=lambda: self._pacer.wait(str(channel)),
         )
+
+    async def _open_dm(self, channel: ChannelRef) -> ChannelRef:
+        """A ``slack:dm:{user}`` delivery's conversation; a member who cannot be sent DMs
+        is recorded, their alerts paused, and they are told once."""
+        try:
+            opened = await self._web.conversations_open(users=channel.channel)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) if exc.response is not None else ""
+            if error in DM_REFUSALS:
+                await self._dms_closed(channel.channel)
+                raise DeliveryFailed(f"{error}: cannot DM the member", permanent=True) from exc
+            raise self._refusal(exc) from exc
+        return ChannelRef("slack", DM, str((opened.get("channel") or {}).get("id", "")))
+
+    async def _dms_closed(self, user: str) -> None:
+        origin = await AlertStore(self._client, self._keys).dms_closed("slack", user, time.time())
+        if origin is None:
+            return
+        where = ChannelRef.parse(origin).channel
+        with contextlib.suppress(SlackApiError):
+            await self._web.chat_postEphemeral(
+                channel=where,
+                user=user,
+                text="newsbot cannot send you direct messages, so your alerts are paused. "
+                "Open the newsbot app's Messages tab (or ask an admin to allow it), then run "
+                "/news alert resume.",
+            )
 
     async def _post(self, channel: ChannelRef, payload: dict[str, Any]) -> None:
         try:

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.commands.core import Caller, CommandCore
+from bot.commands.caller import Caller
+from bot.commands.core import CommandCore
 from bot.metrics import Metrics
 from bot.net.fetch import Fetcher
 from bot.net.guard import allow_any

@@ -1,0 +1,19 @@
+"""Who sent a `/news` command, from where: what every platform adapter hands the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.channels import ChannelRef
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a command, from where, and whether the platform says they manage it."""
+
+    channel: ChannelRef
+    user: str
+    admin: bool = False
+    # Whether everyone in the workspace can see the channel, as the platform said (None:
+    # not known). Recorded on the channel: alerts follow the feeds of public channels.
+    public: bool | None = None

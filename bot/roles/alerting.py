@@ -1,0 +1,157 @@
+"""Matching new stories against keyword alerts, in the pipeline; sending batched DMs.
+
+`AlertStep` runs after routing. It keeps an index of every alert by its required words
+(`handlers.alerts.AlertIndex`), rebuilt whenever ``alerts:version`` moves, so a new alert
+counts from the next batch in every pipeline process. A story is matched against its
+title, source, author, summary and full text; only the alerts whose required words the
+story has are evaluated in full.
+
+A match counts only within the alert's scope: the story's feed must be subscribed in a
+public channel of the alert's workspace (or guild), or in the channel where the alert was
+made (for a channel alert: the channel it posts to). A channel is public when its
+platform said so (``public`` on ``chan:{channel}``, set by the chat adapters); unknown
+counts as private. Stories never alert when they are edits, copies of a story already
+seen (one alert per story, however many copies), or from a feed's first fetch. A member
+whose alerts are paused gets nothing, and nothing is saved up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.stopping import sleep_unless_stopped
+from bot.store.alerts import Alert, AlertStore, Match
+from bot.store.keys import Keys
+from handlers.alerts import AlertIndex, Hit, StoryText
+from handlers.article import Article
+from handlers.channels import ChannelRef
+from handlers.offload import off_loop
+from handlers.query import QueryError, parse_query
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY = 1.0
+
+
+def story_text(article: Article) -> StoryText:
+    body = article.content or article.description
+    return StoryText(
+        title=article.title,
+        source=article.source,
+        author=article.author,
+        text=f"{article.summary}\n{body}",
+    )
+
+
+def may_alert(article: Article) -> bool:
+    return not (article.update or article.backlog or article.first_fetch or article.is_copy)
+
+
+def build_index(alerts: Sequence[Alert]) -> AlertIndex:
+    parsed = []
+    for alert in alerts:
+        try:
+            parsed.append((alert.id, parse_query(alert.query)))
+        except QueryError:
+            log.warning("an alert's query no longer parses; skipped", extra={"alert": alert.id})
+    return AlertIndex(parsed)
+
+
+class AlertStep:
+    """Pipeline step after routing: queue each new story for the alerts it matches."""
+
+    name = "alert"
+    required = False
+
+    def __init__(
+        self, client: Redis, keys: Keys, *, ttl: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._clock = clock
+        self._store = AlertStore(client, keys, ttl=ttl)
+        self._version = -1
+        self._alerts: dict[str, Alert] = {}
+        self._index = AlertIndex([])
+
+    async def _refresh(self) -> None:
+        version = await self._store.version()
+        if version == self._version:
+            return
+        alerts = await self._store.all()
+        self._index = await off_loop(build_index, alerts)
+        self._alerts = {a.id: a for a in alerts}
+        self._version = version
+
+    async def run(self, articles: Sequence[Article]) -> list[Article]:
+        candidates = [a for a in articles if may_alert(a)]
+        if candidates:
+            await self._refresh()
+        if candidates and len(self._index):
+            texts = [story_text(a) for a in candidates]
+            hits = await off_loop(lambda: [self._index.match(t) for t in texts])
+            for article, found in zip(candidates, hits, strict=True):
+                if found:
+                    await self._matched(article, found)
+        return list(articles)
+
+    async def _matched(self, article: Article, hits: list[Hit]) -> None:
+        now = self._clock()
+        alerts = [self._alerts[h.alert_id] for h in hits if h.alert_id in self._alerts]
+        in_scope = await self._in_scope(article.feed_id, alerts)
+        paused = await self._store.paused([a.owner for a in in_scope], now)
+        wanted = [a for a in in_scope if a.owner not in paused]
+        fresh = set(await self._store.first_time(article.story_id, [a.id for a in wanted]))
+        words = {h.alert_id: h.words for h in hits}
+        for alert in wanted:
+            if alert.id in fresh:
+                match = Match(alert.id, article.story_id, tuple(sorted(words[alert.id])))
+                await self._store.queue(alert, match, now)
+                log.info(
+                    "alert matched",
+                    extra={"alert": alert.id, "story": article.story_id, "target": alert.target},
+                )
+
+    async def _in_scope(self, feed_id: str, alerts: Sequence[Alert]) -> list[Alert]:
+        """The alerts allowed to see a story of this feed."""
+        channels = sorted(str(c) for c in await self._client.hkeys(self._keys.feed_subs(feed_id)))
+        if not channels:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for channel in channels:
+                pipe.hget(self._keys.channel(channel), "public")
+            flags = await pipe.execute()
+        public = {c for c, flag in zip(channels, flags, strict=True) if flag == "1"}
+        refs = {c: ChannelRef.parse(c) for c in channels}
+
+        def sees(alert: Alert) -> bool:
+            own = alert.channel or alert.origin
+            return any(
+                c == own
+                or (
+                    c in public
+                    and refs[c].platform == alert.platform
+                    and refs[c].workspace == alert.workspace
+                )
+                for c in channels
+            )
+
+        return [a for a in alerts if sees(a)]
+
+
+async def run_alert_flusher(
+    store: AlertStore, stop: asyncio.Event, *, every: float = FLUSH_EVERY
+) -> None:
+    """Send each member's waiting alert matches once their minute is up."""
+    while not stop.is_set():
+        try:
+            await store.flush_due()
+        except RedisError as exc:
+            log.warning("cannot reach Redis to send alert DMs; retrying", extra={"error": str(exc)})
+        await sleep_unless_stopped(stop, every)

@@ -1,0 +1,276 @@
+"""Keyword alerts in Redis: the alerts themselves, pauses, and the DMs waiting to go.
+
+A personal alert's matches wait in ``alerts:batch:{target}`` and go out as one DM at most
+once a minute per member: the first match at once, the ones after it merged into the next
+DM. A Lua script moves a batch onto the outbox in one step, with a delivery id, so a
+crash neither loses a batch nor sends it twice. A channel alert's match goes to the
+outbox at once, one message per story (delivery id: alert and story).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bot.store.keys import Keys
+from handlers.alerts import AlertError
+from handlers.channels import ChannelRef
+
+DM_GAP = 60.0  # at most one alert DM a minute per member
+BATCH_MAX = 10  # stories in one DM; the rest go in the next
+BATCH_KEEP = 100  # matches kept waiting per member; older ones are dropped
+CLOSED = "closed"
+DM = "dm"
+
+# KEYS: batch list, last-sent, due zset, outbox stream, batch counter.
+# ARGV: now, gap, target, batch max. Returns how many matches were queued as a DM.
+_FLUSH = """
+local waiting = redis.call('LLEN', KEYS[1])
+if waiting == 0 then redis.call('ZREM', KEYS[3], ARGV[3]) return 0 end
+local now, gap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if now < last + gap then
+  redis.call('ZADD', KEYS[3], last + gap, ARGV[3])
+  return 0
+end
+local take = tonumber(ARGV[4])
+local items = redis.call('LRANGE', KEYS[1], 0, take - 1)
+redis.call('LTRIM', KEYS[1], take, -1)
+local seq = redis.call('INCR', KEYS[5])
+redis.call('XADD', KEYS[4], '*', 'delivery', 'alert:' .. ARGV[3] .. ':' .. seq,
+  'channel', ARGV[3], 'kind', 'alert', 'items', '[' .. table.concat(items, ',') .. ']')
+redis.call('SET', KEYS[2], ARGV[1], 'EX', math.ceil(gap * 10))
+if waiting > take then redis.call('ZADD', KEYS[3], now + gap, ARGV[3])
+else redis.call('ZREM', KEYS[3], ARGV[3]) end
+return #items
+"""
+
+
+def dm_target(platform: str, user: str) -> str:
+    """Where a member's alert DMs are queued: ``{platform}:dm:{user}``."""
+    return str(ChannelRef(platform, DM, user))
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One keyword alert: whose, where it was made, where it posts, what it looks for."""
+
+    id: str
+    platform: str
+    workspace: str
+    user: str
+    origin: str  # the channel it was made in
+    query: str
+    channel: str = ""  # a channel alert's channel; empty for a personal (DM) alert
+    created_at: float = 0.0
+
+    @property
+    def owner(self) -> str:
+        return f"{self.platform}:{self.user}"
+
+    @property
+    def target(self) -> str:
+        return self.channel or dm_target(self.platform, self.user)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Alert:
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class Match:
+    """A story an alert matched, and the words to highlight."""
+
+    alert_id: str
+    story_id: str
+    words: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"a": self.alert_id, "s": self.story_id, "w": list(self.words)})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Match:
+        return cls(str(data["a"]), str(data["s"]), tuple(str(w) for w in data.get("w", [])))
+
+
+class AlertStore:
+    """Add, list, remove, pause and resume alerts; record and queue their matches."""
+
+    def __init__(self, client: Redis, keys: Keys, *, ttl: int = 30 * 86400) -> None:
+        self._client = client
+        self._keys = keys
+        self._ttl = ttl
+        self._flush = client.register_script(_FLUSH)
+
+    async def add(
+        self,
+        *,
+        origin: ChannelRef,
+        user: str,
+        query: str,
+        channel: ChannelRef | None,
+        limit: int,
+        now: float,
+    ) -> Alert:
+        owner = f"{origin.platform}:{user}"
+        if await self._client.scard(self._keys.alerts_of(owner)) >= limit:
+            raise AlertError(
+                f"you have {limit} alerts, the most allowed; remove one first "
+                "(/news alert list shows their ids)"
+            )
+        number = await self._client.incr(self._keys.alerts_seq)
+        alert = Alert(
+            id=f"a{number}",
+            platform=origin.platform,
+            workspace=origin.workspace,
+            user=user,
+            origin=str(origin),
+            query=query,
+            channel=str(channel) if channel else "",
+            created_at=now,
+        )
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(self._keys.alerts, alert.id, alert.to_json())
+            pipe.sadd(self._keys.alerts_of(owner), alert.id)
+            pipe.incr(self._keys.alerts_version)
+            await pipe.execute()
+        return alert
+
+    async def get(self, alert_id: str) -> Alert | None:
+        raw = await self._client.hget(self._keys.alerts, alert_id)
+        return Alert.from_json(str(raw)) if raw else None
+
+    async def of_owner(self, platform: str, user: str) -> list[Alert]:
+        ids = sorted(
+            await self._client.smembers(self._keys.alerts_of(f"{platform}:{user}")),
+            key=lambda a: int(a[1:]) if a[1:].isdigit() else 0,
+        )
+        if not ids:
+            return []
+        raws = await self._client.hmget(self._keys.alerts, ids)
+        return [Alert.from_json(str(raw)) for raw in raws if raw]
+
+    async def remove(self, platform: str, user: str, alert_id: str) -> bool:
+        owner = f"{platform}:{user}"
+        if not await self._client.sismember(self._keys.alerts_of(owner), alert_id):
+            return False
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._keys.alerts, alert_id)
+            pipe.hdel(self._keys.alerts_fired, alert_id)
+            pipe.srem(self._keys.alerts_of(owner), alert_id)
+            pipe.incr(self._keys.alerts_version)
+            await pipe.execute()
+        return True
+
+    async def all(self) -> list[Alert]:
+        raws = await self._client.hvals(self._keys.alerts)
+        return [Alert.from_json(str(raw)) for raw in raws]
+
+    async def version(self) -> int:
+        return int(await self._client.get(self._keys.alerts_version) or 0)
+
+    async def pause(self, platform: str, user: str, until: float | str) -> None:
+        await self._client.hset(self._keys.alerts_paused, f"{platform}:{user}", str(until))
+
+    async def resume(self, platform: str, user: str) -> bool:
+        """Resume a member's alerts; True when they were paused."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._keys.alerts_paused, f"{platform}:{user}")
+            pipe.hdel(self._keys.dm_closed(platform), user)
+            paused, _ = await pipe.execute()
+        return bool(paused)
+
+    async def paused(self, owners: Sequence[str], now: float) -> set[str]:
+        """Which of these owners have their alerts paused now."""
+        if not owners:
+            return set()
+        values = await self._client.hmget(self._keys.alerts_paused, list(owners))
+        return {
+            owner
+            for owner, value in zip(owners, values, strict=True)
+            if value and (value == CLOSED or float(value) > now)
+        }
+
+    async def pause_state(self, platform: str, user: str, now: float) -> str:
+        """ "" when not paused; else until when, or CLOSED."""
+        value = await self._client.hget(self._keys.alerts_paused, f"{platform}:{user}")
+        if not value or (value != CLOSED and float(value) <= now):
+            return ""
+        return str(value)
+
+    async def dms_closed(self, platform: str, user: str, now: float) -> str | None:
+        """Record that a member's DMs are closed to the bot and pause their alerts until
+        `alert resume`. The channel to tell them in (where they made their newest alert),
+        the first time only; None after that, or when they have no alert."""
+        if not await self._client.hsetnx(self._keys.dm_closed(platform), user, str(int(now))):
+            return None
+        await self.pause(platform, user, CLOSED)
+        alerts = await self.of_owner(platform, user)
+        return max(alerts, key=lambda a: a.created_at).origin if alerts else None
+
+    async def last_fired(self, alert_ids: Sequence[str]) -> dict[str, float]:
+        if not alert_ids:
+            return {}
+        values = await self._client.hmget(self._keys.alerts_fired, list(alert_ids))
+        return {a: float(v) for a, v in zip(alert_ids, values, strict=True) if v}
+
+    async def first_time(self, story_id: str, alert_ids: Sequence[str]) -> list[str]:
+        """The alerts that have not fired for this story yet (marking them as fired)."""
+        key = self._keys.story_alerted(story_id)
+        async with self._client.pipeline(transaction=False) as pipe:
+            for alert_id in alert_ids:
+                pipe.sadd(key, alert_id)
+            pipe.expire(key, self._ttl)
+            added = await pipe.execute()
+        return [a for a, new in zip(alert_ids, added[:-1], strict=True) if new]
+
+    async def queue(self, alert: Alert, match: Match, now: float) -> None:
+        """Send a match on: a channel alert's at once, a personal one in the next DM."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hset(self._keys.alerts_fired, alert.id, str(now))
+            if alert.channel:
+                pipe.xadd(
+                    self._keys.outbox(alert.platform),
+                    {
+                        "delivery": f"alert:{alert.id}:{match.story_id}",
+                        "channel": alert.channel,
+                        "kind": "alert",
+                        "items": f"[{match.to_json()}]",
+                    },
+                )
+            else:
+                batch = self._keys.alert_batch(alert.target)
+                pipe.rpush(batch, match.to_json())
+                pipe.ltrim(batch, -BATCH_KEEP, -1)
+            await pipe.execute()
+        if not alert.channel:
+            await self.flush(alert.platform, alert.target, now)
+
+    async def flush(self, platform: str, target: str, now: float) -> int:
+        """Queue the member's waiting matches as one DM if a minute has passed since the
+        last; else mark the batch due then. How many matches went out."""
+        keys = [
+            self._keys.alert_batch(target),
+            self._keys.alert_last(target),
+            self._keys.alerts_due,
+            self._keys.outbox(platform),
+            self._keys.alert_batches,
+        ]
+        return int(await self._flush(keys=keys, args=[now, DM_GAP, target, BATCH_MAX]))
+
+    async def flush_due(self, now: float | None = None) -> int:
+        """Send every batch whose minute is up; how many matches went out."""
+        now = time.time() if now is None else now
+        due = await self._client.zrangebyscore(self._keys.alerts_due, "-inf", now)
+        sent = 0
+        for target in map(str, due):
+            sent += await self.flush(ChannelRef.parse(target).platform, target, now)
+        return sent
