@@ -134,7 +134,7 @@ class AlertCommands:
                 if alert.id in fired
                 else "not fired yet"
             )
-            lines.append(f"{alert.id}  {alert.query!r}  {where}, {last}")
+            lines.append(f"{alert.id}: {alert.query!r} {where}, {last}")
         state = await self._store.pause_state(platform, user, now)
         if state == CLOSED:
             lines.append(

@@ -147,6 +147,7 @@ class FakeDiscord(LoopbackServer):
     _events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # session -> log
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _nonces: dict[tuple[str, str], Sent] = field(default_factory=dict)
+    _dm_users: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -311,7 +312,7 @@ class FakeDiscord(LoopbackServer):
         if self.server_errors > 0:
             self.server_errors -= 1
             return self._error(503, 0, "503: Service Unavailable")
-        if int(channel) in self.closed_dms:
+        if int(channel) in self.closed_dms or self._dm_users.get(int(channel)) in self.closed_dms:
             return self._error(403, 50007, "Cannot send messages to this user")
         if int(channel) not in self.channels and not channel.startswith("96"):
             return self._error(404, 10003, "Unknown Channel")
@@ -390,8 +391,7 @@ class FakeDiscord(LoopbackServer):
             return self._unauthorized()
         user = int((await request.json())["recipient_id"])
         dm = 960000000000000000 + user % 10**12  # stable per user, and starts with "96"
-        if user in self.closed_dms:
-            self.closed_dms.add(dm)
+        self._dm_users[dm] = user
         recipient = {**self.bot_user(), "id": str(user), "bot": False, "username": f"u{user}"}
         return self._json({"id": str(dm), "type": 1, "recipients": [recipient]})
 

@@ -131,6 +131,8 @@ class FakeSlack(LoopbackServer):
     revoked: bool = False
     admins: set[str] = field(default_factory=set)
     outside: set[str] = field(default_factory=set)  # channels the bot is not a member of
+    private: set[str] = field(default_factory=set)  # private channels
+    closed_dms: set[str] = field(default_factory=set)  # users the bot cannot DM
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     acks: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)  # envelope
@@ -258,9 +260,15 @@ class FakeSlack(LoopbackServer):
             channel = str(params.get("channel"))
             return {
                 "ok": True,
-                "channel": {"id": channel, "is_member": channel not in self.outside},
+                "channel": {
+                    "id": channel,
+                    "is_member": channel not in self.outside,
+                    "is_private": channel in self.private,
+                },
             }
         if method == "conversations.open":
+            if params.get("users") in self.closed_dms:
+                return {"ok": False, "error": "user_disabled"}
             return {"ok": True, "channel": {"id": f"D{params.get('users')}"}}
         if method in {"chat.postMessage", "chat.postEphemeral"}:
             channel = str(params.get("channel"))

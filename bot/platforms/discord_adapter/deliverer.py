@@ -217,15 +217,9 @@ class DiscordDeliverer:
             target = self._rest.get_partial_messageable(
                 int(where.channel), guild_id=int(where.workspace)
             )
-            await target.send(
-                content=note,
-                allowed_mentions=discord.AllowedMentions(
-                    users=[discord.Object(int(user))],
-                    everyone=False,
-                    roles=False,
-                    replied_user=False,
-                ),
-            )
+            # The member is named, not pinged: the one allowed mention Discord's spec takes
+            # is a string id, which discord.py does not send.
+            await target.send(content=note, allowed_mentions=discord.AllowedMentions.none())
         except (discord.HTTPException, ValueError) as exc:
             log.warning(
                 "could not tell a member that their DMs are closed",

@@ -242,3 +242,48 @@ async def test_a_private_feeds_credentials_are_never_shown(
     assert "reader:***@" in (await core.handle(ADMIN, "feeds")).text
     gone = await core.handle(ADMIN, f"unsubscribe {url}")
     assert gone.ok and "hunter2" not in gone.text and "reader:***@" in gone.text
+
+
+async def test_alerts_are_added_listed_paused_resumed_and_removed(
+    core: CommandCore, handle: RedisHandle
+) -> None:
+    added = await core.handle(MEMBER, 'alert add "harbour bridge" -closure')
+    assert added.ok and "Alert a1 added" in added.text and "direct message" in added.text
+    assert (await core.handle(MEMBER, "alert add comet")).ok
+    listed = await core.handle(MEMBER, "alert list")
+    assert "a1: '\"harbour bridge\" -closure' by DM, not fired yet" in listed.text
+    assert "a2: 'comet'" in listed.text
+    assert "no alerts" in (await core.handle(ADMIN, "alert list")).text, "alerts are personal"
+    assert "paused until" in (await core.handle(MEMBER, "alert pause 3d")).text
+    assert "Paused until" in (await core.handle(MEMBER, "alert list")).text
+    assert "on again" in (await core.handle(MEMBER, "alert resume")).text
+    assert "were not paused" in (await core.handle(MEMBER, "alert resume")).text
+    refused = await core.handle(ADMIN, "alert remove a1")
+    assert not refused.ok and "no alert a1" in refused.text, "only the owner removes an alert"
+    assert "Removed alert a1" in (await core.handle(MEMBER, "alert remove a1")).text
+    assert "a1" not in (await core.handle(MEMBER, "alert list")).text
+
+
+async def test_alert_limits_and_channel_alerts_are_enforced(
+    handle: RedisHandle, tmp_path: Path, redis_url: str
+) -> None:
+    strict = make_settings(
+        tmp_path,
+        NEWSBOT_REDIS_URL=redis_url,
+        NEWSBOT_ALERTS_PER_USER="2",
+        NEWSBOT_ALERT_QUERY_MAX="20",
+    )
+    async with Fetcher(policy=allow_any) as fetcher:
+        core = CommandCore(client=handle.client, keys=handle.keys, settings=strict, fetcher=fetcher)
+        long = await core.handle(MEMBER, "alert add harbour bridge reopens after repairs")
+        assert not long.ok and "at most 20 characters" in long.text
+        for word in ("harbour", "comet"):
+            assert (await core.handle(MEMBER, f"alert add {word}")).ok
+        third = await core.handle(MEMBER, "alert add wheat")
+        assert not third.ok and "you have 2 alerts, the most allowed" in third.text
+        channel = await core.handle(MEMBER, "alert add wheat in <#C9>")
+        assert not channel.ok and "only channel managers" in channel.text
+        made = await core.handle(ADMIN, "alert add wheat in <#C9|farming>")
+        assert made.ok and "posted in channel C9" in made.text
+        dm = Caller(ChannelRef("discord", "dm", "42"), user="42")
+        assert "in a channel" in (await core.handle(dm, "alert add wheat")).text

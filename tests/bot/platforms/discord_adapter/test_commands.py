@@ -107,8 +107,11 @@ async def test_every_subcommand_is_answered_through_the_core(
         assert "digest" in digest.lower()
         summary = await ask(discord_api, "news summarize", {"url": article})
         assert "harbour bridge reopened" in summary.lower()
-        assert "coming" in await ask(discord_api, "news alert add", {"query": "harbour"})
-        assert "coming" in await ask(discord_api, "news alert list")
+        assert "Alert a1 added" in await ask(discord_api, "news alert add", {"query": "harbour"})
+        assert "a1: 'harbour' by DM" in await ask(discord_api, "news alert list")
+        assert "paused until" in await ask(discord_api, "news alert pause", {"duration": "2h"})
+        assert "on again" in await ask(discord_api, "news alert resume")
+        assert "Removed alert a1" in await ask(discord_api, "news alert remove", {"id": "a1"})
         assert "Unsubscribed" in await ask(discord_api, "news unsubscribe", {"feed": "f1"})
         # The instant subscription's stories went to the channel, through REST.
         posted = await discord_api.wait_posts(3, CHANNEL)

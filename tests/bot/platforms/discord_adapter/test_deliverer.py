@@ -15,6 +15,7 @@ from bot.platforms.discord_adapter.connection import log_in, rest_client
 from bot.platforms.discord_adapter.deliverer import DiscordDeliverer, dm_channel, nonce
 from bot.platforms.discord_adapter.permissions import effective
 from bot.settings import Settings
+from bot.store.alerts import AlertStore, Match
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
@@ -222,3 +223,34 @@ def test_permissions_follow_discords_overwrite_order() -> None:
     assert compute([deny_embeds, allow_for_role]) == everyone, "a role overwrite wins"
     deny_for_bot = {"id": bot, "allow": 0, "deny": SEND_MESSAGES}
     assert compute([allow_for_role, deny_for_bot]) == VIEW_CHANNEL | EMBED_LINKS
+
+
+async def test_an_alert_dm_highlights_in_bold_and_a_closed_dm_pauses_alerts(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    store = AlertStore(handle.client, handle.keys)
+    member = 700000000000000009
+    made = await store.add(
+        origin=ChannelRef.parse(WHERE),
+        user=str(member),
+        query="storm",
+        channel=None,
+        limit=25,
+        now=1,
+    )
+    [story] = await stories(handle, ["@everyone Storm hits the coast"])
+    await store.queue(made, Match(made.id, story, ("storm",)), now=1000.0)
+    assert await consumer(handle, deliverer).drain() == 1
+    [dm] = discord_api.dms(member)
+    embed = dm["embeds"][0]
+    assert "**storm**" in embed["description"].lower() and "alert a1" in embed["footer"]["text"]
+    assert "@everyone" not in json.dumps(dm) and dm["allowed_mentions"] == {"parse": []}
+    # Now the member closes their DMs.
+    discord_api.closed_dms.add(member)
+    [other] = await stories(handle, ["Storm passes the coast"])
+    await store.queue(made, Match(made.id, other, ("storm",)), now=5000.0)
+    assert await consumer(handle, deliverer).drain() == 1
+    assert await store.pause_state("discord", str(member), 0) == "closed"
+    [note] = discord_api.posts(CHANNEL)
+    assert f"<@{member}>" in note["content"] and "/news alert resume" in note["content"]
+    assert note["allowed_mentions"] == {"parse": []}, "named, not pinged: no feed text here"

@@ -13,6 +13,7 @@ import pytest
 from bot.platforms.slack_adapter.deliverer import SlackDeliverer
 from bot.platforms.slack_adapter.web_api import posting_client
 from bot.settings import Settings
+from bot.store.alerts import AlertStore, Match
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
@@ -186,3 +187,42 @@ async def test_the_subscriber_is_told_once_by_dm_when_the_bot_is_not_in_the_chan
     await handle.client.delete(handle.keys.pace(str(channel)))
     assert await consumer(handle, deliverer).drain() == 1
     assert len(slack.posts("DU123")) == 2
+
+
+async def alert_dm(handle: RedisHandle, user: str, titles: list[str], query: str) -> None:
+    """An alert made in C1 by `user`, and a DM of its matches queued as the pipeline does."""
+    store = AlertStore(handle.client, handle.keys)
+    made = await store.add(
+        origin=ChannelRef.parse(CHANNEL), user=user, query=query, channel=None, limit=25, now=1
+    )
+    for story in await stories(handle, titles):
+        await store.queue(made, Match(made.id, story, (query,)), now=1000.0)
+
+
+async def test_an_alert_dm_highlights_the_matched_words_and_mentions_no_one(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    # As a feed carries it: the text "<!channel> Storm hits the coast", entity-encoded.
+    await alert_dm(handle, "U7", ["&lt;!channel&gt; Storm hits the coast"], "storm")
+    assert await consumer(handle, deliverer).drain() == 1
+    [dm] = slack.posts("DU7")
+    shown = json.dumps(dm["blocks"])
+    assert "*storm*" in shown.lower() and "alert a1" in shown
+    assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown
+
+
+async def test_a_member_whose_dms_are_closed_is_told_once_and_their_alerts_pause(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    slack.closed_dms.add("U7")
+    await alert_dm(handle, "U7", ["Storm hits the coast"], "storm")
+    await alert_dm(handle, "U7", ["Storm passes the coast"], "storm")
+    await AlertStore(handle.client, handle.keys).flush_due(10_000.0)
+    assert await consumer(handle, deliverer).drain() == 2
+    notes = [c.params for c in slack.calls if c.method == "chat.postEphemeral"]
+    assert len(notes) == 1 and notes[0]["user"] == "U7" and notes[0]["channel"] == "C1"
+    assert "/news alert resume" in notes[0]["text"]
+    store = AlertStore(handle.client, handle.keys)
+    assert await store.pause_state("slack", "U7", 0) == "closed"
+    assert await handle.client.hexists(handle.keys.dm_closed("slack"), "U7")
+    assert slack.posts("DU7") == []
