@@ -9,9 +9,15 @@ from pathlib import Path
 from bot.platforms.discord_adapter.connection import invite_url
 from tests.bot.cli.test_cli import cli_env, newsbot
 from tests.bot.platforms.discord_adapter.test_commands import ask, connected
-from tests.bot.platforms.slack_adapter.test_end_to_end import feed, run_newsbot, stop, until
+from tests.bot.platforms.slack_adapter.test_end_to_end import (
+    feed,
+    run_newsbot,
+    stop,
+    until,
+    with_new_story,
+)
 from tests.bot.test_app import free_port
-from tests.fakes.discord_api import APP_ID, CHANNEL, GUILD, FakeDiscord
+from tests.fakes.discord_api import ADMIN, APP_ID, CHANNEL, GUILD, FakeDiscord
 from tests.fakes.feed_server import FeedServer
 
 DIGESTS = 810000000000000002
@@ -77,3 +83,35 @@ async def test_check_verifies_the_token_and_prints_the_invite_url_and_servers(
     discord_api.revoked = True
     code, out, _ = await newsbot("check", env=env)
     assert code == 1 and "Discord refuses DISCORD_TOKEN" in out
+
+
+async def test_an_alert_dms_a_new_story_on_discord(
+    tmp_path: Path, redis_url: str, discord_api: FakeDiscord, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/wire.xml", feed())
+    (tmp_path / "newsbot.toml").write_text(
+        f'[[channels]]\nid = "discord:{GUILD}:{CHANNEL}"\n'
+        f'[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n'
+    )
+    env = discord_env(
+        tmp_path,
+        discord_api,
+        NEWSBOT_REDIS_URL=redis_url,
+        NEWSBOT_HTTP_PORT=str(free_port()),
+        NEWSBOT_POLL_INTERVAL="0.5",
+        NEWSBOT_CONFIG=str(tmp_path / "newsbot.toml"),
+    )
+    process = await run_newsbot(tmp_path, env)
+    try:
+        await until(lambda: len(discord_api.posts(CHANNEL)) >= 3, timeout=60)
+        await connected(discord_api)
+        assert "Alert a1 added" in await ask(discord_api, "news alert add", {"query": "harbour"})
+        feed_server.add("/wire.xml", with_new_story("Harbour ferry returns to service"))
+        await until(lambda: len(discord_api.dms(ADMIN)) >= 1, timeout=30)
+    finally:
+        await stop(process)
+    [dm] = discord_api.dms(ADMIN)
+    [embed] = dm["embeds"]
+    assert embed["title"] == "Harbour ferry returns to service"
+    assert "matched: **harbour**" in embed["description"] and "alert a1" in embed["footer"]["text"]
+    assert discord_api.problems == []

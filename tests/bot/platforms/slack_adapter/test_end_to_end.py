@@ -27,10 +27,11 @@ from tests.fakes.slack_api import FakeSlack
 NOW = datetime.now(UTC)
 
 
-def feed() -> str:
+def feed(newer: list[dict[str, object]] | None = None) -> str:
     return rss(
         "Wire",
-        [
+        (newer or [])
+        + [
             {
                 "title": f"Story {n}: harbour bridge reopens after repairs",
                 "link": f"https://wire.example/{n}",
@@ -134,3 +135,50 @@ async def test_socket_mode_answers_a_command_and_posts(
     finally:
         await stop(process)
     assert "3" in slack.responses[0]["text"], slack.responses[0]["text"]
+
+
+def with_new_story(title: str) -> str:
+    """The wire feed after a new story arrived at its top."""
+    new = {
+        "title": title,
+        "link": "https://wire.example/new",
+        "guid": "new",
+        "published": datetime.now(UTC),
+        "description": f"{title}. Crews worked through the night.",
+    }
+    return feed([new])
+
+
+async def test_an_alert_dms_a_new_story_and_not_the_first_fetch(
+    tmp_path: Path, slack: FakeSlack, feed_server: FeedServer, redis_url: str
+) -> None:
+    url = feed_server.add("/wire.xml", feed())
+    (tmp_path / "newsbot.toml").write_text(
+        f'[[channels]]\nid = "slack:T1:C1"\n[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n'
+    )
+    env = cli_env(
+        tmp_path,
+        NEWSBOT_REDIS_URL=redis_url,
+        NEWSBOT_CONFIG=str(tmp_path / "newsbot.toml"),
+        NEWSBOT_POLL_INTERVAL="0.5",
+        NEWSBOT_HTTP_PORT=str(free_port()),
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test",
+        NEWSBOT_SLACK_API_URL=slack.api_url,
+    )
+    process = await run_newsbot(tmp_path, env)
+    try:
+        await until(lambda: len(slack.posts("C1")) >= 3 and bool(slack.sockets), timeout=30)
+        await slack.send_command("alert add harbour", name="alert")
+        await wait_for_responses(slack, 1)
+        assert "Alert a1 added" in slack.responses[0]["text"]
+        feed_server.add("/wire.xml", with_new_story("Harbour ferry returns to service"))
+        await until(lambda: len(slack.posts("DUADMIN")) >= 1, timeout=30)
+        await asyncio.sleep(1.0)
+    finally:
+        await stop(process)
+    [dm] = slack.posts("DUADMIN")
+    shown = json.dumps(dm["blocks"])
+    assert "Harbour ferry returns" in shown and "matched: *harbour*" in shown
+    assert "alert a1 'harbour'" in shown
+    assert "bridge reopens" not in shown, "the first fetch never alerts"
