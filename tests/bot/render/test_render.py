@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render.discord_embeds import NO_MENTIONS, render_discord
-from bot.render.plain import format_digest
-from bot.render.slack_blocks import block_text, render_slack
+from bot.render.discord_embeds import NO_MENTIONS, render_discord, render_discord_alert
+from bot.render.plain import format_alert, format_digest
+from bot.render.slack_blocks import block_text, render_slack, render_slack_alert
 from bot.render.terminal import render_digest_terminal
+from handlers.alerts import AlertItem, AlertMessage
 from handlers.digest import Digest
+from handlers.query import words_of
 from handlers.story import DigestItem, StoryCopy
 
 NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
@@ -195,3 +197,69 @@ def test_the_terminal_shows_feed_markup_literally_and_links_the_title() -> None:
     colour = render_digest_terminal(Digest("News", (item,), NOW), color=True)
     assert "\x1b]8;" in colour and "https://n.example/a" in colour, "a clickable link"
     assert "\x1b[2J" not in colour
+
+
+@st.composite
+def alert_messages(draw: st.DrawFn) -> AlertMessage:
+    """Up to 10 matches (a DM's most), with hostile queries and highlighted words taken
+    from the stories' own text as well as from anywhere."""
+    shown = []
+    for n in range(draw(st.integers(min_value=1, max_value=10))):
+        item = draw(items(n))
+        own = words_of(f"{item.title} {item.summary}")
+        picked = draw(st.lists(st.one_of(st.sampled_from(own or ["x"]), texts), max_size=4))
+        shown.append(AlertItem(item, f"a{n}", draw(texts), frozenset(picked)))
+    return AlertMessage(tuple(shown), personal=draw(st.booleans()))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(alert_messages())
+def test_alert_messages_keep_every_limit_and_mention_no_one(message: AlertMessage) -> None:
+    for slack in render_slack_alert(message):
+        assert slack["text"] and slack["unfurl_links"] is False
+        assert 0 < len(slack["blocks"]) <= 50
+        assert sum(block_text(b) for b in slack["blocks"]) <= 11_000
+        for block in slack["blocks"]:
+            if block["type"] == "header":
+                assert len(block["text"]["text"]) <= 150
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= 3000
+        mrkdwn = [slack["text"], *all_text([b for b in slack["blocks"] if b["type"] != "header"])]
+        for text in mrkdwn:
+            assert "<!" not in text and "<@" not in text, "nothing can mention anyone"
+    embeds = []
+    for discord in render_discord_alert(message):
+        assert discord["allowed_mentions"] == NO_MENTIONS
+        assert len(discord["content"]) <= 2000 and len(discord["embeds"]) <= 10
+        total = 0
+        for embed in discord["embeds"]:
+            assert 0 < len(embed["title"]) <= 256 and len(embed["description"]) <= 4096
+            assert len(embed["footer"]["text"]) <= 2048
+            total += len(embed["title"]) + len(embed["description"]) + len(embed["footer"]["text"])
+        assert total <= 6000
+        for text in all_text(discord):
+            assert "@everyone" not in text and "@here" not in text and "<@" not in text
+        embeds += discord["embeds"]
+    assert len(embeds) == len(message.items), "every match once"
+    plain = format_alert(message)
+    assert not any(ch in plain for ch in "\x1b\x07\x08\r\x00")
+
+
+def test_an_alert_message_bolds_the_matched_words() -> None:
+    item = DigestItem(
+        "a" * 16,
+        "Rates rise",
+        "https://n.example/r",
+        "Wire",
+        NOW,
+        "The bank raised rates again; rate-setters met.",
+        (),
+    )
+    message = AlertMessage((AlertItem(item, "a3", "rates", frozenset({"rate"})),), personal=True)
+    [slack] = render_slack_alert(message)
+    assert (
+        "The bank raised *rates* again; *rate*-setters met." in slack["blocks"][1]["text"]["text"]
+    )
+    [discord] = render_discord_alert(message)
+    assert "raised **rates** again; **rate**\\-setters" in discord["embeds"][0]["description"]
+    assert "a3 'rates'" in discord["content"]
