@@ -186,17 +186,31 @@ class Hit:
     words: frozenset[str]
 
 
+def _plain_words(node: Node) -> frozenset[str] | None:
+    """The words of a query that is one plain word, or plain words ANDed: it matches a
+    story exactly when the story has all of them (a set test, no evaluation)."""
+    terms = node.operands if isinstance(node, And) else (node,)
+    if all(isinstance(t, Term) and t.field is None and len(t.words) == 1 for t in terms):
+        return frozenset(t.words[0] for t in terms if isinstance(t, Term))
+    return None
+
+
 class AlertIndex:
-    """Alerts by required word; `match` evaluates only the alerts a story can match."""
+    """Alerts by required word; `match` evaluates only the alerts a story can match, and
+    the common shape (plain words) by a set test alone."""
 
     def __init__(self, alerts: Iterable[tuple[str, Node]]) -> None:
         self._nodes: dict[str, Node] = {}
+        self._plain: dict[str, frozenset[str]] = {}
         self._by_word: defaultdict[str, list[str]] = defaultdict(list)
         for alert_id, node in alerts:
             required = required_words(node)
             if not required:
                 continue  # refused when made; skipped if one got in some other way
             self._nodes[alert_id] = node
+            plain = _plain_words(node)
+            if plain is not None:
+                self._plain[alert_id] = plain
             for word in required:
                 self._by_word[word].append(alert_id)
 
@@ -207,9 +221,16 @@ class AlertIndex:
         if not self._nodes:
             return []
         words = _StoryWords(story)
-        candidates = {a for w in words(None).found if w in self._by_word for a in self._by_word[w]}
+        found = words(None).found
+        by_word = self._by_word
+        candidates = {a for w in found if w in by_word for a in by_word[w]}
         hits = []
         for alert_id in sorted(candidates):
+            plain = self._plain.get(alert_id)
+            if plain is not None:
+                if plain <= found:
+                    hits.append(Hit(alert_id, plain))
+                continue
             node = self._nodes[alert_id]
             if matches_words(node, words):
                 hits.append(Hit(alert_id, found_words(node, words)))

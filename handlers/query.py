@@ -14,10 +14,12 @@ points at the problem and shows an example.
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FIELDS = ("title", "source", "author")
 EXAMPLE = 'example: ukraine AND (ceasefire OR "peace talks") -sport'
@@ -37,11 +39,27 @@ class QueryError(ValueError):
         super().__init__(f"{message} (at character {position + 1})\n{pointer}\n{EXAMPLE}")
 
 
+@functools.cache
+def _combining() -> re.Pattern[str]:
+    """Every character `unicodedata.combining` calls combining, as one character class
+    (built once, on the first text that is not ASCII)."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x300, sys.maxunicode + 1):
+        if unicodedata.combining(chr(code)):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]")
+
+
 def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():
+        return text.lower()  # casefold, and nothing to decompose
+    return _combining().sub("", unicodedata.normalize("NFKD", text.casefold()))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _stem(word: str) -> str:
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
@@ -247,6 +265,7 @@ class Words:
 
     order: list[str]
     found: frozenset[str]
+    _at: dict[str, list[int]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, text: str) -> Words:
@@ -258,9 +277,16 @@ class Words:
             return False
         if len(needle) == 1:
             return True
-        width = len(needle)
         order = self.order
-        return any(tuple(order[i : i + width]) == needle for i in range(len(order) - width + 1))
+        width = len(needle)
+        return any(tuple(order[i : i + width]) == needle for i in self._positions(needle[0]))
+
+    def _positions(self, word: str) -> list[int]:
+        """Where each word occurs, worked out once for the first phrase asked for."""
+        if not self._at:
+            for position, each in enumerate(self.order):
+                self._at.setdefault(each, []).append(position)
+        return self._at.get(word, [])
 
 
 def matches(node: Node, fields: Mapping[str, str]) -> bool:

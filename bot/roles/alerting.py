@@ -96,27 +96,45 @@ class AlertStep:
         if candidates and len(self._index):
             texts = [story_text(a) for a in candidates]
             hits = await off_loop(lambda: [self._index.match(t) for t in texts])
-            for article, found in zip(candidates, hits, strict=True):
-                if found:
-                    await self._matched(article, found)
+            await self._matched([(a, h) for a, h in zip(candidates, hits, strict=True) if h])
         return list(articles)
 
-    async def _matched(self, article: Article, hits: list[Hit]) -> None:
+    async def _matched(self, found: list[tuple[Article, list[Hit]]]) -> None:
+        """Queue every match of a batch, in a few round trips whatever their number."""
+        if not found:
+            return
         now = self._clock()
-        alerts = [self._alerts[h.alert_id] for h in hits if h.alert_id in self._alerts]
-        in_scope = await self._in_scope(article.feed_id, alerts)
-        paused = await self._store.paused([a.owner for a in in_scope], now)
-        wanted = [a for a in in_scope if a.owner not in paused]
-        fresh = set(await self._store.first_time(article.story_id, [a.id for a in wanted]))
-        words = {h.alert_id: h.words for h in hits}
-        for alert in wanted:
-            if alert.id in fresh:
-                match = Match(alert.id, article.story_id, tuple(sorted(words[alert.id])))
-                await self._store.queue(alert, match, now)
-                log.info(
-                    "alert matched",
-                    extra={"alert": alert.id, "story": article.story_id, "target": alert.target},
-                )
+        hit_by_feed: dict[str, set[str]] = {}
+        for article, hits in found:
+            hit_by_feed.setdefault(article.feed_id, set()).update(h.alert_id for h in hits)
+        allowed: dict[str, set[str]] = {}
+        for feed_id, alert_ids in hit_by_feed.items():
+            alerts = [self._alerts[a] for a in sorted(alert_ids) if a in self._alerts]
+            allowed[feed_id] = {a.id for a in await self._in_scope(feed_id, alerts)}
+        pairs: list[tuple[Article, Alert, Hit]] = [
+            (article, self._alerts[h.alert_id], h)
+            for article, hits in found
+            for h in hits
+            if h.alert_id in allowed[article.feed_id]
+        ]
+        paused = await self._store.paused(sorted({alert.owner for _, alert, _ in pairs}), now)
+        pairs = [(a, alert, h) for a, alert, h in pairs if alert.owner not in paused]
+        fresh = await self._store.first_times([(a.story_id, alert.id) for a, alert, _ in pairs])
+        matches = [
+            (alert, Match(alert.id, article.story_id, tuple(sorted(hit.words))))
+            for (article, alert, hit), new in zip(pairs, fresh, strict=True)
+            if new
+        ]
+        await self._store.queue_all(matches, now)
+        if matches:
+            log.info(
+                "alerts matched",
+                extra={
+                    "matches": len(matches),
+                    "stories": len({m.story_id for _, m in matches}),
+                    "alerts": ",".join(sorted({a.id for a, _ in matches})[:20]),
+                },
+            )
 
     async def _in_scope(self, feed_id: str, alerts: Sequence[Alert]) -> list[Alert]:
         """The alerts allowed to see a story of this feed."""

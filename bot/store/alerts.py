@@ -51,6 +51,17 @@ return #items
 """
 
 
+# KEYS[1] a story's alerted set; ARGV[1] its TTL, then alert ids. Returns the ids added.
+_FIRST_TIME = """
+local added = {}
+for i = 2, #ARGV do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then table.insert(added, ARGV[i]) end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return added
+"""
+
+
 def dm_target(platform: str, user: str) -> str:
     """Where a member's alert DMs are queued: ``{platform}:dm:{user}``."""
     return str(ChannelRef(platform, DM, user))
@@ -109,6 +120,7 @@ class AlertStore:
         self._keys = keys
         self._ttl = ttl
         self._flush = client.register_script(_FLUSH)
+        self._first_time = client.register_script(_FIRST_TIME)
 
     async def add(
         self,
@@ -222,48 +234,79 @@ class AlertStore:
         values = await self._client.hmget(self._keys.alerts_fired, list(alert_ids))
         return {a: float(v) for a, v in zip(alert_ids, values, strict=True) if v}
 
-    async def first_time(self, story_id: str, alert_ids: Sequence[str]) -> list[str]:
-        """The alerts that have not fired for this story yet (marking them as fired)."""
-        key = self._keys.story_alerted(story_id)
+    async def first_times(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
+        """For each (story, alert): True when the alert had not fired for that story yet
+        (and it now has). One alert per story, however many copies of it arrive."""
+        by_story: dict[str, list[str]] = {}
+        for story_id, alert_id in pairs:
+            by_story.setdefault(story_id, []).append(alert_id)
         async with self._client.pipeline(transaction=False) as pipe:
-            for alert_id in alert_ids:
-                pipe.sadd(key, alert_id)
-            pipe.expire(key, self._ttl)
-            added = await pipe.execute()
-        return [a for a, new in zip(alert_ids, added[:-1], strict=True) if new]
+            for story_id, alert_ids in by_story.items():
+                await self._first_time(
+                    keys=[self._keys.story_alerted(story_id)],
+                    args=[self._ttl, *alert_ids],
+                    client=pipe,
+                )
+            answers = await pipe.execute()
+        new = {
+            (story_id, str(alert_id))
+            for story_id, added in zip(by_story, answers, strict=True)
+            for alert_id in added
+        }
+        return [pair in new for pair in pairs]
 
     async def queue(self, alert: Alert, match: Match, now: float) -> None:
-        """Send a match on: a channel alert's at once, a personal one in the next DM."""
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hset(self._keys.alerts_fired, alert.id, str(now))
-            if alert.channel:
-                pipe.xadd(
-                    self._keys.outbox(alert.platform),
-                    {
-                        "delivery": f"alert:{alert.id}:{match.story_id}",
-                        "channel": alert.channel,
-                        "kind": "alert",
-                        "items": f"[{match.to_json()}]",
-                    },
-                )
-            else:
-                batch = self._keys.alert_batch(alert.target)
-                pipe.rpush(batch, match.to_json())
-                pipe.ltrim(batch, -BATCH_KEEP, -1)
-            await pipe.execute()
-        if not alert.channel:
-            await self.flush(alert.platform, alert.target, now)
+        await self.queue_all([(alert, match)], now)
 
-    async def flush(self, platform: str, target: str, now: float) -> int:
-        """Queue the member's waiting matches as one DM if a minute has passed since the
-        last; else mark the batch due then. How many matches went out."""
-        keys = [
+    async def queue_all(self, matches: Sequence[tuple[Alert, Match]], now: float) -> None:
+        """Send matches on: a channel alert's at once, a personal one in the member's next
+        DM (sent now if their last was a minute ago, else when the minute is up)."""
+        if not matches:
+            return
+        waiting: dict[str, list[str]] = {}
+        platforms: dict[str, str] = {}
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hset(self._keys.alerts_fired, mapping={a.id: str(now) for a, _ in matches})
+            for alert, match in matches:
+                if alert.channel:
+                    pipe.xadd(
+                        self._keys.outbox(alert.platform),
+                        {
+                            "delivery": f"alert:{alert.id}:{match.story_id}",
+                            "channel": alert.channel,
+                            "kind": "alert",
+                            "items": f"[{match.to_json()}]",
+                        },
+                    )
+                else:
+                    waiting.setdefault(alert.target, []).append(match.to_json())
+                    platforms[alert.target] = alert.platform
+            for target, items in waiting.items():
+                pipe.rpush(self._keys.alert_batch(target), *items)
+                pipe.ltrim(self._keys.alert_batch(target), -BATCH_KEEP, -1)
+            await pipe.execute()
+        async with self._client.pipeline(transaction=False) as pipe:
+            for target, platform in platforms.items():
+                await self._flush(
+                    keys=self._flush_keys(platform, target),
+                    args=[now, DM_GAP, target, BATCH_MAX],
+                    client=pipe,
+                )
+            await pipe.execute()
+
+    def _flush_keys(self, platform: str, target: str) -> list[str]:
+        return [
             self._keys.alert_batch(target),
             self._keys.alert_last(target),
             self._keys.alerts_due,
             self._keys.outbox(platform),
             self._keys.alert_batches,
         ]
+
+    async def flush(self, platform: str, target: str, now: float) -> int:
+        """Queue the member's waiting matches as one DM if a minute has passed since the
+        last; else mark the batch due then. How many matches went out."""
+        keys = self._flush_keys(platform, target)
         return int(await self._flush(keys=keys, args=[now, DM_GAP, target, BATCH_MAX]))
 
     async def flush_due(self, now: float | None = None) -> int:
