@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from handlers.query import (
     EXAMPLE,
@@ -178,8 +179,7 @@ def found_words(node: Node, words: _StoryWords) -> frozenset[str]:
     return frozenset(found)
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """An alert a story matched, and the words to highlight."""
 
     alert_id: str
@@ -225,8 +225,9 @@ class AlertIndex:
         by_word = self._by_word
         candidates = {a for w in found if w in by_word for a in by_word[w]}
         hits = []
-        for alert_id in sorted(candidates):
-            plain = self._plain.get(alert_id)
+        plain_words = self._plain
+        for alert_id in candidates:
+            plain = plain_words.get(alert_id)
             if plain is not None:
                 if plain <= found:
                     hits.append(Hit(alert_id, plain))
@@ -234,6 +235,7 @@ class AlertIndex:
             node = self._nodes[alert_id]
             if matches_words(node, words):
                 hits.append(Hit(alert_id, found_words(node, words)))
+        hits.sort()
         return hits
 
 
