@@ -63,17 +63,20 @@ def parse_alone(feeds: list[tuple[str, bytes]]) -> tuple[int, float]:
 async def load_alerts(handle: RedisHandle, feeds: list[tuple[str, bytes]], count: int) -> None:
     """`count` alerts drawn from the feeds' titles, made in a public channel that follows
     every feed, so each match goes the whole way (scope, pause, batch, outbox)."""
-    titles = []
+    stories = []
     for number, (name, data) in enumerate(feeds):
         with contextlib.suppress(ParseError):
-            titles += [a.title for a in parse_feed(data, FeedRef(f"f{number}", name)).articles]
+            stories += [
+                (a.title, a.description or a.content)
+                for a in parse_feed(data, FeedRef(f"f{number}", name)).articles
+            ]
     channel = ChannelRef("console", "local", "main")
     subscriptions = SubscriptionStore(handle.client, handle.keys)
     for number in range(len(feeds)):
         await subscriptions.subscribe(channel, f"f{number}", now=0, added_by="bench")
     await subscriptions.set_visibility(channel, public=True)
     store = AlertStore(handle.client, handle.keys)
-    for number, query in enumerate(alert_queries(titles, count)):
+    for number, query in enumerate(alert_queries(stories, count)):
         await store.add(
             origin=channel, user=f"u{number % 500}", query=query, channel=None, limit=count, now=0
         )

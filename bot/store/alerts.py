@@ -285,8 +285,14 @@ class AlertStore:
                 pipe.rpush(self._keys.alert_batch(target), *items)
                 pipe.ltrim(self._keys.alert_batch(target), -BATCH_KEEP, -1)
             await pipe.execute()
+        # A member whose batch already waits for its minute needs no flush now.
+        targets = list(platforms)
+        due = await self._client.zmscore(self._keys.alerts_due, targets) if targets else []
         async with self._client.pipeline(transaction=False) as pipe:
-            for target, platform in platforms.items():
+            for target, when in zip(targets, due, strict=True):
+                if when is not None and float(when) > now:
+                    continue
+                platform = platforms[target]
                 await self._flush(
                     keys=self._flush_keys(platform, target),
                     args=[now, DM_GAP, target, BATCH_MAX],
