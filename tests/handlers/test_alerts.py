@@ -4,8 +4,11 @@ all (the index must never miss a match the full evaluation would find), and high
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handlers.alerts import (
     AlertError,
@@ -16,7 +19,7 @@ from handlers.alerts import (
     parse_duration,
     required_words,
 )
-from handlers.query import matches, parse_query
+from handlers.query import _stem, fold, matches, parse_query, words_of
 
 # (query, title, text, matches?)
 TABLE = [
@@ -119,3 +122,11 @@ def test_highlight_marks_matched_words_only_on_word_boundaries() -> None:
     runs = highlight("AI said: Rates rise, rate-setters wait", frozenset({"ai", "rate"}))
     assert [text for text, hit in runs if hit] == ["AI", "Rates", "rate"]
     assert "".join(text for text, _ in runs) == "AI said: Rates rise, rate-setters wait"
+
+
+@given(st.text(alphabet="abcXYZ éüñÉ\u0301\u0308ßΑλφ-'.,1²½ﬁ", max_size=60))
+def test_words_are_cut_then_folded_as_if_folded_first(text: str) -> None:
+    """`words_of` folds word by word for speed; the words are those of folding the whole
+    text first, for accents precomposed or not."""
+    expected = [_stem(w) for w in re.findall(r"\w+", fold(text))]
+    assert words_of(text) == expected
