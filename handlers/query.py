@@ -20,7 +20,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 FIELDS = ("title", "source", "author")
 EXAMPLE = 'example: ukraine AND (ceasefire OR "peace talks") -sport'
@@ -273,34 +273,49 @@ def parse_query(query: str) -> Node:
     return _Parser(query).parse()
 
 
-@dataclass(frozen=True)
 class Words:
-    """A text's words, in order and as a set: what matching reads."""
+    """A text's words as a set, and in order once a phrase needs them: what matching reads."""
 
-    order: list[str]
-    found: frozenset[str]
-    _at: dict[str, list[int]] = field(default_factory=dict, compare=False)
+    def __init__(self, text: str) -> None:
+        self._ascii = text.isascii()
+        pattern = _WORD if self._ascii else _MARKED_WORD
+        self._raw: list[str] = pattern.findall(text.lower() if self._ascii else text.casefold())
+        self._order: list[str] | None = None
+        if self._ascii:
+            self.found = frozenset(map(_stem, set(self._raw)))
+        else:
+            self.found = frozenset(itertools.chain.from_iterable(map(_pieces, set(self._raw))))
 
     @classmethod
     def of(cls, text: str) -> Words:
-        order = words_of(text)
-        return cls(order, frozenset(order))
+        return cls(text)
+
+    @property
+    def order(self) -> list[str]:
+        """`words_of(text)`, worked out the first time a phrase needs it."""
+        if self._order is None:
+            if self._ascii:
+                self._order = list(map(_stem, self._raw))
+            else:
+                self._order = list(itertools.chain.from_iterable(map(_pieces, self._raw)))
+        return self._order
 
     def contain(self, needle: tuple[str, ...]) -> bool:
         if not all(word in self.found for word in needle):
             return False
         if len(needle) == 1:
             return True
-        order = self.order
-        width = len(needle)
-        return any(tuple(order[i : i + width]) == needle for i in self._positions(needle[0]))
-
-    def _positions(self, word: str) -> list[int]:
-        """Where each word occurs, worked out once for the first phrase asked for."""
-        if not self._at:
-            for position, each in enumerate(self.order):
-                self._at.setdefault(each, []).append(position)
-        return self._at.get(word, [])
+        order, first, width = self.order, needle[0], len(needle)
+        wanted = list(needle)
+        start = 0
+        while True:  # each place the phrase's first word occurs (list.index runs in C)
+            try:
+                at = order.index(first, start)
+            except ValueError:
+                return False
+            if order[at : at + width] == wanted:
+                return True
+            start = at + 1
 
 
 def matches(node: Node, fields: Mapping[str, str]) -> bool:
