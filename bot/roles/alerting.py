@@ -118,19 +118,17 @@ class AlertStep:
             if h.alert_id in allowed[article.feed_id]
         ]
         paused = await self._store.paused(sorted({alert.owner for _, alert, _ in pairs}), now)
-        pairs = [(a, alert, h) for a, alert, h in pairs if alert.owner not in paused]
-        fresh = await self._store.first_times([(a.story_id, alert.id) for a, alert, _ in pairs])
         matches = [
             (alert, Match(alert.id, article.story_id, tuple(sorted(hit.words))))
-            for (article, alert, hit), new in zip(pairs, fresh, strict=True)
-            if new
+            for article, alert, hit in pairs
+            if alert.owner not in paused
         ]
-        await self._store.queue_all(matches, now)
-        if matches:
+        fresh = await self._store.record(matches, now)
+        if fresh:
             log.info(
                 "alerts matched",
                 extra={
-                    "matches": len(matches),
+                    "matches": fresh,
                     "stories": len({m.story_id for _, m in matches}),
                     "alerts": ",".join(sorted({a.id for a, _ in matches})[:20]),
                 },

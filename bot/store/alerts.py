@@ -51,14 +51,36 @@ return #items
 """
 
 
-# KEYS[1] a story's alerted set; ARGV[1] its TTL, then alert ids. Returns the ids added.
-_FIRST_TIME = """
-local added = {}
-for i = 2, #ARGV do
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then table.insert(added, ARGV[i]) end
+# KEYS: the fired hash, each story's alerted set, each DM target's batch list.
+# ARGV: now, keep, ttl, story count, target count, then per match: story number, target
+# number (0 for a channel alert), alert id, the match as JSON. Returns the targets that
+# got matches, the numbers of the channel-alert matches that were new, and how many were.
+_RECORD = """
+local now, keep, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local stories, targets = tonumber(ARGV[4]), tonumber(ARGV[5])
+local touched, fresh_channel = {}, {}
+local number, fresh = 0, 0
+for i = 6, #ARGV, 4 do
+  number = number + 1
+  local story, target = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  if redis.call('SADD', KEYS[1 + story], ARGV[i + 2]) == 1 then
+    fresh = fresh + 1
+    redis.call('HSET', KEYS[1], ARGV[i + 2], now)
+    if target == 0 then
+      table.insert(fresh_channel, number)
+    else
+      redis.call('RPUSH', KEYS[1 + stories + target], ARGV[i + 3])
+      touched[target] = true
+    end
+  end
 end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return added
+for s = 1, stories do redis.call('EXPIRE', KEYS[1 + s], ttl) end
+local ready = {}
+for target, _ in pairs(touched) do
+  redis.call('LTRIM', KEYS[1 + stories + target], -keep, -1)
+  table.insert(ready, target)
+end
+return {ready, fresh_channel, fresh}
 """
 
 
@@ -120,7 +142,7 @@ class AlertStore:
         self._keys = keys
         self._ttl = ttl
         self._flush = client.register_script(_FLUSH)
-        self._first_time = client.register_script(_FIRST_TIME)
+        self._record = client.register_script(_RECORD)
 
     async def add(
         self,
@@ -234,65 +256,57 @@ class AlertStore:
         values = await self._client.hmget(self._keys.alerts_fired, list(alert_ids))
         return {a: float(v) for a, v in zip(alert_ids, values, strict=True) if v}
 
-    async def first_times(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
-        """For each (story, alert): True when the alert had not fired for that story yet
-        (and it now has). One alert per story, however many copies of it arrive."""
-        by_story: dict[str, list[str]] = {}
-        for story_id, alert_id in pairs:
-            by_story.setdefault(story_id, []).append(alert_id)
-        async with self._client.pipeline(transaction=False) as pipe:
-            for story_id, alert_ids in by_story.items():
-                await self._first_time(
-                    keys=[self._keys.story_alerted(story_id)],
-                    args=[self._ttl, *alert_ids],
-                    client=pipe,
-                )
-            answers = await pipe.execute()
-        new = {
-            (story_id, str(alert_id))
-            for story_id, added in zip(by_story, answers, strict=True)
-            for alert_id in added
-        }
-        return [pair in new for pair in pairs]
+    async def queue(self, alert: Alert, match: Match, now: float) -> int:
+        return await self.record([(alert, match)], now)
 
-    async def queue(self, alert: Alert, match: Match, now: float) -> None:
-        await self.queue_all([(alert, match)], now)
-
-    async def queue_all(self, matches: Sequence[tuple[Alert, Match]], now: float) -> None:
-        """Send matches on: a channel alert's at once, a personal one in the member's next
-        DM (sent now if their last was a minute ago, else when the minute is up)."""
+    async def record(self, matches: Sequence[tuple[Alert, Match]], now: float) -> int:
+        """Record a batch's matches in one script: each (alert, story) once, however many
+        copies of the story arrive; then send them on. A channel alert's match goes to
+        the outbox at once; a personal one waits in the member's next DM, sent now if
+        their last was a minute ago, else when the minute is up. How many were new."""
         if not matches:
+            return 0
+        stories = list(dict.fromkeys(m.story_id for _, m in matches))
+        targets = list(dict.fromkeys(a.target for a, _ in matches if not a.channel))
+        story_at = {story: n for n, story in enumerate(stories, start=1)}
+        target_at = {target: n for n, target in enumerate(targets, start=1)}
+        keys = [self._keys.alerts_fired]
+        keys += [self._keys.story_alerted(story) for story in stories]
+        keys += [self._keys.alert_batch(target) for target in targets]
+        args: list[str | int | float] = [now, BATCH_KEEP, self._ttl, len(stories), len(targets)]
+        for alert, match in matches:
+            target = 0 if alert.channel else target_at[alert.target]
+            args += [story_at[match.story_id], target, alert.id, match.to_json()]
+        ready, channel_new, fresh = await self._record(keys=keys, args=args)
+        new_channel = {int(n) for n in channel_new}
+        if new_channel:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for number, (alert, match) in enumerate(matches, start=1):
+                    if number in new_channel:
+                        pipe.xadd(
+                            self._keys.outbox(alert.platform),
+                            {
+                                "delivery": f"alert:{alert.id}:{match.story_id}",
+                                "channel": alert.channel,
+                                "kind": "alert",
+                                "items": f"[{match.to_json()}]",
+                            },
+                        )
+                await pipe.execute()
+        waiting = [targets[int(n) - 1] for n in ready]
+        await self._flush_all(waiting, now)
+        return int(fresh)
+
+    async def _flush_all(self, targets: Sequence[str], now: float) -> None:
+        """Flush the members' batches, but for those already waiting for their minute."""
+        if not targets:
             return
-        waiting: dict[str, list[str]] = {}
-        platforms: dict[str, str] = {}
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hset(self._keys.alerts_fired, mapping={a.id: str(now) for a, _ in matches})
-            for alert, match in matches:
-                if alert.channel:
-                    pipe.xadd(
-                        self._keys.outbox(alert.platform),
-                        {
-                            "delivery": f"alert:{alert.id}:{match.story_id}",
-                            "channel": alert.channel,
-                            "kind": "alert",
-                            "items": f"[{match.to_json()}]",
-                        },
-                    )
-                else:
-                    waiting.setdefault(alert.target, []).append(match.to_json())
-                    platforms[alert.target] = alert.platform
-            for target, items in waiting.items():
-                pipe.rpush(self._keys.alert_batch(target), *items)
-                pipe.ltrim(self._keys.alert_batch(target), -BATCH_KEEP, -1)
-            await pipe.execute()
-        # A member whose batch already waits for its minute needs no flush now.
-        targets = list(platforms)
-        due = await self._client.zmscore(self._keys.alerts_due, targets) if targets else []
+        due = await self._client.zmscore(self._keys.alerts_due, list(targets))
         async with self._client.pipeline(transaction=False) as pipe:
             for target, when in zip(targets, due, strict=True):
                 if when is not None and float(when) > now:
                     continue
-                platform = platforms[target]
+                platform = ChannelRef.parse(target).platform
                 await self._flush(
                     keys=self._flush_keys(platform, target),
                     args=[now, DM_GAP, target, BATCH_MAX],
