@@ -10,8 +10,8 @@ loop, is a bare discord.py client on the same fake whose `/news latest` only def
 what any discord.py bot pays here, ingest included. Each round sends 50 interactions to
 each, interleaved, so both meet the same load.
 
-    python bench/discord.py            # the 200 real feeds, rounds until they are ingested
-    python bench/discord.py --smoke    # five feeds, two rounds (CI)
+    python bench/discord_interactions.py          # the 200 real feeds, until ingested
+    python bench/discord_interactions.py --smoke  # five feeds, two rounds (CI)
 """
 
 from __future__ import annotations
@@ -24,16 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-# This file is named discord.py, as the issue asks: with its folder first on sys.path,
-# `import discord` would import itself. Its folder goes to the end instead.
-BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH] + [str(BENCH)]
-sys.path.insert(0, str(BENCH.parent))  # the fake Discord the tests use
+import discord
+from _corpus import FEEDS, load_feeds
+from aiohttp import web
+from discord import app_commands
 
-import discord  # noqa: E402
-from _corpus import FEEDS, load_feeds  # noqa: E402
-from aiohttp import web  # noqa: E402
-from discord import app_commands  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the fake Discord the tests use
 
 from bot.app import RunningBot, run_bot  # noqa: E402
 from bot.net.guard import allow_any  # noqa: E402
