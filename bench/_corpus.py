@@ -6,6 +6,8 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aiohttp import web
+
 from bot.errors import ParseError
 from bot.net.parse import FeedRef, parse_feed
 
@@ -44,3 +46,19 @@ def fetched_at(feeds: list[tuple[str, bytes]]) -> datetime:
                 if article.published and newest < article.published <= now:
                     newest = article.published
     return newest + timedelta(hours=1)
+
+
+async def serve_feeds(feeds: dict[str, bytes]) -> tuple[web.AppRunner, int]:
+    """The feeds on a local HTTP server (``/{file name}``; anything else 404, as thin
+    items' article pages are); its runner, to clean up, and its port."""
+    farm = web.Application()
+
+    async def serve(request: web.Request) -> web.Response:
+        body = feeds.get(request.match_info["name"])
+        return web.Response(body=body, content_type="text/xml", status=200 if body else 404)
+
+    farm.router.add_get("/{name}", serve)
+    runner = web.AppRunner(farm, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, int(runner.addresses[0][1])

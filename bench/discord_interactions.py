@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import discord
-from _corpus import FEEDS, load_feeds
-from aiohttp import web
+from _corpus import FEEDS, load_feeds, serve_feeds
 from discord import app_commands
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,17 +99,7 @@ async def main() -> None:
     feeds = dict(load_feeds(FEEDS, 5 if args.smoke else None))
     fake = FakeDiscord()
     await fake.start()
-    farm = web.Application()
-
-    async def serve(request: web.Request) -> web.Response:
-        body = feeds.get(request.match_info["name"])  # article pages of thin items: 404
-        return web.Response(body=body, content_type="text/xml", status=200 if body else 404)
-
-    farm.router.add_get("/{name}", serve)
-    runner = web.AppRunner(farm, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    farm_port = runner.addresses[0][1]
+    runner, farm_port = await serve_feeds(feeds)
     ours: list[float] = []
     bare: list[float] = []
     progress = {"entries": 0.0, "rounds": 0, "polled": 0.0, "waiting": 0}

@@ -25,8 +25,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-from _corpus import FEEDS, load_feeds
-from aiohttp import web
+from _corpus import FEEDS, load_feeds, serve_feeds
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Slack the tests use
@@ -75,17 +74,7 @@ async def main() -> None:
     feeds = dict(load_feeds(FEEDS, 5 if args.smoke else None))
     slack = FakeSlack(admins={"UADMIN"})
     await slack.start()
-    farm = web.Application()
-
-    async def serve(request: web.Request) -> web.Response:
-        body = feeds.get(request.match_info["name"])  # article pages of thin items: 404
-        return web.Response(body=body, content_type="text/xml", status=200 if body else 404)
-
-    farm.router.add_get("/{name}", serve)
-    runner = web.AppRunner(farm, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    farm_port = runner.addresses[0][1]
+    runner, farm_port = await serve_feeds(feeds)
     acks: list[float] = []
     forged: list[float] = []
     ingested = {"entries": 0.0}

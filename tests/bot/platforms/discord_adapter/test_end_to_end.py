@@ -4,6 +4,7 @@ and `newsbot check` on the token, the invite URL and the bot's servers."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bot.platforms.discord_adapter.connection import invite_url
@@ -34,26 +35,34 @@ def discord_env(tmp_path: Path, fake: FakeDiscord, **extra: str) -> dict[str, st
     )
 
 
-async def test_newsbot_run_posts_stories_and_digests_and_answers_news(
-    tmp_path: Path, redis_url: str, discord_api: FakeDiscord, feed_server: FeedServer
-) -> None:
-    discord_api.channels[DIGESTS] = GUILD
-    url = feed_server.add("/wire.xml", feed())
+async def run_with(
+    tmp_path: Path, redis_url: str, fake: FakeDiscord, url: str, more_config: str = ""
+) -> asyncio.subprocess.Process:
+    """`newsbot run` as a process, with the feed at `url` instant in CHANNEL (and any more
+    config), polling every half second."""
     (tmp_path / "newsbot.toml").write_text(
         f'[[channels]]\nid = "discord:{GUILD}:{CHANNEL}"\n'
-        f'[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n'
-        f'[[channels]]\nid = "discord:{GUILD}:{DIGESTS}"\nschedule = "* * * * *"\n'
-        f'[[channels.feeds]]\nurl = "{url}"\n'
+        f'[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n{more_config}'
     )
     env = discord_env(
         tmp_path,
-        discord_api,
+        fake,
         NEWSBOT_REDIS_URL=redis_url,
         NEWSBOT_HTTP_PORT=str(free_port()),
         NEWSBOT_POLL_INTERVAL="0.5",
         NEWSBOT_CONFIG=str(tmp_path / "newsbot.toml"),
     )
-    process = await run_newsbot(tmp_path, env)
+    return await run_newsbot(tmp_path, env)
+
+
+async def test_newsbot_run_posts_stories_and_digests_and_answers_news(
+    tmp_path: Path, redis_url: str, discord_api: FakeDiscord, feed_server: FeedServer
+) -> None:
+    discord_api.channels[DIGESTS] = GUILD
+    url = feed_server.add("/wire.xml", feed())
+    digests = f'[[channels]]\nid = "discord:{GUILD}:{DIGESTS}"\nschedule = "* * * * *"\n'
+    config = digests + f'[[channels.feeds]]\nurl = "{url}"\n'
+    process = await run_with(tmp_path, redis_url, discord_api, url, config)
     try:
         await until(lambda: len(discord_api.posts(CHANNEL)) >= 3, timeout=60)
         await until(lambda: len(discord_api.posts(DIGESTS)) >= 1, timeout=75)
@@ -89,19 +98,7 @@ async def test_an_alert_dms_a_new_story_on_discord(
     tmp_path: Path, redis_url: str, discord_api: FakeDiscord, feed_server: FeedServer
 ) -> None:
     url = feed_server.add("/wire.xml", feed())
-    (tmp_path / "newsbot.toml").write_text(
-        f'[[channels]]\nid = "discord:{GUILD}:{CHANNEL}"\n'
-        f'[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n'
-    )
-    env = discord_env(
-        tmp_path,
-        discord_api,
-        NEWSBOT_REDIS_URL=redis_url,
-        NEWSBOT_HTTP_PORT=str(free_port()),
-        NEWSBOT_POLL_INTERVAL="0.5",
-        NEWSBOT_CONFIG=str(tmp_path / "newsbot.toml"),
-    )
-    process = await run_newsbot(tmp_path, env)
+    process = await run_with(tmp_path, redis_url, discord_api, url)
     try:
         await until(lambda: len(discord_api.posts(CHANNEL)) >= 3, timeout=60)
         await connected(discord_api)
