@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 LEASE = 30.0
 RENEW_EVERY = LEASE / 6
 RETRY_AFTER_FAILURE = 60.0
+# How long a stopping gateway waits for the answers it is sending.
+ANSWER_GRACE = 10.0
 # KEYS[1] the lease; ARGV[1] this holder; ARGV[2] the lease in ms. 1 when still ours.
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -158,6 +160,18 @@ def _log_connection_events(client: discord.Client) -> None:
         client.event(event)
 
 
+async def _finish_answers() -> None:
+    """Let interactions being answered finish their follow-ups before the client closes
+    (discord.py runs each in a task named "CommandTree-invoker")."""
+    running = [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name() == "CommandTree-invoker" and not task.done()
+    ]
+    if running:
+        await asyncio.wait(running, timeout=ANSWER_GRACE)
+
+
 def _stop_waiting_for_guilds(client: discord.Client) -> None:
     """Cancel discord.py's wait for GUILD_CREATEs after READY (``_ready_task``, private in
     discord.py 2.7): left running past `close`, it fires "ready" into a closed client."""
@@ -232,6 +246,7 @@ class Gateway:
             self.connected.set()
             await self._keep_lease(stop, connecting)
         finally:
+            await _finish_answers()
             if connecting is not None:  # first: once closed, its events have no loop
                 connecting.cancel()
                 await asyncio.gather(connecting, return_exceptions=True)

@@ -109,3 +109,23 @@ async def test_the_console_never_starts_discord(
         timeout=30,
     )
     assert discord_api.requests == [] and discord_api.identifies == []
+
+
+async def test_a_stop_lets_the_answer_being_sent_arrive(
+    settings: Settings, tmp_path: Path, discord_api: FakeDiscord, feed_server: FeedServer
+) -> None:
+    page = feed_server.add(
+        "/slow.html",
+        "<html><body><article><p>"
+        + "The harbour bridge reopened on Monday after two years of repairs. " * 5
+        + "</p></article></body></html>",
+        content_type="text/html",
+        delay=1.5,
+    )
+    async with running(discord_settings(settings, tmp_path, discord_api)):
+        await connected(discord_api)
+        _, token = await discord_api.interact("news summarize", {"url": page})
+        await discord_api.answered(token)  # deferred; the summary is on its way
+    # The bot has stopped: the follow-up it was working on still went out.
+    [_deferred, summary] = await discord_api.answered(token, 2, timeout=1)
+    assert "harbour bridge reopened" in summary["content"].lower()
