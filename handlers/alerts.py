@@ -10,6 +10,7 @@ required word (only NOT terms) cannot be made.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -21,6 +22,7 @@ from handlers.query import (
     And,
     Node,
     Not,
+    Or,
     Term,
     Words,
     matches_words,
@@ -186,51 +188,106 @@ class Hit(NamedTuple):
     words: frozenset[str]
 
 
-def _plain_words(node: Node) -> frozenset[str] | None:
-    """The words of a query that is one plain word, or plain words ANDed: it matches a
-    story exactly when the story has all of them (a set test, no evaluation)."""
-    terms = node.operands if isinstance(node, And) else (node,)
-    if all(isinstance(t, Term) and t.field is None and len(t.words) == 1 for t in terms):
-        return frozenset(t.words[0] for t in terms if isinstance(t, Term))
-    return None
+@dataclass(frozen=True)
+class _Plan:
+    """A query of plain words and phrases under AND, OR and NOT, decided by set tests on
+    the story's words: all of `every` and `phrases`, none of `none`, and one of `some`
+    (when there is a `some`)."""
+
+    every: frozenset[str]
+    none: frozenset[str] = frozenset()
+    some: frozenset[str] | None = None
+    phrases: tuple[tuple[str, ...], ...] = ()
+
+    def words(self, story: Words) -> frozenset[str] | None:
+        """The words to highlight when the story matches; None when it does not."""
+        found = story.found
+        if not self.every <= found or not self.none.isdisjoint(found):
+            return None
+        if self.phrases and not all(map(story.contain, self.phrases)):
+            return None
+        every = self.every.union(*self.phrases) if self.phrases else self.every
+        if self.some is None:
+            return every
+        some = self.some & found
+        return every | some if some else None
+
+
+def _anywhere(term: Node) -> tuple[str, ...] | None:
+    """A term's words when it is a word or phrase looked for in the whole story."""
+    return term.words if isinstance(term, Term) and term.field is None and term.words else None
+
+
+def _plan(node: Node) -> _Plan | None:
+    """The common shapes as a `_Plan`: ``a``, ``a b``, ``"a b"``, ``a OR b``, ``a -b`` and
+    their mixes (an AND of words, phrases, NOT words and at most one OR of words)."""
+    if isinstance(node, Or):
+        options = [_anywhere(o) for o in node.operands]
+        if all(o is not None and len(o) == 1 for o in options):
+            return _Plan(frozenset(), some=frozenset(o[0] for o in options if o))
+        return None
+    every: set[str] = set()
+    none: set[str] = set()
+    phrases: list[tuple[str, ...]] = []
+    some: frozenset[str] | None = None
+    for operand in node.operands if isinstance(node, And) else (node,):
+        term = _anywhere(operand)
+        excluded = _anywhere(operand.operand) if isinstance(operand, Not) else None
+        if term is not None and len(term) == 1:
+            every.add(term[0])
+        elif term is not None:
+            phrases.append(term)
+        elif excluded is not None and len(excluded) == 1:
+            none.update(excluded)
+        elif isinstance(operand, Or) and some is None and (inner := _plan(operand)):
+            some = inner.some
+        else:
+            return None
+    return _Plan(frozenset(every), frozenset(none), some, tuple(phrases))
 
 
 class AlertIndex:
     """Alerts by required word; `match` evaluates only the alerts a story can match, and
-    the common shape (plain words) by a set test alone."""
+    the common shapes (`_Plan`) by set tests alone."""
 
     def __init__(self, alerts: Iterable[tuple[str, Node]]) -> None:
         self._nodes: dict[str, Node] = {}
-        self._plain: dict[str, frozenset[str]] = {}
+        self._plans: dict[str, _Plan] = {}
         self._by_word: defaultdict[str, list[str]] = defaultdict(list)
         for alert_id, node in alerts:
             required = required_words(node)
             if not required:
                 continue  # refused when made; skipped if one got in some other way
-            self._nodes[alert_id] = node
-            plain = _plain_words(node)
-            if plain is not None:
-                self._plain[alert_id] = plain
+            plan = _plan(node)
+            if plan is not None:
+                self._plans[alert_id] = plan
+            else:
+                self._nodes[alert_id] = node
             for word in required:
                 self._by_word[word].append(alert_id)
 
+        self._words = frozenset(self._by_word)
+
     def __len__(self) -> int:
-        return len(self._nodes)
+        return len(self._nodes) + len(self._plans)
 
     def match(self, story: StoryText) -> list[Hit]:
-        if not self._nodes:
+        if not self._by_word:
             return []
         words = _StoryWords(story)
-        found = words(None).found
-        by_word = self._by_word
-        candidates = {a for w in found if w in by_word for a in by_word[w]}
+        everywhere = words(None)
+        found = everywhere.found
+        candidates = set(
+            itertools.chain.from_iterable(map(self._by_word.__getitem__, found & self._words))
+        )
         hits = []
-        plain_words = self._plain
+        plans = self._plans
         for alert_id in candidates:
-            plain = plain_words.get(alert_id)
-            if plain is not None:
-                if plain <= found:
-                    hits.append(Hit(alert_id, plain))
+            plan = plans.get(alert_id)
+            if plan is not None:
+                highlighted = plan.words(everywhere)
+                if highlighted is not None:
+                    hits.append(Hit(alert_id, highlighted))
                 continue
             node = self._nodes[alert_id]
             if matches_words(node, words):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import re
 import sys
 import unicodedata
@@ -31,10 +32,12 @@ MAX_DEPTH = 20
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A word with its combining marks (decomposed accents, Hebrew points, Arabic vowels), which
 # folding then removes: "e\u0301te\u0301" is one word, "ete".
-_MARKED_WORD = re.compile(
-    r"(?:\w|[\u0300-\u036f\u0591-\u05c7\u064b-\u065f\u0670\u1ab0-\u1aff\u1dc0-\u1dff"
-    r"\u20d0-\u20ff\ufe20-\ufe2f])+"
+_MARKS = (
+    r"[\u0300-\u036f\u0591-\u05c7\u064b-\u065f\u0670\u1ab0-\u1aff\u1dc0-\u1dff"
+    r"\u20d0-\u20ff\ufe20-\ufe2f]"
 )
+_MARK = re.compile(_MARKS)
+_MARKED_WORD = re.compile(rf"(?:\w|{_MARKS})+")
 
 
 class QueryError(ValueError):
@@ -273,18 +276,33 @@ def parse_query(query: str) -> Node:
     return _Parser(query).parse()
 
 
+_ENDS_S = operator.methodcaller("endswith", "s")
+_IS_ASCII = operator.methodcaller("isascii")
+
+
 class Words:
-    """A text's words as a set, and in order once a phrase needs them: what matching reads."""
+    """A text's words as a set, and in order (and as adjacent pairs) once a phrase needs
+    them: what matching reads."""
 
     def __init__(self, text: str) -> None:
-        self._ascii = text.isascii()
-        pattern = _WORD if self._ascii else _MARKED_WORD
-        self._raw: list[str] = pattern.findall(text.lower() if self._ascii else text.casefold())
-        self._order: list[str] | None = None
-        if self._ascii:
-            self.found = frozenset(map(_stem, set(self._raw)))
+        if text.isascii():
+            self._raw: list[str] = _WORD.findall(text.lower())
         else:
-            self.found = frozenset(itertools.chain.from_iterable(map(_pieces, set(self._raw))))
+            text = text.casefold()
+            self._raw = (_MARKED_WORD if _MARK.search(text) else _WORD).findall(text)
+        unique = set(self._raw)
+        # Most words are ASCII and keep their spelling; only a word ending in "s" can
+        # change when made singular. Fold and stem just the others.
+        self._folded = {w: _pieces(w) for w in itertools.filterfalse(_IS_ASCII, unique)}
+        ascii_words = unique.difference(self._folded) if self._folded else unique
+        self._respell = {w: s for w in filter(_ENDS_S, ascii_words) if (s := _stem(w)) != w}
+        self.found = frozenset(
+            ascii_words.difference(self._respell).union(
+                self._respell.values(), *self._folded.values()
+            )
+        )
+        self._order: list[str] | None = None
+        self._pairs: set[tuple[str, str]] | None = None
 
     @classmethod
     def of(cls, text: str) -> Words:
@@ -294,16 +312,28 @@ class Words:
     def order(self) -> list[str]:
         """`words_of(text)`, worked out the first time a phrase needs it."""
         if self._order is None:
-            if self._ascii:
-                self._order = list(map(_stem, self._raw))
+            if not self._folded:
+                self._order = list(map(self._respell.get, self._raw, self._raw))
             else:
                 self._order = list(itertools.chain.from_iterable(map(_pieces, self._raw)))
         return self._order
 
+    @property
+    def pairs(self) -> set[tuple[str, str]]:
+        """Each two words that follow one another: a two-word phrase is one set test."""
+        if self._pairs is None:
+            order = self.order
+            self._pairs = set(itertools.pairwise(order))
+        return self._pairs
+
     def contain(self, needle: tuple[str, ...]) -> bool:
-        if not all(word in self.found for word in needle):
+        if not self.found.issuperset(needle):
             return False
-        if len(needle) == 1:
+        if len(needle) < 2:
+            return True
+        if not self.pairs.issuperset(itertools.pairwise(needle)):
+            return False
+        if len(needle) == 2:
             return True
         order, first, width = self.order, needle[0], len(needle)
         wanted = list(needle)

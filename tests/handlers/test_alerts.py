@@ -14,6 +14,8 @@ from handlers.alerts import (
     AlertError,
     AlertIndex,
     StoryText,
+    _StoryWords,
+    found_words,
     highlight,
     parse_alert_query,
     parse_duration,
@@ -81,7 +83,18 @@ def test_the_index_finds_exactly_what_evaluating_every_alert_finds() -> None:
         a, b, c = rng.sample(words, 3)
         queries.append(
             rng.choice(
-                [a, f"{a} {b}", f"{a} OR {b}", f"({a} OR {b}) {c}", f"{a} -{b}", f'"{a} {b}"']
+                [
+                    a,
+                    f"{a} {b}",
+                    f"{a} OR {b}",
+                    f"({a} OR {b}) {c}",
+                    f"{a} -{b}",
+                    f'"{a} {b}"',
+                    f'"{a} {b} {c}" -{b}',
+                    f'{a} OR "{b} {c}"',
+                    f"title:{a} {b}",
+                    f"{c} NOT ({a} OR {b})",
+                ]
             )
         )
     alerts = [(f"a{n}", parse_query(q)) for n, q in enumerate(queries)]
@@ -89,8 +102,13 @@ def test_the_index_finds_exactly_what_evaluating_every_alert_finds() -> None:
     for _ in range(200):
         title = " ".join(rng.sample(words, 4))
         text = " ".join(rng.sample(words, 5))
-        expected = {a for a, node in alerts if matches(node, story(title, text).fields())}
-        assert {hit.alert_id for hit in index.match(story(title, text))} == expected
+        fields = story(title, text).fields()
+        expected = {
+            a: found_words(node, _StoryWords(story(title, text)))
+            for a, node in alerts
+            if matches(node, fields)
+        }
+        assert {hit.alert_id: hit.words for hit in index.match(story(title, text))} == expected
 
 
 def test_required_words_pick_the_selective_side() -> None:

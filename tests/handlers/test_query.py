@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.query import And, Not, Or, QueryError, Term, matches, parse_query, positive_terms
+from handlers.query import (
+    And,
+    Not,
+    Or,
+    QueryError,
+    Term,
+    Words,
+    matches,
+    parse_query,
+    positive_terms,
+    words_of,
+)
 
 STORY = {
     "title": "Central bank raises interest rates again",
@@ -108,3 +121,35 @@ def test_any_text_parses_or_gives_a_query_error(text: str) -> None:
     except QueryError:
         return
     assert isinstance(matches(node, STORY), bool)
+
+
+# Pieces of words, spaces, punctuation, accents (composed and combining), and characters
+# that fold into several letters.
+_MIXED_TEXT = st.lists(
+    st.sampled_from([*"abs iesxzUS.'’-éE\u0301ßİ½ ", "e\u0301", "ies", "ss", " "]),
+    max_size=30,
+).map("".join)
+
+
+@given(_MIXED_TEXT)
+def test_words_reads_a_text_as_words_of_does(text: str) -> None:
+    """`Words` takes shortcuts (ASCII words, only words ending in "s" stemmed): its set,
+    order and pairs are still exactly what folding the whole text word by word gives."""
+    expected = words_of(text)
+    words = Words.of(text)
+    assert words.found == frozenset(expected)
+    assert words.order == expected
+    assert words.pairs == set(itertools.pairwise(expected))
+
+
+@given(
+    _MIXED_TEXT,
+    st.lists(st.sampled_from(["a", "b", "bs", "ie", "ete", "ss"]), min_size=1, max_size=3),
+)
+def test_a_phrase_is_found_exactly_where_its_words_follow_one_another(
+    text: str, phrase: list[str]
+) -> None:
+    order = words_of(text)
+    width = len(phrase)
+    present = any(order[at : at + width] == phrase for at in range(len(order) - width + 1))
+    assert Words.of(text).contain(tuple(phrase)) == present
