@@ -118,11 +118,14 @@ class AlertStep:
             if h.alert_id in allowed[article.feed_id]
         ]
         paused = await self._store.paused(sorted({alert.owner for _, alert, _ in pairs}), now)
-        matches = [
-            (alert, Match(alert.id, article.story_id, tuple(sorted(hit.words))))
-            for article, alert, hit in pairs
-            if alert.owner not in paused
-        ]
+        in_order: dict[frozenset[str], tuple[str, ...]] = {}
+        matches = []
+        for article, alert, hit in pairs:
+            if alert.owner not in paused:
+                words = in_order.get(hit.words)
+                if words is None:
+                    words = in_order[hit.words] = tuple(sorted(hit.words))
+                matches.append((alert, Match(alert.id, article.story_id, words)))
         fresh = await self._store.record(matches, now)
         if fresh:
             log.info(

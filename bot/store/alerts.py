@@ -52,32 +52,61 @@ return #items
 
 
 # KEYS: the fired hash, each story's alerted set, each DM target's batch list.
-# ARGV: now, keep, ttl, story count, target count, then per match: story number, target
-# number (0 for a channel alert), alert id, the match as JSON. Returns the targets that
-# got matches, the numbers of the channel-alert matches that were new, and how many were.
+# ARGV: now, keep, ttl, story count, target count, then per story: its number, its match
+# count, and per match: target number (0 for a channel alert), alert id, the match as JSON.
+# Returns the targets that got matches, the numbers of the channel-alert matches that
+# were new (counting from 1 across stories), and how many matches were new. Commands are
+# per story and per target, never per match: a batch can hold thousands of matches.
 _RECORD = """
 local now, keep, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local stories, targets = tonumber(ARGV[4]), tonumber(ARGV[5])
-local touched, fresh_channel = {}, {}
-local number, fresh = 0, 0
-for i = 6, #ARGV, 4 do
-  number = number + 1
-  local story, target = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-  if redis.call('SADD', KEYS[1 + story], ARGV[i + 2]) == 1 then
-    fresh = fresh + 1
-    redis.call('HSET', KEYS[1], ARGV[i + 2], now)
-    if target == 0 then
-      table.insert(fresh_channel, number)
-    else
-      redis.call('RPUSH', KEYS[1 + stories + target], ARGV[i + 3])
-      touched[target] = true
-    end
+local CHUNK = 500
+local function each_chunk(list, step, call)
+  for first = 1, #list, CHUNK * step do
+    call(unpack(list, first, math.min(first + CHUNK * step - 1, #list)))
   end
 end
-for s = 1, stories do redis.call('EXPIRE', KEYS[1 + s], ttl) end
+local fired, queued, fresh_channel = {}, {}, {}
+local i, number, fresh = 6, 0, 0
+while i <= #ARGV do
+  local key, count = KEYS[1 + tonumber(ARGV[i])], tonumber(ARGV[i + 1])
+  i = i + 2
+  local ids = {}
+  for m = 0, count - 1 do ids[m + 1] = ARGV[i + 3 * m + 1] end
+  local seen = {}
+  each_chunk(ids, 1, function(...)
+    for _, flag in ipairs(redis.call('SMISMEMBER', key, ...)) do table.insert(seen, flag) end
+  end)
+  local added = {}
+  for m = 0, count - 1 do
+    number = number + 1
+    local alert = ARGV[i + 3 * m + 1]
+    if seen[m + 1] == 0 and not added[alert] then
+      added[alert] = true
+      fresh = fresh + 1
+      table.insert(fired, alert)
+      table.insert(fired, now)
+      local target = tonumber(ARGV[i + 3 * m])
+      if target == 0 then
+        table.insert(fresh_channel, number)
+      else
+        queued[target] = queued[target] or {}
+        table.insert(queued[target], ARGV[i + 3 * m + 2])
+      end
+    end
+  end
+  local new = {}
+  for alert, _ in pairs(added) do table.insert(new, alert) end
+  each_chunk(new, 1, function(...) redis.call('SADD', key, ...) end)
+  redis.call('EXPIRE', key, ttl)
+  i = i + 3 * count
+end
+each_chunk(fired, 2, function(...) redis.call('HSET', KEYS[1], ...) end)
 local ready = {}
-for target, _ in pairs(touched) do
-  redis.call('LTRIM', KEYS[1 + stories + target], -keep, -1)
+for target, items in pairs(queued) do
+  local list = KEYS[1 + stories + target]
+  each_chunk(items, 1, function(...) redis.call('RPUSH', list, ...) end)
+  redis.call('LTRIM', list, -keep, -1)
   table.insert(ready, target)
 end
 return {ready, fresh_channel, fresh}
@@ -266,22 +295,41 @@ class AlertStore:
         their last was a minute ago, else when the minute is up. How many were new."""
         if not matches:
             return 0
-        stories = list(dict.fromkeys(m.story_id for _, m in matches))
-        targets = list(dict.fromkeys(a.target for a, _ in matches if not a.channel))
-        story_at = {story: n for n, story in enumerate(stories, start=1)}
-        target_at = {target: n for n, target in enumerate(targets, start=1)}
-        keys = [self._keys.alerts_fired]
-        keys += [self._keys.story_alerted(story) for story in stories]
-        keys += [self._keys.alert_batch(target) for target in targets]
-        args: list[str | int | float] = [now, BATCH_KEEP, self._ttl, len(stories), len(targets)]
+        by_story: dict[str, list[tuple[Alert, Match]]] = {}
         for alert, match in matches:
-            target = 0 if alert.channel else target_at[alert.target]
-            args += [story_at[match.story_id], target, alert.id, match.to_json()]
+            by_story.setdefault(match.story_id, []).append((alert, match))
+        targets: dict[str, int] = {}
+        per_alert: dict[str, tuple[int, str]] = {}  # target number, id as JSON
+        words_json: dict[tuple[str, ...], str] = {}
+        args: list[str | int | float] = [now, BATCH_KEEP, self._ttl, len(by_story), 0]
+        ordered: list[tuple[Alert, Match]] = []
+        for number, (story, found) in enumerate(by_story.items(), start=1):
+            story_json = json.dumps(story)
+            args += [number, len(found)]
+            for alert, match in found:
+                ordered.append((alert, match))
+                if alert.id not in per_alert:
+                    target = (
+                        0 if alert.channel else targets.setdefault(alert.target, len(targets) + 1)
+                    )
+                    per_alert[alert.id] = (target, json.dumps(alert.id))
+                target, id_json = per_alert[alert.id]
+                if match.words not in words_json:
+                    words_json[match.words] = json.dumps(list(match.words))
+                args += [
+                    target,
+                    alert.id,
+                    f'{{"a":{id_json},"s":{story_json},"w":{words_json[match.words]}}}',
+                ]
+        args[4] = len(targets)
+        keys = [self._keys.alerts_fired]
+        keys += [self._keys.story_alerted(story) for story in by_story]
+        keys += [self._keys.alert_batch(target) for target in targets]
         ready, channel_new, fresh = await self._record(keys=keys, args=args)
         new_channel = {int(n) for n in channel_new}
         if new_channel:
             async with self._client.pipeline(transaction=False) as pipe:
-                for number, (alert, match) in enumerate(matches, start=1):
+                for number, (alert, match) in enumerate(ordered, start=1):
                     if number in new_channel:
                         pipe.xadd(
                             self._keys.outbox(alert.platform),
@@ -293,8 +341,8 @@ class AlertStore:
                             },
                         )
                 await pipe.execute()
-        waiting = [targets[int(n) - 1] for n in ready]
-        await self._flush_all(waiting, now)
+        names = list(targets)
+        await self._flush_all([names[int(n) - 1] for n in ready], now)
         return int(fresh)
 
     async def _flush_all(self, targets: Sequence[str], now: float) -> None:

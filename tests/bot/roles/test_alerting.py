@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.roles.pipeline import build_pipeline
-from bot.store.alerts import DM_GAP, AlertStore, dm_target
+from bot.store.alerts import DM_GAP, AlertStore, Match, dm_target
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
@@ -176,3 +176,36 @@ async def test_a_new_alert_counts_from_the_next_batch(handle: RedisHandle) -> No
     await pipeline.process([story(2, "Storm passes")])
     [dm] = await outbox(handle)
     assert len(dm["items"]) == 1
+
+
+async def test_a_batch_of_thousands_of_matches_is_recorded_once_each(handle: RedisHandle) -> None:
+    """The record script groups a batch's matches by story and sends them in chunks: over
+    a thousand alerts on one story, twice over (a batch processed again after a crash),
+    still give each member one DM with each of their matches once."""
+    store = AlertStore(handle.client, handle.keys)
+    made = [
+        await store.add(
+            origin=PUBLIC, user=f"U{n % 600}", query="storm", channel=None, limit=25, now=NOW
+        )
+        for n in range(1200)
+    ]
+    target = ChannelRef("slack", "T1", "CALERTS")
+    posting = await store.add(
+        origin=PUBLIC, user="U0", query="storm", channel=target, limit=25, now=NOW
+    )
+    matches = [
+        (a, Match(a.id, story_id, ("storm",)))
+        for story_id in ("s1", "s2")
+        for a in [*made, posting]
+    ]
+    assert await store.record(matches, NOW) == 2 * 1201
+    assert await store.record(matches, NOW + 1) == 0, "nothing twice"
+    dms = [m for m in await outbox(handle) if m["channel"] != str(target)]
+    assert len(dms) == 600
+    assert all(sorted(i["s"] for i in dm["items"]) == ["s1", "s1", "s2", "s2"] for dm in dms)
+    posts = [m for m in await outbox(handle) if m["channel"] == str(target)]
+    assert sorted(p["delivery"] for p in posts) == [
+        f"alert:{posting.id}:s1",
+        f"alert:{posting.id}:s2",
+    ]
+    assert len(await handle.client.hkeys(handle.keys.alerts_fired)) == 1201
