@@ -111,20 +111,21 @@ class AlertStep:
         for feed_id, alert_ids in hit_by_feed.items():
             alerts = [self._alerts[a] for a in sorted(alert_ids) if a in self._alerts]
             allowed[feed_id] = {a.id for a in await self._in_scope(feed_id, alerts)}
-        pairs: list[tuple[Article, Alert, Hit]] = [
-            (article, self._alerts[h.alert_id], h)
-            for article, hits in found
-            for h in hits
-            if h.alert_id in allowed[article.feed_id]
-        ]
-        paused = await self._store.paused(sorted({alert.owner for _, alert, _ in pairs}), now)
-        in_order: dict[frozenset[str], tuple[str, ...]] = {}
+        owners = {self._alerts[a].owner for ids in allowed.values() for a in ids}
+        paused = await self._store.paused(sorted(owners), now)
+        sorted_words: dict[frozenset[str], tuple[str, ...]] = {}
         matches = []
-        for article, alert, hit in pairs:
-            if alert.owner not in paused:
-                words = in_order.get(hit.words)
+        for article, hits in found:
+            scope = allowed[article.feed_id]
+            for hit in hits:
+                if hit.alert_id not in scope:
+                    continue
+                alert = self._alerts[hit.alert_id]
+                if paused and alert.owner in paused:
+                    continue
+                words = sorted_words.get(hit.words)
                 if words is None:
-                    words = in_order[hit.words] = tuple(sorted(hit.words))
+                    words = sorted_words[hit.words] = tuple(sorted(hit.words))
                 matches.append((alert, Match(alert.id, article.story_id, words)))
         fresh = await self._store.record(matches, now)
         if fresh:

@@ -9,11 +9,12 @@ outbox at once, one message per story (delivery id: alert and story).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 
@@ -52,60 +53,56 @@ return #items
 
 
 # KEYS: the fired hash, each story's alerted set, each DM target's batch list.
-# ARGV: now, keep, ttl, story count, target count, then per story: its number, its match
-# count, and per match: target number (0 for a channel alert), alert id, the match as JSON.
+# ARGV: now, keep, ttl, and the batch as JSON: {"s": [[story id, [[target number (0 for
+# a channel alert), alert id, words number], ...]], ...], "w": [words as JSON, ...]}.
 # Returns the targets that got matches, the numbers of the channel-alert matches that
 # were new (counting from 1 across stories), and how many matches were new. Commands are
 # per story and per target, never per match: a batch can hold thousands of matches.
 _RECORD = """
 local now, keep, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local stories, targets = tonumber(ARGV[4]), tonumber(ARGV[5])
+local batch = cjson.decode(ARGV[4])
+local stories = #batch.s
 local CHUNK = 500
-local function each_chunk(list, step, call)
-  for first = 1, #list, CHUNK * step do
-    call(unpack(list, first, math.min(first + CHUNK * step - 1, #list)))
-  end
+local function each_chunk(list, call)
+  for first = 1, #list, CHUNK do call(unpack(list, first, math.min(first + CHUNK - 1, #list))) end
 end
 local fired, queued, fresh_channel = {}, {}, {}
-local i, number, fresh = 6, 0, 0
-while i <= #ARGV do
-  local key, count = KEYS[1 + tonumber(ARGV[i])], tonumber(ARGV[i + 1])
-  i = i + 2
+local number, fresh = 0, 0
+for s, entry in ipairs(batch.s) do
+  local key, story, found = KEYS[1 + s], cjson.encode(entry[1]), entry[2]
   local ids = {}
-  for m = 0, count - 1 do ids[m + 1] = ARGV[i + 3 * m + 1] end
+  for m, match in ipairs(found) do ids[m] = match[2] end
   local seen = {}
-  each_chunk(ids, 1, function(...)
+  each_chunk(ids, function(...)
     for _, flag in ipairs(redis.call('SMISMEMBER', key, ...)) do table.insert(seen, flag) end
   end)
-  local added = {}
-  for m = 0, count - 1 do
+  local added, new = {}, {}
+  for m, match in ipairs(found) do
     number = number + 1
-    local alert = ARGV[i + 3 * m + 1]
-    if seen[m + 1] == 0 and not added[alert] then
+    local target, alert = match[1], match[2]
+    if seen[m] == 0 and not added[alert] then
       added[alert] = true
+      table.insert(new, alert)
       fresh = fresh + 1
       table.insert(fired, alert)
       table.insert(fired, now)
-      local target = tonumber(ARGV[i + 3 * m])
       if target == 0 then
         table.insert(fresh_channel, number)
       else
         queued[target] = queued[target] or {}
-        table.insert(queued[target], ARGV[i + 3 * m + 2])
+        table.insert(queued[target], '{"a":' .. cjson.encode(alert) .. ',"s":' .. story ..
+          ',"w":' .. batch.w[match[3] + 1] .. '}')
       end
     end
   end
-  local new = {}
-  for alert, _ in pairs(added) do table.insert(new, alert) end
-  each_chunk(new, 1, function(...) redis.call('SADD', key, ...) end)
+  each_chunk(new, function(...) redis.call('SADD', key, ...) end)
   redis.call('EXPIRE', key, ttl)
-  i = i + 3 * count
 end
-each_chunk(fired, 2, function(...) redis.call('HSET', KEYS[1], ...) end)
+each_chunk(fired, function(...) redis.call('HSET', KEYS[1], ...) end)
 local ready = {}
 for target, items in pairs(queued) do
   local list = KEYS[1 + stories + target]
-  each_chunk(items, 1, function(...) redis.call('RPUSH', list, ...) end)
+  each_chunk(items, function(...) redis.call('RPUSH', list, ...) end)
   redis.call('LTRIM', list, -keep, -1)
   table.insert(ready, target)
 end
@@ -131,11 +128,11 @@ class Alert:
     channel: str = ""  # a channel alert's channel; empty for a personal (DM) alert
     created_at: float = 0.0
 
-    @property
+    @functools.cached_property
     def owner(self) -> str:
         return f"{self.platform}:{self.user}"
 
-    @property
+    @functools.cached_property
     def target(self) -> str:
         return self.channel or dm_target(self.platform, self.user)
 
@@ -147,8 +144,7 @@ class Alert:
         return cls(**json.loads(raw))
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """A story an alert matched, and the words to highlight."""
 
     alert_id: str
@@ -299,33 +295,30 @@ class AlertStore:
         for alert, match in matches:
             by_story.setdefault(match.story_id, []).append((alert, match))
         targets: dict[str, int] = {}
-        per_alert: dict[str, tuple[int, str]] = {}  # target number, id as JSON
-        words_json: dict[tuple[str, ...], str] = {}
-        args: list[str | int | float] = [now, BATCH_KEEP, self._ttl, len(by_story), 0]
+        target_of: dict[str, int] = {}  # alert id -> target number, 0 for a channel alert
+        words_at: dict[tuple[str, ...], int] = {}
         ordered: list[tuple[Alert, Match]] = []
-        for number, (story, found) in enumerate(by_story.items(), start=1):
-            story_json = json.dumps(story)
-            args += [number, len(found)]
+        grouped: list[tuple[str, list[tuple[int, str, int]]]] = []
+        for story, found in by_story.items():
+            rows = []
             for alert, match in found:
                 ordered.append((alert, match))
-                if alert.id not in per_alert:
+                target = target_of.get(alert.id)
+                if target is None:
                     target = (
                         0 if alert.channel else targets.setdefault(alert.target, len(targets) + 1)
                     )
-                    per_alert[alert.id] = (target, json.dumps(alert.id))
-                target, id_json = per_alert[alert.id]
-                if match.words not in words_json:
-                    words_json[match.words] = json.dumps(list(match.words))
-                args += [
-                    target,
-                    alert.id,
-                    f'{{"a":{id_json},"s":{story_json},"w":{words_json[match.words]}}}',
-                ]
-        args[4] = len(targets)
+                    target_of[alert.id] = target
+                words = words_at.setdefault(match.words, len(words_at))
+                rows.append((target, alert.id, words))
+            grouped.append((story, rows))
+        batch = json.dumps({"s": grouped, "w": [json.dumps(list(w)) for w in words_at]})
         keys = [self._keys.alerts_fired]
         keys += [self._keys.story_alerted(story) for story in by_story]
         keys += [self._keys.alert_batch(target) for target in targets]
-        ready, channel_new, fresh = await self._record(keys=keys, args=args)
+        ready, channel_new, fresh = await self._record(
+            keys=keys, args=[now, BATCH_KEEP, self._ttl, batch]
+        )
         new_channel = {int(n) for n in channel_new}
         if new_channel:
             async with self._client.pipeline(transaction=False) as pipe:
