@@ -163,3 +163,27 @@ def test_deeply_nested_json_is_a_per_feed_error() -> None:
             FeedRef("f1", "https://x.example/feed.json"),
             content_type="application/feed+json",
         )
+
+
+def test_markup_in_entries_is_left_to_normalize_and_feed_titles_show_as_text() -> None:
+    """feedparser's sanitizer is off (normalize turns all entry HTML into text): a script in
+    an entry never reaches the article's text, and a feed title shows its words only."""
+    data = b"""<?xml version="1.0"?><rss version="2.0"><channel>
+      <title>&lt;b&gt;Fish &amp;amp; Chips&lt;/b&gt;</title>
+      <item><title>Hello</title><link>https://example.com/a</link>
+      <description>&lt;p&gt;Fine words.&lt;/p&gt;&lt;script&gt;steal()&lt;/script&gt;</description>
+      </item></channel></rss>"""
+    parsed = parse_feed(data, FeedRef("f", "https://example.com/feed"))
+    assert parsed.title == "Fish & Chips"
+    [article] = [normalize_article(a) for a in parsed.articles]
+    assert article.description == "Fine words."
+    assert article.source == "Fish & Chips"
+
+
+def test_a_json_feed_title_is_plain_text() -> None:
+    data = b'{"version": "https://jsonfeed.org/version/1.1", "title": "C++ <3 & more",'
+    data += b' "items": [{"id": "1", "url": "https://example.com/1", "title": "a <b> c"}]}'
+    parsed = parse_feed(data, FeedRef("f", "https://example.com/feed.json"))
+    assert parsed.title == "C++ <3 & more"
+    [article] = [normalize_article(a) for a in parsed.articles]
+    assert (article.title, article.source) == ("a <b> c", "C++ <3 & more")
