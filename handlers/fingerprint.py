@@ -1,11 +1,13 @@
-"""What a story's text looks like to dedup: tokens, shingles, MinHash bands and key terms.
+"""What a story's text looks like to dedup: tokens, shingles, MinHash bands, word counts
+and character n-grams.
 
 Near-duplicates (syndicated copies, light edits) share most 3-word shingles of their title
 and lead; MinHash (32 permutations, 8 bands of 4 rows) turns that into index keys, so two
 texts with shingle Jaccard 0.7 share a band with probability 0.89, and 0.9 with 0.9999.
-The same story from different outlets shares names, places and numbers; `topic_keys` pairs
-up a text's strongest terms, so two reports sharing two of them meet in the index.
-Candidates found either way are verified by `handlers.story_match` before any fold.
+The same event reported by different outlets shares telling words (weighed by TF-IDF, see
+`handlers.tfidf`: the title counts twice) and, in its titles, spellings that whole words
+miss ("Rahman's" and "Rahman", "U.S." and "US"): character 3- to 5-grams catch those.
+Candidates are verified by `handlers.story_match` before any fold.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 
@@ -25,7 +27,6 @@ PERMUTATIONS = 32
 BANDS = 8
 ROWS = PERMUTATIONS // BANDS
 SHINGLE = 3
-TOPIC_TERMS = 4
 
 _PRIME = (1 << 61) - 1
 _MASK32 = (1 << 32) - 1
@@ -34,9 +35,6 @@ _A = _generator.integers(1, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
 _B = _generator.integers(0, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_NUMBER = re.compile(r"^\d[\d,.]*$")
-# A run of capitalised words, e.g. "Kim Jong Un", "South Korea", "New York Times".
-_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of|de|la|al|bin|van|von)?\s*[A-Z][\w'’-]*)*")
 
 
 def fold(text: str) -> str:
@@ -90,21 +88,29 @@ def band_keys(shingle_set: set[str]) -> list[str]:
     return keys
 
 
-def key_terms(text: str) -> Counter[str]:
-    """Names (capitalised runs not opening a sentence) and numbers, with their counts."""
-    found: Counter[str] = Counter()
-    for sentence in re.split(r"(?<=[.!?:])\s+|\n", text):
-        for match in _NAME.finditer(sentence):
-            name = match.group(0)
-            if match.start() == 0 and " " not in name:
-                continue  # a sentence's first word is capitalised anyway
-            folded = " ".join(w for w in tokens(name) if w not in STOPWORDS)
-            if len(folded) > 2:
-                found[folded] += 1
-        for word in tokens(sentence):
-            if _NUMBER.match(word) and not (len(word) == 4 and word.startswith(("19", "20"))):
-                found[word.replace(",", "")] += 1
-    return found
+_CONTEXT = re.compile(r"\s+ahead of\s+.*$", re.IGNORECASE)
+
+
+def event_of(title: str) -> str:
+    """The part of a title that names its event: "Iran meets U.N. watchdog ahead of
+    second round of talks" is about the meeting, and the talks are only its context."""
+    return _CONTEXT.sub("", title)
+
+
+def title_grams(title: str) -> frozenset[str]:
+    """Character 3- to 5-grams of the folded title's words."""
+    text = " ".join(tokens(title))
+    return frozenset(text[i : i + size] for size in (3, 4, 5) for i in range(len(text) - size + 1))
+
+
+def word_counts(title: str, lead: str) -> Counter[str]:
+    """Content words (no numbers) of the title, counted twice, and of the lead."""
+    counts: Counter[str] = Counter()
+    for text, weight in ((title, 2), (lead, 1)):
+        for word in tokens(text):
+            if len(word) > 2 and word not in STOPWORDS and not word.isdigit():
+                counts[_stem(word)] += weight
+    return counts
 
 
 def _is_mark(word: str) -> bool:
@@ -121,30 +127,24 @@ class Fingerprint:
     title_marks: frozenset[str]
     words: frozenset[str]
     shingles: frozenset[str]
-    terms: frozenset[str]
     bands: tuple[str, ...]
-    topics: tuple[str, ...]
+    counts: Mapping[str, int]
+    grams: frozenset[str]
     length: int
 
     @classmethod
     def of(cls, title: str, lead: str) -> Fingerprint:
         text = f"{title}\n{lead}".strip()
         shingle_set = shingles(text)
-        terms = key_terms(lead) + key_terms(title)
-        strongest = [
-            t for t, _ in sorted(terms.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))
-        ]
-        top = sorted(strongest[:TOPIC_TERMS])
-        topics = tuple(f"{zlib.crc32(f'{a}|{b}'.encode()):08x}" for a, b in combinations(top, 2))
         return cls(
             title_words=frozenset(content_words(title)),
             title_numbers=frozenset(w for w in tokens(title) if w.isdigit()),
             title_marks=frozenset(w for w in tokens(title) if _is_mark(w)),
             words=frozenset(content_words(text)),
             shingles=frozenset(shingle_set),
-            terms=frozenset(terms),
             bands=tuple(band_keys(shingle_set)),
-            topics=topics,
+            counts=word_counts(event_of(title), lead),
+            grams=title_grams(event_of(title)),
             length=len(tokens(text)),
         )
 

@@ -1,14 +1,17 @@
 """The fold step: near-duplicates and the same story from other outlets become one story.
 
 Runs after summarising, so every text is compared as title plus summary, the same form the
-store keeps. Candidates come from a shared index (LSH bands and topic pairs, see
-`handlers.fingerprint`) and from earlier articles of the same batch; `handlers.story_match`
-decides. An article that folds keeps going with `copy_of` set, and its dedup claims are
-pointed at the story it joined, so later copies and edits find that story directly.
+store keeps. Candidates come from a shared index (LSH bands, and the text's most telling
+words by TF-IDF, see `handlers.fingerprint` and `handlers.tfidf`) and from earlier
+articles of the same batch; `handlers.story_match` decides, against every member of a
+candidate story. An article that folds keeps going with `copy_of` set, and its dedup
+claims are pointed at the story it joined, so later copies and edits find that story
+directly. New stories are counted into the document frequencies afterwards.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,10 +20,11 @@ from typing import Protocol
 
 from handlers.article import Article
 from handlers.dedup import DedupIndex, url_claim
-from handlers.fingerprint import Fingerprint
+from handlers.fingerprint import Fingerprint, word_counts
 from handlers.offload import off_loop
-from handlers.story import Story
-from handlers.story_match import Match, Text, match
+from handlers.story import Story, StoryCopy
+from handlers.story_match import CROSS_OUTLET_SCORE, Match, Text, genre_of, story_match
+from handlers.tfidf import DocumentFrequencies, Frequencies, top_terms, vector
 
 
 @dataclass(frozen=True)
@@ -53,15 +57,23 @@ def lead_of(article: Article) -> str:
     return article.summary or (article.description or article.content)[:600]
 
 
+def frequency_words(article: Article) -> set[str]:
+    """The words a story counts for in the document frequencies: its title and the start
+    of its text (known before summarising, so a digest can count a whole run first)."""
+    return set(word_counts(article.title, (article.description or article.content)[:600]))
+
+
 def when_of(article: Article) -> datetime:
     published = article.published or article.seen_at
     return min(published, article.seen_at)
 
 
-def index_keys(fingerprint: Fingerprint) -> tuple[str, ...]:
-    return tuple(f"n{band}" for band in fingerprint.bands) + tuple(
-        f"t{topic}" for topic in fingerprint.topics
-    )
+def index_keys(text: Text, frequencies: Frequencies) -> tuple[str, ...]:
+    """LSH bands always; the most telling words once the frequencies can be trusted."""
+    bands = tuple(f"n{band}" for band in text.fingerprint.bands)
+    if not frequencies.trusted:
+        return bands
+    return bands + tuple(f"w{zlib.crc32(w.encode()):08x}" for w in top_terms(text.weights))
 
 
 @dataclass
@@ -70,48 +82,56 @@ class FoldStep:
 
     index: StoryIndex
     dedup: DedupIndex
+    frequencies: DocumentFrequencies
+    threshold: float = CROSS_OUTLET_SCORE
     name: str = "fold"
     required: bool = False
 
     async def run(self, articles: Sequence[Article]) -> list[Article]:
-        pending = [a for a in articles if not a.update]
+        pending = [a for a in articles if not a.update and not a.is_copy]
         # Fingerprints and matching are CPU work (MinHash, n-grams): each runs in a worker
         # thread, so the event loop goes on between the Redis round trips.
-        texts = await off_loop(self._texts, pending)
-        queries = [
-            IndexEntry(index_keys(texts[a.ingest_id].fingerprint), texts[a.ingest_id].when)
+        prints = await off_loop(
+            lambda: {a.ingest_id: Fingerprint.of(a.title, lead_of(a)) for a in pending}
+        )
+        frequencies = await self.frequencies.get({w for f in prints.values() for w in f.counts})
+        texts = {
+            a.ingest_id: _text(prints[a.ingest_id], when_of(a), a.feed_id, a, frequencies)
             for a in pending
-            if a.ingest_id in texts
+        }
+        queries = [
+            IndexEntry(index_keys(texts[a.ingest_id], frequencies), texts[a.ingest_id].when)
+            for a in pending
         ]
         found = iter(await self.index.candidates(queries))
-        candidate_ids = {a.ingest_id: next(found) for a in pending if a.ingest_id in texts}
+        candidate_ids = {a.ingest_id: next(found) for a in pending}
         known = await self.index.stories(sorted({i for ids in candidate_ids.values() for i in ids}))
-        out = await off_loop(self._decide, articles, texts, candidate_ids, known)
-        await self._record(out, texts)
-        return out
-
-    @staticmethod
-    def _texts(pending: Sequence[Article]) -> dict[str, Text]:
-        return {
-            a.ingest_id: Text(Fingerprint.of(a.title, lead_of(a)), when_of(a), a.feed_id)
-            for a in pending
-            if not a.is_copy
+        known_prints = await off_loop(
+            lambda: [
+                [(Fingerprint.of(c.title, story.summary), c) for c in story.copies]
+                for story in known
+            ]
+        )
+        more = {w for copies in known_prints for f, _ in copies for w in f.counts}
+        frequencies = frequencies.merged(await self.frequencies.get(more - set(frequencies.counts)))
+        known_texts = {
+            story.id: [
+                _text(f, c.published or c.seen, c.feed_id, c, frequencies) for f, c in copies
+            ]
+            for story, copies in zip(known, known_prints, strict=True)
         }
+        out = await off_loop(self._decide, articles, texts, frequencies, candidate_ids, known_texts)
+        await self._record(out, texts, frequencies)
+        return out
 
     def _decide(
         self,
         articles: Sequence[Article],
         texts: dict[str, Text],
+        frequencies: Frequencies,
         candidate_ids: dict[str, set[str]],
-        known: Sequence[Story],
+        known_texts: dict[str, list[Text]],
     ) -> list[Article]:
-        known_texts: dict[str, list[Text]] = {
-            story.id: [
-                Text(Fingerprint.of(c.title, story.summary), c.published or c.seen, c.feed_id)
-                for c in story.copies
-            ]
-            for story in known
-        }
         batch_keys: dict[str, list[str]] = defaultdict(list)
         out: list[Article] = []
         for article in articles:
@@ -119,7 +139,7 @@ class FoldStep:
             if text is None:
                 out.append(article)
                 continue
-            keys = index_keys(text.fingerprint)
+            keys = index_keys(text, frequencies)
             nearby = set(candidate_ids[article.ingest_id])
             nearby.update(i for key in keys for i in batch_keys.get(key, ()))
             best = self._best(text, nearby, known_texts, article.id)
@@ -132,32 +152,51 @@ class FoldStep:
             out.append(article)
         return out
 
-    @staticmethod
     def _best(
-        text: Text, nearby: set[str], known_texts: dict[str, list[Text]], own_id: str
+        self, text: Text, nearby: set[str], known_texts: dict[str, list[Text]], own_id: str
     ) -> tuple[str, Match] | None:
         best: tuple[str, Match] | None = None
         for story_id in sorted(nearby - {own_id}):
-            for other in known_texts.get(story_id, ()):
-                found = match(text, other)
-                if found is None:
-                    continue
-                rank = (found.kind == "near-duplicate", found.score)
-                if best is None or rank > (best[1].kind == "near-duplicate", best[1].score):
-                    best = (story_id, found)
+            found = story_match(text, known_texts.get(story_id, []), threshold=self.threshold)
+            if found is None:
+                continue
+            rank = (found.kind == "near-duplicate", found.score)
+            if best is None or rank > (best[1].kind == "near-duplicate", best[1].score):
+                best = (story_id, found)
         return best
 
-    async def _record(self, articles: list[Article], texts: dict[str, Text]) -> None:
+    async def _record(
+        self, articles: list[Article], texts: dict[str, Text], frequencies: Frequencies
+    ) -> None:
         entries = [
             IndexEntry(
-                index_keys(texts[a.ingest_id].fingerprint), texts[a.ingest_id].when, a.story_id
+                index_keys(texts[a.ingest_id], frequencies), texts[a.ingest_id].when, a.story_id
             )
             for a in articles
             if a.ingest_id in texts
         ]
         await self.index.remember(entries)
+        await self.frequencies.learn(
+            [frequency_words(a) for a in articles if a.ingest_id in texts and not a.is_copy]
+        )
         folded = [a for a in articles if a.fold_reason]
         # Entry claims are pointed at their story by the store step, for every article.
         claims = [c for a in folded if (c := url_claim(a, a.story_id)) is not None]
         if claims:
             await self.dedup.repoint(claims)
+
+
+def _text(
+    fingerprint: Fingerprint,
+    when: datetime,
+    feed_id: str,
+    item: Article | StoryCopy,
+    frequencies: Frequencies,
+) -> Text:
+    return Text(
+        fingerprint,
+        when,
+        feed_id,
+        vector(fingerprint.counts, frequencies),
+        genre_of(item.title, item.url),
+    )

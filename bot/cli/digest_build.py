@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.errors import FetchError, NewsbotError, ParseError, SourceError
@@ -25,10 +25,15 @@ from bot.roles.pipeline import build_pipeline
 from bot.settings import Settings
 from bot.store.connection import open_redis
 from bot.store.stories import load_stories
+from handlers.article import Article
 from handlers.enrich import budget_pages, is_thin
+from handlers.folding import frequency_words
 from handlers.identity import resolve_identity
+from handlers.normalize import normalize_article
 from handlers.story import DigestItem, digest_items
+from handlers.story_match import CROSS_OUTLET_SCORE
 from handlers.summarize import DEFAULT_BUDGET, Budget
+from handlers.tfidf import FixedFrequencies
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_OPML_DEPTH = 3
@@ -155,6 +160,28 @@ def _listed(opml: _Document, errors: list[SourceFailure], *, depth: int) -> list
     return [s for s in listed if _is_url(s)]
 
 
+_BATCH = 100
+
+
+def _in_time_order(
+    parsed: Sequence[tuple[_Document, ParsedFeed]], settings: Settings
+) -> list[Article]:
+    """Every source's articles (identities resolved, pages budgeted per source), oldest
+    first; undated ones last; ties broken by link and entry, never by source order."""
+    articles: list[Article] = []
+    for _document, feed in parsed:
+        _mode, _why, resolved, _shot = resolve_identity("guid", feed.articles, None)
+        articles += budget_pages(resolved, most=settings.enrich_max_per_poll)
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(articles, key=lambda a: (a.published or far, a.url, a.feed_url, a.entry_key))
+
+
+def _newest(articles: Sequence[Article], now: datetime) -> datetime:
+    """Just after the newest entry that is not in the future; `now` when none is dated."""
+    dates = [a.published for a in articles if a.published and a.published <= now]
+    return min(max(dates) + timedelta(hours=1), now) if dates else now
+
+
 async def run_digest(
     settings: Settings,
     sources: Sequence[str],
@@ -163,6 +190,7 @@ async def run_digest(
     budget: Budget = DEFAULT_BUDGET,
     progress: Progress = lambda _source: None,
     now: datetime | None = None,
+    fold_threshold: float = CROSS_OUTLET_SCORE,
 ) -> DigestResult:
     """Fetch, parse and run every source through the pipeline; return the folded stories."""
     now = now or datetime.now(UTC)
@@ -182,23 +210,32 @@ async def run_digest(
             result.errors.append(SourceFailure(document.name, str(exc)))
     result.feeds = len(parsed)
     story_ids: list[str] = []
+    everything = [a for _document, feed in parsed for a in feed.articles]
+    # Folding reads the run as of its newest entry, not the wall clock, and weighs words by
+    # the whole run: an archive folds as today's news does, in any order of its sources.
+    as_of = _newest(everything, now)
+    frequencies = FixedFrequencies(frequency_words(normalize_article(a)) for a in everything)
     async with open_redis(settings, ephemeral=True) as redis_handle:
         pipeline = build_pipeline(
             redis_handle.client,
             redis_handle.keys,
             ttl=settings.retention_seconds,
+            clock=as_of.timestamp,
             pages=FetcherPages(fetcher),
             budget=budget,
             record_failures=False,
+            frequencies=frequencies,
+            fold_threshold=fold_threshold,
         )
-        for _document, feed in parsed:
-            result.entries += len(feed.articles)
-            _mode, _why, articles, _shot = resolve_identity("guid", feed.articles, None)
-            articles = budget_pages(articles, most=settings.enrich_max_per_poll)
-            outcome = await pipeline.process(articles)
+        # News is folded in the order it was published, not the order sources were
+        # named: the same sources in any order make the same digest.
+        ordered = _in_time_order(parsed, settings)
+        for start in range(0, len(ordered), _BATCH):
+            outcome = await pipeline.process(ordered[start : start + _BATCH])
             stored = [a for a in outcome.articles if not a.is_copy]
             story_ids.extend(a.story_id for a in stored)
             result.unenriched += sum(1 for a in stored if is_thin(a))
+        result.entries = sum(len(feed.articles) for _document, feed in parsed)
         stories = await load_stories(
             redis_handle.client, redis_handle.keys, list(dict.fromkeys(story_ids))
         )

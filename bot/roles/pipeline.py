@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from bot.roles.alerting import AlertStep
 from bot.roles.routing import Router, RouteStep
 from bot.store.fold_index import RedisStoryIndex
+from bot.store.frequencies import RedisFrequencies
 from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
 from bot.store.stories import RedisDedupIndex, StoreStep
@@ -31,7 +32,9 @@ from handlers.enrich import EnrichStep, PageSource
 from handlers.folding import FoldStep
 from handlers.normalize import normalize_article
 from handlers.steps import PerArticleStep, Step
+from handlers.story_match import CROSS_OUTLET_SCORE
 from handlers.summarize import DEFAULT_BUDGET, Abstractive, Budget, SummarizeStep
+from handlers.tfidf import DocumentFrequencies
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +126,12 @@ def build_pipeline(
     abstractive: Abstractive | None = None,
     budget: Budget = DEFAULT_BUDGET,
     record_failures: bool = True,
+    frequencies: DocumentFrequencies | None = None,
+    fold_threshold: float = CROSS_OUTLET_SCORE,
 ) -> Pipeline:
-    """The standard ingest pipeline on one Redis; without `pages`, thin feeds stay thin."""
+    """The standard ingest pipeline on one Redis; without `pages`, thin feeds stay thin.
+    Document frequencies for folding are learnt in Redis unless `frequencies` is given
+    (a digest counts its whole run first)."""
 
     async def sink(failures: Sequence[StepFailure]) -> None:
         async with client.pipeline(transaction=False) as pipe:
@@ -148,7 +155,12 @@ def build_pipeline(
         DedupStep(dedup_index),
         *([EnrichStep(pages, dedup_index)] if pages is not None else []),
         SummarizeStep(budget, abstractive),
-        FoldStep(RedisStoryIndex(client, keys, clock=clock), dedup_index),
+        FoldStep(
+            RedisStoryIndex(client, keys, clock=clock),
+            dedup_index,
+            frequencies or RedisFrequencies(client, keys, clock=clock),
+            threshold=fold_threshold,
+        ),
         StoreStep(
             client,
             keys,

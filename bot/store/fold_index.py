@@ -1,10 +1,11 @@
-"""The fold index on Redis: where recent stories are filed by LSH band and topic pair.
+"""The fold index on Redis: where recent stories are filed by LSH band and telling word.
 
 Keys are bucketed per UTC day (see `bot.store.keys`), so each hash stays small enough for Redis's
 compact listpack encoding and a whole day expires at once; Redis 6.2 has no per-field
-expiry. A lookup reads the day of the text and the two days before it, which covers the
-48-hour cross-outlet window. Each field keeps at most three story ids, the most recent last.
-Reads and writes are one Lua call per article, as an article has 14 keys on 3 days.
+expiry. A lookup reads the day of the text and the two days either side of it, which covers the
+48-hour cross-outlet window both ways: a report processed after a later-dated one of the
+same event still finds it. Each field keeps at most three story ids, the most recent last.
+Reads and writes are one Lua call per article, as an article has 16 keys on 5 days.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from handlers.folding import IndexEntry
 from handlers.story import Story
 
 FOLD_INDEX_DAYS = 4
-LOOKUP_DAYS = (-2, -1, 0)
+LOOKUP_DAYS = (-2, -1, 0, 1, 2)
 _IDS_PER_KEY = 3
 _BUCKET_DIGITS = 2
 

@@ -28,6 +28,10 @@ Key (after the prefix), type, what it holds, and what bounds it:
   each hash in Redis's compact listpack encoding up to about 4,000 new stories a day. All
   share the ``{ix}`` hash tag, so the scripts that read and write many of them at once
   also work on Redis Cluster. Expires `FOLD_INDEX_DAYS` after its day.
+- ``{ix}:df:{day}`` string: document frequencies of the stories stored that UTC day, as
+  65,536 16-bit counters (a word counts in counter crc32(word) mod 65,536; 128 KB a day
+  whatever the number of words), and ``{ix}:dn:{day}`` the number of stories counted.
+  Read over the last 7 days; expire after 8.
 - ``llm:{model}:{aid}`` string: an LLM summary of an article, by model. TTL = retention.
 - ``llm:tokens:{day}`` string: LLM tokens spent that UTC day. TTL 2 days.
 - ``channels`` set: every channel with a subscription or settings.
@@ -134,6 +138,12 @@ class Keys:
 
     def fold_index(self, day: str, bucket: str) -> str:
         return f"{self.prefix}{{ix}}:{day}:{bucket}"
+
+    def word_counts(self, day: str) -> str:
+        return f"{self.prefix}{{ix}}:df:{day}"
+
+    def story_count(self, day: str) -> str:
+        return f"{self.prefix}{{ix}}:dn:{day}"
 
     def llm_summary(self, model_hash: str, article_id: str) -> str:
         return f"{self.prefix}llm:{model_hash}:{article_id}"

@@ -8,10 +8,12 @@ import pytest
 
 from bot.roles.pipeline import build_pipeline
 from bot.store.connection import RedisHandle
+from bot.store.frequencies import RedisFrequencies
 from bot.store.stories import load_stories
 from handlers.article import Article
 from tests.articles import article
 from tests.scraped_page import related_stories
+from tests.world_news import world_news_words
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -52,7 +54,12 @@ def entry(feed: str, number: int, title: str, lead: str, *, hours_ago: float = 1
     )
 
 
-async def run(handle: RedisHandle, *batches: list[Article]) -> list[Article]:
+async def run(handle: RedisHandle, *batches: list[Article], learnt: bool = True) -> list[Article]:
+    """The pipeline on these batches, after a week of world news was counted (`learnt`)."""
+    if learnt:
+        await RedisFrequencies(handle.client, handle.keys, clock=NOW.timestamp).learn(
+            world_news_words()
+        )
     pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
     out: list[Article] = []
     for batch in batches:
@@ -88,6 +95,30 @@ async def test_scraped_page_copies_fold_and_news24_stays_apart(
 async def test_the_same_story_from_another_outlet_folds(handle: RedisHandle) -> None:
     first, second = entry("npr", 1, *AUSTRALIA), entry("abc", 7, *AUSTRALIA_ABC, hours_ago=3)
     stored = await run(handle, [second], [first])
+    assert stored[1].fold_reason == "cross-outlet"
+    assert stored[1].story_id == stored[0].story_id
+
+
+async def test_a_new_install_does_not_fold_other_outlets_on_a_hunch(handle: RedisHandle) -> None:
+    """With fewer stories counted than `MIN_DOCUMENTS`, no word's weight can be trusted:
+    only copies (near-duplicates) fold."""
+    first, second = entry("npr", 1, *AUSTRALIA), entry("abc", 7, *AUSTRALIA_ABC, hours_ago=3)
+    stored = await run(handle, [second], [first], learnt=False)
+    assert stored[1].fold_reason == "" and stored[1].story_id != stored[0].story_id
+
+
+@pytest.mark.parametrize("newer_first", [False, True], ids=["older first", "newer first"])
+async def test_the_fold_window_looks_both_ways_across_days(
+    handle: RedisHandle, newer_first: bool
+) -> None:
+    """Feeds are polled at different times: a report processed after a later-dated one of
+    the same event (here on the next UTC day) still finds it."""
+    late_evening = NOW.replace(hour=23) - timedelta(days=1)
+    older = entry("abc", 7, *AUSTRALIA_ABC, hours_ago=(NOW - late_evening).total_seconds() / 3600)
+    newer = entry("npr", 1, *AUSTRALIA, hours_ago=1)
+    batches = [[newer], [older]] if newer_first else [[older], [newer]]
+    stored = await run(handle, *batches)
+    assert stored[0].published.date() != stored[1].published.date()
     assert stored[1].fold_reason == "cross-outlet"
     assert stored[1].story_id == stored[0].story_id
 
