@@ -178,6 +178,13 @@ def test_character_grams_see_one_name_in_two_spellings() -> None:
         ("The talks will fail", "https://example.com/opinion/talks", "opinion"),
         ("Chinese New Year celebrations around the world, in pictures", "", "gallery"),
         ("Photos: Lunar New Year around the world", "", "gallery"),
+        (
+            "From 'The Godfather' to 'Tender Mercies,' Robert Duvall made it look easy",
+            "",
+            "profile",
+        ),
+        ("Jesse Jackson remembered by civil rights leaders", "", "profile"),
+        ("From Paris to Rome by train", "", "news"),
         ("Live music returns to Kyiv", "", "news"),
         ("Howard Stern returns to radio", "", "news"),
     ],
