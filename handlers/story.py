@@ -54,6 +54,26 @@ class DigestItem:
     summary: str
     also: tuple[StoryCopy, ...]
 
+    @property
+    def outlets(self) -> int:
+        """How many outlets (sources) carried the story, this copy's included."""
+        return len({self.source, *(copy.source for copy in self.also)})
+
+    def other_outlets(self, named: int = 2) -> tuple[list[StoryCopy], int]:
+        """The first copy of up to `named` other outlets, and how many more outlets there
+        are: what "also: BBC, NPR +3" shows."""
+        firsts: dict[str, StoryCopy] = {}
+        for copy in self.also:
+            if copy.source != self.source:
+                firsts.setdefault(copy.source, copy)
+        others = list(firsts.values())
+        return others[:named], max(len(others) - named, 0)
+
+    def byline(self, when: str) -> str:
+        """Source and time, and the outlet count when more than one carried the story."""
+        count = self.outlets
+        return f"{self.source} · {when}" + (f" · {count} outlets" if count > 1 else "")
+
 
 def _shown(copy: StoryCopy) -> StoryCopy:
     """A copy as every renderer shows it: no control, bidi or zero-width characters in its

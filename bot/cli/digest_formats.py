@@ -36,6 +36,7 @@ def digest_json(result: DigestResult, items: list[DigestItem]) -> dict[str, Any]
                 "source": item.source,
                 "published": _iso(item.published),
                 "summary": item.summary,
+                "outlets": item.outlets,
                 "also": [{"title": c.title, "url": c.url, "source": c.source} for c in item.also],
             }
             for item in items
@@ -101,7 +102,7 @@ def render_markdown(result: DigestResult, items: list[DigestItem]) -> str:
     lines = [f"# News digest, {when(result.generated_at)}", ""]
     for item in items:
         lines.append(f"- **{_md_link(item.title, item.url)}**  ")
-        lines.append(f"  {md_escape(item.source)} · {when(item.published)}  ")
+        lines.append(f"  {md_escape(item.byline(when(item.published)))}  ")
         if item.summary:
             lines.append(f"  {md_escape(item.summary)}")
         for copy in item.also:

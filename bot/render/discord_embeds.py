@@ -23,7 +23,6 @@ EMBED_TITLE = 256
 DESCRIPTION = 3000
 FOOTER = 200
 MESSAGE_EMBED_TEXT = 6000
-ALSO_SHOWN = 8
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 _MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()\-:])")
@@ -44,23 +43,18 @@ def escape(text: str) -> str:
 
 def embed_for(item: DigestItem) -> dict[str, Any]:
     lines = [fit(item.summary, DESCRIPTION - 1500, escape)] if item.summary.strip() else []
-    used = sum(len(line) + 1 for line in lines)
-    shown = 0
-    for copy in item.also[:ALSO_SHOWN]:
-        label = fit(f"{copy.source} – {copy.title}", 120, escape)
-        target = safe_url(copy.url).replace(")", "%29")
-        line = f"also: [{label}]({target})" if target and len(target) <= 500 else f"also: {label}"
-        if used + len(line) + 1 > DESCRIPTION - 40:
-            break
-        lines.append(line)
-        used += len(line) + 1
-        shown += 1
-    if len(item.also) > shown:
-        lines.append(f"and {len(item.also) - shown} more copies")
+    named, more = item.other_outlets()
+    if named:
+        names = []
+        for copy in named:
+            label = fit(copy.source, 60, escape)
+            target = safe_url(copy.url).replace(")", "%29")
+            names.append(f"[{label}]({target})" if target and len(target) <= 500 else label)
+        lines.append("also: " + ", ".join(names) + (f" +{more}" if more else ""))
     embed: dict[str, Any] = {
         "title": fit(item.title, EMBED_TITLE, escape) or "(untitled)",
         "description": "\n".join(lines),
-        "footer": {"text": fit(f"{item.source} · {when(item.published)}", FOOTER, defuse)},
+        "footer": {"text": fit(item.byline(when(item.published)), FOOTER, defuse)},
     }
     url = safe_url(item.url)
     if url:

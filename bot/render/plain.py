@@ -12,7 +12,7 @@ from handlers.story import DigestItem
 
 def format_item(item: DigestItem) -> str:
     """Title, source and time, link, summary, then one line per other copy."""
-    lines = [one_line(item.title), f"  {one_line(item.source)} · {when(item.published)}"]
+    lines = [one_line(item.title), f"  {one_line(item.byline(when(item.published)))}"]
     url = safe_url(item.url)  # http(s) only, as in every format
     if url:
         lines.append(f"  {one_line(url)}")

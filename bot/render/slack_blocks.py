@@ -25,7 +25,7 @@ MESSAGE_TEXT = 10_000
 TITLE = 300
 SUMMARY = 1500
 CONTEXT_TEXT = 300
-ALSO_SHOWN = 8
+OUTLET = 60  # characters of an outlet's name in the also line
 
 Block = dict[str, Any]
 
@@ -56,14 +56,14 @@ def story_blocks(item: DigestItem) -> list[Block]:
         "block_id": f"story-{item.id}"[:255],
         "text": _mrkdwn(f"{title}\n{summary}" if summary else title),
     }
-    elements = [_mrkdwn(fit(f"{item.source} · {when(item.published)}", CONTEXT_TEXT, escape))]
-    for copy in item.also[:ALSO_SHOWN]:
-        label = clip(f"also: {copy.source} – {copy.title}", CONTEXT_TEXT)
-        linked = link(copy.url, label)
-        elements.append(_mrkdwn(linked if len(linked) <= 2 * CONTEXT_TEXT else escape(label)))
-    hidden = len(item.also) - ALSO_SHOWN
-    if hidden > 0:
-        elements.append(_mrkdwn(f"and {hidden} more copies"))
+    elements = [_mrkdwn(fit(item.byline(when(item.published)), CONTEXT_TEXT, escape))]
+    named, more = item.other_outlets()
+    if named:
+        tail = f" +{more}" if more else ""
+        linked = ", ".join(link(c.url, clip(c.source, OUTLET)) for c in named)
+        if len(linked) + len(tail) + 6 > CONTEXT_TEXT:  # long links: the names alone
+            linked = ", ".join(escape(clip(c.source, OUTLET)) for c in named)
+        elements.append(_mrkdwn(f"also: {linked}{tail}"))
     return [section, {"type": "context", "elements": elements[:CONTEXT_ELEMENTS]}]
 
 

@@ -23,20 +23,23 @@ WIDTH = 100
 
 
 def item_text(item: DigestItem) -> Text:
-    """Title (a link), source and time, summary, then the other copies."""
+    """Title (a link), source, time and outlet count, summary, then the other outlets."""
     url = safe_url(item.url)
     text = Text()
     text.append(one_line(item.title) or "(untitled)", Style(bold=True, link=url or None))
-    text.append(f"\n  {one_line(item.source)} · {when(item.published)}", "dim")
+    text.append(f"\n  {one_line(item.byline(when(item.published)))}", "dim")
     if url:
         text.append(f"\n  {url}", "blue")
     if item.summary:
         text.append(f"\n  {one_line(item.summary)}")
-    for copy in item.also:
-        also_url = safe_url(copy.url)
+    named, more = item.other_outlets()
+    if named:
         text.append("\n  also: ", "dim")
-        text.append(one_line(copy.source), Style(link=also_url or None))
-        text.append(f" – {one_line(copy.title)}", "dim")
+        for number, copy in enumerate(named):
+            text.append(", " if number else "", "dim")
+            text.append(one_line(copy.source), Style(link=safe_url(copy.url) or None))
+        if more:
+            text.append(f" +{more}", "dim")
     return text
 
 

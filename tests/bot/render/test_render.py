@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
@@ -164,7 +165,11 @@ def test_a_small_digest_is_one_message_with_links() -> None:
     assert "and 3 more" in slack["blocks"][-1]["elements"][0]["text"]
     [discord] = render_discord(Digest("Morning news", (item,), NOW, more=3))
     assert discord["embeds"][0]["url"] == "https://n.example/rates"
-    assert "also: [Other – Rates up](https://o.example/r)" in discord["embeds"][0]["description"]
+    assert "also: [Other](https://o.example/r)" in discord["embeds"][0]["description"]
+    assert discord["embeds"][0]["footer"]["text"].endswith(" · 2 outlets")
+    assert "Wire · " in slack["blocks"][2]["elements"][0]["text"]
+    assert slack["blocks"][2]["elements"][0]["text"].endswith(" · 2 outlets")
+    assert slack["blocks"][2]["elements"][1]["text"] == "also: <https://o.example/r|Other>"
     assert discord["content"].endswith("…and 3 more")
 
 
@@ -173,8 +178,36 @@ def test_a_small_digest_is_one_message_with_links() -> None:
 def test_the_terminal_shows_every_story_and_no_control_characters(digest: Digest) -> None:
     plain = render_digest_terminal(digest, color=False)
     assert not any(ch in plain for ch in "\x1b\x07\x08\r\x00")
-    assert plain.count("\n  also: ") == sum(len(item.also) for item in digest.items)
+    assert plain.count("\n  also: ") == sum(1 for item in digest.items if item.other_outlets()[0])
     assert ("…and " in plain) == bool(digest.more)
+
+
+def test_every_renderer_says_how_many_outlets_carried_a_story() -> None:
+    copies = tuple(
+        StoryCopy(
+            f"c{n}", f"Report {n}", f"https://o{n}.example/r", f"Outlet {n}", f"f{n}", NOW, NOW
+        )
+        for n in range(5)
+    )
+    same_outlet = StoryCopy("w2", "Again", "https://n.example/r2", "Wire", "f0", NOW, NOW)
+    item = DigestItem(
+        "a" * 16, "Rates rise", "https://n.example/r", "Wire", NOW, "Up.", (*copies, same_outlet)
+    )
+    assert item.outlets == 6 and item.other_outlets() == (list(copies[:2]), 3)
+    digest = Digest("News", (item,), NOW)
+    [slack] = render_slack(digest)
+    [discord] = render_discord(digest)
+    shown = {
+        "slack": json.dumps(slack),
+        "discord": json.dumps(discord),
+        "terminal": render_digest_terminal(digest, color=False),
+        "plain": format_digest(digest),
+    }
+    for name, text in shown.items():
+        assert "6 outlets" in text, name
+    for name in ("slack", "discord", "terminal"):
+        assert "Outlet 0" in shown[name] and "Outlet 1" in shown[name], name
+        assert "+3" in shown[name] and "Outlet 2" not in shown[name], name
 
 
 def test_feed_text_cannot_forge_a_line_of_the_layout() -> None:
