@@ -140,7 +140,6 @@ _DATELINE = re.compile(
 )
 _MIN_CONTENT_WORDS = 4
 _CENTRALITY_WEIGHT = 0.3
-_TITLE_WEIGHT = 0.3
 _REDUNDANT = 0.6
 
 
@@ -195,9 +194,8 @@ def _select(sentences: list[str], title: str, count: int) -> list[int]:
     def score(position: int) -> float:
         bag = bags[position]
         centrality = sum(frequency[w] for w in bag) / (peak * len(bag)) if bag else 0.0
-        overlap = len(title_words & bag) / len(title_words) if title_words else 0.0
         prior = 1.0 / (1 + position)
-        return prior + _CENTRALITY_WEIGHT * centrality + _TITLE_WEIGHT * overlap
+        return prior + _CENTRALITY_WEIGHT * centrality
 
     chosen: list[int] = []
     for index in sorted(candidates, key=lambda i: (-score(i), i)):
