@@ -202,11 +202,15 @@ async def key_sizes(handle: RedisHandle) -> dict[str, float]:
         found = [k async for k in client.scan_iter(match=pattern, count=1000)][:500]
         usage = [await client.memory_usage(k) or 0 for k in found]
         sizes[kind] = sum(usage) / max(len(usage), 1)
-    buckets = [k async for k in client.scan_iter(match=keys.fold_index("*", "*"), count=1000)]
+    found = [k async for k in client.scan_iter(match=keys.fold_index("*", "*"), count=1000)]
+    counts = {str(k) for k in found if ":df:" in str(k) or ":dn:" in str(k)}
+    buckets = [k for k in found if str(k) not in counts]
     usage = [await client.memory_usage(k) or 0 for k in buckets]
     fields = [await client.hlen(k) for k in buckets]
     sizes["fold index per key"] = sum(usage) / max(sum(fields), 1)
     stories = max(await client.zcard(keys.stories), 1)
+    frequencies = sum([await client.memory_usage(k) or 0 for k in counts])
+    sizes["word counts per story"] = frequencies / stories
     pattern = keys.search_ids("*")[: -len("*:ids")] + "*"
     search = [k async for k in client.scan_iter(match=pattern, count=1000)]
     search_bytes = sum([await client.memory_usage(k) or 0 for k in search])
