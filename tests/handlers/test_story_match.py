@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handlers.fingerprint import Fingerprint, band_keys, shingles
+from handlers.folding import index_keys
 from handlers.story_match import (
     CROSS_OUTLET_SCORE,
     Text,
@@ -15,7 +16,7 @@ from handlers.story_match import (
     match,
     story_match,
 )
-from handlers.tfidf import top_terms, vector
+from handlers.tfidf import MIN_DOCUMENTS, Frequencies, top_terms, vector
 from tests.world_news import world_news_frequencies
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -236,3 +237,23 @@ def test_minhash_bands_are_stable_and_shared_by_similar_texts() -> None:
     far = band_keys(shingles("completely different words about markets and interest rates now"))
     assert set(near) & set(band_keys(shingles(base)))
     assert not set(far) & set(band_keys(shingles(base)))
+
+
+def test_two_reports_of_one_event_meet_in_the_index_without_sharing_a_band() -> None:
+    """Only 33 of 155 same-event pairs used to share an LSH band or a topic key; their most
+    telling words are keys of their own now."""
+    left = text(
+        "France arrests nine in right-wing activist's death",
+        "Far-right activist Quentin Deranque was killed last week, seemingly in a clash "
+        "with the far left.",
+    )
+    right = text(
+        "France arrests nine over killing of far-right activist Quentin Deranque",
+        "Quentin Deranque, 23, was beaten to death by far-left activists in France's "
+        "Lyon last week.",
+    )
+    keys = [set(index_keys(t, FREQUENCIES)) for t in (left, right)]
+    assert not {k for k in keys[0] & keys[1] if k.startswith("n")}, "no shared band"
+    assert {k for k in keys[0] & keys[1] if k.startswith("w")}, "a shared telling word"
+    untrusted = Frequencies(MIN_DOCUMENTS - 1, FREQUENCIES.counts)
+    assert all(k.startswith("n") for k in index_keys(left, untrusted))

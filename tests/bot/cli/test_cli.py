@@ -112,6 +112,7 @@ async def test_digest_json_folds_copies_and_reports_errors(
     assert titles == ["Only in A", "Wire story, B's copy", "Undated in B"]
     wire = document["items"][1]
     assert wire["source"] == "Outlet B", "the earliest published copy is the primary"
+    assert wire["outlets"] == 2 and document["items"][0]["outlets"] == 1
     assert wire["published"] == "2026-11-27T07:00:00Z"
     assert wire["also"] == [
         {
