@@ -26,6 +26,7 @@ from bot.settings import Settings
 from bot.store.connection import open_redis
 from bot.store.stories import load_stories
 from handlers.article import Article
+from handlers.discovery import discovery_advice, feed_links, looks_like_html
 from handlers.enrich import budget_pages, is_thin
 from handlers.folding import frequency_words
 from handlers.identity import resolve_identity
@@ -122,8 +123,14 @@ async def _expand(
 
     documents: list[_Document] = []
     for outcome in await asyncio.gather(*(load(s) for s in fresh)):
+        if not isinstance(outcome, SourceFailure) and looks_like_html(
+            outcome.data, outcome.content_type
+        ):
+            outcome = await _discovered(outcome, fetcher, seen)
         if isinstance(outcome, SourceFailure):
             errors.append(outcome)
+        elif outcome.data == b"":
+            continue  # a page whose one feed is already among the sources
         elif is_opml(outcome.data):
             listed = _listed(outcome, errors, depth=depth)
             documents.extend(
@@ -132,6 +139,25 @@ async def _expand(
         else:
             documents.append(outcome)
     return documents
+
+
+async def _discovered(
+    page: _Document, fetcher: Fetcher, seen: set[str]
+) -> _Document | SourceFailure:
+    """A web page given as a source: its one announced feed, fetched; else a failure that
+    lists the feeds to choose from, or says where sites usually keep theirs."""
+    links = feed_links(page.data, page.url)
+    if len(links) == 1:
+        feed = links[0].url
+        if feed in seen:
+            return _Document(page.name, feed, b"")
+        seen.add(feed)
+        try:
+            found = await _load(feed, fetcher)
+        except NewsbotError as exc:
+            return SourceFailure(page.name, f"its feed {feed}: {exc}")
+        return _Document(page.name, found.url, found.data, found.content_type)
+    return SourceFailure(page.name, discovery_advice(page.url, links))
 
 
 def _listed(opml: _Document, errors: list[SourceFailure], *, depth: int) -> list[str]:
