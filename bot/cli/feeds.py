@@ -10,8 +10,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.app import address_policy
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from bot.errors import NewsbotError, SourceError
+from bot.net.discovery import page_feeds
+from bot.net.fetch import Fetcher
 from bot.net.local_files import read_local
 from bot.net.opml import OutlineFeed, read_opml, write_opml
 from bot.render.feed_status import status_line
@@ -21,6 +24,7 @@ from bot.store.connection import open_redis
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import FeedRecord, Watchlist
 from handlers.channels import ChannelError, ChannelRef, check_filter, check_mode
+from handlers.discovery import discovery_advice
 
 MAX_OPML_BYTES = 10 * 1024 * 1024
 
@@ -34,7 +38,9 @@ class _Commands:
         *,
         now: float,
         first_fetch_max: int,
+        fetcher: Fetcher | None = None,
     ) -> None:
+        self.fetcher = fetcher
         self.watchlist = watchlist
         self.subscriptions = subscriptions
         self.router = router
@@ -53,7 +59,15 @@ class _Commands:
         except ChannelError as exc:
             print(f"newsbot: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        record, created = await self.watchlist.add(args.url, now=self.now, interval=args.interval)
+        url = args.url
+        links = await page_feeds(self.fetcher, url) if self.fetcher else None
+        if links is not None and len(links) != 1:
+            print(f"newsbot: {url}: {discovery_advice(url, links)}", file=sys.stderr)
+            return EXIT_FAILED
+        if links:
+            url = links[0].url
+            print(f"{args.url} is a web page; its feed is {url}")
+        record, created = await self.watchlist.add(url, now=self.now, interval=args.interval)
         print(f"{'added' if created else 'already watched as'} {record.id}: {record.shown_url}")
         if args.channel is not None:
             await self._subscribe(args.channel, record, mode=args.mode, feed_filter=feed_filter)
@@ -179,13 +193,14 @@ class _Commands:
 
 async def run_feeds_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run one `newsbot feeds` action against the configured (or embedded) Redis."""
-    async with open_redis(settings) as handle:
+    async with open_redis(settings) as handle, Fetcher(policy=address_policy(settings)) as fetcher:
         commands = _Commands(
             Watchlist(handle.client, handle.keys),
             SubscriptionStore(handle.client, handle.keys),
             Router(handle.client, handle.keys, ttl=settings.retention_seconds),
             now=time.time(),
             first_fetch_max=settings.first_fetch_max,
+            fetcher=fetcher,
         )
         action = args.feeds_command
         if action == "add":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
@@ -34,6 +35,7 @@ from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import FeedRecord, Watchlist
 from handlers.channels import ChannelRef
 from handlers.commands import HELP, Command, CommandError, parse_command
+from handlers.discovery import discovery_advice
 from handlers.query import QueryError
 from handlers.reply import Reply, refusal
 from handlers.story import digest_items
@@ -143,7 +145,7 @@ class CommandCore:
             return await self._alerts.run(caller, command)
         return Reply(HELP)
 
-    async def subscribe(self, caller: Caller, command: Command) -> Reply:
+    async def subscribe(self, caller: Caller, command: Command, *, page: str = "") -> Reply:
         now = self._clock()
         record, created = await self._watchlist.add(command.target, now=now)
         if not record.last_ok:
@@ -163,6 +165,13 @@ class CommandCore:
                 await self._subscriptions.unsubscribe(caller.channel, record.id)
                 if created:
                     await self._watchlist.remove(record.id)
+                links = None if page else await self._poller.discover(record.url)
+                if links and len(links) == 1:
+                    return await self.subscribe(
+                        caller, replace(command, target=links[0].url), page=record.shown_url
+                    )
+                if links is not None:
+                    return refusal(f"{record.shown_url}: {discovery_advice(record.url, links)}")
                 return refusal(f"could not subscribe to {record.shown_url}: {report.error}")
             found = report.entries
             queued = min(found, self._settings.first_fetch_max) if new else 0
@@ -172,6 +181,8 @@ class CommandCore:
         if not new:
             return Reply(f"{name} was already subscribed here; it is now in {sub.mode} mode.")
         lines = [f"Subscribed this channel to {name} in {sub.mode} mode: found {found} stories."]
+        if page:
+            lines.insert(0, f"{page} is a web page; its feed is {fresh.shown_url}.")
         if queued and sub.mode == "instant":
             lines.append(f"The {queued} newest are being posted now; new ones follow as they come.")
         elif queued:

@@ -21,12 +21,14 @@ from redis.typing import EncodableT
 
 from bot.errors import FetchError, NewsbotError
 from bot.metrics import Metrics
+from bot.net.discovery import page_feeds
 from bot.net.fetch import Fetcher, FetchResult, HTTPStatusError
 from bot.net.parse import FeedRef, ParsedFeed, parse_feed
 from bot.roles.feed_health import FeedHealthNotices
 from bot.stopping import sleep_unless_stopped
 from bot.store.keys import Keys
 from bot.store.watchlist import FeedRecord, Watchlist
+from handlers.discovery import FeedLink
 from handlers.enrich import DEFAULT_PAGES_PER_POLL, budget_pages
 from handlers.first_fetch import mark_backlog
 from handlers.identity import FetchSnapshot, resolve_identity
@@ -119,6 +121,10 @@ class Poller:
         now = self._clock()
         feeds = await self._watchlist.claim_due(now=now, limit=self._batch, lease=self.lease)
         return list(await asyncio.gather(*(self.poll(feed) for feed in feeds)))
+
+    async def discover(self, url: str) -> list[FeedLink] | None:
+        """The feeds a web page at `url` names; None when it is not a page (or is gone)."""
+        return await page_feeds(self._fetcher, url)
 
     async def poll(self, feed: FeedRecord) -> PollReport:
         interval = feed.interval or self._interval

@@ -95,6 +95,40 @@ async def test_subscribe_fetches_at_once_and_delivers_the_newest_five(
     assert sub.mode == "instant" and sub.added_by == "U_ADMIN"
 
 
+def site_page(*feeds: tuple[str, str]) -> str:
+    links = "".join(
+        f'<link rel="alternate" type="application/atom+xml" title="{title}" href="{href}">'
+        for title, href in feeds
+    )
+    return f"<!DOCTYPE html><html><head>{links}</head><body>Daily news</body></html>"
+
+
+async def test_subscribing_to_a_web_page_finds_its_feed(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """Autodiscovery (issue #15): a page naming one feed (by a relative link) subscribes to
+    that feed and says which; several are listed to choose from; none, the usual places."""
+    feed_server.add("/news/feed.xml", feed(3))
+    one = feed_server.add("/news/", site_page(("Daily", "feed.xml")), content_type="text/html")
+    reply = await core.handle(ADMIN, f"subscribe {one}")
+    assert reply.ok, reply.text
+    assert f"{one} is a web page; its feed is {feed_server.url('/news/feed.xml')}" in reply.text
+    [record] = await Watchlist(handle.client, handle.keys).all()
+    assert record.url == feed_server.url("/news/feed.xml")
+
+    several = feed_server.add(
+        "/several", site_page(("World", "/w.xml"), ("Sport", "/s.xml")), content_type="text/html"
+    )
+    listed = await core.handle(ADMIN, f"subscribe {several}")
+    assert not listed.ok and "names 2 feeds" in listed.text
+    assert f"2. Sport: {feed_server.url('/s.xml')}" in listed.text
+    bare = feed_server.add("/bare", site_page(), content_type="text/html")
+    none = await core.handle(ADMIN, f"subscribe {bare}")
+    assert not none.ok and "names no feed" in none.text and feed_server.url("/feed") in none.text
+    assert feed_server.hits["/w.xml"] == feed_server.hits["/feed"] == 0
+    assert len(await Watchlist(handle.client, handle.keys).all()) == 1
+
+
 async def test_a_feed_that_fails_is_not_subscribed(
     core: CommandCore, handle: RedisHandle, feed_server: FeedServer
 ) -> None:

@@ -1,5 +1,5 @@
-"""`newsbot digest` given a news site's page instead of its feed: pages served locally,
-announcing feeds from ``../shared/data/feeds-real``."""
+"""`newsbot digest` and `newsbot feeds add` given a news site's page instead of its feed: pages
+served locally, announcing feeds from ``../shared/data/feeds-real``."""
 
 from __future__ import annotations
 
@@ -55,3 +55,19 @@ async def test_a_page_with_several_feeds_or_none_says_what_to_do(
     assert f"1. World: {feed_server.url('/world.xml')}" in errors[several]
     assert "names no feed" in errors[bare] and feed_server.url("/feed") in errors[bare]
     assert feed_server.hits["/world.xml"] == 0, "nothing is fetched without the user's choice"
+
+
+async def test_feeds_add_takes_a_page_for_its_feed(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed = real_feed(feed_server, "/site/feed.xml")
+    one = feed_server.add("/site/", page(("Top", "/site/feed.xml")), content_type="text/html")
+    several = feed_server.add(
+        "/two", page(("A", "/a.xml"), ("B", "/b.xml")), content_type="text/html"
+    )
+    env = cli_env(tmp_path)
+    code, out, err = await newsbot("feeds", "add", one, env=env)
+    assert code == 0, err
+    assert f"{one} is a web page; its feed is {feed}" in out
+    code, out, _ = await newsbot("feeds", "list", "--format", "json", env=env)
+    assert [f["url"] for f in json.loads(out)] == [feed]
+    code, _, err = await newsbot("feeds", "add", several, env=env)
+    assert code == 1 and "names 2 feeds" in err and feed_server.url("/b.xml") in err
