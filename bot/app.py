@@ -272,6 +272,7 @@ async def run_bot(
                 clock=clock,
                 pages=FetcherPages(fetcher),
                 abstractive=bot.abstractive,
+                instant_burst=settings.instant_burst,
             )
             worker = PipelineWorker(
                 client=handle.client,

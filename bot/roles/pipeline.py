@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.roles.alerting import AlertStep
-from bot.roles.routing import Router, RouteStep
+from bot.roles.routing import INSTANT_BURST, Router, RouteStep
 from bot.store.fold_index import RedisStoryIndex
 from bot.store.frequencies import RedisFrequencies
 from bot.store.keys import Keys
@@ -128,6 +128,7 @@ def build_pipeline(
     record_failures: bool = True,
     frequencies: DocumentFrequencies | None = None,
     fold_threshold: float = CROSS_OUTLET_SCORE,
+    instant_burst: int = INSTANT_BURST,
 ) -> Pipeline:
     """The standard ingest pipeline on one Redis; without `pages`, thin feeds stay thin.
     Document frequencies for folding are learnt in Redis unless `frequencies` is given
@@ -169,7 +170,10 @@ def build_pipeline(
             search=SearchIndex(client, keys, ttl=ttl, clock=clock).add_articles,
             dedup=dedup_index,
         ),
-        RouteStep(Router(client, keys, ttl=ttl, clock=clock), SubscriptionStore(client, keys)),
+        RouteStep(
+            Router(client, keys, ttl=ttl, clock=clock, burst=instant_burst),
+            SubscriptionStore(client, keys),
+        ),
         AlertStep(client, keys, ttl=ttl, clock=clock),
     ]
     return Pipeline(steps, failure_sink=sink if record_failures else None)

@@ -10,23 +10,33 @@ and `bot.roles.scheduler`). Pending digest items older than the retention are tr
 
 A new subscription is seeded with the newest `NEWSBOT_FIRST_FETCH_MAX` stories its feed
 already has, through the same path.
+
+Flood guard: when a channel's instant stories of one batch, with those it was sent in the
+last minute, come to more than `NEWSBOT_INSTANT_BURST`, the batch goes out as one
+digest-style message ("7 new stories from BBC World") instead of a message each. Every
+story is in it; the renderers split it only where the platform's limits force them. Its
+delivery id is made of the channel and the stories, so a retried batch posts it once.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
-from handlers.article import Article
-from handlers.channels import Subscription
+from handlers.article import Article, short_hash
+from handlers.channels import ChannelRef, Subscription
 from handlers.query import matches, parse_query
 
+INSTANT_BURST = 5  # instant stories a channel gets a minute before they come as one message
+BURST_WINDOW = 60.0
 # Stories a channel's next digest can hold at most (it shows 10 and "…and N more"); with
 # `schedule off` and nobody asking for a digest, older ones go first.
 PENDING_MAX = 5000
@@ -61,12 +71,19 @@ class Router:
     """Routes stories into channels' pending digests and the outbox."""
 
     def __init__(
-        self, client: Redis, keys: Keys, *, ttl: int, clock: Callable[[], float] = time.time
+        self,
+        client: Redis,
+        keys: Keys,
+        *,
+        ttl: int,
+        clock: Callable[[], float] = time.time,
+        burst: int = INSTANT_BURST,
     ) -> None:
         self._client = client
         self._keys = keys
         self._ttl = ttl
         self._clock = clock
+        self._burst = burst
 
     async def route(self, pairs: Sequence[tuple[Subscription, Routable]]) -> int:
         """Route each (subscription, story) pair once; return how many were new.
@@ -88,13 +105,22 @@ class Router:
         for (sub, story), score in zip(pairs, scores, strict=True):
             if score is None:
                 fresh.setdefault((str(sub.channel), story.story_id), (sub, story))
+        ordered = sorted(fresh.values(), key=lambda pair: pair[1].when)
+        instant: dict[str, list[Routable]] = {}
+        for sub, story in ordered:
+            if sub.mode == "instant":
+                instant.setdefault(str(sub.channel), []).append(story)
+        recent = await self._recent(list(instant), now)
         async with self._client.pipeline(transaction=False) as pipe:
             # Oldest first, so instant posts read in order and the newest ends up last.
-            for sub, story in sorted(fresh.values(), key=lambda pair: pair[1].when):
-                channel = str(sub.channel)
-                if sub.mode == "instant":
+            for channel, stories in instant.items():
+                platform = ChannelRef.parse(channel).platform
+                if len(stories) > 1 and recent[channel] + len(stories) > self._burst:
+                    pipe.xadd(self._keys.outbox(platform), _burst_message(channel, stories))
+                    continue
+                for story in stories:
                     pipe.xadd(
-                        self._keys.outbox(sub.channel.platform),
+                        self._keys.outbox(platform),
                         {
                             "delivery": f"{channel}|story|{story.story_id}",
                             "channel": channel,
@@ -102,12 +128,15 @@ class Router:
                             "story": story.story_id,
                         },
                     )
-                else:
-                    pipe.zadd(self._keys.channel_pending(channel), {story.story_id: story.when})
-                    pending = self._keys.channel_pending(channel)
-                    pipe.zremrangebyscore(pending, "-inf", horizon)
-                    pipe.zremrangebyrank(pending, 0, -PENDING_MAX - 1)
-                    pipe.expire(pending, self._ttl)
+            for sub, story in ordered:
+                if sub.mode == "instant":
+                    continue
+                channel = str(sub.channel)
+                pipe.zadd(self._keys.channel_pending(channel), {story.story_id: story.when})
+                pending = self._keys.channel_pending(channel)
+                pipe.zremrangebyscore(pending, "-inf", horizon)
+                pipe.zremrangebyrank(pending, 0, -PENDING_MAX - 1)
+                pipe.expire(pending, self._ttl)
             await pipe.execute()
         async with self._client.pipeline(transaction=False) as pipe:
             for channel, story_id in fresh:
@@ -118,6 +147,16 @@ class Router:
                 pipe.expire(self._keys.channel_routed(channel), self._ttl)
             await pipe.execute()
         return len(fresh)
+
+    async def _recent(self, channels: list[str], now: float) -> dict[str, int]:
+        """Stories each channel was sent (claimed) in the last minute."""
+        if not channels:
+            return {}
+        async with self._client.pipeline(transaction=False) as pipe:
+            for channel in channels:
+                pipe.zcount(self._keys.channel_routed(channel), now - BURST_WINDOW, "+inf")
+            counts = await pipe.execute()
+        return {c: int(n) for c, n in zip(channels, counts, strict=True)}
 
     async def seed(self, sub: Subscription, *, newest: int) -> int:
         """Give a new subscription the newest stories its feed already has."""
@@ -142,6 +181,22 @@ class Router:
             if wants(sub, routable):
                 pairs.append((sub, routable))
         return await self.route(pairs)
+
+
+def _burst_message(channel: str, stories: list[Routable]) -> dict[FieldT, EncodableT]:
+    """One digest-style outbox message for a burst of instant stories, newest first."""
+    sources = {story.fields.get("source", "") for story in stories}
+    source = sources.pop() if len(sources) == 1 else ""
+    heading = f"{len(stories)} new stories" + (f" from {source}" if source else "")
+    ids = [story.story_id for story in reversed(stories)]
+    return {
+        "delivery": f"{channel}|burst|{short_hash(','.join(sorted(ids)))}",
+        "channel": channel,
+        "kind": "digest",
+        "heading": heading,
+        "more": "0",
+        "stories": json.dumps(ids),
+    }
 
 
 class RouteStep:

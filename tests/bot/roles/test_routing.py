@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -148,3 +149,65 @@ async def test_pending_digest_items_are_bounded(handle: RedisHandle) -> None:
     assert len(kept) == PENDING_MAX and "s-old" not in kept
     assert kept[0] == "s0" and kept[-1] == f"s{PENDING_MAX - 1}", "the newest are kept"
     assert 0 < await handle.client.ttl(handle.keys.channel_pending(str(DIGEST))) <= 86400
+
+
+TOPICS = [
+    "harbour",
+    "wheat",
+    "comet",
+    "museum",
+    "railway",
+    "glacier",
+    "orchestra",
+    "vaccine",
+    "satellite",
+    "marathon",
+    "volcano",
+    "library",
+    "election",
+    "drought",
+    "bridge",
+    "festival",
+    "reactor",
+    "coral",
+    "airline",
+    "tariff",
+]
+
+
+async def test_a_burst_of_instant_stories_comes_as_a_few_messages(handle: RedisHandle) -> None:
+    """Issue #15: 20 new stories for an instant channel make a handful of messages, not
+    twenty, and every story is in them once; a quiet channel still gets one each."""
+    await SubscriptionStore(handle.client, handle.keys).subscribe(
+        INSTANT, "f1", now=0, mode="instant"
+    )
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    await pipeline.process([news("f1", 99, "Ferry timetable changes for the winter season")])
+    burst = [
+        news("f1", n, f"{topic.title()} story number {n} makes the news today")
+        for n, topic in enumerate(TOPICS)
+    ]
+    first = await pipeline.process(burst[:10])
+    await pipeline.process(burst[:10])  # a retried batch adds nothing
+    second = await pipeline.process(burst[10:])
+    messages = await outbox(handle, "slack")
+    assert messages[0]["kind"] == "story", "one story alone is posted as it is"
+    assert [m["kind"] for m in messages[1:]] == ["digest", "digest"]
+    assert messages[1]["heading"] == "10 new stories from Example"
+    posted = [s for m in messages[1:] for s in json.loads(m["stories"])]
+    stored = {a.story_id for a in first.articles + second.articles}
+    assert len(stored) == 20
+    assert sorted(posted) == sorted(stored), "every story once"
+    assert len({m["delivery"] for m in messages}) == len(messages)
+
+
+async def test_a_few_instant_stories_come_one_message_each(handle: RedisHandle) -> None:
+    await SubscriptionStore(handle.client, handle.keys).subscribe(
+        INSTANT, "f1", now=0, mode="instant"
+    )
+    pipeline = build_pipeline(
+        handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp, instant_burst=3
+    )
+    await pipeline.process([news("f1", n, f"{TOPICS[n].title()} news {n}") for n in range(2)])
+    await pipeline.process([news("f1", n, f"{TOPICS[n].title()} news {n}") for n in range(2, 4)])
+    assert [m["kind"] for m in await outbox(handle, "slack")] == ["story", "story", "digest"]
