@@ -32,7 +32,7 @@ from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
 from bot.store.stories import newest_stories
 from bot.store.subscriptions import SubscriptionStore
-from bot.store.watchlist import FeedRecord, Watchlist
+from bot.store.watchlist import CHAT, FeedRecord, Watchlist
 from handlers.channels import ChannelRef
 from handlers.commands import HELP, Command, CommandError, parse_command
 from handlers.discovery import discovery_advice
@@ -147,7 +147,7 @@ class CommandCore:
 
     async def subscribe(self, caller: Caller, command: Command, *, page: str = "") -> Reply:
         now = self._clock()
-        record, created = await self._watchlist.add(command.target, now=now)
+        record, created = await self._watchlist.add(command.target, now=now, origin=CHAT)
         if not record.last_ok:
             # Hold the poll lease ourselves, so a running poller does not fetch it too.
             await self._watchlist.reschedule(record.id, now + POLL_LEASE)
@@ -213,7 +213,15 @@ class CommandCore:
             return refusal(f"this channel has no feed {target!r}; /news feeds lists its feeds")
         await self._subscriptions.unsubscribe(channel, record.id)
         await self._scheduler.reschedule(channel)
-        return Reply(f"Unsubscribed this channel from {record.id}: {record.shown_url}")
+        done = f"Unsubscribed this channel from {record.id}: {record.shown_url}."
+        if record.origin == CHAT and not await self._client.hlen(self._keys.feed_subs(record.id)):
+            await self._watchlist.remove(record.id)
+            log.info(
+                "a feed added from chat left the watch list with its last subscription",
+                extra={"feed": record.id, "feed_url": record.shown_url},
+            )
+            done += " No channel follows it any more, so newsbot stops fetching it."
+        return Reply(done)
 
     async def feeds(self, channel: ChannelRef) -> Reply:
         subs = await self._subscriptions.of_channel(channel)

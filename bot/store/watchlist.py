@@ -68,6 +68,7 @@ class FeedRecord:
     entries: int = 0
     id_mode: str = "guid"
     id_snapshot: str = ""
+    origin: str = ""  # CHAT when only /news subscribe asked for it; else the CLI or config
 
     @property
     def shown_url(self) -> str:
@@ -96,6 +97,9 @@ class FeedRecord:
         return record
 
 
+CHAT = "chat"
+
+
 class Watchlist:
     """Feed registry operations on Redis."""
 
@@ -105,12 +109,23 @@ class Watchlist:
         self._claim = client.register_script(_CLAIM_DUE)
 
     async def add(
-        self, url: str, *, now: float, interval: float | None = None, title: str = ""
+        self,
+        url: str,
+        *,
+        now: float,
+        interval: float | None = None,
+        title: str = "",
+        origin: str = "",
     ) -> tuple[FeedRecord, bool]:
-        """Watch `url` (due at once); return its record and whether it is new."""
+        """Watch `url` (due at once); return its record and whether it is new. A feed the
+        CLI or the config adds (no `origin`) stays watched for good, even one first added
+        from chat."""
         url = check_feed_url(url)
         existing = await self.get(url)
         if existing is not None:
+            if existing.origin and not origin:
+                await self._client.hset(self._keys.feed(existing.id), "origin", "")
+                existing.origin = ""
             return existing, False
         feed_id = f"f{await self._client.incr(self._keys.feed_seq)}"
         if not await self._client.hsetnx(self._keys.feeds_by_url, url, feed_id):
@@ -118,7 +133,12 @@ class Watchlist:
             again = await self.get(url)
             if again is not None:
                 return again, False
-        mapping: dict[FieldT, EncodableT] = {"url": url, "added_at": now, "title": title}
+        mapping: dict[FieldT, EncodableT] = {
+            "url": url,
+            "added_at": now,
+            "title": title,
+            "origin": origin,
+        }
         if interval:
             mapping["interval"] = interval
         async with self._client.pipeline(transaction=False) as pipe:

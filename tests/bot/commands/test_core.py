@@ -179,7 +179,7 @@ async def test_unsubscribe_by_id_or_url_and_feeds_shows_health(
     assert not gone.ok and "no feed 'f1'" in gone.text
     assert "no feeds yet" in (await core.handle(ADMIN, "feeds")).text
     assert await handle.client.zscore(handle.keys.digests_due, str(HERE)) is None
-    assert len(await Watchlist(handle.client, handle.keys).all()) == 2, "still watched"
+    assert await Watchlist(handle.client, handle.keys).all() == [], "nobody follows them"
 
 
 async def test_digest_now_posts_and_starts_a_new_window(
@@ -321,3 +321,32 @@ async def test_alert_limits_and_channel_alerts_are_enforced(
         assert made.ok and "posted in channel C9" in made.text
         dm = Caller(ChannelRef("discord", "dm", "42"), user="42")
         assert "in a channel" in (await core.handle(dm, "alert add wheat")).text
+
+
+async def test_a_feed_added_from_chat_leaves_with_its_last_subscription(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """Issue #15: nobody follows it, so nobody polls it; feeds the CLI or the config added
+    stay until removed there."""
+    watchlist = Watchlist(handle.client, handle.keys)
+    there = Caller(ChannelRef("slack", "T1", "C2"), user="U_ADMIN", admin=True)
+    chat_feed = feed_server.add("/chat.xml", feed(2))
+    await core.handle(ADMIN, f"subscribe {chat_feed}")
+    await core.handle(there, f"subscribe {chat_feed}")
+    first = await core.handle(ADMIN, f"unsubscribe {chat_feed}")
+    assert "stops fetching" not in first.text and await watchlist.get(chat_feed)
+    last = await core.handle(there, f"unsubscribe {chat_feed}")
+    assert "No channel follows it any more" in last.text
+    assert await watchlist.get(chat_feed) is None
+
+    cli_feed = feed_server.add("/cli.xml", feed(2, prefix="Cli"))
+    await watchlist.add(cli_feed, now=0)  # as `newsbot feeds add` or newsbot.toml does
+    await core.handle(ADMIN, f"subscribe {cli_feed}")
+    await core.handle(ADMIN, f"unsubscribe {cli_feed}")
+    assert await watchlist.get(cli_feed) is not None
+
+    adopted = feed_server.add("/adopted.xml", feed(2, prefix="Adopted"))
+    await core.handle(ADMIN, f"subscribe {adopted}")
+    await watchlist.add(adopted, now=0)  # the CLI adds it too: it stays for good
+    await core.handle(ADMIN, f"unsubscribe {adopted}")
+    assert await watchlist.get(adopted) is not None
