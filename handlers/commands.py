@@ -19,7 +19,7 @@ from handlers.schedule import EXAMPLES, Schedule, ScheduleError, parse_schedule
 
 Name = Literal[
     "help", "subscribe", "unsubscribe", "feeds", "digest", "schedule", "latest", "search",
-    "summarize", "alert",
+    "summarize", "alert", "mode", "filter", "quiet",
 ]  # fmt: skip
 AlertAction = Literal["add", "list", "remove", "pause", "resume"]
 DEFAULT_LATEST = 5
@@ -36,8 +36,13 @@ USAGE: dict[str, str] = {
     "summarize": "/news summarize <article url>",
     "alert": "/news alert add <query> [in #channel] | list | remove <id> | pause <30m|2h|3d|1w> "
     "| resume",
+    "mode": "/news mode <feed> digest|instant",
+    "filter": "/news filter <feed> <query> | /news filter <feed> off "
+    "| /news filter <feed> test <query>",
+    "quiet": "/news quiet <message> | /news quiet off",
     "help": "/news help",
 }
+QUIET_MAX = 300
 
 HELP = f"""\
 newsbot commands:
@@ -46,6 +51,10 @@ newsbot commands:
   /news feeds                                  this channel's feeds, their health and schedule
   /news digest                                 post this channel's digest now
   /news schedule [<when> [timezone]]           when digests post (alone: show it): {EXAMPLES}
+  /news mode <feed> digest|instant             how one feed's stories reach this channel
+  /news filter <feed> <query> | off            only stories matching the query (off: all)
+  /news filter <feed> test <query>             which of the feed's last 20 stories would pass
+  /news quiet <message> | off                  what an empty digest says here (off: nothing)
   /news latest [n]                             the newest stories of this channel's feeds
   /news search <query>                         search stored stories of this channel's feeds
   /news summarize <article url>                summary of one article
@@ -56,9 +65,10 @@ newsbot commands:
   /news help                                   this text
 Queries: words, "exact phrases", AND, OR, NOT or -word, parentheses, and title:, source:,
 author: prefixes; e.g. /news search title:"climate summit" -opinion
-Subscribing, unsubscribing and setting the schedule are for channel managers."""
+Subscribing, unsubscribing, the schedule, mode, filters and the quiet message are for
+channel managers."""
 
-MANAGER_ONLY = frozenset({"subscribe", "unsubscribe", "schedule"})
+MANAGER_ONLY = frozenset({"subscribe", "unsubscribe", "schedule", "mode", "filter", "quiet"})
 
 _ANGLE_LINK = re.compile(r"^<((?:https?|mailto):[^|>]*)(?:\|[^>]*)?>$", re.IGNORECASE)
 
@@ -81,6 +91,7 @@ class Command:
     action: AlertAction | None = None
     channel: str = ""  # a channel alert's channel id
     seconds: int = 0  # a pause
+    test: bool = False  # filter test: show what the query would pass, change nothing
 
     @property
     def manager_only(self) -> bool:
@@ -137,7 +148,37 @@ def parse_command(text: str, *, default_zone: str = "UTC") -> Command:
         return Command("summarize", target=unwrap_link(parts[0]))
     if name == "alert":
         return _alert(rest)
+    if name == "mode":
+        parts = rest.split()
+        if len(parts) != 2 or parts[1].lower() not in MODES:
+            raise _usage(name, "give the feed (its id or URL), then digest or instant")
+        return Command("mode", target=unwrap_link(parts[0]), mode=parts[1].lower())  # type: ignore[arg-type]
+    if name == "filter":
+        return _filter(rest)
+    if name == "quiet":
+        if not rest:
+            raise _usage(name, "give the message an empty digest posts, or off")
+        if len(rest) > QUIET_MAX:
+            raise _usage(name, f"the message is at most {QUIET_MAX} characters")
+        return Command("quiet", query="" if rest.lower() == "off" else rest)
     raise CommandError(f"unknown command {name!r}\n{HELP}")
+
+
+def _filter(rest: str) -> Command:
+    parts = rest.split(None, 1)
+    if len(parts) != 2:
+        raise _usage("filter", "give the feed (its id or URL), then a query, off, or test <query>")
+    feed, query = unwrap_link(parts[0]), parts[1].strip()
+    test = query.lower().startswith("test ")
+    if test:
+        query = query[5:].strip()
+    elif query.lower() == "off":
+        return Command("filter", target=feed, query="")
+    try:
+        parse_query(query)
+    except QueryError as exc:
+        raise CommandError(str(exc)) from exc
+    return Command("filter", target=feed, query=query, test=test)
 
 
 def _subscribe(rest: str) -> Command:

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from bot.commands.alert_commands import AlertCommands
 from bot.commands.article_summary import read_source, summarize_document
 from bot.commands.caller import Caller
+from bot.commands.channel_settings import ChannelSettingsCommands
 from bot.errors import NewsbotError
 from bot.metrics import Metrics
 from bot.net.fetch import Fetcher
@@ -69,6 +70,7 @@ class CommandCore:
         self._router = Router(client, keys, ttl=settings.retention_seconds, clock=clock)
         self._scheduler = Scheduler(client, keys, default_zone=settings.timezone, clock=clock)
         self._alerts = AlertCommands(client, keys, settings, clock=clock)
+        self._settings_commands = ChannelSettingsCommands(client, keys, clock=clock)
         self._search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
         self._poller = Poller(
             client=client,
@@ -143,6 +145,8 @@ class CommandCore:
             return await self.summarize(command.target)
         if command.name == "alert":
             return await self._alerts.run(caller, command)
+        if command.name in {"mode", "filter", "quiet"}:
+            return await self._settings_commands.run(caller, command)
         return Reply(HELP)
 
     async def subscribe(self, caller: Caller, command: Command, *, page: str = "") -> Reply:
@@ -237,6 +241,8 @@ class CommandCore:
             shown = f", filter {sub.filter!r}" if sub.filter else ""
             lines.append(f"{record.id}  {record.shown_url}{title} [{sub.mode}{shown}]")
             lines.append(f"    {status_line(record, now)}")
+            if warning := await self._settings_commands.silent_filter(sub):
+                lines.append(warning)
         if any(s.mode == "digest" for s in subs):
             lines.append(f"Digests: {await self._when(channel)}")
         failed = (await self._subscriptions.channel_settings(channel)).get("failed")

@@ -34,6 +34,7 @@ from bot.store.subscriptions import SubscriptionStore
 from handlers.article import Article, short_hash
 from handlers.channels import ChannelRef, Subscription
 from handlers.query import matches, parse_query
+from handlers.story import Story
 
 INSTANT_BURST = 5  # instant stories a channel gets a minute before they come as one message
 BURST_WINDOW = 60.0
@@ -61,6 +62,17 @@ def _routable(article: Article) -> Routable:
         "text": f"{article.summary}\n{article.description}",
     }
     return Routable(article.story_id, when, article.feed_id, fields)
+
+
+def stored_routable(story: Story, feed_id: str) -> Routable:
+    """A stored story as routing and filters see it (its primary copy and summary)."""
+    primary = story.primary()
+    return Routable(
+        story.id,
+        (primary.published or primary.seen).timestamp(),
+        feed_id,
+        {"title": primary.title, "source": primary.source, "author": "", "text": story.summary},
+    )
 
 
 def wants(sub: Subscription, story: Routable) -> bool:
@@ -166,18 +178,7 @@ class Router:
         stories = await load_stories(self._client, self._keys, [str(i) for i in ids])
         pairs = []
         for story in stories:
-            primary = story.primary()
-            routable = Routable(
-                story.id,
-                (primary.published or primary.seen).timestamp(),
-                sub.feed_id,
-                {
-                    "title": primary.title,
-                    "source": primary.source,
-                    "author": "",
-                    "text": story.summary,
-                },
-            )
+            routable = stored_routable(story, sub.feed_id)
             if wants(sub, routable):
                 pairs.append((sub, routable))
         return await self.route(pairs)

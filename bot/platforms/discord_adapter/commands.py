@@ -45,7 +45,7 @@ IMMEDIATE = frozenset({"help"})
 # Commands that work outside a server channel (in a DM with the bot).
 ANYWHERE = frozenset({"help", "summarize", "alert"})
 # Commands whose result is posted in the channel: say so when the bot cannot post there.
-POSTING = frozenset({"subscribe", "digest", "schedule", "feeds"})
+POSTING = frozenset({"subscribe", "digest", "schedule", "feeds", "mode"})
 NOT_HERE = (
     "/news {name} works in a server channel (it acts on that channel's feeds); "
     "run it there. In a DM, /news summarize and /news help work."
@@ -192,6 +192,35 @@ def news_group(answerer: Answerer) -> app_commands.Group:
         interaction: discord.Interaction, when: str, timezone: str | None = None
     ) -> None:
         await answerer.run(interaction, "schedule", command_text("schedule", when, timezone))
+
+    @news.command(name="mode", description="How one feed's stories reach this channel (managers)")
+    @app_commands.describe(
+        feed="The feed's id (as in /news feeds) or URL", mode="digest or instant"
+    )
+    async def mode(
+        interaction: discord.Interaction, feed: str, mode: Literal["digest", "instant"]
+    ) -> None:
+        await answerer.run(interaction, "mode", command_text("mode", feed, mode))
+
+    @news.command(name="filter", description="Only stories matching a query (managers)")
+    @app_commands.describe(
+        feed="The feed's id (as in /news feeds) or URL",
+        query='A query; "off" for none; "test <query>" to preview on the last 20 stories',
+    )
+    async def filter_(interaction: discord.Interaction, feed: str, query: str) -> None:
+        await answerer.run(interaction, "filter", command_text("filter", feed, query))
+
+    @news.command(name="quiet", description="What an empty digest says here (managers)")
+    @app_commands.describe(message='The message; "off" for none')
+    async def quiet(interaction: discord.Interaction, message: str) -> None:
+        await answerer.run(interaction, "quiet", command_text("quiet", message))
+
+    @mode.autocomplete("feed")
+    @filter_.autocomplete("feed")
+    async def settings_feed(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await answerer.feed_choices(interaction, current)
 
     @news.command(name="latest", description="The newest stories of this channel's feeds")
     @app_commands.describe(count="How many (1–20, default 5)")

@@ -350,3 +350,48 @@ async def test_a_feed_added_from_chat_leaves_with_its_last_subscription(
     await watchlist.add(adopted, now=0)  # the CLI adds it too: it stays for good
     await core.handle(ADMIN, f"unsubscribe {adopted}")
     assert await watchlist.get(adopted) is not None
+
+
+async def test_managers_set_mode_filter_and_quiet_message_from_chat(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """Issue #15: the channel settings a manager could only set in newsbot.toml."""
+    url = feed_server.add("/daily.xml", feed(6))
+    await core.handle(ADMIN, f"subscribe {url}")
+    await process_entries(handle)
+    store = SubscriptionStore(handle.client, handle.keys)
+
+    assert (await core.handle(ADMIN, "mode f1 instant")).text == (
+        "f1 now reaches this channel in instant mode."
+    )
+    assert (await store.get(HERE, "f1")).mode == "instant"  # type: ignore[union-attr]
+
+    tested = await core.handle(ADMIN, "filter f1 test comet OR wheat")
+    assert tested.ok and "passes 4 and blocks 2" in tested.text, tested.text
+    assert tested.text.count("\n  pass ") == 4 and tested.text.count("\n  block") == 2
+    assert (await store.get(HERE, "f1")).filter == "", "a test changes nothing"  # type: ignore[union-attr]
+
+    assert (await core.handle(ADMIN, "filter f1 comet OR wheat")).ok
+    assert (await store.get(HERE, "f1")).filter == "comet OR wheat"  # type: ignore[union-attr]
+    feeds = await core.handle(ADMIN, "feeds")
+    assert "[instant, filter 'comet OR wheat']" in feeds.text and "matched none" not in feeds.text
+    await core.handle(ADMIN, "filter f1 volcano")
+    assert (
+        "the filter matched none of the feed's 6 stories of 7 days"
+        in (await core.handle(ADMIN, "feeds")).text
+    )
+    assert (await core.handle(ADMIN, "filter f1 off")).ok
+    assert (await store.get(HERE, "f1")).filter == ""  # type: ignore[union-attr]
+
+    assert "says: Nothing new today." in (await core.handle(ADMIN, "quiet Nothing new today.")).text
+    assert (await store.channel_settings(HERE))["quiet_message"] == "Nothing new today."
+    await core.handle(ADMIN, "quiet off")
+    assert not (await store.channel_settings(HERE)).get("quiet_message")
+
+    for command in ("mode f1 digest", "filter f1 comet", "filter f1 test comet", "quiet hi"):
+        refused = await core.handle(MEMBER, command)
+        assert not refused.ok and "only channel managers" in refused.text, command
+    wrong = await core.handle(ADMIN, "filter f9 comet")
+    assert not wrong.ok and "no feed 'f9'" in wrong.text
+    bad = await core.handle(ADMIN, "filter f1 (comet")
+    assert not bad.ok

@@ -112,6 +112,15 @@ async def test_every_subcommand_is_answered_through_the_core(
         assert "paused until" in await ask(discord_api, "news alert pause", {"duration": "2h"})
         assert "on again" in await ask(discord_api, "news alert resume")
         assert "Removed alert a1" in await ask(discord_api, "news alert remove", {"id": "a1"})
+        tested = await ask(discord_api, "news filter", {"feed": "f1", "query": 'test "part 2"'})
+        assert "passes 1 and blocks 2" in tested, tested
+        assert "instant mode" in await ask(
+            discord_api, "news mode", {"feed": "f1", "mode": "instant"}
+        )
+        assert "only stories matching 'harbour'" in await ask(
+            discord_api, "news filter", {"feed": "f1", "query": "harbour"}
+        )
+        assert "says: All quiet." in await ask(discord_api, "news quiet", {"message": "All quiet."})
         assert "Unsubscribed" in await ask(discord_api, "news unsubscribe", {"feed": "f1"})
         # The instant subscription's stories went to the channel, through REST.
         posted = await discord_api.wait_posts(3, CHANNEL)
@@ -153,6 +162,15 @@ async def test_a_member_without_manage_channels_cannot_subscribe_but_can_search(
         )
         assert "only channel managers" in refused
         assert "Usage: /news subscribe" in refused, "the refusal and the usage line"
+        for path, options in (
+            ("news mode", {"feed": "f1", "mode": "instant"}),
+            ("news filter", {"feed": "f1", "query": "harbour"}),
+            ("news quiet", {"message": "hi"}),
+        ):
+            answer = await ask(
+                discord_api, path, options, user=MEMBER, permissions=EVERYONE_PERMISSIONS
+            )
+            assert "only channel managers" in answer, path
         subs = await bot.handle.client.hlen(
             bot.handle.keys.channel_subs(f"discord:{GUILD}:{CHANNEL}")
         )

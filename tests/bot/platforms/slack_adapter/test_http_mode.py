@@ -112,17 +112,24 @@ async def test_subscribe_acks_at_once_while_the_feed_is_slow(
 async def test_a_member_is_refused_and_told_who_may(
     settings: Settings, tmp_path: Path, slack: FakeSlack
 ) -> None:
+    commands = [
+        "subscribe <https://feeds.example.com/rss|feeds.example.com/rss>",
+        "mode f1 instant",
+        "filter f1 ukraine -sport",
+        "quiet No news is good news",
+    ]
+
     async def exercise(_bot: RunningBot, events: str) -> None:
-        body = slash(
-            "subscribe <https://feeds.example.com/rss|feeds.example.com/rss>", slack, user="UMEMBER"
-        )
-        status, _text = await post(events, body, signed(body))
-        assert status == 200
-        await wait_for_responses(slack, 1)
+        for number, command in enumerate(commands, start=1):
+            body = slash(command, slack, user="UMEMBER")
+            status, _text = await post(events, body, signed(body))
+            assert status == 200
+            await wait_for_responses(slack, number)
 
     await with_bot(settings, tmp_path, slack, exercise)
-    [answer] = slack.responses
-    assert "only channel managers" in answer["text"] and "workspace admins" in answer["text"]
+    assert len(slack.responses) == len(commands)
+    for answer in slack.responses:
+        assert "only channel managers" in answer["text"] and "workspace admins" in answer["text"]
 
 
 @pytest.mark.parametrize(

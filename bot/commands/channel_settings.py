@@ -1,0 +1,110 @@
+"""`/news mode`, `/news filter` and `/news quiet`: a channel's settings, changed from chat.
+
+The same settings `newsbot feeds add --channel` and `newsbot.toml` set, so a manager who
+lives in Slack or Discord never needs the file. `filter … test` changes nothing: it shows
+which of the feed's last 20 stories the query would pass, and which it would block.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from bot.commands.caller import Caller
+from bot.roles.routing import stored_routable, wants
+from bot.store.keys import Keys
+from bot.store.stories import load_stories
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.watchlist import FeedRecord, Watchlist
+from handlers.channels import ChannelRef, Subscription
+from handlers.commands import Command
+from handlers.reply import Reply, refusal
+from handlers.safe_text import neutral
+from handlers.story import Story
+from handlers.text import one_line
+
+TESTED = 20
+QUIET_WINDOW = 7 * 86400  # a filter that passed none of this long's stories is flagged
+
+
+class ChannelSettingsCommands:
+    """Mode, filter and quiet message of one channel, for its managers."""
+
+    def __init__(
+        self, client: Redis, keys: Keys, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._clock = clock
+        self._watchlist = Watchlist(client, keys)
+        self._subscriptions = SubscriptionStore(client, keys)
+
+    async def _subscribed(self, channel: ChannelRef, target: str) -> FeedRecord | None:
+        record = await self._watchlist.get(target)
+        if record is None or await self._subscriptions.get(channel, record.id) is None:
+            return None
+        return record
+
+    async def run(self, caller: Caller, command: Command) -> Reply:
+        if command.name == "quiet":
+            await self._subscriptions.set_channel(caller.channel, quiet_message=command.query)
+            if not command.query:
+                return Reply("An empty digest now posts nothing here.")
+            return Reply(f"An empty digest now says: {neutral(one_line(command.query))}")
+        record = await self._subscribed(caller.channel, command.target)
+        if record is None:
+            return refusal(
+                f"this channel has no feed {command.target!r}; /news feeds lists its feeds"
+            )
+        now = self._clock()
+        if command.name == "mode":
+            await self._subscriptions.subscribe(
+                caller.channel, record.id, now=now, mode=command.mode
+            )
+            return Reply(f"{record.id} now reaches this channel in {command.mode} mode.")
+        if command.test:
+            return await self._test(record, command.query)
+        await self._subscriptions.subscribe(
+            caller.channel, record.id, now=now, filter=command.query
+        )
+        if not command.query:
+            return Reply(f"{record.id} has no filter here now: every new story comes.")
+        return Reply(
+            f"{record.id} now brings only stories matching {command.query!r}. "
+            f"/news filter {record.id} test {command.query} shows what that passes."
+        )
+
+    async def _test(self, record: FeedRecord, query: str) -> Reply:
+        stories = await self._recent(record.id, TESTED)
+        if not stories:
+            return Reply(f"{record.id} has no stored stories yet to test a filter on.")
+        probe = Subscription(ChannelRef("test", "test", "test"), record.id, filter=query)
+        passed = [s for s in stories if wants(probe, stored_routable(s, record.id))]
+        lines = [
+            f"Of {record.id}'s last {len(stories)} stories, {query!r} passes {len(passed)} "
+            f"and blocks {len(stories) - len(passed)}:"
+        ]
+        for story in stories:
+            mark = "pass " if story in passed else "block"
+            lines.append(f"  {mark}  {neutral(one_line(story.primary().title))[:120]}")
+        return Reply("\n".join(lines))
+
+    async def _recent(self, feed_id: str, count: int, since: float | None = None) -> list[Story]:
+        key = self._keys.feed_stories(feed_id)
+        if since is None:
+            ids = await self._client.zrevrange(key, 0, count - 1)
+        else:
+            ids = await self._client.zrevrangebyscore(key, "+inf", since, start=0, num=count)
+        return await load_stories(self._client, self._keys, [str(i) for i in ids])
+
+    async def silent_filter(self, sub: Subscription) -> str:
+        """A warning when the subscription's filter passed none of its feed's stories of
+        the last 7 days (a wrong filter is silent); "" otherwise."""
+        if not sub.filter:
+            return ""
+        stories = await self._recent(sub.feed_id, 500, since=self._clock() - QUIET_WINDOW)
+        if not stories or any(wants(sub, stored_routable(s, sub.feed_id)) for s in stories):
+            return ""
+        return f"    ! the filter matched none of the feed's {len(stories)} stories of 7 days"
