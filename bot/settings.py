@@ -75,6 +75,8 @@ class Settings:
     retention_days: int = 30
     first_fetch_max: int = 5
     instant_burst: int = 5
+    subscriptions_per_channel: int = 50
+    subscriptions_per_workspace: int = 500
     enrich_max_per_poll: int = 20
     managers: tuple[str, ...] = ("admins",)
     alert_query_max: int = 200
@@ -241,6 +243,10 @@ _SPECS: dict[str, _Spec] = {
     "retention_days": _Spec("NEWSBOT_RETENTION_DAYS", _parse_int(1, 3650)),
     "first_fetch_max": _Spec("NEWSBOT_FIRST_FETCH_MAX", _parse_int(0, 1000)),
     "instant_burst": _Spec("NEWSBOT_INSTANT_BURST", _parse_int(1, 1000)),
+    "subscriptions_per_channel": _Spec("NEWSBOT_SUBSCRIPTIONS_PER_CHANNEL", _parse_int(1, 100_000)),
+    "subscriptions_per_workspace": _Spec(
+        "NEWSBOT_SUBSCRIPTIONS_PER_WORKSPACE", _parse_int(1, 1_000_000)
+    ),
     "enrich_max_per_poll": _Spec("NEWSBOT_ENRICH_MAX_PER_POLL", _parse_int(0, 1000)),
     "managers": _Spec("NEWSBOT_MANAGERS", _parse_managers),
     "alert_query_max": _Spec("NEWSBOT_ALERT_QUERY_MAX", _parse_int(10, 500)),

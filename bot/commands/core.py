@@ -151,6 +151,8 @@ class CommandCore:
 
     async def subscribe(self, caller: Caller, command: Command, *, page: str = "") -> Reply:
         now = self._clock()
+        if full := await self._full(caller.channel, command.target):
+            return refusal(full)
         record, created = await self._watchlist.add(command.target, now=now, origin=CHAT)
         if not record.last_ok:
             # Hold the poll lease ourselves, so a running poller does not fetch it too.
@@ -195,6 +197,33 @@ class CommandCore:
             )
         lines.append("Older stories are kept for /news search and /news latest.")
         return Reply(" ".join(lines))
+
+    async def _full(self, channel: ChannelRef, target: str) -> str:
+        """Why this channel can take no new subscription to `target`; "" when it can (or
+        already has it: subscribing again only changes its mode)."""
+        known = await self._watchlist.get(target)
+        if known is not None and await self._subscriptions.get(channel, known.id) is not None:
+            return ""
+        most = self._settings.subscriptions_per_channel
+        if await self._client.hlen(self._keys.channel_subs(str(channel))) >= most:
+            return (
+                f"this channel follows {most} feeds, the most allowed "
+                "(NEWSBOT_SUBSCRIPTIONS_PER_CHANNEL); unsubscribe one first (/news feeds)"
+            )
+        prefix = f"{channel.platform}:{channel.workspace}:"
+        channels = [str(c) for c in await self._client.smembers(self._keys.channels)]
+        same = [c for c in channels if c.startswith(prefix)]
+        async with self._client.pipeline(transaction=False) as pipe:
+            for other in same:
+                pipe.hlen(self._keys.channel_subs(other))
+            total = sum(await pipe.execute())
+        most = self._settings.subscriptions_per_workspace
+        if total >= most:
+            return (
+                f"this workspace has {total} subscriptions, the most allowed "
+                "(NEWSBOT_SUBSCRIPTIONS_PER_WORKSPACE); ask your newsbot operator"
+            )
+        return ""
 
     async def _when(self, channel: ChannelRef) -> str:
         settings = await self._subscriptions.channel_settings(channel)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -395,3 +396,23 @@ async def test_managers_set_mode_filter_and_quiet_message_from_chat(
     assert not wrong.ok and "no feed 'f9'" in wrong.text
     bad = await core.handle(ADMIN, "filter f1 (comet")
     assert not bad.ok
+
+
+async def test_subscriptions_stop_at_the_channel_and_workspace_limits(
+    settings: Settings, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    limited = replace(settings, subscriptions_per_channel=2, subscriptions_per_workspace=3)
+    urls = [feed_server.add(f"/f{n}.xml", feed(1, prefix=f"F{n}")) for n in range(4)]
+    other = Caller(ChannelRef("slack", "T1", "C2"), user="U_ADMIN", admin=True)
+    async with Fetcher(policy=allow_any) as fetcher:
+        core = CommandCore(
+            client=handle.client, keys=handle.keys, settings=limited, fetcher=fetcher
+        )
+        assert (await core.handle(ADMIN, f"subscribe {urls[0]}")).ok
+        assert (await core.handle(ADMIN, f"subscribe {urls[1]}")).ok
+        full = await core.handle(ADMIN, f"subscribe {urls[2]}")
+        assert not full.ok and "follows 2 feeds, the most allowed" in full.text
+        assert (await core.handle(ADMIN, f"subscribe {urls[1]} instant")).ok, "a change is fine"
+        assert (await core.handle(other, f"subscribe {urls[2]}")).ok
+        workspace = await core.handle(other, f"subscribe {urls[3]}")
+        assert not workspace.ok and "this workspace has 3 subscriptions" in workspace.text
