@@ -38,6 +38,7 @@ from bot.platforms.slack_adapter.commands import (
 from bot.platforms.slack_adapter.deliverer import SlackDeliverer
 from bot.platforms.slack_adapter.web_api import api_client, posting_client
 from bot.roles.alerting import run_alert_flusher
+from bot.roles.channel_cleanup import run_refused_cleanup
 from bot.roles.config_apply import ConfigPlan, apply_config
 from bot.roles.llm_summarizer import LLMSummarizer
 from bot.roles.outbox import Deliverer, OutboxConsumer
@@ -297,6 +298,11 @@ async def run_bot(
                 async with asyncio.TaskGroup() as group:
                     group.create_task(run_scheduler(scheduler, handle.client, handle.keys, stop))
                     group.create_task(run_alert_flusher(alert_store, stop))
+                    group.create_task(
+                        run_refused_cleanup(
+                            handle.client, handle.keys, stop, days=settings.refused_channel_days
+                        )
+                    )
 
             bot.start("scheduler", schedule, stop)
         slack_mode = "" if "chat" not in roles or console_only else slack_command_mode(settings)

@@ -77,6 +77,7 @@ class Settings:
     instant_burst: int = 5
     subscriptions_per_channel: int = 50
     subscriptions_per_workspace: int = 500
+    refused_channel_days: int = 30
     enrich_max_per_poll: int = 20
     managers: tuple[str, ...] = ("admins",)
     alert_query_max: int = 200
@@ -244,6 +245,7 @@ _SPECS: dict[str, _Spec] = {
     "first_fetch_max": _Spec("NEWSBOT_FIRST_FETCH_MAX", _parse_int(0, 1000)),
     "instant_burst": _Spec("NEWSBOT_INSTANT_BURST", _parse_int(1, 1000)),
     "subscriptions_per_channel": _Spec("NEWSBOT_SUBSCRIPTIONS_PER_CHANNEL", _parse_int(1, 100_000)),
+    "refused_channel_days": _Spec("NEWSBOT_REFUSED_CHANNEL_DAYS", _parse_int(1, 3650)),
     "subscriptions_per_workspace": _Spec(
         "NEWSBOT_SUBSCRIPTIONS_PER_WORKSPACE", _parse_int(1, 1_000_000)
     ),

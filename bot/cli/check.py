@@ -14,7 +14,7 @@ from bot.roles.config_apply import ConfigPlan
 from bot.roles.outbox_lag import outbox_lags
 from bot.settings import Settings
 from bot.store.connection import open_redis
-from bot.store.subscriptions import failed_channels
+from bot.store.subscriptions import failed_channels, refused_since
 from bot.store.watchlist import Watchlist
 
 
@@ -39,10 +39,15 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
             pending = await handle.client.xlen(handle.keys.entries)
             print(f"pipeline: {pending} entries waiting")
             failed = await failed_channels(handle.client, handle.keys)
+            since = await refused_since(handle.client, handle.keys, list(failed))
             channels = await handle.client.scard(handle.keys.channels)
-            print(f"channels: {channels}, {len(failed)} refusing deliveries")
+            print(f"channels: {channels}, {len(failed)} refusing deliveries (paused)")
             for channel, reason in failed.items():
-                print(f"  {channel}: {reason}")
+                left = settings.refused_channel_days - (time.time() - since.get(channel, 0)) / 86400
+                print(
+                    f"  {channel}: {reason}; its subscriptions are removed in "
+                    f"{max(left, 0):.0f} days unless a post works there again"
+                )
             for lag in await outbox_lags(handle.client, handle.keys, now=time.time()):
                 if lag.queued or lag.deliverers:
                     print(f"outbox {lag.describe()}")

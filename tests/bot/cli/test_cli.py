@@ -10,6 +10,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -372,11 +373,18 @@ async def test_check_and_feeds_list_show_a_channel_that_refuses_deliveries(
     code, out, _ = await newsbot("check", env=env)
     assert "outbox slack: 1 queued, oldest " in out and "NO deliverer running" in out
     await handle.client.hset(
-        handle.keys.channel("slack:T1:C9"), "failed", "not_in_channel: /invite @newsbot"
+        handle.keys.channel("slack:T1:C9"),
+        mapping={
+            "failed": "not_in_channel: /invite @newsbot",
+            "failed_at": str(int(time.time() - 5 * 86400)),
+        },
     )
     code, out, _ = await newsbot("check", env=env)
-    assert "channels: 1, 1 refusing deliveries" in out
-    assert "slack:T1:C9: not_in_channel: /invite @newsbot" in out
+    assert "channels: 1, 1 refusing deliveries (paused)" in out
+    assert (
+        "slack:T1:C9: not_in_channel: /invite @newsbot; its subscriptions are removed in 25 days"
+        in out
+    )
     code, out, _ = await newsbot("feeds", "list", "--channel", "slack:T1:C9", env=env)
     assert "delivery to slack:T1:C9 FAILED: not_in_channel" in out
 

@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from bot.roles.channel_cleanup import sweep_refused
 from bot.roles.pipeline import build_pipeline
 from bot.roles.routing import PENDING_MAX, Routable, Router
 from bot.store.connection import RedisHandle
@@ -211,3 +212,35 @@ async def test_a_few_instant_stories_come_one_message_each(handle: RedisHandle) 
     await pipeline.process([news("f1", n, f"{TOPICS[n].title()} news {n}") for n in range(2)])
     await pipeline.process([news("f1", n, f"{TOPICS[n].title()} news {n}") for n in range(2, 4)])
     assert [m["kind"] for m in await outbox(handle, "slack")] == ["story", "story", "digest"]
+
+
+async def test_a_refused_channel_is_paused_then_its_subscriptions_removed(
+    handle: RedisHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #15: a channel the platform refuses for good gets nothing routed (its
+    subscriber was told), and after NEWSBOT_REFUSED_CHANNEL_DAYS its subscriptions go."""
+    store = await subscribe_all(handle)
+    refused_at = NOW.timestamp() - 86400
+    await handle.client.hset(
+        handle.keys.channel(str(INSTANT)),
+        mapping={"failed": "channel_not_found", "failed_at": str(int(refused_at))},
+    )
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    await pipeline.process([news("f1", 1, "Harbour bridge reopens after repairs")])
+    assert await outbox(handle, "slack") == [], "paused"
+    assert len(await pending(handle, DIGEST)) == 1, "other channels go on"
+    assert (
+        await sweep_refused(
+            handle.client, handle.keys, now=refused_at + 29 * 86400, after=30 * 86400
+        )
+        == 0
+    )
+    assert await store.of_channel(INSTANT)
+    with caplog.at_level("WARNING"):
+        removed = await sweep_refused(
+            handle.client, handle.keys, now=refused_at + 30 * 86400, after=30 * 86400
+        )
+    assert removed == 1 and await store.of_channel(INSTANT) == []
+    assert await store.of_channel(DIGEST), "only the refused channel"
+    [record] = [r for r in caplog.records if "refused for too long" in r.getMessage()]
+    assert record.channel == str(INSTANT) and record.feeds == "f1"  # type: ignore[attr-defined]
