@@ -21,6 +21,7 @@ from bot.errors import StoreError
 from bot.settings import Settings
 from bot.store.embedded_redis import EmbeddedRedis
 from bot.store.keys import DEFAULT_PREFIX, Keys
+from bot.store.schema import ensure_schema
 from handlers.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ async def open_redis(
     )
     try:
         await _check_server(client, description)
+        if not ephemeral:
+            await ensure_schema(client, handle.keys)
         yield handle
     finally:
         if settings.redis_url is not None and ephemeral:

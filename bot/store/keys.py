@@ -28,6 +28,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
   each hash in Redis's compact listpack encoding up to about 4,000 new stories a day. All
   share the ``{ix}`` hash tag, so the scripts that read and write many of them at once
   also work on Redis Cluster. Expires `FOLD_INDEX_DAYS` after its day.
+- ``schema`` string: the version of this key layout (`bot.store.schema`); ``schema:lock``
+  while a process migrates older data.
 - ``{ix}:df:{day}`` string: document frequencies of the stories stored that UTC day, as
   65,536 16-bit counters (a word counts in counter crc32(word) mod 65,536; 128 KB a day
   whatever the number of words), and ``{ix}:dn:{day}`` the number of stories counted.
@@ -138,6 +140,14 @@ class Keys:
 
     def fold_index(self, day: str, bucket: str) -> str:
         return f"{self.prefix}{{ix}}:{day}:{bucket}"
+
+    @property
+    def schema(self) -> str:
+        return f"{self.prefix}schema"
+
+    @property
+    def schema_lock(self) -> str:
+        return f"{self.prefix}schema:lock"
 
     def word_counts(self, day: str) -> str:
         return f"{self.prefix}{{ix}}:df:{day}"
