@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.app import ROLES, install_signal_handlers, run_bot
+from bot.cli.backup import backup_command, restore_command
 from bot.cli.check import check_command
 from bot.cli.console import run_console, stdin_reader
 from bot.cli.digest import digest_command
@@ -136,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
     commands.add_parser("check", help="diagnose settings, Redis and chat tokens")
+    backup = commands.add_parser(
+        "backup", help="a consistent snapshot of the embedded Redis, while newsbot runs"
+    )
+    backup.add_argument("file", type=Path, help="where to write the snapshot")
+    restore = commands.add_parser(
+        "restore", help="load a backup into an empty data dir (newsbot stopped)"
+    )
+    restore.add_argument("file", type=Path, help="a file `newsbot backup` wrote")
     return parser
 
 
@@ -202,6 +211,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, plan: ConfigPl
         return EXIT_OK
     if args.command == "feeds":
         return await run_feeds_command(args, settings)
+    if args.command == "backup":
+        return await backup_command(settings, args.file)
+    if args.command == "restore":
+        return await restore_command(settings, args.file)
     if args.command == "console":
         return await run_console(
             settings, read_line=stdin_reader(sys.stdin, sys.stdout), out=sys.stdout, plan=plan

@@ -1,0 +1,72 @@
+"""`newsbot backup` while `newsbot run` runs, and `newsbot restore` into a new data dir
+that `newsbot run` then starts from (issue #15)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tests.articles import rss
+from tests.bot.cli.test_cli import cli_env, newsbot
+from tests.fakes.feed_server import FeedServer
+
+
+async def start_run(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def stop_run(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGTERM)
+    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()[-2000:]
+
+
+async def feeds(env: dict[str, str]) -> list[dict[str, object]]:
+    code, out, err = await newsbot("feeds", "list", "--format", "json", env=env)
+    assert code == 0, err
+    return list(json.loads(out))
+
+
+async def test_a_backup_taken_while_running_restores_into_a_new_data_dir(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    items = [{"title": f"Story {n}", "link": f"https://w.example/{n}"} for n in range(3)]
+    url = feed_server.add("/feed.xml", rss("Wire", items))
+    first = cli_env(tmp_path / "one", NEWSBOT_HTTP_PORT="0", NEWSBOT_POLL_INTERVAL="0.5")
+    code, _, err = await newsbot("feeds", "add", url, "--channel", "console:local:main", env=first)
+    assert code == 0, err
+    running = await start_run(first)
+    try:
+        deadline = time.monotonic() + 60
+        while not (await feeds(first))[0].get("entries"):
+            assert time.monotonic() < deadline, "the feed was never polled"
+            await asyncio.sleep(0.3)
+        backup = tmp_path / "newsbot.rdb"
+        code, out, err = await newsbot("backup", str(backup), env=first)
+        assert code == 0, err
+        assert f"to {backup}" in out and backup.read_bytes().startswith(b"REDIS")
+    finally:
+        await stop_run(running)
+    before = await feeds(first)
+
+    second = cli_env(tmp_path / "two", NEWSBOT_HTTP_PORT="0", NEWSBOT_POLL_INTERVAL="0.5")
+    code, out, err = await newsbot("restore", str(backup), env=second)
+    assert code == 0, err
+    assert "restored" in out and list((tmp_path / "two" / "data" / "redis").glob("appendonly*"))
+    assert await feeds(second) == before, "the watch list and its health came back"
+    again = await start_run(second)
+    await asyncio.sleep(2)
+    await stop_run(again)
+    assert [f["id"] for f in await feeds(second)] == ["f1"]
+
+    code, _, err = await newsbot("restore", str(backup), env=second)
+    assert code == 1 and "already holds data" in err, "never over existing data"
+    code, _, err = await newsbot("restore", str(tmp_path / "missing.rdb"), env=second)
+    assert code == 1 and "no such backup file" in err
