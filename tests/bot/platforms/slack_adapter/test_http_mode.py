@@ -4,6 +4,7 @@ requests as Slack signs them, answers through response_url on a fake Slack."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -60,14 +61,17 @@ async def test_a_signed_command_is_acked_and_answered(
     settings: Settings, tmp_path: Path, slack: FakeSlack
 ) -> None:
     async def exercise(_bot: RunningBot, events: str) -> None:
-        body = slash("help", slack)
-        status, _text = await post(events, body, signed(body))
-        assert status == 200
-        await wait_for_responses(slack, 1)
+        for number, command in enumerate(["help", "quiet Nothing &amp; more today"], start=1):
+            body = slash(command, slack)
+            status, _text = await post(events, body, signed(body))
+            assert status == 200
+            await wait_for_responses(slack, number)
 
     await with_bot(settings, tmp_path, slack, exercise)
-    [answer] = slack.responses
-    assert answer["response_type"] == "ephemeral" and "/news subscribe" in answer["text"]
+    helped, quiet = slack.responses
+    assert helped["response_type"] == "ephemeral" and "/news subscribe" in helped["text"]
+    assert "/news filter &lt;feed&gt; test &lt;query&gt;" in json.dumps(helped["blocks"])
+    assert "An empty digest now says: Nothing &amp; more today" in quiet["text"]  # escaped
 
 
 @pytest.mark.parametrize("forgery", ["bad signature", "five minutes old"])
