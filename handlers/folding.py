@@ -95,14 +95,19 @@ class FoldStep:
             lambda: {a.ingest_id: Fingerprint.of(a.title, lead_of(a)) for a in pending}
         )
         frequencies = await self.frequencies.get({w for f in prints.values() for w in f.counts})
-        texts = {
-            a.ingest_id: _text(prints[a.ingest_id], when_of(a), a.feed_id, a, frequencies)
-            for a in pending
-        }
-        queries = [
-            IndexEntry(index_keys(texts[a.ingest_id], frequencies), texts[a.ingest_id].when)
-            for a in pending
-        ]
+        # Weights, genres and index keys are CPU work too: off the event loop, like the rest.
+        texts = await off_loop(
+            lambda: {
+                a.ingest_id: _text(prints[a.ingest_id], when_of(a), a.feed_id, a, frequencies)
+                for a in pending
+            }
+        )
+        queries = await off_loop(
+            lambda: [
+                IndexEntry(index_keys(texts[a.ingest_id], frequencies), texts[a.ingest_id].when)
+                for a in pending
+            ]
+        )
         found = iter(await self.index.candidates(queries))
         candidate_ids = {a.ingest_id: next(found) for a in pending}
         known = await self.index.stories(sorted({i for ids in candidate_ids.values() for i in ids}))
@@ -114,12 +119,14 @@ class FoldStep:
         )
         more = {w for copies in known_prints for f, _ in copies for w in f.counts}
         frequencies = frequencies.merged(await self.frequencies.get(more - set(frequencies.counts)))
-        known_texts = {
-            story.id: [
-                _text(f, c.published or c.seen, c.feed_id, c, frequencies) for f, c in copies
-            ]
-            for story, copies in zip(known, known_prints, strict=True)
-        }
+        known_texts = await off_loop(
+            lambda: {
+                story.id: [
+                    _text(f, c.published or c.seen, c.feed_id, c, frequencies) for f, c in copies
+                ]
+                for story, copies in zip(known, known_prints, strict=True)
+            }
+        )
         out = await off_loop(self._decide, articles, texts, frequencies, candidate_ids, known_texts)
         await self._record(out, texts, frequencies)
         return out
@@ -168,17 +175,20 @@ class FoldStep:
     async def _record(
         self, articles: list[Article], texts: dict[str, Text], frequencies: Frequencies
     ) -> None:
-        entries = [
-            IndexEntry(
-                index_keys(texts[a.ingest_id], frequencies), texts[a.ingest_id].when, a.story_id
-            )
-            for a in articles
-            if a.ingest_id in texts
-        ]
+        def prepare() -> tuple[list[IndexEntry], list[set[str]]]:
+            entries = [
+                IndexEntry(
+                    index_keys(texts[a.ingest_id], frequencies), texts[a.ingest_id].when, a.story_id
+                )
+                for a in articles
+                if a.ingest_id in texts
+            ]
+            new = [frequency_words(a) for a in articles if a.ingest_id in texts and not a.is_copy]
+            return entries, new
+
+        entries, new = await off_loop(prepare)
         await self.index.remember(entries)
-        await self.frequencies.learn(
-            [frequency_words(a) for a in articles if a.ingest_id in texts and not a.is_copy]
-        )
+        await self.frequencies.learn(new)
         folded = [a for a in articles if a.fold_reason]
         # Entry claims are pointed at their story by the store step, for every article.
         claims = [c for a in folded if (c := url_claim(a, a.story_id)) is not None]
