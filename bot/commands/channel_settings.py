@@ -41,7 +41,8 @@ class ChannelSettingsCommands:
         self._watchlist = Watchlist(client, keys)
         self._subscriptions = SubscriptionStore(client, keys)
 
-    async def _subscribed(self, channel: ChannelRef, target: str) -> FeedRecord | None:
+    async def subscribed(self, channel: ChannelRef, target: str) -> FeedRecord | None:
+        """The feed `target` names (id or URL), if this channel follows it."""
         record = await self._watchlist.get(target)
         if record is None or await self._subscriptions.get(channel, record.id) is None:
             return None
@@ -53,7 +54,7 @@ class ChannelSettingsCommands:
             if not command.query:
                 return Reply("An empty digest now posts nothing here.")
             return Reply(f"An empty digest now says: {neutral(one_line(command.query))}")
-        record = await self._subscribed(caller.channel, command.target)
+        record = await self.subscribed(caller.channel, command.target)
         if record is None:
             return refusal(
                 f"this channel has no feed {command.target!r}; /news feeds lists its feeds"

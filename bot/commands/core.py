@@ -33,7 +33,7 @@ from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
 from bot.store.stories import newest_stories
 from bot.store.subscriptions import SubscriptionStore
-from bot.store.watchlist import CHAT, FeedRecord, Watchlist
+from bot.store.watchlist import CHAT, Watchlist
 from handlers.channels import ChannelRef
 from handlers.commands import HELP, Command, CommandError, parse_command
 from handlers.discovery import discovery_advice
@@ -201,8 +201,7 @@ class CommandCore:
     async def _full(self, channel: ChannelRef, target: str) -> str:
         """Why this channel can take no new subscription to `target`; "" when it can (or
         already has it: subscribing again only changes its mode)."""
-        known = await self._watchlist.get(target)
-        if known is not None and await self._subscriptions.get(channel, known.id) is not None:
+        if await self._settings_commands.subscribed(channel, target) is not None:
             return ""
         most = self._settings.subscriptions_per_channel
         if await self._client.hlen(self._keys.channel_subs(str(channel))) >= most:
@@ -234,14 +233,8 @@ class CommandCore:
         moment = datetime.fromtimestamp(float(due), UTC).astimezone(schedule.tz)
         return f"{schedule.describe()}, next {moment:%a %d %b %H:%M %Z}"
 
-    async def _feed(self, channel: ChannelRef, target: str) -> FeedRecord | None:
-        record = await self._watchlist.get(target)
-        if record is None or await self._subscriptions.get(channel, record.id) is None:
-            return None
-        return record
-
     async def unsubscribe(self, channel: ChannelRef, target: str) -> Reply:
-        record = await self._feed(channel, target)
+        record = await self._settings_commands.subscribed(channel, target)
         if record is None:
             return refusal(f"this channel has no feed {target!r}; /news feeds lists its feeds")
         await self._subscriptions.unsubscribe(channel, record.id)
