@@ -50,6 +50,11 @@ async def backup_command(settings: Settings, target: Path) -> int:
     async with open_redis(settings) as handle:
         client = handle.client
         before = (await client.info("persistence"))["rdb_last_save_time"]
+        # LASTSAVE counts whole seconds: on a server started this second, a snapshot that
+        # finishes this second would not move it. Start it in a later second.
+        seconds, micros = await client.time()
+        if int(seconds) <= before:
+            await asyncio.sleep(before + 1 - int(seconds) - int(micros) / 1e6 + 0.05)
         await client.bgsave(schedule=True)
         deadline = time.monotonic() + TIMEOUT
         while True:
