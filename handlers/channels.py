@@ -92,3 +92,25 @@ def check_filter(text: str) -> str:
         except QueryError as exc:
             raise ChannelError(f"filter: {exc}") from exc
     return text
+
+
+FILTER_DESCRIPTION_MAX = 600  # characters of a copy's feed text that filters read
+
+
+def filter_description(description: str) -> str:
+    """The part of an entry's feed text that subscription filters read: kept with each
+    stored copy, so `filter … test` judges a stored story exactly as routing judged it."""
+    return description[:FILTER_DESCRIPTION_MAX]
+
+
+def filter_fields(
+    *, title: str, source: str, author: str, summary: str, description: str
+) -> dict[str, str]:
+    """What a subscription's filter looks at: one copy's title, source, author, summary and
+    the start of its feed text (`filter_description`)."""
+    return {
+        "title": title,
+        "source": source,
+        "author": author,
+        "text": f"{summary}\n{filter_description(description)}",
+    }

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from handlers.story import DigestItem, Story, digest_items
+from handlers.story import DigestItem, Story
 
 DEFAULT_CAP = 10
 
@@ -59,7 +59,7 @@ def rank(
 
 
 def build_digest(
-    stories: Sequence[Story],
+    items: Sequence[DigestItem],
     *,
     heading: str,
     since: datetime,
@@ -67,22 +67,13 @@ def build_digest(
     cap: int = DEFAULT_CAP,
     priorities: Mapping[str, int] | None = None,
 ) -> Digest:
-    """The digest of `stories` (those that arrived since the channel's last digest)."""
-    deliverable = [s for s in stories if not all(c.backlog for c in s.copies)]
-    items = digest_items(deliverable)
-    feed_of = {
-        item.id: _first_feed(story)
-        for item, story in zip(items, _by_item(deliverable, items), strict=True)
-    }
+    """The digest of `items`: the stories that arrived since the channel's last digest, as
+    the channel may see them (`handlers.visibility.project_all`)."""
+    feed_of = {item.id: item.feed_id for item in items}
     ranked = rank(items, since=since, now=now, priorities=priorities, feed_of=feed_of)
     return Digest(heading, tuple(ranked[:cap]), now, more=max(len(ranked) - cap, 0))
 
 
-def _by_item(stories: Sequence[Story], items: Sequence[DigestItem]) -> list[Story]:
-    """The story behind each item, in the items' order."""
-    owner = {copy.id: story for story in stories for copy in story.copies}
-    return [owner[item.id] for item in items]
-
-
-def _first_feed(story: Story) -> str:
-    return story.primary().feed_id
+def deliverable(stories: Sequence[Story]) -> list[Story]:
+    """The stories a digest may hold: not those only a new feed's backlog brought."""
+    return [s for s in stories if not all(c.backlog for c in s.copies)]

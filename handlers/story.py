@@ -1,12 +1,9 @@
-"""Stories as read back from the store, and the one-shot digest items built from them."""
+"""Stories as read back from the store, and the items an audience is shown of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-
-from handlers.safe_text import link_text, neutral
 
 
 @dataclass(frozen=True)
@@ -22,6 +19,9 @@ class StoryCopy:
     seen: datetime
     first: bool = False
     backlog: bool = False
+    summary: str = ""  # an extractive summary of this copy's own feed text
+    author: str = ""
+    description: str = ""  # the feed's own text, as filters read it (`filter_text`)
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,22 @@ class Story:
     copies: tuple[StoryCopy, ...]
 
     def primary(self) -> StoryCopy:
-        """The earliest published copy, then the first seen (the one that created the story)."""
-        return min(
-            self.copies,
-            key=lambda c: (c.published is None, c.published or c.seen, not c.first, c.seen),
-        )
+        """The earliest published copy, then the first seen (the one that created the story).
+        For folding and ordering only: what an audience is shown comes from
+        `handlers.visibility.project`."""
+        return min(self.copies, key=copy_order)
+
+
+def copy_order(copy: StoryCopy) -> tuple[bool, datetime, bool, datetime]:
+    """Earliest published first (undated last), then the copy that created the story."""
+    return (copy.published is None, copy.published or copy.seen, not copy.first, copy.seen)
 
 
 @dataclass(frozen=True)
 class DigestItem:
-    """One story as `newsbot digest` shows it: its primary copy plus the others as `also`."""
+    """One story as one audience may see it: its primary copy plus the other visible copies
+    as `also`. Every renderer takes these, and only `handlers.visibility.project` makes
+    them from stored stories, so nothing reaches an output without passing the rule."""
 
     id: str
     title: str
@@ -53,6 +59,8 @@ class DigestItem:
     published: datetime | None
     summary: str
     also: tuple[StoryCopy, ...]
+    story_id: str = ""
+    feed_id: str = ""  # the primary copy's feed
 
     @property
     def outlets(self) -> int:
@@ -73,35 +81,3 @@ class DigestItem:
         """Source and time, and the outlet count when more than one carried the story."""
         count = self.outlets
         return f"{self.source} · {when}" + (f" · {count} outlets" if count > 1 else "")
-
-
-def _shown(copy: StoryCopy) -> StoryCopy:
-    """A copy as every renderer shows it: no control, bidi or zero-width characters in its
-    title and source, and a title that looks like an address followed by the link's real
-    host (see `handlers.safe_text`)."""
-    return replace(
-        copy, title=link_text(neutral(copy.title), copy.url), source=neutral(copy.source)
-    )
-
-
-def digest_items(stories: Iterable[Story]) -> list[DigestItem]:
-    """Items newest first by the primary copy's publication time; undated stories last."""
-    items = []
-    for story in stories:
-        if not story.copies:
-            continue
-        primary = _shown(story.primary())
-        also = tuple(_shown(c) for c in story.copies if c is not story.primary())
-        items.append(
-            DigestItem(
-                primary.id,
-                primary.title,
-                primary.url,
-                primary.source,
-                primary.published,
-                neutral(story.summary),
-                also,
-            )
-        )
-    dated = sorted((i for i in items if i.published), key=lambda i: i.published or 0, reverse=True)
-    return dated + [i for i in items if i.published is None]

@@ -29,8 +29,9 @@ from bot.net.parse import FeedRef, parse_feed
 from handlers.normalize import normalize_article
 from handlers.query import QueryError, matches, parse_query
 from handlers.safe_text import printable
-from handlers.story import Story, StoryCopy, digest_items
+from handlers.story import Story, StoryCopy
 from handlers.urls import canonical_url
+from handlers.visibility import EVERYTHING, project_all
 from tests.conftest import SHARED
 
 NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
@@ -150,7 +151,9 @@ def test_no_format_prints_a_control_character_from_a_feed(
         )
         for number, (title, source, summary) in enumerate(stories)
     ]
-    items = digest_items(built)  # the product's path from stored stories to what is shown
+    items = project_all(
+        built, EVERYTHING
+    )  # the product's path from stored stories to what is shown
     result = DigestResult(generated_at=NOW, items=items, feeds=1, entries=len(items))
     for name, render in RENDERERS.items():
         if name == "terminal":

@@ -31,10 +31,11 @@ from handlers.enrich import budget_pages, is_thin
 from handlers.folding import frequency_words
 from handlers.identity import resolve_identity
 from handlers.normalize import normalize_article
-from handlers.story import DigestItem, digest_items
+from handlers.story import DigestItem
 from handlers.story_match import CROSS_OUTLET_SCORE
 from handlers.summarize import DEFAULT_BUDGET, Budget
 from handlers.tfidf import FixedFrequencies
+from handlers.visibility import EVERYTHING, project_all
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_OPML_DEPTH = 3
@@ -265,6 +266,7 @@ async def run_digest(
         stories = await load_stories(
             redis_handle.client, redis_handle.keys, list(dict.fromkeys(story_ids))
         )
-    result.items = digest_items(stories)
+    # The one-shot digest is the operator's own: every copy of the feeds they named.
+    result.items = project_all(stories, EVERYTHING)
     result.duplicates = result.entries - len(result.items)
     return result

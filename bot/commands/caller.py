@@ -17,3 +17,7 @@ class Caller:
     # Whether everyone in the workspace can see the channel, as the platform said (None:
     # not known). Recorded on the channel: alerts follow the feeds of public channels.
     public: bool | None = None
+    # Whether they manage the channel the command names (a channel alert's), where the
+    # platform decides that per channel (Discord: the resolved channel's permissions).
+    # None where managers are workspace-wide (Slack, the console): `admin` counts.
+    target_admin: bool | None = None

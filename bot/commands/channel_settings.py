@@ -82,14 +82,17 @@ class ChannelSettingsCommands:
         if not stories:
             return Reply(f"{record.id} has no stored stories yet to test a filter on.")
         probe = Subscription(ChannelRef("test", "test", "test"), record.id, filter=query)
-        passed = [s for s in stories if wants(probe, stored_routable(s, record.id))]
+        # Each story as this feed's own copy brought it: what routing judged, and what the
+        # line shows (never another feed's copy).
+        seen = [stored_routable(s, record.id) for s in stories]
+        passed = [wants(probe, r) for r in seen]
         lines = [
-            f"Of {record.id}'s last {len(stories)} stories, {query!r} passes {len(passed)} "
-            f"and blocks {len(stories) - len(passed)}:"
+            f"Of {record.id}'s last {len(stories)} stories, {query!r} passes {sum(passed)} "
+            f"and blocks {len(stories) - sum(passed)}:"
         ]
-        for story in stories:
-            mark = "pass " if story in passed else "block"
-            lines.append(f"  {mark}  {neutral(one_line(story.primary().title))[:120]}")
+        for routable, ok in zip(seen, passed, strict=True):
+            mark = "pass " if ok else "block"
+            lines.append(f"  {mark}  {neutral(one_line(routable.fields['title']))[:120]}")
         return Reply("\n".join(lines))
 
     async def _recent(self, feed_id: str, count: int, since: float | None = None) -> list[Story]:

@@ -29,6 +29,7 @@ from bot.roles.poller import POLL_LEASE, Poller
 from bot.roles.routing import Router
 from bot.roles.scheduler import Scheduler
 from bot.settings import Settings
+from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
 from bot.store.stories import newest_stories
@@ -39,8 +40,8 @@ from handlers.commands import HELP, Command, CommandError, parse_command
 from handlers.discovery import discovery_advice
 from handlers.query import QueryError
 from handlers.reply import Reply, refusal
-from handlers.story import digest_items
 from handlers.summarize import Abstractive, Budget
+from handlers.visibility import project_all
 
 log = logging.getLogger(__name__)
 SEARCH_LIMIT = 10
@@ -67,6 +68,7 @@ class CommandCore:
         self._abstractive = abstractive
         self._watchlist = Watchlist(client, keys)
         self._subscriptions = SubscriptionStore(client, keys)
+        self._audiences = AudienceStore(client, keys, clock=clock)
         self._router = Router(client, keys, ttl=settings.retention_seconds, clock=clock)
         self._scheduler = Scheduler(client, keys, default_zone=settings.timezone, clock=clock)
         self._alerts = AlertCommands(client, keys, settings, clock=clock)
@@ -84,9 +86,14 @@ class CommandCore:
             pages_per_poll=settings.enrich_max_per_poll,
         )
 
-    def may_manage(self, caller: Caller) -> bool:
+    def may_manage(self, caller: Caller, *, target: bool = False) -> bool:
+        """May the caller manage this channel (or, with `target`, the channel the command
+        names, where the platform says so per channel)?"""
         managers = self._settings.managers
-        return caller.admin or "everyone" in managers or caller.user in managers
+        admin = caller.admin
+        if target and caller.target_admin is not None:
+            admin = caller.target_admin
+        return admin or "everyone" in managers or caller.user in managers
 
     async def handle(self, caller: Caller, text: str) -> Reply:
         """Answer one command; every problem becomes a reply saying what to do, not a raise.
@@ -96,6 +103,9 @@ class CommandCore:
         try:
             if caller.public is not None:
                 await self._subscriptions.set_visibility(caller.channel, public=caller.public)
+            # Whoever runs a command in a channel is in it: a personal alert they made in a
+            # private channel sees its feeds while this record is fresh.
+            await self._audiences.record_members(caller.channel, [caller.user])
             return await self._answer(caller, text)
         except RedisError:
             log.exception("command failed: Redis", extra={"channel": str(caller.channel)})
@@ -119,6 +129,11 @@ class CommandCore:
             return refusal(
                 f"only channel managers may {command.name} here "
                 "(Slack: workspace admins; Discord: Manage Channels)"
+            )
+        if command.name == "alert" and command.channel and not self.may_manage(caller, target=True):
+            return refusal(
+                "a channel alert posts for everyone in its channel, so only that channel's "
+                "managers may make one there (Discord: Manage Channels in that channel)"
             )
         try:
             return await self._run(caller, command)
@@ -299,23 +314,23 @@ class CommandCore:
         return Reply(f"Digests here: {await self._when(channel)}.{note}")
 
     async def latest(self, channel: ChannelRef, count: int) -> Reply:
-        feed_ids = [s.feed_id for s in await self._subscriptions.of_channel(channel)]
-        if not feed_ids:
+        audience = await self._audiences.for_channel(channel)
+        if not audience.own:
             return Reply("This channel has no feeds yet. Add one with /news subscribe <feed url>.")
-        items = digest_items(await newest_stories(self._client, self._keys, feed_ids, count))
+        stories = await newest_stories(self._client, self._keys, sorted(audience.own), count)
+        items = project_all(stories, audience)
         if not items:
             return Reply("No stories stored yet for this channel's feeds.")
         return Reply(f"The {len(items)} newest stories of this channel's feeds:", tuple(items))
 
     async def search(self, channel: ChannelRef, query: str) -> Reply:
-        feed_ids = [s.feed_id for s in await self._subscriptions.of_channel(channel)]
+        audience = await self._audiences.for_channel(channel)
         try:
-            stories = await self._search.search(query, feed_ids=feed_ids, limit=SEARCH_LIMIT)
+            items = await self._search.search(query, audience=audience, limit=SEARCH_LIMIT)
         except QueryError as exc:
             return refusal(str(exc))
-        if not stories:
-            return Reply(f"No stories of this channel's feeds match {query!r}.")
-        items = digest_items(stories)
+        if not items:
+            return Reply(f"No stories this channel may see match {query!r}.")
         return Reply(f"Stories matching {query!r}, newest first:", tuple(items))
 
     async def summarize(self, url: str) -> Reply:

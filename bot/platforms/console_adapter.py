@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from bot.render.plain import format_alert, format_digest
 from bot.render.terminal import render_digest_terminal
 from bot.roles.outbox_contents import message_contents
+from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
 from handlers.alerts import AlertMessage
 
@@ -34,12 +35,15 @@ class ConsoleDeliverer:
         self._keys = keys
         self._out = out or sys.stdout
         self._color = is_terminal(self._out)
+        self._audiences = AudienceStore(client, keys)
 
     async def deliver(self, message: Mapping[str, str]) -> None:
         channel = message.get("channel", "")
         contents = await message_contents(
-            self._client, self._keys, message, story_heading="new story"
+            self._client, self._keys, message, audiences=self._audiences, story_heading="new story"
         )
+        if contents is None:
+            return
         if isinstance(contents, str):
             text = f"[{channel}] {contents}"
         elif isinstance(contents, AlertMessage):

@@ -6,12 +6,14 @@ counts from the next batch in every pipeline process. A story is matched against
 title, source, author, summary and full text; only the alerts whose required words the
 story has are evaluated in full.
 
-A match counts only within the alert's scope: the story's feed must be subscribed in a
-public channel of the alert's workspace (or guild), or in the channel where the alert was
-made (for a channel alert: the channel it posts to). A channel is public when its
-platform said so (``public`` on ``chan:{channel}``, set by the chat adapters); unknown
-counts as private. Stories never alert when they are edits, copies of a story already
-seen (one alert per story, however many copies), or from a feed's first fetch. A member
+A match counts only within the alert's scope, judged on each copy as it arrives: the
+copy's feed must be visible to the alert (`bot.store.audience`: followed by a public
+channel of the alert's workspace or guild, in the coverage set, or followed by the
+alert's own channel, a private one only while its owner is a member). A channel is public
+when its platform said so (``public`` on ``chan:{channel}``, set by the chat adapters);
+unknown counts as private. So a story first brought by a feed the alert may not see still
+alerts when a copy it may see arrives; one story alerts each alert once, however many
+copies (``story:{sid}:alerted``). Edits and a feed's first fetch never alert. A member
 whose alerts are paused gets nothing, and nothing is saved up.
 """
 
@@ -27,10 +29,10 @@ from redis.exceptions import RedisError
 
 from bot.stopping import sleep_unless_stopped
 from bot.store.alerts import Alert, AlertStore, Match
+from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
 from handlers.alerts import AlertIndex, Hit, StoryText
 from handlers.article import Article
-from handlers.channels import ChannelRef
 from handlers.offload import off_loop
 from handlers.query import QueryError, parse_query
 
@@ -50,7 +52,7 @@ def story_text(article: Article) -> StoryText:
 
 
 def may_alert(article: Article) -> bool:
-    return not (article.update or article.backlog or article.first_fetch or article.is_copy)
+    return not (article.update or article.backlog or article.first_fetch)
 
 
 def build_index(alerts: Sequence[Alert]) -> AlertIndex:
@@ -76,6 +78,7 @@ class AlertStep:
         self._keys = keys
         self._clock = clock
         self._store = AlertStore(client, keys, ttl=ttl)
+        self.audiences = AudienceStore(client, keys, clock=clock)
         self._version = -1
         self._alerts: dict[str, Alert] = {}
         self._index = AlertIndex([])
@@ -104,21 +107,16 @@ class AlertStep:
         if not found:
             return
         now = self._clock()
-        hit_by_feed: dict[str, set[str]] = {}
-        for article, hits in found:
-            hit_by_feed.setdefault(article.feed_id, set()).update(h.alert_id for h in hits)
-        allowed: dict[str, set[str]] = {}
-        for feed_id, alert_ids in hit_by_feed.items():
-            alerts = [self._alerts[a] for a in sorted(alert_ids) if a in self._alerts]
-            allowed[feed_id] = {a.id for a in await self._in_scope(feed_id, alerts)}
-        owners = {self._alerts[a].owner for ids in allowed.values() for a in ids}
+        alert_ids = sorted({h.alert_id for _, hits in found for h in hits} & self._alerts.keys())
+        seen_by = await self.audiences.for_alerts([self._alerts[a] for a in alert_ids])
+        owners = {self._alerts[a].owner for a in alert_ids}
         paused = await self._store.paused(sorted(owners), now)
         sorted_words: dict[frozenset[str], tuple[str, ...]] = {}
         matches = []
         for article, hits in found:
-            scope = allowed[article.feed_id]
             for hit in hits:
-                if hit.alert_id not in scope:
+                audience = seen_by.get(hit.alert_id)
+                if audience is None or not audience.sees_feed(article.feed_id):
                     continue
                 alert = self._alerts[hit.alert_id]
                 if paused and alert.owner in paused:
@@ -137,32 +135,6 @@ class AlertStep:
                     "alerts": ",".join(sorted({a.id for a, _ in matches})[:20]),
                 },
             )
-
-    async def _in_scope(self, feed_id: str, alerts: Sequence[Alert]) -> list[Alert]:
-        """The alerts allowed to see a story of this feed."""
-        channels = sorted(str(c) for c in await self._client.hkeys(self._keys.feed_subs(feed_id)))
-        if not channels:
-            return []
-        async with self._client.pipeline(transaction=False) as pipe:
-            for channel in channels:
-                pipe.hget(self._keys.channel(channel), "public")
-            flags = await pipe.execute()
-        public = {c for c, flag in zip(channels, flags, strict=True) if flag == "1"}
-        refs = {c: ChannelRef.parse(c) for c in channels}
-
-        def sees(alert: Alert) -> bool:
-            own = alert.channel or alert.origin
-            return any(
-                c == own
-                or (
-                    c in public
-                    and refs[c].platform == alert.platform
-                    and refs[c].workspace == alert.workspace
-                )
-                for c in channels
-            )
-
-        return [a for a in alerts if sees(a)]
 
 
 async def run_alert_flusher(

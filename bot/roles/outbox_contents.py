@@ -6,24 +6,34 @@ the scheduler's ranking, a heading, and how many more were left out), or ``quiet
 ``notice`` (a line of text), or ``alert`` (matches of keyword alerts: alert, story and the
 words to highlight). Every deliverer turns one into a platform-neutral `Digest`,
 `AlertMessage` or plain text line, the same way.
+
+Stories are shown as the message's audience may see them (`handlers.visibility`), judged
+now, at render time: a channel's post or digest shows its own feeds' copies first and the
+copies visible there, an alert the copies visible to the alert. A message left with no
+story its audience may see (say, after an unsubscribe) is not sent: `message_contents`
+returns None, and the deliverer acknowledges it and logs why.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
 from bot.store.alerts import DM, Alert, Match
+from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from handlers.alerts import AlertItem, AlertMessage
 from handlers.channels import ChannelRef
 from handlers.digest import Digest
 from handlers.safe_text import printable
-from handlers.story import digest_items
+from handlers.visibility import project, project_all
+
+log = logging.getLogger(__name__)
 
 TEXT_KINDS = frozenset({"quiet", "notice"})
 
@@ -32,43 +42,67 @@ Contents = Digest | AlertMessage | str
 
 
 async def message_contents(
-    client: Redis, keys: Keys, message: Mapping[str, str], *, story_heading: str = "New story"
-) -> Contents:
-    """The digest (stories, in the message's order), alert matches or text a message carries."""
+    client: Redis,
+    keys: Keys,
+    message: Mapping[str, str],
+    *,
+    audiences: AudienceStore,
+    story_heading: str = "New story",
+) -> Contents | None:
+    """The digest (stories, in the message's order), alert matches or text a message
+    carries, as its audience may see them; None when nothing in it may be shown."""
     kind = message.get("kind")
     if kind in TEXT_KINDS:
         return printable(message.get("text", ""))
     if kind == "alert":
-        return await alert_contents(client, keys, message)
+        alert = await alert_contents(client, keys, message, audiences=audiences)
+        if not alert.items:
+            _nothing_visible(message)
+            return None
+        return alert
     ids = json.loads(message["stories"]) if kind == "digest" else [message["story"]]
     stories = await load_stories(client, keys, ids)
-    items = digest_items(stories)
+    audience = await audiences.for_channel(ChannelRef.parse(message["channel"]))
+    items = project_all(stories, audience)
+    if not items:
+        _nothing_visible(message)
+        return None
     if kind != "digest":
         return Digest(story_heading, tuple(items), datetime.now(UTC))
-    # Keep the scheduler's ranking: digest_items sorts by time.
+    # Keep the scheduler's ranking: project_all sorts by time.
     rank = {story_id: n for n, story_id in enumerate(ids)}
-    owner = {c.id: s.id for s in stories for c in s.copies}
-    items.sort(key=lambda item: rank.get(owner.get(item.id, ""), 0))
+    items.sort(key=lambda item: rank.get(item.story_id, 0))
     more = int(message.get("more", "0"))
     return Digest(message.get("heading", "News digest"), tuple(items), datetime.now(UTC), more=more)
 
 
-async def alert_contents(client: Redis, keys: Keys, message: Mapping[str, str]) -> AlertMessage:
-    """The stories of an alert message, with the alert that fired and the words it found."""
+def _nothing_visible(message: Mapping[str, str]) -> None:
+    log.info(
+        "a delivery has nothing its audience may see any more; not sent",
+        extra={"delivery": message.get("delivery", ""), "channel": message.get("channel", "")},
+    )
+
+
+async def alert_contents(
+    client: Redis, keys: Keys, message: Mapping[str, str], *, audiences: AudienceStore
+) -> AlertMessage:
+    """The stories of an alert message, with the alert that fired and the words it found,
+    each as that alert may see it (its primary copy the earliest visible one)."""
     matches = [Match.from_dict(m) for m in json.loads(message.get("items", "[]"))]
-    stories = await load_stories(client, keys, list(dict.fromkeys(m.story_id for m in matches)))
-    by_story = {}
-    for story in stories:
-        items = digest_items([story])
-        if items:
-            by_story[story.id] = items[0]
+    stories = {
+        s.id: s
+        for s in await load_stories(client, keys, list(dict.fromkeys(m.story_id for m in matches)))
+    }
     ids = sorted({m.alert_id for m in matches})
     raws = await client.hmget(keys.alerts, ids) if ids else []
-    queries = {a: Alert.from_json(str(raw)).query for a, raw in zip(ids, raws, strict=True) if raw}
-    shown = tuple(
-        AlertItem(by_story[m.story_id], m.alert_id, queries.get(m.alert_id, ""), frozenset(m.words))
-        for m in matches
-        if m.story_id in by_story
-    )
+    alerts = [Alert.from_json(str(raw)) for raw in raws if raw]
+    seen_by = await audiences.for_alerts(alerts)
+    queries = {a.id: a.query for a in alerts}
+    shown = []
+    for m in matches:
+        story, audience = stories.get(m.story_id), seen_by.get(m.alert_id)
+        item = project(story, audience, own_primary=False) if story and audience else None
+        if item is not None:
+            shown.append(AlertItem(item, m.alert_id, queries[m.alert_id], frozenset(m.words)))
     personal = ChannelRef.parse(message["channel"]).workspace == DM
-    return AlertMessage(shown, personal=personal)
+    return AlertMessage(tuple(shown), personal=personal)

@@ -32,9 +32,9 @@ from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
 from handlers.article import Article, short_hash
-from handlers.channels import ChannelRef, Subscription
+from handlers.channels import ChannelRef, Subscription, filter_fields
 from handlers.query import matches, parse_query
-from handlers.story import Story
+from handlers.story import Story, copy_order
 
 INSTANT_BURST = 5  # instant stories a channel gets a minute before they come as one message
 BURST_WINDOW = 60.0
@@ -55,24 +55,29 @@ class Routable:
 
 def _routable(article: Article) -> Routable:
     when = (article.published or article.seen_at).timestamp()
-    fields = {
-        "title": article.title,
-        "source": article.source,
-        "author": article.author,
-        "text": f"{article.summary}\n{article.description}",
-    }
+    fields = filter_fields(
+        title=article.title,
+        source=article.source,
+        author=article.author,
+        summary=article.summary,
+        description=article.description,
+    )
     return Routable(article.story_id, when, article.feed_id, fields)
 
 
 def stored_routable(story: Story, feed_id: str) -> Routable:
-    """A stored story as routing and filters see it (its primary copy and summary)."""
-    primary = story.primary()
-    return Routable(
-        story.id,
-        (primary.published or primary.seen).timestamp(),
-        feed_id,
-        {"title": primary.title, "source": primary.source, "author": "", "text": story.summary},
+    """A stored story as routing and filters saw it: the copy of `feed_id` (its earliest),
+    with the same fields routing read when that copy arrived."""
+    own = [c for c in story.copies if c.feed_id == feed_id]
+    copy = min(own, key=copy_order) if own else story.primary()
+    fields = filter_fields(
+        title=copy.title,
+        source=copy.source,
+        author=copy.author,
+        summary=story.summary if copy.first else copy.summary,
+        description=copy.description,
     )
+    return Routable(story.id, (copy.published or copy.seen).timestamp(), feed_id, fields)
 
 
 def wants(sub: Subscription, story: Routable) -> bool:

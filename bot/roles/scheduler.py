@@ -29,12 +29,14 @@ from redis.exceptions import RedisError, WatchError
 from redis.typing import EncodableT, FieldT
 
 from bot.stopping import sleep_unless_stopped
+from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
-from handlers.digest import DEFAULT_CAP, Digest, build_digest
+from handlers.digest import DEFAULT_CAP, Digest, build_digest, deliverable
 from handlers.schedule import Schedule, ScheduleError, parse_schedule
+from handlers.visibility import project_all
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class Scheduler:
         self._clock = clock
         self._cap = cap
         self._subscriptions = SubscriptionStore(client, keys)
+        self._audiences = AudienceStore(client, keys, clock=clock)
         self._claim = client.register_script(_CLAIM_DUE)
 
     def schedule_of(self, settings: dict[str, str]) -> Schedule:
@@ -195,20 +198,20 @@ class Scheduler:
         self, channel: ChannelRef, settings: dict[str, str], delivery: str, pending: list[str]
     ) -> tuple[Digest, dict[FieldT, EncodableT] | None]:
         """The digest of `pending` and the outbox message for it (None: nothing to post)."""
-        stories = await load_stories(self._client, self._keys, pending)
+        stories = deliverable(await load_stories(self._client, self._keys, pending))
+        items = project_all(stories, await self._audiences.for_channel(channel))
         now = datetime.fromtimestamp(self._clock(), UTC)
         since = datetime.fromtimestamp(float(settings.get("last_digest") or 0), UTC)
         priorities = {s.feed_id: s.priority for s in await self._subscriptions.of_channel(channel)}
         local = now.astimezone(self.schedule_of(settings).tz)  # the date where it is read
         digest = build_digest(
-            stories,
+            items,
             heading=f"News digest, {local:%a %d %b %Y}",
             since=since,
             now=now,
             cap=self._cap,
             priorities=priorities,
         )
-        story_of = {copy.id: story.id for story in stories for copy in story.copies}
         if not digest.empty:
             return digest, {
                 "delivery": delivery,
@@ -216,7 +219,7 @@ class Scheduler:
                 "kind": "digest",
                 "heading": digest.heading,
                 "more": str(digest.more),
-                "stories": json.dumps([story_of[item.id] for item in digest.items]),
+                "stories": json.dumps([item.story_id for item in digest.items]),
             }
         if settings.get("quiet_message"):
             return digest, {

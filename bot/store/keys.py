@@ -42,6 +42,12 @@ Key (after the prefix), type, what it holds, and what bounds it:
   ``failed``/``failed_at`` while the platform refuses the channel for good, and
   ``refusal_told`` once its subscriber was told so, and ``public`` ("1" when everyone in
   the workspace can see it, as the platform last said).
+- ``visibility:version`` string: bumped after every change of who follows which feed or
+  of which channels are public, so each process's cache of the visibility sets
+  (`bot.store.audience`) is never older than the data.
+- ``chan:{channel}:members`` hash: user -> when the platform last said they are a member
+  of the channel (a command run there, the member list). Read by alert scope; a record
+  older than 10 minutes does not count. Expires an hour after its last write.
 - ``digests:due`` zset: channel scored by when its next digest is due; a claim leases it.
 - ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
 - ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
@@ -167,6 +173,13 @@ class Keys:
 
     def channel(self, channel: str) -> str:
         return f"{self.prefix}chan:{channel}"
+
+    @property
+    def visibility_version(self) -> str:
+        return f"{self.prefix}visibility:version"
+
+    def channel_members(self, channel: str) -> str:
+        return f"{self.prefix}chan:{channel}:members"
 
     @property
     def digests_due(self) -> str:

@@ -1,13 +1,18 @@
-"""The search index on Redis: words of stories' titles, summaries and sources, by day.
+"""The search index on Redis: words of each copy's title, summary and source, by day.
 
-Each new story gets a short number (base 36 of a counter). The index is bucketed per day of
-the story's time, like the fold index: ``{sx}:{day}:{bucket}`` hashes map a word (folded,
-plural-insensitive, no stopwords) to the space-separated numbers of that day's stories that
-use it, and ``{sx}:{day}:ids`` maps numbers back to story ids. A word costs a story about six
-bytes. Every key of a day expires with the retention period, so the index is bounded like
-the stories it points at, and searching never scans stories: it reads the posting lists of
-the query's words over the retention window, then checks each candidate against the full
-query (`handlers.query.matches`), newest first.
+Every stored copy of a story (the first, and each copy folded into it) gets a short number
+(base 36 of a counter), and its words are indexed with its feed: ``{sx}:{day}:{bucket}``
+hashes map a word (folded, plural-insensitive, no stopwords) to the space-separated
+postings ``number/feed`` of that day's copies that use it, and ``{sx}:{day}:ids`` maps
+numbers back to story ids. A word costs a copy about ten bytes. Every key of a day expires
+with the retention period, so the index is bounded like the stories it points at.
+
+Searching never scans stories. It reads the posting lists of the query's words over the
+retention window and drops every posting of a feed the audience may not see before
+anything is resolved or loaded (`handlers.visibility`), so words only a private copy
+contains find nothing elsewhere, and another channel's stories cost next to nothing. The
+stories left are checked against the full query on their visible copies only
+(`handlers.query.matches`), newest first.
 """
 
 from __future__ import annotations
@@ -25,21 +30,23 @@ from bot.store.stories import load_stories, story_time
 from handlers.article import Article
 from handlers.offload import off_loop
 from handlers.query import And, Node, Not, Or, QueryError, Term, matches, parse_query, words_of
-from handlers.story import Story
+from handlers.story import DigestItem, Story, StoryCopy
 from handlers.summarize import STOPWORDS
+from handlers.visibility import EVERYTHING, Audience, project
 
 _BUCKETS = 256
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
-# KEYS: the ids hash, then one bucket per word; ARGV: number, story id, ttl, then the words.
+# KEYS: the ids hash, then one bucket per word; ARGV: number, story id, ttl, posting
+# ("number/feed"), then the words.
 _INDEX = """
-local number, story, ttl = ARGV[1], ARGV[2], ARGV[3]
+local number, story, ttl, posting = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 redis.call('HSET', KEYS[1], number, story)
 redis.call('EXPIRE', KEYS[1], ttl)
 for i = 2, #KEYS do
-  local word = ARGV[i + 2]
+  local word = ARGV[i + 3]
   local current = redis.call('HGET', KEYS[i], word)
-  redis.call('HSET', KEYS[i], word, current and (current .. ' ' .. number) or number)
+  redis.call('HSET', KEYS[i], word, current and (current .. ' ' .. posting) or posting)
   redis.call('EXPIRE', KEYS[i], ttl)
 end
 return #KEYS
@@ -70,13 +77,14 @@ def _bucket(word: str) -> str:
 
 @dataclass(frozen=True)
 class SearchEntry:
-    """What the store step indexes for one new story."""
+    """What the store step indexes for one new copy of a story."""
 
     story_id: str
     when: datetime
     title: str
     summary: str
     source: str
+    feed_id: str
 
 
 class SearchIndex:
@@ -92,7 +100,7 @@ class SearchIndex:
         self._index = client.register_script(_INDEX)
 
     async def add_articles(self, articles: Sequence[Article]) -> None:
-        """Index new stories, dated as the store dates them."""
+        """Index new copies, dated as the store dates them."""
         await self.add(
             [
                 SearchEntry(
@@ -101,6 +109,7 @@ class SearchIndex:
                     a.title,
                     a.summary,
                     a.source,
+                    a.feed_id,
                 )
                 for a in articles
             ]
@@ -126,8 +135,9 @@ class SearchIndex:
                 ttl = int(max((expires - now).total_seconds(), 86400))
                 keys = [self._keys.search_ids(day)]
                 keys += [self._keys.search_words(day, _bucket(w)) for w in words]
+                posting = f"{number}/{entry.feed_id}"
                 await self._index(
-                    keys=keys, args=[number, entry.story_id, ttl, *words], client=pipe
+                    keys=keys, args=[number, entry.story_id, ttl, posting, *words], client=pipe
                 )
             await pipe.execute()
 
@@ -136,28 +146,39 @@ class SearchIndex:
         count = self._ttl // 86400 + 2
         return [self._day(today - timedelta(days=n)) for n in range(-1, count)]
 
-    async def _postings(self, words: Iterable[str], days: list[str]) -> dict[str, set[str]]:
-        """word -> {"day:number", …} over the given days."""
+    async def _postings(
+        self, words: Iterable[str], days: list[str], audience: Audience
+    ) -> dict[str, set[str]]:
+        """word -> {"day:number", …} over the given days, of the copies `audience` may see.
+
+        Postings written before copies were indexed with their feed have none: they stay
+        candidates, and only their visible copies are matched once loaded."""
         wanted = sorted(set(words))
         async with self._client.pipeline(transaction=False) as pipe:
             for word in wanted:
                 for day in days:
                     pipe.hget(self._keys.search_words(day, _bucket(word)), word)
             values = await pipe.execute()
+        visible = None if audience.everything else audience.visible
         found: dict[str, set[str]] = {word: set() for word in wanted}
         cells = iter(values)
         for word in wanted:
             for day in days:
                 value = next(cells)
-                if value:
-                    found[word].update(f"{day}:{n}" for n in str(value).split())
+                if not value:
+                    continue
+                for posting in str(value).split():
+                    number, _, feed = posting.partition("/")
+                    if visible is None or not feed or feed in visible:
+                        found[word].add(f"{day}:{number}")
         return found
 
     async def search(
-        self, query: str, *, feed_ids: Iterable[str] | None = None, limit: int = 10
-    ) -> list[Story]:
-        """Stories matching `query`, newest first; only those a copy of which came from one
-        of `feed_ids`, when given. Raises `QueryError` for a malformed or unindexable query."""
+        self, query: str, *, audience: Audience = EVERYTHING, limit: int = 10
+    ) -> list[DigestItem]:
+        """Stories matching `query` on copies `audience` may see, newest first, each as
+        that audience sees it (the earliest visible copy first). Raises `QueryError` for a
+        malformed or unindexable query."""
         node = parse_query(query)
         if any(term.field == "author" for term in _terms(node)):
             # Stories keep no author (the store keeps what digests show), so author: could
@@ -169,25 +190,25 @@ class SearchIndex:
                 max(at, 0),
             )
         days = self._days()
-        postings = await self._postings(_words_needed(node), days)
+        postings = await self._postings(_words_needed(node), days, audience)
         candidates = _candidates(node, postings)
         if candidates is None:
             raise QueryError("add a word that is not a common one to search for", query, 0)
-        allowed = set(feed_ids) if feed_ids is not None else None
         by_day: dict[str, list[str]] = {}
         for cell in candidates:
             by_day.setdefault(cell.split(":")[0], []).append(cell)
-        results: list[Story] = []
+        results: list[DigestItem] = []
         for day in sorted(by_day, reverse=True):  # a day's stories are all newer than the next
-            found = [
-                story
-                for story in await load_stories(
-                    self._client, self._keys, await self._resolve(by_day[day])
-                )
-                if (allowed is None or any(c.feed_id in allowed for c in story.copies))
-                and matches(node, _fields(story))
-            ]
-            results += sorted(found, key=_story_time, reverse=True)
+            found = []
+            for story in await load_stories(
+                self._client, self._keys, await self._resolve(by_day[day])
+            ):
+                copies = [c for c in story.copies if audience.sees(c)]
+                if copies and matches(node, _fields(story, copies)):
+                    item = project(story, audience, own_primary=False)
+                    if item is not None:
+                        found.append(item)
+            results += sorted(found, key=_item_time, reverse=True)
             if len(results) >= limit:
                 break
         return results[:limit]
@@ -201,17 +222,18 @@ class SearchIndex:
         return list(dict.fromkeys(str(i) for i in ids if i))
 
 
-def _story_time(story: Story) -> datetime:
-    primary = story.primary()
-    return primary.published or primary.seen
+def _item_time(item: DigestItem) -> datetime:
+    return item.published or datetime.min.replace(tzinfo=UTC)
 
 
-def _fields(story: Story) -> dict[str, str]:
-    primary = story.primary()
+def _fields(story: Story, copies: Sequence[StoryCopy]) -> dict[str, str]:
+    """What a query matches: the titles, sources and summaries of these copies only."""
     return {
-        "title": " \n ".join(c.title for c in story.copies),
-        "source": " \n ".join(c.source for c in story.copies),
-        "text": f"{primary.title}\n{story.summary}",
+        "title": " \n ".join(c.title for c in copies),
+        "source": " \n ".join(c.source for c in copies),
+        "text": " \n ".join(
+            f"{c.title}\n{story.summary if c.first else c.summary}" for c in copies
+        ),
     }
 
 

@@ -23,6 +23,7 @@ from redis.asyncio.client import Pipeline as RedisPipeline
 
 from bot.store.keys import Keys
 from handlers.article import Article
+from handlers.channels import filter_description
 from handlers.dedup import Claim, Holder, entry_claim
 from handlers.story import Story, StoryCopy
 
@@ -90,21 +91,34 @@ def story_time(article: Article, retention: float) -> float:
 
 
 # KEYS[1] the story; ARGV: copy field, copy JSON, summary, method, creates the story (1/0),
-# is an edit (1/0), ttl. Merging in Lua keeps copies that workers store at the same time.
+# is an edit (1/0), ttl, the copy's own extractive summary. Merging in Lua keeps copies
+# that workers store at the same time. A copy keeps its own summary as ``x``, or ``x: true``
+# when it is the story's summary word for word (syndication); before the story's summary
+# changes, such copies get their own text back, so no copy ever shows another's.
 _PUT_COPY = """
 local raw = redis.call('GET', KEYS[1])
 local story = raw and cjson.decode(raw) or {c = {}}
-story.c[ARGV[1]] = cjson.decode(ARGV[2])
-if ARGV[5] == '1' or (ARGV[6] == '1' and story.f == ARGV[1]) then
+local copy = cjson.decode(ARGV[2])
+local creates = ARGV[5] == '1'
+if creates or (ARGV[6] == '1' and story.f == ARGV[1]) then
+  if story.s ~= nil and story.s ~= ARGV[3] then
+    for field, other in pairs(story.c) do
+      if other.x == true then other.x = story.s end
+    end
+  end
   story.s = ARGV[3]
   story.m = ARGV[4]
 end
-if ARGV[5] == '1' then story.f = ARGV[1] end
+if creates then story.f = ARGV[1] end
+if story.f ~= ARGV[1] then
+  if story.s == ARGV[8] then copy.x = true else copy.x = ARGV[8] end
+end
+story.c[ARGV[1]] = copy
 redis.call('SET', KEYS[1], cjson.encode(story), 'EX', ARGV[7])
 return 1
 """
 
-# Indexes new stories for search (`bot.store.search_index.SearchIndex.add_articles`).
+# Indexes new copies for search (`bot.store.search_index.SearchIndex.add_articles`).
 SearchSink = Callable[[Sequence[Article]], Awaitable[None]]
 
 
@@ -148,6 +162,7 @@ class StoreStep:
                         "0" if article.is_copy else "1",
                         "1" if article.update else "0",
                         self._ttl,
+                        article.summary,
                     ],
                     client=pipe,
                 )
@@ -170,7 +185,7 @@ class StoreStep:
                 self._dedup.queue_repoint(pipe, [entry_claim(a, a.story_id) for a in new])
             await pipe.execute()
         if self._search is not None:
-            await self._search([a for a in articles if not a.is_copy and not a.update])
+            await self._search([a for a in articles if not a.update])
         return list(articles)
 
 
@@ -191,10 +206,15 @@ def _copy_json(article: Article) -> str:
         record["p"] = int(article.published.timestamp())
     if article.backlog:
         record["b"] = 1
+    if article.author:
+        record["a"] = article.author
+    description = filter_description(article.description)
+    if description and description != article.summary:
+        record["d"] = description
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def _copy_from(data: dict[str, Any], *, first: bool) -> StoryCopy:
+def _copy_from(data: dict[str, Any], *, first: bool, story_summary: str) -> StoryCopy:
     published = datetime.fromtimestamp(data["p"], UTC) if data.get("p") is not None else None
     return StoryCopy(
         id=data["i"],
@@ -206,6 +226,10 @@ def _copy_from(data: dict[str, Any], *, first: bool) -> StoryCopy:
         seen=datetime.fromtimestamp(data["n"], UTC),
         first=first,
         backlog=bool(data.get("b")),
+        # A copy stored before copies kept their own summary shows none: never another's.
+        summary=story_summary if first or data.get("x") is True else str(data.get("x") or ""),
+        author=data.get("a", ""),
+        description=data.get("d", ""),
     )
 
 
@@ -219,8 +243,10 @@ async def load_stories(client: Redis, keys: Keys, story_ids: Sequence[str]) -> l
         if not row:
             continue
         data = json.loads(row)
+        summary = data.get("s", "")
         copies = tuple(
-            _copy_from(copy, first=field == data.get("f")) for field, copy in data["c"].items()
+            _copy_from(copy, first=field == data.get("f"), story_summary=summary)
+            for field, copy in data["c"].items()
         )
         stories.append(Story(story_id, data.get("s", ""), data.get("m", ""), copies))
     return stories

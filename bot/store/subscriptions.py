@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from bot.store.keys import Keys
+from bot.store.visibility_version import bump_visibility
 from handlers.channels import ChannelRef, Mode, Subscription
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class SubscriptionStore:
             pipe.sadd(self._keys.channels, str(channel))
             pipe.hset(self._keys.channel_subs(str(channel)), feed_id, encoded)
             pipe.hset(self._keys.feed_subs(feed_id), str(channel), encoded)
+            if existing is None:
+                bump_visibility(pipe, self._keys)
             await pipe.execute()
         return updated, existing is None
 
@@ -66,7 +69,8 @@ class SubscriptionStore:
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.hdel(self._keys.channel_subs(str(channel)), feed_id)
             pipe.hdel(self._keys.feed_subs(feed_id), str(channel))
-            removed, _ = await pipe.execute()
+            bump_visibility(pipe, self._keys)
+            removed, *_ = await pipe.execute()
         return bool(removed)
 
     async def refused_since(self, channels: Sequence[str]) -> dict[str, float]:
@@ -90,6 +94,7 @@ class SubscriptionStore:
             for sub in subs:
                 pipe.hdel(self._keys.channel_subs(str(sub.channel)), feed_id)
             pipe.delete(self._keys.feed_subs(feed_id))
+            bump_visibility(pipe, self._keys)
             await pipe.execute()
         return len(subs)
 
@@ -114,8 +119,16 @@ class SubscriptionStore:
             await pipe.execute()
 
     async def set_visibility(self, channel: ChannelRef, *, public: bool) -> None:
-        """Record whether everyone in the workspace can see the channel (for alerts)."""
-        await self._client.hset(self._keys.channel(str(channel)), "public", "1" if public else "0")
+        """Record whether everyone in the workspace can see the channel (what the channels
+        of its workspace may see of its feeds, `bot.store.audience`)."""
+        key = self._keys.channel(str(channel))
+        flag = "1" if public else "0"
+        if await self._client.hget(key, "public") == flag:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hset(key, "public", flag)
+            bump_visibility(pipe, self._keys)
+            await pipe.execute()
 
     async def channel_settings(self, channel: ChannelRef) -> dict[str, str]:
         return cast(dict[str, str], await self._client.hgetall(self._keys.channel(str(channel))))

@@ -17,6 +17,7 @@ from redis.typing import EncodableT, FieldT
 
 from bot.errors import NewsbotError
 from bot.store.keys import Keys
+from bot.store.visibility_version import bump_visibility
 from handlers.redact import redact_url
 from handlers.safe_text import neutral, one_line, printable
 
@@ -124,7 +125,10 @@ class Watchlist:
         existing = await self.get(url)
         if existing is not None:
             if existing.origin and not origin:
-                await self._client.hset(self._keys.feed(existing.id), "origin", "")
+                async with self._client.pipeline(transaction=False) as pipe:
+                    pipe.hset(self._keys.feed(existing.id), "origin", "")
+                    bump_visibility(pipe, self._keys)  # it may join the coverage set
+                    await pipe.execute()
                 existing.origin = ""
             return existing, False
         feed_id = f"f{await self._client.incr(self._keys.feed_seq)}"
@@ -144,6 +148,7 @@ class Watchlist:
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.hset(self._keys.feed(feed_id), mapping=mapping)
             pipe.zadd(self._keys.feeds_due, {feed_id: now})
+            bump_visibility(pipe, self._keys)
             await pipe.execute()
         record = await self.get(feed_id)
         assert record is not None
@@ -176,6 +181,7 @@ class Watchlist:
             pipe.zrem(self._keys.feeds_due, record.id)
             pipe.hdel(self._keys.feeds_by_url, record.url)
             pipe.delete(self._keys.feed(record.id))
+            bump_visibility(pipe, self._keys)
             await pipe.execute()
         return record
 

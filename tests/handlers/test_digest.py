@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from handlers.digest import build_digest
+from handlers.digest import Digest, build_digest, deliverable
 from handlers.story import Story, StoryCopy
+from handlers.visibility import EVERYTHING, Audience, project_all
 
 NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
 SINCE = NOW - timedelta(days=1)
@@ -45,8 +47,13 @@ def story(
     return Story(sid, f"Summary of {sid}.", "extractive", tuple(copies))
 
 
+def digest_of(stories: list[Story], audience: Audience = EVERYTHING, **options: Any) -> Digest:
+    """A digest as the scheduler builds it: deliverable stories, as the audience sees them."""
+    return build_digest(project_all(deliverable(stories), audience), **options)
+
+
 def test_more_outlets_then_newer_first() -> None:
-    digest = build_digest(
+    digest = digest_of(
         [story("old", 20), story("new", 1), story("wide", 12, outlets=3)],
         heading="Today",
         since=SINCE,
@@ -57,7 +64,7 @@ def test_more_outlets_then_newer_first() -> None:
 
 
 def test_feed_priority_lifts_a_story() -> None:
-    digest = build_digest(
+    digest = digest_of(
         [story("a", 1), story("b", 10, feed="important")],
         heading="Today",
         since=SINCE,
@@ -68,7 +75,7 @@ def test_feed_priority_lifts_a_story() -> None:
 
 
 def test_cap_and_more() -> None:
-    digest = build_digest(
+    digest = digest_of(
         [story(str(n), n) for n in range(15)], heading="Today", since=SINCE, now=NOW, cap=10
     )
     assert len(digest.items) == 10 and digest.more == 5
@@ -76,7 +83,16 @@ def test_cap_and_more() -> None:
 
 
 def test_backlog_is_never_delivered_and_empty_is_empty() -> None:
-    digest = build_digest(
-        [story("history", 3, backlog=True)], heading="Today", since=SINCE, now=NOW
-    )
+    digest = digest_of([story("history", 3, backlog=True)], heading="Today", since=SINCE, now=NOW)
     assert digest.items == () and digest.empty
+
+
+def test_outlets_a_channel_may_not_see_neither_show_nor_rank() -> None:
+    stories = [story("wide", 12, outlets=3), story("new", 1, outlets=2)]  # feeds f1, g1, g2
+    everyone = digest_of(stories, heading="Today", since=SINCE, now=NOW)
+    assert [i.id for i in everyone.items] == ["wide", "new"]
+    channel = Audience(own=frozenset({"f1"}), visible=frozenset({"f1", "g1"}))
+    digest = digest_of(stories, channel, heading="Today", since=SINCE, now=NOW)
+    assert [i.id for i in digest.items] == ["new", "wide"], "an unseen outlet does not rank"
+    assert [c.feed_id for c in digest.items[1].also] == ["g1"] and digest.items[1].outlets == 2
+    assert "Outlet 2" not in repr(digest)

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from handlers.normalize import normalize_article
-from handlers.story import Story, StoryCopy, digest_items
+from handlers.story import Story, StoryCopy
 from handlers.summarize import Budget, summarize_text
 from handlers.text import html_to_text, split_sentences
+from handlers.visibility import EVERYTHING, project_all
 from tests.articles import article
 
 
@@ -95,6 +96,6 @@ def test_digest_items_order_and_primary() -> None:
         Story("b", "", "", (copy("b", None, first=True),)),
         Story("c", "", "", (copy("c", 11, first=True),)),
     ]
-    items = digest_items(stories)
+    items = project_all(stories, EVERYTHING)
     assert [i.id for i in items] == ["c", "a2", "b"]
     assert [c.id for c in items[1].also] == ["a"]

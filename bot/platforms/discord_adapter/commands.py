@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal, cast
 
 import discord
 from discord import app_commands
@@ -55,6 +55,19 @@ NOT_HERE = (
 def command_text(name: str, *parts: str | int | None) -> str:
     """A subcommand and its options as the command text the grammar reads."""
     return " ".join([name, *(str(p).strip() for p in parts if p not in (None, ""))])
+
+
+def manages_named_channel(interaction: discord.Interaction) -> bool | None:
+    """Manage Channels in the channel a command names (a channel alert's), from the
+    permissions Discord resolved for the member there; None when it names none."""
+    data = cast(dict[str, Any], interaction.data or {})
+    channels = cast(dict[str, Any], data.get("resolved", {})).get("channels", {})
+    if not channels:
+        return None
+    return all(
+        discord.Permissions(int(c.get("permissions") or 0)).manage_channels
+        for c in channels.values()
+    )
 
 
 def everyone_sees(interaction: discord.Interaction) -> bool | None:
@@ -112,6 +125,7 @@ class Answerer:
             user=str(interaction.user.id),
             admin=interaction.guild_id is not None and interaction.permissions.manage_channels,
             public=everyone_sees(interaction),
+            target_admin=manages_named_channel(interaction),
         )
         reply = await self._core.handle(caller, text)
         if not reply.ok and name in USAGE and USAGE[name] not in reply.text:

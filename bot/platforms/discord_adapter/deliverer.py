@@ -41,6 +41,7 @@ from bot.roles.outbox import DeliveryFailed
 from bot.roles.outbox_contents import message_contents
 from bot.roles.outbox_parts import send_parts
 from bot.store.alerts import AlertStore
+from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
 from bot.store.subscriptions import subscriber_to_tell
@@ -94,6 +95,7 @@ class DiscordDeliverer:
         self._client = client
         self._keys = keys
         self._pacer = pacer or ChannelPacer(client, keys)
+        self._audiences = AudienceStore(client, keys)
         self._clock = clock
         self.token_error = ""  # set while Discord refuses the token
         self._token_checked = 0.0
@@ -105,7 +107,11 @@ class DiscordDeliverer:
     async def deliver(self, message: Mapping[str, str]) -> None:
         await self._check_token()
         channel = ChannelRef.parse(message["channel"])
-        contents = await message_contents(self._client, self._keys, message)
+        contents = await message_contents(
+            self._client, self._keys, message, audiences=self._audiences
+        )
+        if contents is None:
+            return
         if isinstance(contents, str):
             payloads = [render_discord_text(contents)]
         elif isinstance(contents, AlertMessage):

@@ -35,6 +35,7 @@ from bot.roles.outbox import DeliveryFailed
 from bot.roles.outbox_contents import message_contents
 from bot.roles.outbox_parts import send_parts
 from bot.store.alerts import DM, AlertStore
+from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
 from bot.store.subscriptions import subscriber_to_tell
@@ -85,6 +86,7 @@ class SlackDeliverer:
         self._client = client
         self._keys = keys
         self._pacer = pacer or ChannelPacer(client, keys)
+        self._audiences = AudienceStore(client, keys)
         self._clock = clock
         self.token_error = ""  # set while Slack refuses the token
         self._token_checked = 0.0
@@ -96,7 +98,11 @@ class SlackDeliverer:
     async def deliver(self, message: Mapping[str, str]) -> None:
         await self._check_token()
         channel = ChannelRef.parse(message["channel"])
-        contents = await message_contents(self._client, self._keys, message)
+        contents = await message_contents(
+            self._client, self._keys, message, audiences=self._audiences
+        )
+        if contents is None:
+            return
         payloads: list[dict[str, Any]]
         if isinstance(contents, str):
             payloads = [{"text": escape(contents), "unfurl_links": False, "unfurl_media": False}]

@@ -7,6 +7,8 @@ from bot.roles.outbox import Deliverer, OutboxConsumer
 from bot.roles.pipeline import build_pipeline
 from bot.store.connection import RedisHandle
 from bot.store.pacing import ChannelPacer
+from bot.store.subscriptions import SubscriptionStore
+from handlers.channels import ChannelRef
 from tests.articles import article
 
 
@@ -37,9 +39,21 @@ async def stories(handle: RedisHandle, titles: list[str]) -> list[str]:
     return [a.story_id for a in stored]
 
 
+async def follow(handle: RedisHandle, channel: str, *, public: bool = True) -> None:
+    """`channel` follows the feed `stories` stores into, so its posts may show them (and
+    alerts made in its workspace may too, when it is public)."""
+    store = SubscriptionStore(handle.client, handle.keys)
+    ref = ChannelRef.parse(channel)
+    await store.subscribe(ref, "f1", now=0)
+    await store.set_visibility(ref, public=public)
+
+
 async def queue(handle: RedisHandle, channel: str, delivery: str, **fields: str) -> None:
-    """A delivery on the outbox of the channel's platform, as the roles queue them."""
+    """A delivery on the outbox of the channel's platform, as the roles queue them; a
+    channel that gets stories follows their feed, as routing would have it."""
     platform = channel.split(":", 1)[0]
+    if fields.get("kind") in {"story", "digest"}:
+        await follow(handle, channel)
     await handle.client.xadd(
         handle.keys.outbox(platform), {"delivery": delivery, "channel": channel, **fields}
     )

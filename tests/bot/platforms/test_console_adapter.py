@@ -8,7 +8,7 @@ from bot.platforms.console_adapter import ConsoleDeliverer
 from bot.store.alerts import AlertStore, Match
 from bot.store.connection import RedisHandle
 from handlers.channels import ChannelRef
-from tests.bot.platforms.outbox_helpers import consumer, stories
+from tests.bot.platforms.outbox_helpers import consumer, follow, stories
 
 
 async def test_an_alert_prints_as_a_dm_to_the_console_user(handle: RedisHandle) -> None:
@@ -23,6 +23,7 @@ async def test_an_alert_prints_as_a_dm_to_the_console_user(handle: RedisHandle) 
         now=1,
     )
     [story] = await stories(handle, ["Storm hits the coast"])
+    await follow(handle, "console:local:main")
     await store.queue(made, Match(made.id, story, ("storm",)), now=1000.0)
     delivered = await consumer(
         handle, ConsoleDeliverer(handle.client, handle.keys, out=out)

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.roles.pipeline import build_pipeline
 from bot.store.alerts import DM_GAP, AlertStore, Match, dm_target
+from bot.store.audience import MEMBER_FRESH, AudienceStore
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
@@ -84,6 +85,10 @@ async def test_private_channels_and_other_workspaces_stay_private(handle: RedisH
     await follow(handle, OTHER_TEAM, "f2", public=True)
     await alert(handle, "ceasefire", where=PUBLIC, user="U1")  # in neither channel
     made_in_private = await alert(handle, "ceasefire", where=PRIVATE, user="U2")
+    # U2 ran a command in the private channel five minutes ago: still a member.
+    await AudienceStore(handle.client, handle.keys, clock=lambda: NOW - 300).record_members(
+        PRIVATE, ["U2"]
+    )
     await ingest(
         handle,
         Clock(),
@@ -95,6 +100,38 @@ async def test_private_channels_and_other_workspaces_stay_private(handle: RedisH
         "only the member who made the alert in the private channel; nobody from T1 sees T2"
     )
     assert [i["a"] for i in alerts[0]["items"]] == [made_in_private]
+
+
+async def test_a_private_channel_counts_only_while_its_member_record_is_fresh(
+    handle: RedisHandle,
+) -> None:
+    await follow(handle, PRIVATE, "f1", public=False)
+    await alert(handle, "ceasefire", where=PRIVATE, user="U2")
+    members = AudienceStore(handle.client, handle.keys, clock=lambda: NOW - MEMBER_FRESH - 1)
+    await members.record_members(PRIVATE, ["U2"])  # eleven minutes ago: no longer counts
+    await ingest(handle, Clock(), story(1, "Ceasefire agreed", feed="f1"))
+    assert await outbox(handle) == []
+    await AudienceStore(handle.client, handle.keys, clock=lambda: NOW).record_members(
+        PRIVATE, ["U2"]
+    )
+    await ingest(handle, Clock(), story(2, "Ceasefire holds", feed="f1"))
+    [dm] = await outbox(handle)
+    assert dm["channel"] == dm_target("slack", "U2")
+
+
+async def test_a_story_first_brought_by_an_unseen_feed_alerts_when_a_visible_copy_comes(
+    handle: RedisHandle,
+) -> None:
+    await follow(handle, OTHER_TEAM, "f2", public=True)
+    await follow(handle, PUBLIC, "f1", public=True)
+    aid = await alert(handle, "ceasefire", where=PUBLIC, user="U1")
+    shared = "https://news.example.com/ceasefire"
+    await ingest(handle, Clock(), story(1, "Ceasefire agreed", feed="f2", url=shared))
+    assert await outbox(handle) == [], "T2's feed is not T1's to see"
+    await ingest(handle, Clock(), story(2, "Ceasefire agreed", feed="f1", url=shared))
+    await ingest(handle, Clock(), story(3, "Ceasefire agreed", feed="f1", url=shared + "?x=1"))
+    [dm] = await outbox(handle)
+    assert [i["a"] for i in dm["items"]] == [aid], "once, when the visible copy arrived"
 
 
 async def test_a_channel_of_unknown_visibility_counts_as_private(handle: RedisHandle) -> None:

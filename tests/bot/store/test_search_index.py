@@ -10,6 +10,7 @@ from bot.roles.pipeline import build_pipeline
 from bot.store.connection import RedisHandle
 from bot.store.search_index import SearchIndex
 from handlers.query import QueryError
+from handlers.visibility import Audience
 from tests.articles import article
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -41,7 +42,7 @@ async def index(handle: RedisHandle) -> SearchIndex:
 
 
 async def titles(index: SearchIndex, query: str, **options: object) -> list[str]:
-    return [s.primary().title for s in await index.search(query, **options)]  # type: ignore[arg-type]
+    return [item.title for item in await index.search(query, **options)]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -69,7 +70,8 @@ async def test_queries_newest_first(index: SearchIndex, query: str, expected: li
 
 
 async def test_only_the_channels_feeds_and_a_limit(index: SearchIndex) -> None:
-    assert await titles(index, "geneva", feed_ids={"f3"}) == ["Peace talks resume in Geneva"]
+    f3 = Audience(visible=frozenset({"f3"}))
+    assert await titles(index, "geneva", audience=f3) == ["Peace talks resume in Geneva"]
     assert len(await titles(index, "ukraine OR geneva OR rates", limit=2)) == 2
 
 

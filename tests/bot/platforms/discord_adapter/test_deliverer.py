@@ -20,7 +20,7 @@ from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
 from tests.bot.platforms.discord_adapter.conftest import discord_settings
-from tests.bot.platforms.outbox_helpers import consumer, queue, stories
+from tests.bot.platforms.outbox_helpers import consumer, follow, queue, stories
 from tests.fakes.discord_api import (
     ADMIN,
     CHANNEL,
@@ -239,6 +239,7 @@ async def test_an_alert_dm_highlights_in_bold_and_a_closed_dm_pauses_alerts(
         now=1,
     )
     story, other = await stories(handle, ["@everyone Storm hits the coast", "Storm passes by"])
+    await follow(handle, WHERE)  # a public channel: the alert may see its feed
     await store.queue(made, Match(made.id, story, ("storm",)), now=1000.0)
     assert await consumer(handle, deliverer).drain() == 1
     [dm] = discord_api.dms(member)

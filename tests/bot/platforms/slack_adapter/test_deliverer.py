@@ -17,7 +17,7 @@ from bot.store.alerts import AlertStore, Match
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
-from tests.bot.platforms.outbox_helpers import consumer, queue, stories
+from tests.bot.platforms.outbox_helpers import consumer, follow, queue, stories
 from tests.conftest import make_settings
 from tests.fakes.slack_api import FakeSlack
 
@@ -195,7 +195,9 @@ async def alert_dm(handle: RedisHandle, user: str, titles: list[str], query: str
     made = await store.add(
         origin=ChannelRef.parse(CHANNEL), user=user, query=query, channel=None, limit=25, now=1
     )
-    for story in await stories(handle, titles):
+    found = await stories(handle, titles)
+    await follow(handle, CHANNEL)  # a public channel: the alert may see its feed
+    for story in found:
         await store.queue(made, Match(made.id, story, (query,)), now=1000.0)
 
 
