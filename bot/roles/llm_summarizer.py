@@ -84,11 +84,8 @@ class LLMSummarizer:
             cached = await self._client.get(cache_key)
             if cached:
                 return fit_budget(str(cached), budget, article.language)
-            spent = int(await self._client.get(self._day_key()) or 0)
         except RedisError as exc:
             raise LLMError(f"cache unavailable: {exc}") from exc
-        if spent >= self._daily_tokens:
-            raise LLMError(f"daily token budget of {self._daily_tokens} used up")
         text = (
             article.content
             if len(article.content) > len(article.description)
@@ -96,22 +93,41 @@ class LLMSummarizer:
         )
         if not text.strip():
             raise LLMError("no text to summarise")
-        reply = await self._complete(article.title, text[:MAX_INPUT_CHARS], budget)
+        text = text[:MAX_INPUT_CHARS]
+        # Requests run concurrently: each reserves what it may spend before it starts, so
+        # two cannot both see the day's budget unspent; the answer's count then replaces it.
+        reserved = len(text) // 4 + _max_tokens(budget)
+        day = self._day_key()
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.incrby(day, reserved)
+                pipe.expire(day, 2 * 86400)
+                spent, _ = await pipe.execute()
+            if int(spent) - reserved >= self._daily_tokens:
+                await self._client.decrby(day, reserved)
+                raise LLMError(f"daily token budget of {self._daily_tokens} used up")
+        except RedisError as exc:
+            raise LLMError(f"cache unavailable: {exc}") from exc
+        try:
+            reply = await self._complete(article.title, text, budget)
+        except LLMError:
+            await self._client.decrby(day, reserved)
+            raise
         summary = fit_budget(" ".join(reply["content"].split()), budget, article.language)
+        async with self._client.pipeline(transaction=False) as pipe:
+            if summary:
+                pipe.set(cache_key, summary, ex=self._ttl)
+            pipe.incrby(day, reply["tokens"] - reserved)
+            await pipe.execute()
         if not summary:
             raise LLMError("empty answer")
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.set(cache_key, summary, ex=self._ttl)
-            pipe.incrby(self._day_key(), reply["tokens"])
-            pipe.expire(self._day_key(), 2 * 86400)
-            await pipe.execute()
         return summary
 
     async def _complete(self, title: str, text: str, budget: Budget) -> dict[str, Any]:
         body = {
             "model": self.model,
             "temperature": 0,
-            "max_tokens": max(64, budget.chars // 2),
+            "max_tokens": _max_tokens(budget),
             "messages": [
                 {
                     "role": "system",
@@ -144,3 +160,8 @@ class LLMSummarizer:
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise LLMError("unexpected answer shape from the LLM API") from exc
         return {"content": content, "tokens": tokens}
+
+
+def _max_tokens(budget: Budget) -> int:
+    """The most tokens an answer may take: about two characters a token, with room."""
+    return max(64, budget.chars // 2)
