@@ -76,3 +76,59 @@ def test_a_forbidden_import_breaks_its_contract(
     _, _, broken = result.stdout.partition("Broken contracts")
     assert contract in broken, result.stdout
     assert module.removesuffix(".py").replace("/", ".") in broken
+
+
+# Renderers take stories projected for their audience (`handlers.visibility`), a type of
+# their own: `DigestItem` (inside `Digest`, `AlertItem` and `Reply`). A stored `Story`
+# holds every copy, so no renderer may take one, and only `project` makes items.
+STORED = {"Story", "load_stories", "newest_stories"}
+PROJECTION = "handlers/visibility.py"
+
+
+def projection_breaches(path: str, source: str) -> list[str]:
+    """Where `source` (the module at `path`) goes around the projection."""
+    import ast
+
+    tree = ast.parse(source)
+    found = []
+    rendering = path.startswith("bot/render/")
+    for node in ast.walk(tree):
+        if rendering and isinstance(node, ast.ImportFrom):
+            names = {alias.name for alias in node.names} & STORED
+            found += [f"{path}:{node.lineno} imports {name}" for name in sorted(names)]
+        if rendering and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for arg in [*node.args.args, *node.args.kwonlyargs]:
+                shown = ast.unparse(arg.annotation) if arg.annotation else ""
+                if {"Story", "StoryCopy"} & set(shown.replace("]", " ").replace("[", " ").split()):
+                    found.append(f"{path}:{node.lineno} {node.name}({arg.arg}: {shown})")
+        if (
+            path != PROJECTION
+            and isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name | ast.Attribute)
+            and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr)
+            == "DigestItem"
+        ):
+            found.append(f"{path}:{node.lineno} makes a DigestItem")
+    return found
+
+
+def test_renderers_take_only_stories_projected_for_their_audience() -> None:
+    breaches = []
+    for package in ("bot", "handlers"):
+        for module in sorted((ROOT / package).rglob("*.py")):
+            path = module.relative_to(ROOT).as_posix()
+            breaches += projection_breaches(path, module.read_text("utf-8"))
+    assert breaches == []
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("bot/render/plain.py", "from handlers.story import Story\n"),
+        ("bot/render/plain.py", "def show(story: Story) -> str: ...\n"),
+        ("bot/render/plain.py", "def show(items: list[StoryCopy]) -> str: ...\n"),
+        ("bot/roles/outbox_contents.py", "item = DigestItem('a', 't', 'u', 's', None, '', ())\n"),
+    ],
+)
+def test_a_way_around_the_projection_is_found(path: str, source: str) -> None:
+    assert projection_breaches(path, source)
