@@ -29,6 +29,7 @@ from bot.platforms.console_adapter import ConsoleDeliverer
 from bot.platforms.discord_adapter.connection import log_in, rest_client
 from bot.platforms.discord_adapter.deliverer import DiscordDeliverer
 from bot.platforms.discord_adapter.gateway import Gateway
+from bot.platforms.discord_adapter.permissions import DiscordMembers
 from bot.platforms.slack_adapter.commands import (
     Admins,
     build_app,
@@ -36,11 +37,12 @@ from bot.platforms.slack_adapter.commands import (
     run_socket_mode,
 )
 from bot.platforms.slack_adapter.deliverer import SlackDeliverer
-from bot.platforms.slack_adapter.web_api import api_client, posting_client
+from bot.platforms.slack_adapter.web_api import SlackMembers, api_client, posting_client
 from bot.roles.alerting import run_alert_flusher
 from bot.roles.channel_cleanup import run_refused_cleanup
 from bot.roles.config_apply import ConfigPlan, apply_config
 from bot.roles.llm_summarizer import LLMSummarizer
+from bot.roles.membership import MemberLister, run_member_refresher
 from bot.roles.outbox import Deliverer, OutboxConsumer
 from bot.roles.outbox_lag import outbox_lags, watch_outboxes
 from bot.roles.pipeline import build_pipeline
@@ -345,6 +347,11 @@ async def run_bot(
                 else None
             )
             bot.discord_gateway = gateway
+            listers: list[MemberLister] = []
+            if settings.slack_bot_token is not None and not console_only:
+                listers.append(SlackMembers(api_client(settings)))
+            if discord_rest is not None:
+                listers.append(DiscordMembers(discord_rest))
 
             async def chat() -> None:
                 async with asyncio.TaskGroup() as group:
@@ -355,6 +362,10 @@ async def run_bot(
                         group.create_task(run_socket_mode(slack_app, app_token=token, stop=stop))
                     if gateway is not None:
                         group.create_task(gateway.run(stop))
+                    for lister in listers:
+                        group.create_task(
+                            run_member_refresher(handle.client, handle.keys, lister, stop)
+                        )
                     group.create_task(
                         watch_outboxes(
                             handle.client,

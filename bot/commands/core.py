@@ -40,6 +40,7 @@ from handlers.commands import HELP, Command, CommandError, parse_command
 from handlers.discovery import discovery_advice
 from handlers.query import QueryError
 from handlers.reply import Reply, refusal
+from handlers.safe_text import printable
 from handlers.summarize import Abstractive, Budget
 from handlers.visibility import project_all
 
@@ -147,7 +148,7 @@ class CommandCore:
         if command.name == "unsubscribe":
             return await self.unsubscribe(channel, command.target)
         if command.name == "feeds":
-            return await self.feeds(channel)
+            return await self.feeds(channel, manager=self.may_manage(caller))
         if command.name == "digest":
             return await self.digest(channel)
         if command.name == "schedule":
@@ -264,7 +265,10 @@ class CommandCore:
             done += " No channel follows it any more, so newsbot stops fetching it."
         return Reply(done)
 
-    async def feeds(self, channel: ChannelRef) -> Reply:
+    async def feeds(self, channel: ChannelRef, *, manager: bool = False) -> Reply:
+        """This channel's feeds and their health. Addresses are masked (a token in a feed's
+        address is a password), but for a manager of this channel, who sees the whole
+        address of the feeds it follows; the answer is theirs alone (ephemeral)."""
         subs = await self._subscriptions.of_channel(channel)
         if not subs:
             return Reply("This channel has no feeds yet. Add one with /news subscribe <feed url>.")
@@ -276,7 +280,8 @@ class CommandCore:
                 continue
             title = f" ({record.shown_title})" if record.title else ""
             shown = f", filter {sub.filter!r}" if sub.filter else ""
-            lines.append(f"{record.id}  {record.shown_url}{title} [{sub.mode}{shown}]")
+            address = printable(record.url) if manager else record.shown_url
+            lines.append(f"{record.id}  {address}{title} [{sub.mode}{shown}]")
             lines.append(f"    {status_line(record, now)}")
             if warning := await self._settings_commands.silent_filter(sub):
                 lines.append(warning)

@@ -132,6 +132,9 @@ class FakeDiscord(LoopbackServer):
         default_factory=lambda: defaultdict(list)
     )  # interaction token -> follow-ups and edits of the original response
     denied: dict[int, int] = field(default_factory=dict)  # channel -> bits @everyone lacks
+    # channel -> users a member overwrite lets view it (a private channel's members)
+    viewers: dict[int, set[int]] = field(default_factory=dict)
+    left: set[int] = field(default_factory=set)  # users no longer in the guild
     closed_dms: set[int] = field(default_factory=set)
     rate_limits: int = 0  # answer this many more message creates with 429
     rate_limit_via: bool = True  # with the Via header (discord.py then retries itself)
@@ -291,7 +294,8 @@ class FakeDiscord(LoopbackServer):
         return self._json(answered)
 
     def permissions(self, channel: int) -> int:
-        return EVERYONE_PERMISSIONS & ~self.denied.get(channel, 0)
+        granted = VIEW_CHANNEL if BOT_ID in self.viewers.get(channel, set()) else 0
+        return (EVERYONE_PERMISSIONS & ~self.denied.get(channel, 0)) | granted
 
     async def _create_message(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -364,6 +368,10 @@ class FakeDiscord(LoopbackServer):
             overwrites.append(
                 {"id": str(guild), "type": 0, "allow": "0", "deny": str(self.denied[channel])}
             )
+        overwrites += [
+            {"id": str(user), "type": 1, "allow": str(VIEW_CHANNEL), "deny": "0"}
+            for user in sorted(self.viewers.get(channel, set()))
+        ]
         return self._json(
             {
                 "id": str(channel),
@@ -384,6 +392,8 @@ class FakeDiscord(LoopbackServer):
         if not self._authorized(request):
             return self._unauthorized()
         user = int(request.match_info["user"])
+        if user in self.left:
+            return self._error(404, 10007, "Unknown Member")
         return self._json(self.member_payload(user, 0) | {"roles": []})
 
     async def _open_dm(self, request: web.Request) -> web.Response:

@@ -132,6 +132,7 @@ class FakeSlack(LoopbackServer):
     admins: set[str] = field(default_factory=set)
     outside: set[str] = field(default_factory=set)  # channels the bot is not a member of
     private: set[str] = field(default_factory=set)  # private channels
+    members: dict[str, list[str]] = field(default_factory=dict)  # channel -> its members
     closed_dms: set[str] = field(default_factory=set)  # users the bot cannot DM
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -265,6 +266,18 @@ class FakeSlack(LoopbackServer):
                     "is_member": channel not in self.outside,
                     "is_private": channel in self.private,
                 },
+            }
+        if method == "conversations.members":
+            # Two a page, whatever the limit asked: every caller must follow the cursor.
+            if str(params.get("channel")) in self.channel_errors:
+                return {"ok": False, "error": self.channel_errors[str(params.get("channel"))]}
+            everyone = self.members.get(str(params.get("channel")), [])
+            start = int(params.get("cursor") or 0)
+            more = start + 2 < len(everyone)
+            return {
+                "ok": True,
+                "members": everyone[start : start + 2],
+                "response_metadata": {"next_cursor": str(start + 2) if more else ""},
             }
         if method == "conversations.open":
             if params.get("users") in self.closed_dms:

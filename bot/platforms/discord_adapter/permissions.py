@@ -1,4 +1,4 @@
-"""Which of its permissions the bot lacks in a channel, read through REST.
+"""Permissions in a channel, read through REST: which the bot lacks, who can view it.
 
 Discord's 403 says only "Missing Access" or "Missing Permissions". To tell a member which
 permission to grant, this computes the bot's permissions in the channel the way Discord
@@ -9,16 +9,19 @@ the channel's overwrites for @everyone, for those roles, and for the bot itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
 import discord
 
 from bot.platforms.discord_adapter.connection import NEEDED_PERMISSIONS, missing_from
+from handlers.channels import ChannelRef
 
 log = logging.getLogger(__name__)
 
 ADMINISTRATOR = 1 << 3
+VIEW_CHANNEL = NEEDED_PERMISSIONS["View Channel"]
 ALL = (1 << 53) - 1
 # Said when the permissions cannot be read.
 UNKNOWN = list(NEEDED_PERMISSIONS)
@@ -82,3 +85,45 @@ async def missing_permissions(client: discord.Client, channel_id: int) -> list[s
         overwrites=list(channel.get("permission_overwrites") or []),
     )
     return missing_from(permissions) or UNKNOWN
+
+
+class DiscordMembers:
+    """Who can view a channel, by each member's permissions there (`MemberLister`)."""
+
+    platform = "discord"
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    async def members(self, channel: ChannelRef, users: Sequence[str]) -> set[str] | None:
+        http = self._client.http
+        if self._client.user is None:
+            return None  # not logged in yet: Discord could not be reached
+        try:
+            info: dict[str, Any] = dict(await http.get_channel(int(channel.channel)))
+            guild_id = int(info.get("guild_id") or 0)
+            guild = await http.get_guild(guild_id)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.info("cannot read a channel's permissions", extra={"error": str(exc)})
+            return None
+        roles = {int(r["id"]): int(r["permissions"]) for r in guild.get("roles", [])}
+        found = set()
+        for user in users:
+            try:
+                member = await http.get_member(guild_id, int(user))
+            except discord.NotFound:
+                continue  # they left the server
+            except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+                log.info("cannot read a member's roles", extra={"error": str(exc)})
+                return None
+            permissions = effective(
+                guild_id=guild_id,
+                owner_id=int(guild.get("owner_id") or 0),
+                member_id=int(user),
+                member_roles={int(r) for r in member.get("roles", [])},
+                role_permissions=roles,
+                overwrites=list(info.get("permission_overwrites") or []),
+            )
+            if permissions & VIEW_CHANNEL:
+                found.add(user)
+        return found

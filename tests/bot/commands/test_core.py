@@ -23,7 +23,7 @@ from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import Watchlist
 from handlers.channels import ChannelRef
-from tests.articles import rss
+from tests.articles import article, rss
 from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer
 from tests.scraped_page import page_html
@@ -266,15 +266,18 @@ async def test_an_unexpected_error_is_a_refusal_and_a_logged_traceback(
     assert (await core.handle(ADMIN, "help")).ok, "the core still answers"
 
 
-async def test_a_private_feeds_credentials_are_never_shown(
+async def test_a_private_feeds_credentials_are_shown_only_to_its_channels_managers(
     core: CommandCore, feed_server: FeedServer
 ) -> None:
     url = feed_server.add("/private.xml", feed(2)).replace("http://", "http://reader:hunter2@")
     subscribed = await core.handle(ADMIN, f"subscribe {url}")
     assert subscribed.ok, subscribed.text
-    for reply in (subscribed, await core.handle(ADMIN, "feeds")):
-        assert "hunter2" not in reply.text
-    assert "reader:***@" in (await core.handle(ADMIN, "feeds")).text
+    assert "hunter2" not in subscribed.text
+    member_view = (await core.handle(MEMBER, "feeds")).text
+    assert "hunter2" not in member_view and "reader:***@" in member_view
+    elsewhere = Caller(ChannelRef("slack", "T1", "C2"), user="U_ADMIN", admin=True)
+    assert "hunter2" not in (await core.handle(elsewhere, "feeds")).text
+    assert "reader:hunter2@" in (await core.handle(ADMIN, "feeds")).text, "its own manager"
     gone = await core.handle(ADMIN, f"unsubscribe {url}")
     assert gone.ok and "hunter2" not in gone.text and "reader:***@" in gone.text
 
@@ -416,3 +419,37 @@ async def test_subscriptions_stop_at_the_channel_and_workspace_limits(
         assert (await core.handle(other, f"subscribe {urls[2]}")).ok
         workspace = await core.handle(other, f"subscribe {urls[3]}")
         assert not workspace.ok and "this workspace has 3 subscriptions" in workspace.text
+
+
+async def test_filter_test_and_the_silent_flag_judge_what_routing_judged(
+    core: CommandCore, handle: RedisHandle
+) -> None:
+    """Author and feed text count in `filter … test` as they do live, and each line shows
+    the feed's own copy, never another feed's copy of the same story."""
+    watchlist = Watchlist(handle.client, handle.keys)
+    mine, _ = await watchlist.add("https://mine.example.com/rss", now=0)
+    other, _ = await watchlist.add("https://other.example.com/rss", now=0)
+    await SubscriptionStore(handle.client, handle.keys).subscribe(HERE, mine.id, now=0)
+    shared = "https://news.example.com/storm"
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400)
+    for feed_id, title, author in [
+        (other.id, "Internal: storm plan codeword", "Bob Other"),
+        (mine.id, "Storm reaches the coast", "Alice Smith"),
+    ]:
+        entry = article(
+            feed_id=feed_id,
+            entry_key=f"{feed_id}-1",
+            url=shared,
+            title=title,
+            author=author,
+            description="<p>Short lead. Then a second sentence with the word lighthouse.</p>",
+            published=NOW - timedelta(hours=1),
+            seen_at=NOW,
+        )
+        await pipeline.process([entry])
+    tested = (await core.handle(ADMIN, f"filter {mine.id} test author:alice")).text
+    assert "passes 1" in tested and "Storm reaches the coast" in tested, tested
+    assert "codeword" not in tested and "Bob" not in tested
+    assert "passes 0" in (await core.handle(ADMIN, f"filter {mine.id} test author:bob")).text
+    await core.handle(ADMIN, f"filter {mine.id} author:alice")
+    assert "matched none" not in (await core.handle(ADMIN, "feeds")).text
