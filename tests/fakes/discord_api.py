@@ -293,6 +293,20 @@ class FakeDiscord(LoopbackServer):
         self.syncs.append(scope)
         return self._json(answered)
 
+    def overwrites(self, channel: int) -> list[dict[str, str | int]]:
+        """The channel's permission overwrites: @everyone's denials, then each viewer's."""
+        found: list[dict[str, str | int]] = []
+        if self.denied.get(channel):
+            guild = self.channels.get(channel, GUILD)
+            found.append(
+                {"id": str(guild), "type": 0, "allow": "0", "deny": str(self.denied[channel])}
+            )
+        found += [
+            {"id": str(user), "type": 1, "allow": str(VIEW_CHANNEL), "deny": "0"}
+            for user in sorted(self.viewers.get(channel, set()))
+        ]
+        return found
+
     def permissions(self, channel: int) -> int:
         granted = VIEW_CHANNEL if BOT_ID in self.viewers.get(channel, set()) else 0
         return (EVERYONE_PERMISSIONS & ~self.denied.get(channel, 0)) | granted
@@ -363,15 +377,7 @@ class FakeDiscord(LoopbackServer):
         if not self.permissions(channel) & VIEW_CHANNEL:
             return self._error(403, 50001, "Missing Access")
         guild = self.channels[channel]
-        overwrites = []
-        if self.denied.get(channel):
-            overwrites.append(
-                {"id": str(guild), "type": 0, "allow": "0", "deny": str(self.denied[channel])}
-            )
-        overwrites += [
-            {"id": str(user), "type": 1, "allow": str(VIEW_CHANNEL), "deny": "0"}
-            for user in sorted(self.viewers.get(channel, set()))
-        ]
+        overwrites = self.overwrites(channel)
         return self._json(
             {
                 "id": str(channel),
@@ -465,7 +471,13 @@ class FakeDiscord(LoopbackServer):
                 }
             ],
             "channels": [
-                {"id": str(c), "type": 0, "name": f"news-{c % 1000}", "position": 0}
+                {
+                    "id": str(c),
+                    "type": 0,
+                    "name": f"news-{c % 1000}",
+                    "position": 0,
+                    "permission_overwrites": self.overwrites(c),
+                }
                 for c, g in self.channels.items()
                 if g == guild
             ],

@@ -186,13 +186,15 @@ class FakeSlack(LoopbackServer):
                     self.acks[body["envelope_id"]] = (time.monotonic(), body.get("payload") or {})
         return socket
 
-    async def send_command(self, text: str, *, user: str = "UADMIN", name: str = "1") -> str:
+    async def send_command(
+        self, text: str, *, user: str = "UADMIN", name: str = "1", channel: str = "C1"
+    ) -> str:
         """A `/news` slash command over the newest socket, as Slack sends it."""
         envelope = f"env-{len(self.sent) + 1}"
         payload = {
             "token": "legacy",
             "team_id": "T1",
-            "channel_id": "C1",
+            "channel_id": channel,
             "user_id": user,
             "command": "/news",
             "text": text,
