@@ -5,6 +5,11 @@ stream, consume, normalize, dedup, summarize, store), entries/s of feedparser al
 same bytes, their ratio, and Redis bytes per stored article. Targets (issue #2): the
 pipeline costs at most 2x parsing alone; at most 2 KB of Redis per stored article.
 
+The pipeline also runs with the visibility rule switched off (`build_pipeline(visibility=
+False)`: copies keep nothing of their own, are not indexed for search, and alerts see every
+feed), as the baseline of what the rule costs (issue #20: at most 10%), with Redis bytes
+per story and per copy on both sides.
+
 Then the event loop's longest stall while the poller fetches every feed from a local HTTP
 server and a pipeline worker ingests them, as `newsbot run` does, next to the same sampler
 on an idle loop (issue #9: at most 100 ms).
@@ -83,14 +88,21 @@ async def load_alerts(handle: RedisHandle, feeds: list[tuple[str, bytes]], count
 
 
 async def whole_pipeline(
-    handle: RedisHandle, feeds: list[tuple[str, bytes]], now: datetime, *, alerts: int = 0
+    handle: RedisHandle,
+    feeds: list[tuple[str, bytes]],
+    now: datetime,
+    *,
+    alerts: int = 0,
+    visibility: bool = True,
 ) -> tuple[int, float, dict[str, float]]:
     client, keys = handle.client, handle.keys
     await client.flushdb()
     await ensure_group(client, keys)
     if alerts:
         await load_alerts(handle, feeds, alerts)
-    pipeline = build_pipeline(client, keys, ttl=RETENTION, clock=now.timestamp)
+    pipeline = build_pipeline(
+        client, keys, ttl=RETENTION, clock=now.timestamp, visibility=visibility
+    )
     worker = PipelineWorker(
         client=client,
         blocking=handle.blocking,
@@ -179,15 +191,26 @@ async def loop_stalls(handle: RedisHandle, feeds: list[tuple[str, bytes]]) -> tu
     return idle.longest, busy.longest
 
 
-async def redis_bytes_per_article(handle: RedisHandle) -> tuple[int, float]:
-    """Stored stories, and used_memory with everything stored minus used_memory empty."""
+async def empty_memory(handle: RedisHandle) -> int:
+    """used_memory of the empty database, what `redis_bytes_per_article` subtracts."""
+    await handle.client.flushdb()
+    return int((await handle.client.info("memory"))["used_memory"])
+
+
+async def redis_bytes_per_article(handle: RedisHandle, empty: int) -> tuple[int, int, float]:
+    """Stored stories, their copies, and used_memory with everything stored minus empty,
+    per story."""
     client, keys = handle.client, handle.keys
     stories = await client.zcard(keys.stories)
+    copies = 0
+    async for key in client.scan_iter(match=keys.story("*"), count=1000):
+        if str(key).endswith(":alerted"):
+            continue
+        raw = await client.get(key)
+        copies += len(json.loads(raw)["c"]) if raw else 0
     await client.delete(keys.entries, keys.failures)  # work queues, not storage
     stored = (await client.info("memory"))["used_memory"]
-    await client.flushdb()
-    empty = (await client.info("memory"))["used_memory"]
-    return stories, (stored - empty) / max(stories, 1)
+    return stories, copies, (stored - empty) / max(stories, 1)
 
 
 async def key_sizes(handle: RedisHandle) -> dict[str, float]:
@@ -234,17 +257,23 @@ async def main() -> None:
     now = fetched_at(feeds)
     settings = load_settings({})
     parse_runs: list[float] = []
-    pipeline_runs: list[float] = []
+    runs: dict[bool, list[float]] = {True: [], False: []}
+    sizes: dict[bool, dict[str, float]] = {}
+    stored: dict[bool, tuple[int, int, float]] = {}
     async with open_redis(settings, ephemeral=True) as handle:
+        empty = await empty_memory(handle)
         for _ in range(args.repeat):
             parsed_entries, seconds = parse_alone(feeds)
             parse_runs.append(seconds)
-            entries, seconds, timings = await whole_pipeline(handle, feeds, now, alerts=args.alerts)
-            pipeline_runs.append(seconds)
-        sizes = await key_sizes(handle)
-        stories, per_article = await redis_bytes_per_article(handle)
+            for visibility in (False, True):  # the rule's run last: its state is measured
+                entries, seconds, timings = await whole_pipeline(
+                    handle, feeds, now, alerts=args.alerts, visibility=visibility
+                )
+                runs[visibility].append(seconds)
+                sizes[visibility] = await key_sizes(handle)
+                stored[visibility] = await redis_bytes_per_article(handle, empty)
         idle_stall, busy_stall = await loop_stalls(handle, feeds)
-    parse_best, pipeline_best = min(parse_runs), min(pipeline_runs)
+    parse_best, pipeline_best, baseline_best = min(parse_runs), min(runs[True]), min(runs[False])
     print(f"feeds: {len(feeds)}   entries: {entries} (feedparser alone: {parsed_entries})")
     print(
         f"feedparser alone (baseline): {parsed_entries / parse_best:8.0f} entries/s "
@@ -256,13 +285,23 @@ async def main() -> None:
         f"({pipeline_best:.2f} s, best of {args.repeat})"
     )
     print(f"pipeline cost / parse cost:  {pipeline_best / parse_best:8.2f}x   (target <= 2.00x)")
+    print(
+        f"  without the visibility rule (baseline): {entries / baseline_best:8.0f} entries/s "
+        f"({baseline_best:.2f} s); the rule costs {pipeline_best / baseline_best - 1:+.1%} "
+        "(target <= +10%)"
+    )
     steps = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items())
     print(f"  last run's pipeline steps: {steps}")
-    print(
-        f"stored articles: {stories}   Redis bytes per stored article: {per_article:.0f} "
-        f"(target <= 2048)"
-    )
-    print("  average key sizes: " + ", ".join(f"{k} {v:.0f} B" for k, v in sizes.items()))
+    for visibility, label in ((True, "with the rule"), (False, "baseline     ")):
+        stories, copies, per_article = stored[visibility]
+        story_bytes = sizes[visibility]["story"]
+        print(
+            f"{label}: stored stories {stories}, copies {copies}; Redis bytes per stored "
+            f"article {per_article:.0f} (target <= 2048); story key {story_bytes:.0f} B, "
+            f"per copy {story_bytes * stories / max(copies, 1):.0f} B; search index per story "
+            f"{sizes[visibility]['search index per story']:.0f} B"
+        )
+    print("  average key sizes: " + ", ".join(f"{k} {v:.0f} B" for k, v in sizes[True].items()))
     print(f"event loop, longest stall on an idle loop (baseline): {idle_stall * 1000:6.1f} ms")
     print(
         f"event loop, longest stall polling + ingesting:       {busy_stall * 1000:6.1f} ms "

@@ -94,23 +94,9 @@ def check_filter(text: str) -> str:
     return text
 
 
-FILTER_DESCRIPTION_MAX = 600  # characters of a copy's feed text that filters read
-
-
-def filter_description(description: str) -> str:
-    """The part of an entry's feed text that subscription filters read: kept with each
-    stored copy, so `filter … test` judges a stored story exactly as routing judged it."""
-    return description[:FILTER_DESCRIPTION_MAX]
-
-
-def filter_fields(
-    *, title: str, source: str, author: str, summary: str, description: str
-) -> dict[str, str]:
-    """What a subscription's filter looks at: one copy's title, source, author, summary and
-    the start of its feed text (`filter_description`)."""
-    return {
-        "title": title,
-        "source": source,
-        "author": author,
-        "text": f"{summary}\n{filter_description(description)}",
-    }
+def filter_fields(*, title: str, source: str, author: str, summary: str) -> dict[str, str]:
+    """What a subscription's filter looks at: one copy's title, source, author and summary
+    (the lead of its feed text, or of the page when the feed is thin). Each stored copy
+    keeps all four, so `filter … test` judges a stored story exactly as routing judged it
+    when it arrived."""
+    return {"title": title, "source": source, "author": author, "text": summary}

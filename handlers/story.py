@@ -21,7 +21,6 @@ class StoryCopy:
     backlog: bool = False
     summary: str = ""  # an extractive summary of this copy's own feed text
     author: str = ""
-    description: str = ""  # the feed's own text, as filters read it (`filter_text`)
 
 
 @dataclass(frozen=True)

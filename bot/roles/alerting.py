@@ -72,13 +72,20 @@ class AlertStep:
     required = False
 
     def __init__(
-        self, client: Redis, keys: Keys, *, ttl: int, clock: Callable[[], float] = time.time
+        self,
+        client: Redis,
+        keys: Keys,
+        *,
+        ttl: int,
+        clock: Callable[[], float] = time.time,
+        visibility: bool = True,
     ) -> None:
         self._client = client
         self._keys = keys
         self._clock = clock
         self._store = AlertStore(client, keys, ttl=ttl)
-        self.audiences = AudienceStore(client, keys, clock=clock)
+        self._audiences = AudienceStore(client, keys, clock=clock)
+        self._audiences.enabled = visibility  # off only for the benchmarks' baseline
         self._version = -1
         self._alerts: dict[str, Alert] = {}
         self._index = AlertIndex([])
@@ -108,7 +115,7 @@ class AlertStep:
             return
         now = self._clock()
         alert_ids = sorted({h.alert_id for _, hits in found for h in hits} & self._alerts.keys())
-        seen_by = await self.audiences.for_alerts([self._alerts[a] for a in alert_ids])
+        seen_by = await self._audiences.for_alerts([self._alerts[a] for a in alert_ids])
         owners = {self._alerts[a].owner for a in alert_ids}
         paused = await self._store.paused(sorted(owners), now)
         sorted_words: dict[frozenset[str], tuple[str, ...]] = {}

@@ -129,10 +129,12 @@ def build_pipeline(
     frequencies: DocumentFrequencies | None = None,
     fold_threshold: float = CROSS_OUTLET_SCORE,
     instant_burst: int = INSTANT_BURST,
+    visibility: bool = True,
 ) -> Pipeline:
     """The standard ingest pipeline on one Redis; without `pages`, thin feeds stay thin.
     Document frequencies for folding are learnt in Redis unless `frequencies` is given
-    (a digest counts its whole run first)."""
+    (a digest counts its whole run first). `visibility` False is the benchmarks' baseline:
+    copies keep nothing of their own and alerts see every feed (`handlers.visibility`)."""
 
     async def sink(failures: Sequence[StepFailure]) -> None:
         async with client.pipeline(transaction=False) as pipe:
@@ -169,11 +171,12 @@ def build_pipeline(
             clock=clock,
             search=SearchIndex(client, keys, ttl=ttl, clock=clock).add_articles,
             dedup=dedup_index,
+            per_copy=visibility,
         ),
         RouteStep(
             Router(client, keys, ttl=ttl, clock=clock, burst=instant_burst),
             SubscriptionStore(client, keys),
         ),
-        AlertStep(client, keys, ttl=ttl, clock=clock),
+        AlertStep(client, keys, ttl=ttl, clock=clock, visibility=visibility),
     ]
     return Pipeline(steps, failure_sink=sink if record_failures else None)

@@ -60,7 +60,6 @@ def _routable(article: Article) -> Routable:
         source=article.source,
         author=article.author,
         summary=article.summary,
-        description=article.description,
     )
     return Routable(article.story_id, when, article.feed_id, fields)
 
@@ -75,7 +74,6 @@ def stored_routable(story: Story, feed_id: str) -> Routable:
         source=copy.source,
         author=copy.author,
         summary=story.summary if copy.first else copy.summary,
-        description=copy.description,
     )
     return Routable(story.id, (copy.published or copy.seen).timestamp(), feed_id, fields)
 

@@ -45,8 +45,9 @@ class AudienceStore:
         self._coverage: frozenset[str] = frozenset()
         self.enabled = True  # False only for benchmarks' baselines: everything is visible
 
-    async def _refresh(self) -> None:
-        version = int(await self._client.get(self._keys.visibility_version) or 0)
+    async def _refresh(self, version: int | None = None) -> None:
+        if version is None:
+            version = int(await self._client.get(self._keys.visibility_version) or 0)
         if version == self._version:
             return
         self._shared = {}
@@ -66,9 +67,12 @@ class AudienceStore:
             if not followed and origin != CHAT
         )
 
-    async def shared(self, platform: str, workspace: str) -> frozenset[str]:
-        """Feeds every channel of the workspace sees: its public channels' and coverage."""
-        await self._refresh()
+    async def shared(
+        self, platform: str, workspace: str, *, version: int | None = None
+    ) -> frozenset[str]:
+        """Feeds every channel of the workspace sees: its public channels' and coverage
+        (cached while ``visibility:version`` is `version`, read now when not given)."""
+        await self._refresh(version)
         name = f"{platform}:{workspace}"
         found = self._shared.get(name)
         if found is None:
@@ -99,8 +103,13 @@ class AudienceStore:
         """What a post, digest or answer in `channel` may show."""
         if not self.enabled:
             return Audience(everything=True)
-        own = frozenset(await self._feeds_of([str(channel)]))
-        return Audience(own, own | await self.shared(channel.platform, channel.workspace))
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.get(self._keys.visibility_version)
+            pipe.hkeys(self._keys.channel_subs(str(channel)))
+            version, feeds = await pipe.execute()
+        own = frozenset(str(f) for f in feeds)
+        shared = await self.shared(channel.platform, channel.workspace, version=int(version or 0))
+        return Audience(own, own | shared)
 
     async def for_alerts(self, alerts: Sequence[Alert]) -> dict[str, Audience]:
         """Each alert's audience: its channel's for a channel alert; for a personal one,
@@ -110,19 +119,20 @@ class AudienceStore:
             return {a.id: Audience(everything=True) for a in alerts}
         now = self._clock()
         async with self._client.pipeline(transaction=False) as pipe:
+            pipe.get(self._keys.visibility_version)
             for alert in alerts:
                 where = alert.channel or alert.origin
                 pipe.hkeys(self._keys.channel_subs(where))
                 pipe.hget(self._keys.channel(where), "public")
                 pipe.hget(self._keys.channel_members(where), alert.user)
-            rows = await pipe.execute()
+            version, *rows = await pipe.execute()
         audiences = {}
         for n, alert in enumerate(alerts):
             feeds, public, seen = rows[3 * n : 3 * n + 3]
             counts = bool(alert.channel) or public == "1"
             counts = counts or (seen is not None and now - float(seen) < MEMBER_FRESH)
             own = frozenset(str(f) for f in feeds) if counts else frozenset()
-            shared = await self.shared(alert.platform, alert.workspace)
+            shared = await self.shared(alert.platform, alert.workspace, version=int(version or 0))
             audiences[alert.id] = Audience(own, own | shared)
         return audiences
 

@@ -181,8 +181,8 @@ class SearchIndex:
         malformed or unindexable query."""
         node = parse_query(query)
         if any(term.field == "author" for term in _terms(node)):
-            # Stories keep no author (the store keeps what digests show), so author: could
-            # never match here; filters and alerts see the feed's author at ingest.
+            # The index holds no author's words, so author: could never find a story here;
+            # filters and alerts see each copy's author.
             at = query.lower().find("author:")
             raise QueryError(
                 "search covers titles, summaries and sources; author: works in feed filters",

@@ -2,7 +2,9 @@
 
 A story is one string key ``story:{sid}`` holding compact JSON: ``s`` the summary, ``m`` the
 method that made it, ``f`` the copy that created the story, and ``c`` one entry per copy
-(``{feed_id}:{entry_hash}`` -> title, URL, source, feed, times). A string costs far less
+(``{feed_id}:{entry_hash}`` -> title, URL, source, feed, times, author, and the copy's own
+summary: each copy is shown from what it brought itself, `handlers.visibility`). A string
+costs far less
 than a hash whose values are longer than Redis's compact encoding allows. Copies are merged
 in by a Lua script, so workers storing copies of one story at once never overwrite each
 other, and a retried batch rewrites the same entries (idempotent). Full text is never
@@ -23,7 +25,6 @@ from redis.asyncio.client import Pipeline as RedisPipeline
 
 from bot.store.keys import Keys
 from handlers.article import Article
-from handlers.channels import filter_description
 from handlers.dedup import Claim, Holder, entry_claim
 from handlers.story import Story, StoryCopy
 
@@ -90,11 +91,12 @@ def story_time(article: Article, retention: float) -> float:
     return min(max(published, seen - retention + min(_DAY, retention / 2)), seen)
 
 
-# KEYS[1] the story; ARGV: copy field, copy JSON, summary, method, creates the story (1/0),
-# is an edit (1/0), ttl, the copy's own extractive summary. Merging in Lua keeps copies
-# that workers store at the same time. A copy keeps its own summary as ``x``, or ``x: true``
-# when it is the story's summary word for word (syndication); before the story's summary
-# changes, such copies get their own text back, so no copy ever shows another's.
+# KEYS[1] the story; ARGV: copy field, copy JSON, the copy's summary, method, creates the
+# story (1/0), is an edit (1/0), ttl, keep each copy's own summary (1/0). Merging in Lua
+# keeps copies that workers store at the same time. A copy keeps its own summary as
+# ``x``, or ``x: true`` when it is the story's summary word for word (syndication); before
+# the story's summary changes, such copies get their own text back, so no copy ever shows
+# another's.
 _PUT_COPY = """
 local raw = redis.call('GET', KEYS[1])
 local story = raw and cjson.decode(raw) or {c = {}}
@@ -110,8 +112,8 @@ if creates or (ARGV[6] == '1' and story.f == ARGV[1]) then
   story.m = ARGV[4]
 end
 if creates then story.f = ARGV[1] end
-if story.f ~= ARGV[1] then
-  if story.s == ARGV[8] then copy.x = true else copy.x = ARGV[8] end
+if story.f ~= ARGV[1] and ARGV[8] == '1' then
+  if story.s == ARGV[3] then copy.x = true else copy.x = ARGV[3] end
 end
 story.c[ARGV[1]] = copy
 redis.call('SET', KEYS[1], cjson.encode(story), 'EX', ARGV[7])
@@ -137,8 +139,12 @@ class StoreStep:
         clock: Callable[[], float] = time.time,
         search: SearchSink | None = None,
         dedup: RedisDedupIndex | None = None,
+        per_copy: bool = True,
     ) -> None:
         self._dedup = dedup
+        # Each copy keeps its own summary, author and filter text, and is indexed for
+        # search; off only for the benchmarks' baseline (before stories were projected).
+        self._per_copy = per_copy
         self._client = client
         self._keys = keys
         self._ttl = ttl
@@ -156,13 +162,13 @@ class StoreStep:
                     keys=[self._keys.story(article.story_id)],
                     args=[
                         _copy_field(article),
-                        _copy_json(article),
+                        _copy_json(article, per_copy=self._per_copy),
                         article.summary,
                         article.summary_method,
                         "0" if article.is_copy else "1",
                         "1" if article.update else "0",
                         self._ttl,
-                        article.summary,
+                        "1" if self._per_copy else "0",
                     ],
                     client=pipe,
                 )
@@ -185,7 +191,8 @@ class StoreStep:
                 self._dedup.queue_repoint(pipe, [entry_claim(a, a.story_id) for a in new])
             await pipe.execute()
         if self._search is not None:
-            await self._search([a for a in articles if not a.update])
+            indexed = [a for a in articles if not a.update and (self._per_copy or not a.is_copy)]
+            await self._search(indexed)
         return list(articles)
 
 
@@ -193,7 +200,7 @@ def _copy_field(article: Article) -> str:
     return f"{article.feed_id}:{article.entry_hash}"
 
 
-def _copy_json(article: Article) -> str:
+def _copy_json(article: Article, *, per_copy: bool = True) -> str:
     record: dict[str, object] = {
         "i": article.id,
         "t": article.title,
@@ -206,11 +213,10 @@ def _copy_json(article: Article) -> str:
         record["p"] = int(article.published.timestamp())
     if article.backlog:
         record["b"] = 1
+    if not per_copy:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     if article.author:
         record["a"] = article.author
-    description = filter_description(article.description)
-    if description and description != article.summary:
-        record["d"] = description
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -229,7 +235,6 @@ def _copy_from(data: dict[str, Any], *, first: bool, story_summary: str) -> Stor
         # A copy stored before copies kept their own summary shows none: never another's.
         summary=story_summary if first or data.get("x") is True else str(data.get("x") or ""),
         author=data.get("a", ""),
-        description=data.get("d", ""),
     )
 
 

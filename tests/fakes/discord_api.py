@@ -55,6 +55,31 @@ EMBED_TOTAL = 6000
 OPTION_TYPES = {str: 3, int: 4, bool: 5}
 
 
+@dataclass(frozen=True)
+class ChannelOption:
+    """A channel option's value, and the permissions Discord resolves for the member who
+    sent the interaction in that channel."""
+
+    id: int
+    permissions: int
+
+    def resolved(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "type": 0,
+            "name": f"news-{self.id % 1000}",
+            "permissions": str(self.permissions),
+        }
+
+
+def option_type(value: object) -> int:
+    return 7 if isinstance(value, ChannelOption) else OPTION_TYPES[type(value)]
+
+
+def option_value(value: object) -> object:
+    return str(value.id) if isinstance(value, ChannelOption) else value
+
+
 @cache
 def _spec() -> dict[str, Any]:
     return dict(json.loads(SPEC.read_text()))
@@ -607,10 +632,14 @@ class FakeDiscord(LoopbackServer):
         if names[0] not in ids:
             raise AssertionError(f"/{names[0]} was never synced: Discord would not send it")
         leaf = [
-            {"type": OPTION_TYPES[type(v)], "name": k, "value": v}
+            {"type": option_type(v), "name": k, "value": option_value(v)}
             | ({"focused": True} if k == focused else {})
             for k, v in (options or {}).items()
         ]
+        named = [v for v in (options or {}).values() if isinstance(v, ChannelOption)]
+        data: dict[str, Any] = {"id": ids[names[0]], "name": names[0], "type": 1, "options": leaf}
+        if named:
+            data["resolved"] = {"channels": {str(c.id): c.resolved() for c in named}}
         for name in reversed(names[1:]):
             kind = 1 if not leaf or leaf[0].get("type") != 1 else 2
             leaf = [{"type": kind, "name": name, "options": leaf}]
@@ -621,7 +650,12 @@ class FakeDiscord(LoopbackServer):
             "id": interaction,
             "application_id": str(APP_ID),
             "type": 4 if focused else 2,
-            "data": {"id": ids[names[0]], "name": names[0], "type": 1, "options": leaf},
+            "data": {"id": ids[names[0]], "name": names[0], "type": 1, "options": leaf}
+            | (
+                {"resolved": {"channels": {str(c.id): c.resolved() for c in named}}}
+                if named
+                else {}
+            ),
             "channel_id": str(channel),
             "channel": {"id": str(channel), "type": 0 if guild else 1, "name": "news"},
             "token": token,

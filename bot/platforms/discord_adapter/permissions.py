@@ -76,15 +76,23 @@ async def missing_permissions(client: discord.Client, channel_id: int) -> list[s
     except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
         log.info("cannot read the bot's roles", extra={"error": str(exc)})
         return UNKNOWN
-    permissions = effective(
-        guild_id=guild_id,
+    permissions = member_permissions(dict(guild), channel, client.user.id, dict(member))
+    return missing_from(permissions) or UNKNOWN
+
+
+def member_permissions(
+    guild: dict[str, Any], channel: dict[str, Any], member_id: int, member: dict[str, Any]
+) -> int:
+    """A member's permissions in a channel, from the REST payloads of the guild, the
+    channel and the member."""
+    return effective(
+        guild_id=int(guild["id"]),
         owner_id=int(guild.get("owner_id") or 0),
-        member_id=client.user.id,
+        member_id=member_id,
         member_roles={int(r) for r in member.get("roles", [])},
         role_permissions={int(r["id"]): int(r["permissions"]) for r in guild.get("roles", [])},
         overwrites=list(channel.get("permission_overwrites") or []),
     )
-    return missing_from(permissions) or UNKNOWN
 
 
 class DiscordMembers:
@@ -102,11 +110,10 @@ class DiscordMembers:
         try:
             info: dict[str, Any] = dict(await http.get_channel(int(channel.channel)))
             guild_id = int(info.get("guild_id") or 0)
-            guild = await http.get_guild(guild_id)
+            guild: dict[str, Any] = dict(await http.get_guild(guild_id))
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.info("cannot read a channel's permissions", extra={"error": str(exc)})
             return None
-        roles = {int(r["id"]): int(r["permissions"]) for r in guild.get("roles", [])}
         found = set()
         for user in users:
             try:
@@ -116,14 +123,7 @@ class DiscordMembers:
             except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
                 log.info("cannot read a member's roles", extra={"error": str(exc)})
                 return None
-            permissions = effective(
-                guild_id=guild_id,
-                owner_id=int(guild.get("owner_id") or 0),
-                member_id=int(user),
-                member_roles={int(r) for r in member.get("roles", [])},
-                role_permissions=roles,
-                overwrites=list(info.get("permission_overwrites") or []),
-            )
+            permissions = member_permissions(guild, info, int(user), dict(member))
             if permissions & VIEW_CHANNEL:
                 found.add(user)
         return found

@@ -15,9 +15,11 @@ from tests.fakes.discord_api import (
     EMBED_LINKS,
     EVERYONE_PERMISSIONS,
     GUILD,
+    MANAGE_CHANNELS,
     MEMBER,
     SEND_MESSAGES,
     VIEW_CHANNEL,
+    ChannelOption,
     FakeDiscord,
 )
 from tests.fakes.feed_server import FeedServer
@@ -126,6 +128,23 @@ async def test_every_subcommand_is_answered_through_the_core(
         posted = await discord_api.wait_posts(3, CHANNEL)
         assert all(p["allowed_mentions"] == {"parse": []} for p in posted)
         assert "Unsubscribed" in await ask(discord_api, "news unsubscribe", {"feed": "f1"})
+
+
+async def test_a_channel_alert_needs_manage_channels_in_the_channel_it_posts_to(
+    settings: Settings, tmp_path: Path, discord_api: FakeDiscord
+) -> None:
+    """Manage Channels where the command runs is not enough to make the bot post into a
+    channel where the member cannot manage anything (a read-only #announcements)."""
+    announcements = 810000000000000009
+    discord_api.channels[announcements] = GUILD
+    async with running(discord_settings(settings, tmp_path, discord_api)):
+        await connected(discord_api)
+        there = ChannelOption(announcements, EVERYONE_PERMISSIONS)
+        refused = await ask(discord_api, "news alert add", {"query": "harbour", "channel": there})
+        assert "only that channel's managers" in refused, refused
+        allowed = ChannelOption(announcements, EVERYONE_PERMISSIONS | MANAGE_CHANNELS)
+        added = await ask(discord_api, "news alert add", {"query": "harbour", "channel": allowed})
+        assert "Alert a1 added" in added and str(announcements) in added, added
 
 
 async def test_unsubscribe_autocompletes_the_channels_feeds(

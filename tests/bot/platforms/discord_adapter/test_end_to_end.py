@@ -24,6 +24,18 @@ from tests.fakes.feed_server import FeedServer
 DIGESTS = 810000000000000002
 
 
+def running_env(tmp_path: Path, redis_url: str, fake: FakeDiscord, **extra: str) -> dict[str, str]:
+    """`newsbot run` on the fake Discord, polling every half second."""
+    return discord_env(
+        tmp_path,
+        fake,
+        NEWSBOT_REDIS_URL=redis_url,
+        NEWSBOT_HTTP_PORT=str(free_port()),
+        NEWSBOT_POLL_INTERVAL="0.5",
+        **extra,
+    )
+
+
 def discord_env(tmp_path: Path, fake: FakeDiscord, **extra: str) -> dict[str, str]:
     return cli_env(
         tmp_path,
@@ -44,14 +56,7 @@ async def run_with(
         f'[[channels]]\nid = "discord:{GUILD}:{CHANNEL}"\n'
         f'[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n{more_config}'
     )
-    env = discord_env(
-        tmp_path,
-        fake,
-        NEWSBOT_REDIS_URL=redis_url,
-        NEWSBOT_HTTP_PORT=str(free_port()),
-        NEWSBOT_POLL_INTERVAL="0.5",
-        NEWSBOT_CONFIG=str(tmp_path / "newsbot.toml"),
-    )
+    env = running_env(tmp_path, redis_url, fake, NEWSBOT_CONFIG=str(tmp_path / "newsbot.toml"))
     return await run_newsbot(tmp_path, env)
 
 

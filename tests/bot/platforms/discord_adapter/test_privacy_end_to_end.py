@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.bot.platforms.discord_adapter.test_commands import DEFERRED, connected
-from tests.bot.platforms.discord_adapter.test_end_to_end import discord_env
+from tests.bot.platforms.discord_adapter.test_end_to_end import running_env
 from tests.bot.platforms.slack_adapter.test_end_to_end import run_newsbot, stop, until
-from tests.bot.test_app import free_port
 from tests.fakes.discord_api import ADMIN, BOT_ID, CHANNEL, GUILD, VIEW_CHANNEL, FakeDiscord
 from tests.fakes.feed_server import FeedServer
 from tests.privacy_feeds import NEWS_TITLES, internal_feed, leaks, news_feed
@@ -37,14 +36,7 @@ async def test_a_private_channels_feed_never_reaches_the_public_channel(
     discord_api.viewers[PRIVATE] = {BOT_ID, ADMIN}
     internal = feed_server.add("/internal.xml?token=s3cret", internal_feed())
     news = feed_server.add("/news.xml", news_feed())
-    env = discord_env(
-        tmp_path,
-        discord_api,
-        NEWSBOT_REDIS_URL=redis_url,
-        NEWSBOT_HTTP_PORT=str(free_port()),
-        NEWSBOT_POLL_INTERVAL="0.5",
-    )
-    process = await run_newsbot(tmp_path, env)
+    process = await run_newsbot(tmp_path, running_env(tmp_path, redis_url, discord_api))
     try:
         await connected(discord_api)
         subscribe = "news subscribe"

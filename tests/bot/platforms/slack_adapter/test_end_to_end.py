@@ -113,11 +113,11 @@ async def test_http_mode_instant_posts_a_scheduled_digest_and_a_command(
     assert "f1" in slack.responses[0]["text"] and "instant" in slack.responses[0]["text"]
 
 
-async def test_socket_mode_answers_a_command_and_posts(
-    tmp_path: Path, slack: FakeSlack, feed_server: FeedServer, redis_url: str
-) -> None:
-    url = feed_server.add("/wire.xml", feed())
-    env = cli_env(
+def socket_mode_env(
+    tmp_path: Path, slack: FakeSlack, redis_url: str, **more: str
+) -> dict[str, str]:
+    """`newsbot run` in Socket Mode on the fake Slack, polling every half second."""
+    return cli_env(
         tmp_path,
         NEWSBOT_REDIS_URL=redis_url,
         NEWSBOT_POLL_INTERVAL="0.5",
@@ -125,8 +125,15 @@ async def test_socket_mode_answers_a_command_and_posts(
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_APP_TOKEN="xapp-test",
         NEWSBOT_SLACK_API_URL=slack.api_url,
+        **more,
     )
-    process = await run_newsbot(tmp_path, env)
+
+
+async def test_socket_mode_answers_a_command_and_posts(
+    tmp_path: Path, slack: FakeSlack, feed_server: FeedServer, redis_url: str
+) -> None:
+    url = feed_server.add("/wire.xml", feed())
+    process = await run_newsbot(tmp_path, socket_mode_env(tmp_path, slack, redis_url))
     try:
         await until(lambda: bool(slack.sockets), timeout=30)
         await slack.send_command(f"subscribe <{url}> instant", name="sub")
@@ -156,16 +163,7 @@ async def test_an_alert_dms_a_new_story_and_not_the_first_fetch(
     (tmp_path / "newsbot.toml").write_text(
         f'[[channels]]\nid = "slack:T1:C1"\n[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n'
     )
-    env = cli_env(
-        tmp_path,
-        NEWSBOT_REDIS_URL=redis_url,
-        NEWSBOT_CONFIG=str(tmp_path / "newsbot.toml"),
-        NEWSBOT_POLL_INTERVAL="0.5",
-        NEWSBOT_HTTP_PORT=str(free_port()),
-        SLACK_BOT_TOKEN="xoxb-test",
-        SLACK_APP_TOKEN="xapp-test",
-        NEWSBOT_SLACK_API_URL=slack.api_url,
-    )
+    env = socket_mode_env(tmp_path, slack, redis_url, NEWSBOT_CONFIG=str(tmp_path / "newsbot.toml"))
     process = await run_newsbot(tmp_path, env)
     try:
         await until(lambda: len(slack.posts("C1")) >= 3 and bool(slack.sockets), timeout=30)

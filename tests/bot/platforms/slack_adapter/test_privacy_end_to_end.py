@@ -9,10 +9,13 @@ import asyncio
 import json
 from pathlib import Path
 
-from tests.bot.cli.test_cli import cli_env
 from tests.bot.platforms.slack_adapter.conftest import wait_for_responses
-from tests.bot.platforms.slack_adapter.test_end_to_end import run_newsbot, stop, until
-from tests.bot.test_app import free_port
+from tests.bot.platforms.slack_adapter.test_end_to_end import (
+    run_newsbot,
+    socket_mode_env,
+    stop,
+    until,
+)
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack
 from tests.privacy_feeds import NEWS_TITLES, internal_feed, leaks, news_feed
@@ -33,16 +36,7 @@ async def test_a_private_channels_feed_never_reaches_the_public_channel(
     slack.admins.add("UADMIN")
     internal = feed_server.add("/internal.xml?token=s3cret", internal_feed())
     news = feed_server.add("/news.xml", news_feed())
-    env = cli_env(
-        tmp_path,
-        NEWSBOT_REDIS_URL=redis_url,
-        NEWSBOT_POLL_INTERVAL="0.5",
-        NEWSBOT_HTTP_PORT=str(free_port()),
-        SLACK_BOT_TOKEN="xoxb-test",
-        SLACK_APP_TOKEN="xapp-test",
-        NEWSBOT_SLACK_API_URL=slack.api_url,
-    )
-    process = await run_newsbot(tmp_path, env)
+    process = await run_newsbot(tmp_path, socket_mode_env(tmp_path, slack, redis_url))
     try:
         await until(lambda: bool(slack.sockets), timeout=30)
         # The private channel subscribes first, so its copies create the shared stories.
