@@ -5,9 +5,10 @@ Prints, from one run on the real-feed corpus (stored through the whole pipeline 
 
 - reading 1,000 channels' pending stories (50 each, from the 3 feeds each follows; 20
   workspaces, a fifth of the channels public) from Redis;
-- the scheduler's whole path (read + audience + projection + build + render, Slack Block
-  Kit and Discord embeds), next to the same path with the visibility rule switched off
-  (`AudienceStore.enabled`), the baseline of what the rule costs (issue #20: at most 10%);
+- the scheduler's whole path (`Scheduler.preview`: pending stories, subscriptions,
+  audience, projection, rank and cap; then Slack Block Kit and Discord embeds), next to
+  the same path with the visibility rule switched off (`Scheduler(visibility=False)`), the
+  baseline of what the rule costs (issue #20: at most 10%);
 - `/news search` latency, median and p99, over 100,000 stored stories spread over 30 days
   (the corpus's stories copied under new ids and days) in 50 channels, from a private
   channel, for a mix of query shapes; with the rule and without it;
@@ -32,6 +33,7 @@ from ingest import RETENTION, whole_pipeline
 
 from bot.render.discord_embeds import render_discord
 from bot.render.slack_blocks import render_slack
+from bot.roles.scheduler import Scheduler
 from bot.settings import load_settings
 from bot.store.audience import AudienceStore
 from bot.store.connection import RedisHandle, open_redis
@@ -39,10 +41,9 @@ from bot.store.search_index import SearchEntry, SearchIndex, index_words, indexa
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
-from handlers.digest import build_digest, deliverable
 from handlers.query import words_of
 from handlers.story import Story
-from handlers.visibility import Audience, project_all
+from handlers.visibility import Audience
 
 FEEDS_PER_CHANNEL = 3
 WORKSPACES = 20
@@ -94,23 +95,12 @@ async def read_channel(handle: RedisHandle, number: int) -> list[Story]:
     return await load_stories(handle.client, handle.keys, ids)
 
 
-async def build_and_render(
-    handle: RedisHandle, number: int, audiences: AudienceStore, now: datetime
-) -> int:
-    """The scheduler's path for one channel: its pending stories as it may see them,
-    ranked, capped and rendered for both platforms; how many messages."""
-    stories = deliverable(await read_channel(handle, number))
-    items = project_all(stories, await audiences.for_channel(channel_ref(number)))
-    digest = build_digest(
-        items, heading="News digest", since=now - timedelta(days=1), now=now, cap=10
-    )
-    return len(render_slack(digest)) + len(render_discord(digest))
-
-
 async def digest_timings(
     handle: RedisHandle, channels: int, now: datetime, repeat: int
 ) -> tuple[float, float, float, int]:
-    """(read s, whole path without the rule s, whole path s, messages), best of `repeat`."""
+    """(read s, whole path without the rule s, whole path s, messages), best of `repeat`.
+    The whole path is the scheduler's (`Scheduler.preview`: pending stories, the
+    channel's subscriptions and audience, projection, rank, cap) and both renderers."""
     started = time.perf_counter()
     for number in range(channels):
         await read_channel(handle, number)
@@ -119,12 +109,12 @@ async def digest_timings(
     messages = 0
     for _ in range(repeat):
         for rule in (False, True):
-            audiences = AudienceStore(handle.client, handle.keys)
-            audiences.enabled = rule
+            scheduler = Scheduler(handle.client, handle.keys, clock=now.timestamp, visibility=rule)
             started = time.perf_counter()
             messages = 0
             for number in range(channels):
-                messages += await build_and_render(handle, number, audiences, now)
+                digest = await scheduler.preview(channel_ref(number))
+                messages += len(render_slack(digest)) + len(render_discord(digest))
             seconds = time.perf_counter() - started
             best[rule] = min(best.get(rule, seconds), seconds)
     return read, best[False], best[True], messages
@@ -143,7 +133,7 @@ async def fill_search(
         story = stories[number % len(stories)]
         new_id = f"{story.id[:8]}{number:08x}"
         when = now - timedelta(seconds=(number * 2591) % (30 * 86400))
-        primary = story.primary()
+        primary = story.primary()  # the copy indexed: as it was stored
         batch.append(
             SearchEntry(new_id, when, primary.title, story.summary, primary.source, primary.feed_id)
         )

@@ -76,6 +76,7 @@ class Scheduler:
         clock: Callable[[], float] = time.time,
         cap: int = DEFAULT_CAP,
         lease: float = LEASE,
+        visibility: bool = True,
     ) -> None:
         self._lease = lease
         self._client = client
@@ -85,6 +86,7 @@ class Scheduler:
         self._cap = cap
         self._subscriptions = SubscriptionStore(client, keys)
         self._audiences = AudienceStore(client, keys, clock=clock)
+        self._audiences.enabled = visibility  # off only for the benchmarks' baseline
         self._claim = client.register_script(_CLAIM_DUE)
 
     def schedule_of(self, settings: dict[str, str]) -> Schedule:
@@ -137,6 +139,17 @@ class Scheduler:
             except Exception:  # the per-channel boundary: its lease retries it later
                 log.exception("cannot build a channel's digest", extra={"channel": name})
         return outcomes
+
+    async def preview(self, channel: ChannelRef) -> Digest:
+        """The digest the channel would get now, as it may see it; nothing is queued or
+        cleared."""
+        settings = cast(
+            dict[str, str], await self._client.hgetall(self._keys.channel(str(channel)))
+        )
+        pending_key = self._keys.channel_pending(str(channel))
+        pending = [str(i) for i in await self._client.zrange(pending_key, 0, -1)]
+        digest, _message = await self._compose(channel, settings, "", pending)
+        return digest
 
     async def post_now(self, channel: ChannelRef) -> DigestOutcome:
         """`/news digest`: queue the digest now and start a new window; the schedule stays."""
@@ -199,10 +212,12 @@ class Scheduler:
     ) -> tuple[Digest, dict[FieldT, EncodableT] | None]:
         """The digest of `pending` and the outbox message for it (None: nothing to post)."""
         stories = deliverable(await load_stories(self._client, self._keys, pending))
-        items = project_all(stories, await self._audiences.for_channel(channel))
+        subscriptions = await self._subscriptions.of_channel(channel)
+        own = [s.feed_id for s in subscriptions]
+        items = project_all(stories, await self._audiences.for_channel(channel, own=own))
         now = datetime.fromtimestamp(self._clock(), UTC)
         since = datetime.fromtimestamp(float(settings.get("last_digest") or 0), UTC)
-        priorities = {s.feed_id: s.priority for s in await self._subscriptions.of_channel(channel)}
+        priorities = {s.feed_id: s.priority for s in subscriptions}
         local = now.astimezone(self.schedule_of(settings).tz)  # the date where it is read
         digest = build_digest(
             items,

@@ -99,17 +99,21 @@ class AudienceStore:
             rows = await pipe.execute()
         return {str(feed) for row in rows for feed in row}
 
-    async def for_channel(self, channel: ChannelRef) -> Audience:
-        """What a post, digest or answer in `channel` may show."""
+    async def for_channel(
+        self, channel: ChannelRef, *, own: Iterable[str] | None = None
+    ) -> Audience:
+        """What a post, digest or answer in `channel` may show; `own`, the feeds it
+        follows, when the caller has just read them."""
         if not self.enabled:
             return Audience(everything=True)
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.get(self._keys.visibility_version)
-            pipe.hkeys(self._keys.channel_subs(str(channel)))
-            version, feeds = await pipe.execute()
-        own = frozenset(str(f) for f in feeds)
+            if own is None:
+                pipe.hkeys(self._keys.channel_subs(str(channel)))
+            version, *feeds = await pipe.execute()
+        followed = frozenset(str(f) for f in (feeds[0] if own is None else own))
         shared = await self.shared(channel.platform, channel.workspace, version=int(version or 0))
-        return Audience(own, own | shared)
+        return Audience(followed, followed | shared)
 
     async def for_alerts(self, alerts: Sequence[Alert]) -> dict[str, Audience]:
         """Each alert's audience: its channel's for a channel alert; for a personal one,

@@ -52,8 +52,9 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
 - ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
 - ``{sx}:n`` string: counter behind the search index's short story numbers.
-- ``{sx}:{day}:ids`` hash: story number -> story id, for stories of that UTC day.
-- ``{sx}:{day}:{bucket}`` hash: word -> numbers of that day's stories using it (256
+- ``{sx}:{day}:ids`` hash: copy number -> "story-id feed-id", for copies of that UTC day
+  (searches drop copies of feeds their audience may not see before loading a story).
+- ``{sx}:{day}:{bucket}`` hash: word -> numbers of that day's copies using it (256
   buckets a day). Search keys share the ``{sx}`` hash tag (one Lua call writes a story's
   words) and expire with the retention period.
 - ``chan:{channel}:routed`` zset: stories already routed to the channel (pending or sent),

@@ -1,18 +1,20 @@
 """The search index on Redis: words of each copy's title, summary and source, by day.
 
 Every stored copy of a story (the first, and each copy folded into it) gets a short number
-(base 36 of a counter), and its words are indexed with its feed: ``{sx}:{day}:{bucket}``
-hashes map a word (folded, plural-insensitive, no stopwords) to the space-separated
-postings ``number/feed`` of that day's copies that use it, and ``{sx}:{day}:ids`` maps
-numbers back to story ids. A word costs a copy about ten bytes. Every key of a day expires
-with the retention period, so the index is bounded like the stories it points at.
+(base 36 of a counter), and its words are indexed: ``{sx}:{day}:{bucket}`` hashes map a
+word (folded, plural-insensitive, no stopwords) to the space-separated numbers of that
+day's copies that use it, and ``{sx}:{day}:ids`` maps each number to "story-id feed-id",
+the copy's story and feed. A word costs a copy about six bytes; the feed, ten bytes a copy
+whatever its words. Every key of a day expires with the retention period, so the index is
+bounded like the stories it points at.
 
 Searching never scans stories. It reads the posting lists of the query's words over the
-retention window and drops every posting of a feed the audience may not see before
-anything is resolved or loaded (`handlers.visibility`), so words only a private copy
-contains find nothing elsewhere, and another channel's stories cost next to nothing. The
-stories left are checked against the full query on their visible copies only
-(`handlers.query.matches`), newest first.
+retention window, narrows them by the query, and reads the feed of each copy left (one
+HMGET a day): copies of feeds the audience may not see are dropped before any story is
+loaded (`handlers.visibility`), so words only a private copy contains find nothing
+elsewhere, and another channel's stories cost a string each. The stories left are checked
+against the full query on their visible copies only (`handlers.query.matches`), newest
+first.
 """
 
 from __future__ import annotations
@@ -37,16 +39,16 @@ from handlers.visibility import EVERYTHING, Audience, project
 _BUCKETS = 256
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
-# KEYS: the ids hash, then one bucket per word; ARGV: number, story id, ttl, posting
-# ("number/feed"), then the words.
+# KEYS: the ids hash, then one bucket per word; ARGV: number, "story-id feed-id", ttl, then
+# the words.
 _INDEX = """
-local number, story, ttl, posting = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-redis.call('HSET', KEYS[1], number, story)
+local number, copy, ttl = ARGV[1], ARGV[2], ARGV[3]
+redis.call('HSET', KEYS[1], number, copy)
 redis.call('EXPIRE', KEYS[1], ttl)
 for i = 2, #KEYS do
-  local word = ARGV[i + 3]
+  local word = ARGV[i + 2]
   local current = redis.call('HGET', KEYS[i], word)
-  redis.call('HSET', KEYS[i], word, current and (current .. ' ' .. posting) or posting)
+  redis.call('HSET', KEYS[i], word, current and (current .. ' ' .. number) or number)
   redis.call('EXPIRE', KEYS[i], ttl)
 end
 return #KEYS
@@ -135,10 +137,8 @@ class SearchIndex:
                 ttl = int(max((expires - now).total_seconds(), 86400))
                 keys = [self._keys.search_ids(day)]
                 keys += [self._keys.search_words(day, _bucket(w)) for w in words]
-                posting = f"{number}/{entry.feed_id}"
-                await self._index(
-                    keys=keys, args=[number, entry.story_id, ttl, posting, *words], client=pipe
-                )
+                copy = f"{entry.story_id} {entry.feed_id}"
+                await self._index(keys=keys, args=[number, copy, ttl, *words], client=pipe)
             await pipe.execute()
 
     def _days(self) -> list[str]:
@@ -146,31 +146,21 @@ class SearchIndex:
         count = self._ttl // 86400 + 2
         return [self._day(today - timedelta(days=n)) for n in range(-1, count)]
 
-    async def _postings(
-        self, words: Iterable[str], days: list[str], audience: Audience
-    ) -> dict[str, set[str]]:
-        """word -> {"day:number", …} over the given days, of the copies `audience` may see.
-
-        Postings written before copies were indexed with their feed have none: they stay
-        candidates, and only their visible copies are matched once loaded."""
+    async def _postings(self, words: Iterable[str], days: list[str]) -> dict[str, set[str]]:
+        """word -> {"day:number", …} over the given days."""
         wanted = sorted(set(words))
         async with self._client.pipeline(transaction=False) as pipe:
             for word in wanted:
                 for day in days:
                     pipe.hget(self._keys.search_words(day, _bucket(word)), word)
             values = await pipe.execute()
-        visible = None if audience.everything else audience.visible
         found: dict[str, set[str]] = {word: set() for word in wanted}
         cells = iter(values)
         for word in wanted:
             for day in days:
                 value = next(cells)
-                if not value:
-                    continue
-                for posting in str(value).split():
-                    number, _, feed = posting.partition("/")
-                    if visible is None or not feed or feed in visible:
-                        found[word].add(f"{day}:{number}")
+                if value:
+                    found[word].update(f"{day}:{n}" for n in str(value).split())
         return found
 
     async def search(
@@ -190,19 +180,19 @@ class SearchIndex:
                 max(at, 0),
             )
         days = self._days()
-        postings = await self._postings(_words_needed(node), days, audience)
+        postings = await self._postings(_words_needed(node), days)
         candidates = _candidates(node, postings)
         if candidates is None:
             raise QueryError("add a word that is not a common one to search for", query, 0)
         by_day: dict[str, list[str]] = {}
         for cell in candidates:
-            by_day.setdefault(cell.split(":")[0], []).append(cell)
+            day, _, number = cell.partition(":")
+            by_day.setdefault(day, []).append(number)
         results: list[DigestItem] = []
         for day in sorted(by_day, reverse=True):  # a day's stories are all newer than the next
             found = []
-            for story in await load_stories(
-                self._client, self._keys, await self._resolve(by_day[day])
-            ):
+            story_ids = await self._visible_stories(day, by_day[day], audience)
+            for story in await load_stories(self._client, self._keys, story_ids):
                 copies = [c for c in story.copies if audience.sees(c)]
                 if copies and matches(node, _fields(story, copies)):
                     item = project(story, audience, own_primary=False)
@@ -213,13 +203,19 @@ class SearchIndex:
                 break
         return results[:limit]
 
-    async def _resolve(self, cells: list[str]) -> list[str]:
-        async with self._client.pipeline(transaction=False) as pipe:
-            for cell in cells:
-                day, number = cell.split(":")
-                pipe.hget(self._keys.search_ids(day), number)
-            ids = await pipe.execute()
-        return list(dict.fromkeys(str(i) for i in ids if i))
+    async def _visible_stories(self, day: str, numbers: list[str], audience: Audience) -> list[str]:
+        """The stories of these copies of one day whose feed `audience` may see.
+
+        A copy indexed before feeds were kept with it has none: its story stays, and only
+        its visible copies are matched once loaded."""
+        copies = await self._client.hmget(self._keys.search_ids(day), numbers)
+        stories = []
+        for copy in copies:
+            if copy:
+                story_id, _, feed_id = str(copy).partition(" ")
+                if not feed_id or audience.sees_feed(feed_id):
+                    stories.append(story_id)
+        return list(dict.fromkeys(stories))
 
 
 def _item_time(item: DigestItem) -> datetime:

@@ -96,3 +96,41 @@ async def test_author_is_refused_with_a_reason_not_silently_empty(
     with pytest.raises(QueryError, match="author: works in feed filters") as caught:
         await index.search(query)
     assert query[caught.value.position :].lower().startswith("author:")
+
+
+async def test_a_copys_own_words_find_it_only_where_its_feed_is_seen(handle: RedisHandle) -> None:
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    shared = "https://news.example.com/bridge"
+    for feed, title, lead in [
+        ("fa", "Harbour bridge reopens", "The bridge reopened after repairs."),
+        ("fb", "Bridge contract memo", "Internal: the zebra contract covers the bridge."),
+    ]:
+        entry = article(
+            feed_id=feed,
+            source=f"Source {feed}",
+            entry_key=f"{feed}-1",
+            url=shared,
+            title=title,
+            description=f"<p>{lead}</p>",
+            published=NOW - timedelta(hours=1),
+            seen_at=NOW,
+        )
+        await pipeline.process([entry])
+    index = SearchIndex(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    fa, fb = Audience(visible=frozenset({"fa"})), Audience(visible=frozenset({"fb"}))
+    assert await titles(index, "zebra", audience=fb) == ["Bridge contract memo"]
+    assert await titles(index, "zebra", audience=fa) == [], "words of a copy fa cannot see"
+    [hit] = await index.search("bridge", audience=fa)
+    assert hit.title == "Harbour bridge reopens" and hit.also == () and hit.source == "Source fa"
+
+
+async def test_copies_indexed_before_feeds_were_kept_still_find_visible_stories(
+    index: SearchIndex, handle: RedisHandle
+) -> None:
+    """An index written by the previous version maps numbers to story ids alone: those
+    stay candidates, judged on the visible copies once loaded."""
+    async for key in handle.client.scan_iter(match=handle.keys.search_ids("*")):
+        old = {n: v.split()[0] for n, v in (await handle.client.hgetall(key)).items()}
+        await handle.client.hset(key, mapping=old)
+    f3 = Audience(visible=frozenset({"f3"}))
+    assert await titles(index, "geneva", audience=f3) == ["Peace talks resume in Geneva"]
