@@ -212,9 +212,8 @@ class Scheduler:
     ) -> tuple[Digest, dict[FieldT, EncodableT] | None]:
         """The digest of `pending` and the outbox message for it (None: nothing to post)."""
         stories = deliverable(await load_stories(self._client, self._keys, pending))
-        subscriptions = await self._subscriptions.of_channel(channel)
-        own = [s.feed_id for s in subscriptions]
-        items = project_all(stories, await self._audiences.for_channel(channel, own=own))
+        audience, subscriptions = await self._audiences.with_subscriptions(channel)
+        items = project_all(stories, audience)
         now = datetime.fromtimestamp(self._clock(), UTC)
         since = datetime.fromtimestamp(float(settings.get("last_digest") or 0), UTC)
         priorities = {s.feed_id: s.priority for s in subscriptions}

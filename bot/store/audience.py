@@ -25,7 +25,7 @@ from redis.typing import EncodableT, FieldT
 from bot.store.alerts import Alert
 from bot.store.keys import Keys
 from bot.store.watchlist import CHAT
-from handlers.channels import ChannelRef
+from handlers.channels import ChannelRef, Subscription
 from handlers.visibility import Audience
 
 MEMBER_FRESH = 600.0  # seconds a member record counts
@@ -99,21 +99,24 @@ class AudienceStore:
             rows = await pipe.execute()
         return {str(feed) for row in rows for feed in row}
 
-    async def for_channel(
-        self, channel: ChannelRef, *, own: Iterable[str] | None = None
-    ) -> Audience:
-        """What a post, digest or answer in `channel` may show; `own`, the feeds it
-        follows, when the caller has just read them."""
-        if not self.enabled:
-            return Audience(everything=True)
+    async def for_channel(self, channel: ChannelRef) -> Audience:
+        """What a post, digest or answer in `channel` may show."""
+        audience, _subscriptions = await self.with_subscriptions(channel)
+        return audience
+
+    async def with_subscriptions(self, channel: ChannelRef) -> tuple[Audience, list[Subscription]]:
+        """The channel's audience and its subscriptions, read in one round trip (the
+        scheduler needs both for every digest)."""
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.get(self._keys.visibility_version)
-            if own is None:
-                pipe.hkeys(self._keys.channel_subs(str(channel)))
-            version, *feeds = await pipe.execute()
-        followed = frozenset(str(f) for f in (feeds[0] if own is None else own))
+            pipe.hgetall(self._keys.channel_subs(str(channel)))
+            version, rows = await pipe.execute()
+        subscriptions = [Subscription.from_json(str(v)) for v in rows.values()]
+        if not self.enabled:
+            return Audience(everything=True), subscriptions
+        own = frozenset(s.feed_id for s in subscriptions)
         shared = await self.shared(channel.platform, channel.workspace, version=int(version or 0))
-        return Audience(followed, followed | shared)
+        return Audience(own, own | shared), subscriptions
 
     async def for_alerts(self, alerts: Sequence[Alert]) -> dict[str, Audience]:
         """Each alert's audience: its channel's for a channel alert; for a personal one,

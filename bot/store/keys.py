@@ -51,9 +51,9 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``digests:due`` zset: channel scored by when its next digest is due; a claim leases it.
 - ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
 - ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
-- ``{sx}:n`` string: counter behind the search index's short story numbers.
-- ``{sx}:{day}:ids`` hash: copy number -> "story-id feed-id", for copies of that UTC day
-  (searches drop copies of feeds their audience may not see before loading a story).
+- ``{sx}:{day}:seq`` hash: feed code -> how many of the feed's copies of that UTC day the
+  search index numbered (a copy's number is ``{code}.{n}``, so it names its feed).
+- ``{sx}:{day}:ids`` hash: copy number -> story id, for copies of that UTC day.
 - ``{sx}:{day}:{bucket}`` hash: word -> numbers of that day's copies using it (256
   buckets a day). Search keys share the ``{sx}`` hash tag (one Lua call writes a story's
   words) and expire with the retention period.
@@ -192,9 +192,8 @@ class Keys:
     def feed_subs(self, feed_id: str) -> str:
         return f"{self.prefix}feed:{feed_id}:subs"
 
-    @property
-    def search_counter(self) -> str:
-        return f"{self.prefix}{{sx}}:n"
+    def search_sequence(self, day: str) -> str:
+        return f"{self.prefix}{{sx}}:{day}:seq"
 
     def search_ids(self, day: str) -> str:
         return f"{self.prefix}{{sx}}:{day}:ids"

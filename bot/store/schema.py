@@ -13,12 +13,6 @@ Versions:
    leaves the watch list with its last subscription. The step marks the feeds whose every
    subscription was made by a chat member; feeds the CLI or ``newsbot.toml`` added, or
    that nobody follows, stay watched for good.
-3. Stories are projected for each audience (`handlers.visibility`): the search index maps
-   each copy to "story-id feed-id" and copies keep their own summary and author. An
-   older newsbot would look stories up by "story-id feed-id" and find none, so it must
-   refuse this data; nothing older needs rewriting (a copy indexed without its feed
-   stays a candidate that is checked once loaded, and a copy stored without a summary
-   shows none).
 """
 
 from __future__ import annotations
@@ -36,7 +30,7 @@ from bot.store.watchlist import CHAT
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 NOT_A_MEMBER = {"", "cli", "newsbot.toml", "config", "bench"}
 _LOCK_SECONDS = 300
 
@@ -49,14 +43,9 @@ async def _mark_chat_feeds(client: Redis, keys: Keys) -> None:
             await client.hset(keys.feed(feed_id), "origin", CHAT)
 
 
-async def _nothing_to_rewrite(client: Redis, keys: Keys) -> None:
-    """Version 3 reads what version 2 wrote as it is (see the module docstring)."""
-
-
 Step = Callable[[Redis, Keys], Awaitable[None]]
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("mark the feeds only chat members subscribed to", _mark_chat_feeds),
-    3: ("the search index and story copies as audiences see them", _nothing_to_rewrite),
 }
 
 

@@ -1,20 +1,21 @@
 """The search index on Redis: words of each copy's title, summary and source, by day.
 
 Every stored copy of a story (the first, and each copy folded into it) gets a short number
-(base 36 of a counter), and its words are indexed: ``{sx}:{day}:{bucket}`` hashes map a
-word (folded, plural-insensitive, no stopwords) to the space-separated numbers of that
-day's copies that use it, and ``{sx}:{day}:ids`` maps each number to "story-id feed-id",
-the copy's story and feed. A word costs a copy about six bytes; the feed, ten bytes a copy
-whatever its words. Every key of a day expires with the retention period, so the index is
-bounded like the stories it points at.
+that names its feed: ``{code}.{n}``, the feed's code (``f123`` is ``3f``, base 36) and the
+copy's place among that feed's copies of the day (``{sx}:{day}:seq`` counts them). Its words
+are indexed: ``{sx}:{day}:{bucket}`` hashes map a word (folded, plural-insensitive, no
+stopwords) to the space-separated numbers of that day's copies that use it, and
+``{sx}:{day}:ids`` maps numbers back to story ids. A word costs a copy about seven bytes.
+Every key of a day expires with the retention period, so the index is bounded like the
+stories it points at.
 
 Searching never scans stories. It reads the posting lists of the query's words over the
-retention window, narrows them by the query, and reads the feed of each copy left (one
-HMGET a day): copies of feeds the audience may not see are dropped before any story is
-loaded (`handlers.visibility`), so words only a private copy contains find nothing
-elsewhere, and another channel's stories cost a string each. The stories left are checked
-against the full query on their visible copies only (`handlers.query.matches`), newest
-first.
+retention window and drops every number of a feed the audience may not see before anything
+is resolved or loaded (`handlers.visibility`), so words only a private copy contains find
+nothing elsewhere, and another channel's stories cost next to nothing. The stories left
+are checked against the full query on their visible copies only
+(`handlers.query.matches`), newest first. (Numbers without a feed, plain base 36, were
+written before copies were indexed by feed: they stay candidates, checked once loaded.)
 """
 
 from __future__ import annotations
@@ -39,14 +40,24 @@ from handlers.visibility import EVERYTHING, Audience, project
 _BUCKETS = 256
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
-# KEYS: the ids hash, then one bucket per word; ARGV: number, "story-id feed-id", ttl, then
-# the words.
+# KEYS: the day's ids hash, its per-feed counters, then one bucket per word; ARGV: the
+# feed's code, story id, ttl, then the words. The copy's number is the code and its place
+# among the feed's copies of the day, in base 36.
 _INDEX = """
-local number, copy, ttl = ARGV[1], ARGV[2], ARGV[3]
-redis.call('HSET', KEYS[1], number, copy)
+local code, story, ttl = ARGV[1], ARGV[2], ARGV[3]
+local n = redis.call('HINCRBY', KEYS[2], code, 1)
+redis.call('EXPIRE', KEYS[2], ttl)
+local digits, out = '0123456789abcdefghijklmnopqrstuvwxyz', ''
+repeat
+  local d = n % 36
+  out = string.sub(digits, d + 1, d + 1) .. out
+  n = (n - d) / 36
+until n == 0
+local number = code .. '.' .. out
+redis.call('HSET', KEYS[1], number, story)
 redis.call('EXPIRE', KEYS[1], ttl)
-for i = 2, #KEYS do
-  local word = ARGV[i + 2]
+for i = 3, #KEYS do
+  local word = ARGV[i + 1]
   local current = redis.call('HGET', KEYS[i], word)
   redis.call('HSET', KEYS[i], word, current and (current .. ' ' .. number) or number)
   redis.call('EXPIRE', KEYS[i], ttl)
@@ -62,6 +73,14 @@ def _base36(value: int) -> str:
         out = _DIGITS[digit] + out
         if not value:
             return out
+
+
+def feed_code(feed_id: str) -> str:
+    """A feed's code in copy numbers: ``f123`` (every watched feed's id) as ``3f``, base 36;
+    any other id as itself after ``~``."""
+    if feed_id[:1] == "f" and feed_id[1:].isdigit():
+        return _base36(int(feed_id[1:]))
+    return "~" + feed_id.replace(".", "_").replace(" ", "_")
 
 
 def indexable(word: str) -> bool:
@@ -127,18 +146,16 @@ class SearchIndex:
         word_lists = await off_loop(
             lambda: [index_words(e.title, e.summary, e.source) for e in entries]
         )
-        first = await self._client.incrby(self._keys.search_counter, len(entries))
         now = datetime.fromtimestamp(self._clock(), UTC)
         async with self._client.pipeline(transaction=False) as pipe:
-            for offset, (entry, words) in enumerate(zip(entries, word_lists, strict=True)):
-                number = _base36(first - len(entries) + offset + 1)
+            for entry, words in zip(entries, word_lists, strict=True):
                 day = self._day(entry.when)
                 expires = entry.when.astimezone(UTC) + timedelta(seconds=self._ttl)
                 ttl = int(max((expires - now).total_seconds(), 86400))
-                keys = [self._keys.search_ids(day)]
+                keys = [self._keys.search_ids(day), self._keys.search_sequence(day)]
                 keys += [self._keys.search_words(day, _bucket(w)) for w in words]
-                copy = f"{entry.story_id} {entry.feed_id}"
-                await self._index(keys=keys, args=[number, copy, ttl, *words], client=pipe)
+                code = feed_code(entry.feed_id)
+                await self._index(keys=keys, args=[code, entry.story_id, ttl, *words], client=pipe)
             await pipe.execute()
 
     def _days(self) -> list[str]:
@@ -146,21 +163,29 @@ class SearchIndex:
         count = self._ttl // 86400 + 2
         return [self._day(today - timedelta(days=n)) for n in range(-1, count)]
 
-    async def _postings(self, words: Iterable[str], days: list[str]) -> dict[str, set[str]]:
-        """word -> {"day:number", …} over the given days."""
+    async def _postings(
+        self, words: Iterable[str], days: list[str], audience: Audience
+    ) -> dict[str, set[str]]:
+        """word -> {"day:number", …} over the given days, of copies `audience` may see."""
         wanted = sorted(set(words))
         async with self._client.pipeline(transaction=False) as pipe:
             for word in wanted:
                 for day in days:
                     pipe.hget(self._keys.search_words(day, _bucket(word)), word)
             values = await pipe.execute()
+        seen = None if audience.everything else {feed_code(f) for f in audience.visible}
         found: dict[str, set[str]] = {word: set() for word in wanted}
         cells = iter(values)
         for word in wanted:
             for day in days:
                 value = next(cells)
-                if value:
-                    found[word].update(f"{day}:{n}" for n in str(value).split())
+                if not value:
+                    continue
+                numbers = str(value).split()
+                if seen is not None:
+                    # A number without a code was written before copies named their feed.
+                    numbers = [n for n in numbers if n.partition(".")[0] in seen or "." not in n]
+                found[word].update(f"{day}:{n}" for n in numbers)
         return found
 
     async def search(
@@ -180,7 +205,7 @@ class SearchIndex:
                 max(at, 0),
             )
         days = self._days()
-        postings = await self._postings(_words_needed(node), days)
+        postings = await self._postings(_words_needed(node), days, audience)
         candidates = _candidates(node, postings)
         if candidates is None:
             raise QueryError("add a word that is not a common one to search for", query, 0)
@@ -191,8 +216,9 @@ class SearchIndex:
         results: list[DigestItem] = []
         for day in sorted(by_day, reverse=True):  # a day's stories are all newer than the next
             found = []
-            story_ids = await self._visible_stories(day, by_day[day], audience)
-            for story in await load_stories(self._client, self._keys, story_ids):
+            story_ids = await self._client.hmget(self._keys.search_ids(day), by_day[day])
+            unique = list(dict.fromkeys(str(i) for i in story_ids if i))
+            for story in await load_stories(self._client, self._keys, unique):
                 copies = [c for c in story.copies if audience.sees(c)]
                 if copies and matches(node, _fields(story, copies)):
                     item = project(story, audience, own_primary=False)
@@ -202,20 +228,6 @@ class SearchIndex:
             if len(results) >= limit:
                 break
         return results[:limit]
-
-    async def _visible_stories(self, day: str, numbers: list[str], audience: Audience) -> list[str]:
-        """The stories of these copies of one day whose feed `audience` may see.
-
-        A copy indexed before feeds were kept with it has none: its story stays, and only
-        its visible copies are matched once loaded."""
-        copies = await self._client.hmget(self._keys.search_ids(day), numbers)
-        stories = []
-        for copy in copies:
-            if copy:
-                story_id, _, feed_id = str(copy).partition(" ")
-                if not feed_id or audience.sees_feed(feed_id):
-                    stories.append(story_id)
-        return list(dict.fromkeys(stories))
 
 
 def _item_time(item: DigestItem) -> datetime:

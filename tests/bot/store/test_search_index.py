@@ -124,13 +124,25 @@ async def test_a_copys_own_words_find_it_only_where_its_feed_is_seen(handle: Red
     assert hit.title == "Harbour bridge reopens" and hit.also == () and hit.source == "Source fa"
 
 
-async def test_copies_indexed_before_feeds_were_kept_still_find_visible_stories(
+async def test_numbers_from_before_copies_named_their_feed_still_find_visible_stories(
     index: SearchIndex, handle: RedisHandle
 ) -> None:
-    """An index written by the previous version maps numbers to story ids alone: those
-    stay candidates, judged on the visible copies once loaded."""
+    """An index the previous version wrote has plain numbers: they stay candidates, judged
+    on the visible copies once loaded."""
+    renumbered: dict[tuple[str, str], str] = {}  # (day, number) -> a plain number
     async for key in handle.client.scan_iter(match=handle.keys.search_ids("*")):
-        old = {n: v.split()[0] for n, v in (await handle.client.hgetall(key)).items()}
+        day = str(key).split(":")[-2]
+        rows = await handle.client.hgetall(key)
+        await handle.client.delete(key)
+        for number, story in rows.items():
+            renumbered[day, number] = f"{len(renumbered) + 1:x}"
+            await handle.client.hset(key, renumbered[day, number], story)
+    async for key in handle.client.scan_iter(match=handle.keys.search_words("*", "*")):
+        *_, day, bucket = str(key).split(":")
+        if bucket in {"ids", "seq"}:
+            continue  # the day's numbers, not its words
+        rows = await handle.client.hgetall(key)
+        old = {w: " ".join(renumbered[day, n] for n in v.split()) for w, v in rows.items()}
         await handle.client.hset(key, mapping=old)
     f3 = Audience(visible=frozenset({"f3"}))
     assert await titles(index, "geneva", audience=f3) == ["Peace talks resume in Geneva"]
