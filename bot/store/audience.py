@@ -42,6 +42,7 @@ class AudienceStore:
         self._clock = clock
         self._version = -1
         self._shared: dict[str, frozenset[str]] = {}
+        self._places: dict[str, tuple[frozenset[str], bool]] = {}  # channel: feeds, public
         self._coverage: frozenset[str] = frozenset()
         self.enabled = True  # False only for benchmarks' baselines: everything is visible
 
@@ -51,6 +52,7 @@ class AudienceStore:
         if version == self._version:
             return
         self._shared = {}
+        self._places = {}
         self._coverage = await self._read_coverage()
         self._version = version
 
@@ -121,27 +123,59 @@ class AudienceStore:
     async def for_alerts(self, alerts: Sequence[Alert]) -> dict[str, Audience]:
         """Each alert's audience: its channel's for a channel alert; for a personal one,
         its workspace's shared feeds, plus the channel it was made in while its owner is
-        a member there (or it is public)."""
+        a member there (or it is public). Thousands of alerts made in a few channels cost
+        a few commands: channels are read once per visibility version, members once per
+        call."""
         if not self.enabled:
             return {a.id: Audience(everything=True) for a in alerts}
-        now = self._clock()
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.get(self._keys.visibility_version)
-            for alert in alerts:
-                where = alert.channel or alert.origin
-                pipe.hkeys(self._keys.channel_subs(where))
-                pipe.hget(self._keys.channel(where), "public")
-                pipe.hget(self._keys.channel_members(where), alert.user)
-            version, *rows = await pipe.execute()
+        version = int(await self._client.get(self._keys.visibility_version) or 0)
+        await self._refresh(version)
+        places = sorted({a.channel or a.origin for a in alerts} - self._places.keys())
+        if places:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for place in places:
+                    pipe.hkeys(self._keys.channel_subs(place))
+                    pipe.hget(self._keys.channel(place), "public")
+                rows = await pipe.execute()
+            for n, place in enumerate(places):
+                feeds, public = rows[2 * n], rows[2 * n + 1]
+                self._places[place] = (frozenset(str(f) for f in feeds), public == "1")
+        members = await self._members_of(
+            [a for a in alerts if not a.channel and not self._places[a.origin][1]]
+        )
+        made: dict[tuple[str, bool], Audience] = {}
         audiences = {}
-        for n, alert in enumerate(alerts):
-            feeds, public, seen = rows[3 * n : 3 * n + 3]
-            counts = bool(alert.channel) or public == "1"
-            counts = counts or (seen is not None and now - float(seen) < MEMBER_FRESH)
-            own = frozenset(str(f) for f in feeds) if counts else frozenset()
-            shared = await self.shared(alert.platform, alert.workspace, version=int(version or 0))
-            audiences[alert.id] = Audience(own, own | shared)
+        for alert in alerts:
+            place = alert.channel or alert.origin
+            own, public = self._places[place]
+            counts = bool(alert.channel) or public or (place, alert.user) in members
+            audience = made.get((place, counts))
+            if audience is None:
+                shared = await self.shared(alert.platform, alert.workspace, version=version)
+                seen = own if counts else frozenset()
+                audience = made[place, counts] = Audience(seen, seen | shared)
+            audiences[alert.id] = audience
         return audiences
+
+    async def _members_of(self, alerts: Sequence[Alert]) -> set[tuple[str, str]]:
+        """(channel, owner) of these personal alerts whose owner is a member now."""
+        users: dict[str, set[str]] = {}
+        for alert in alerts:
+            users.setdefault(alert.origin, set()).add(alert.user)
+        if not users:
+            return set()
+        asked = {place: sorted(owners) for place, owners in users.items()}
+        async with self._client.pipeline(transaction=False) as pipe:
+            for place, owners in asked.items():
+                pipe.hmget(self._keys.channel_members(place), owners)
+            rows = await pipe.execute()
+        now = self._clock()
+        return {
+            (place, user)
+            for (place, owners), seen in zip(asked.items(), rows, strict=True)
+            for user, when in zip(owners, seen, strict=True)
+            if when is not None and now - float(when) < MEMBER_FRESH
+        }
 
     async def record_members(self, channel: ChannelRef, users: Iterable[str]) -> None:
         """The platform says these users are members of `channel` now."""
