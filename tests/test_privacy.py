@@ -284,9 +284,10 @@ async def run(plan: Deployment, config: Settings) -> None:
 
         for channel in plan.channels:
             check(plan, plan.visible(channel), seen.get(str(channel.ref), Seen()), channel.ref)
-            arrived(story_of, channel, posts.get(str(channel.ref), Seen()))
+            arrived(story_of, channel.feeds, posts.get(str(channel.ref), Seen()), channel.ref)
         for target, visible in alert_audience.items():
             check(plan, visible, seen.get(target, Seen()), target)
+            arrived(story_of, visible, seen.get(target, Seen()), target)
 
 
 def check(plan: Deployment, visible: set[int], seen: Seen, audience: object) -> None:
@@ -303,14 +304,17 @@ def check(plan: Deployment, visible: set[int], seen: Seen, audience: object) -> 
             assert link.lower() not in shown, f"{audience} was shown the link of {copy}"
 
 
-def arrived(story_of: dict[Copy, str], channel: Channel, posts: Seen) -> None:
-    """Every story that reached one of the channel's own feeds was posted there, shown by
-    one of its own copies."""
-    shown = posts.text.lower()
+def arrived(
+    story_of: dict[Copy, str], feeds: set[int] | frozenset[int], seen: Seen, who: object
+) -> None:
+    """Every story with a copy from `feeds` reached the audience, shown by one of those
+    copies: a channel's posts by its own feeds' copies, an alert by copies it may see (every
+    drawn story matches the alerts' query)."""
+    shown = seen.text.lower()
     for story in sorted(set(story_of.values())):
-        own = [c for c, s in story_of.items() if s == story and c.feed in channel.feeds]
-        if own:
-            assert any(c.word in shown for c in own), f"{channel.ref} never got story of {own}"
+        mine = [c for c, s in story_of.items() if s == story and c.feed in feeds]
+        if mine:
+            assert any(c.word in shown for c in mine), f"{who} never got the story of {mine}"
 
 
 @settings(
