@@ -150,6 +150,8 @@ class CommandCore:
         if command.name == "feeds":
             return await self.feeds(channel, manager=self.may_manage(caller))
         if command.name == "digest":
+            if not self.may_manage(caller):
+                return await self.digest_preview(channel)
             return await self.digest(channel)
         if command.name == "schedule":
             return await self.schedule(channel, command)
@@ -301,6 +303,23 @@ class CommandCore:
         return Reply(
             f"Posting a digest of {outcome.stories} stories now; "
             "the next scheduled digest covers what arrives after it."
+        )
+
+    async def digest_preview(self, channel: ChannelRef) -> Reply:
+        """A member's `/news digest`: what the next digest holds, shown to them alone. It
+        posts nothing, so no member can pre-empt the channel's schedule."""
+        preview = await self._scheduler.preview(channel)
+        if not preview.items:
+            return Reply(
+                "Nothing is waiting for this channel's next digest yet. "
+                "/news latest shows the newest stories."
+            )
+        more = f", and {preview.more} more" if preview.more else ""
+        return Reply(
+            f"Only you see this preview: the next digest ({await self._when(channel)}) holds "
+            f"these {len(preview.items)} stories{more}. Channel managers can post it now "
+            "with /news digest.",
+            preview.items,
         )
 
     async def schedule(self, channel: ChannelRef, command: Command) -> Reply:

@@ -148,7 +148,7 @@ class Scheduler:
         )
         pending_key = self._keys.channel_pending(str(channel))
         pending = [str(i) for i in await self._client.zrange(pending_key, 0, -1)]
-        digest, _message = await self._compose(channel, settings, "", pending)
+        digest, _message = await self._compose(channel, settings, "", pending, quiet=False)
         return digest
 
     async def post_now(self, channel: ChannelRef) -> DigestOutcome:
@@ -173,7 +173,9 @@ class Scheduler:
                 try:
                     await pipe.watch(pending_key)
                     pending = [str(i) for i in await pipe.zrange(pending_key, 0, -1)]
-                    digest, message = await self._compose(channel, settings, delivery, pending)
+                    digest, message = await self._compose(
+                        channel, settings, delivery, pending, quiet=scheduled
+                    )
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if message is not None:
                         pipe.xadd(self._keys.outbox(channel.platform), message)
@@ -208,9 +210,17 @@ class Scheduler:
         return DigestOutcome(str(channel), delivery, len(digest.items), message is not None)
 
     async def _compose(
-        self, channel: ChannelRef, settings: dict[str, str], delivery: str, pending: list[str]
+        self,
+        channel: ChannelRef,
+        settings: dict[str, str],
+        delivery: str,
+        pending: list[str],
+        *,
+        quiet: bool,
     ) -> tuple[Digest, dict[FieldT, EncodableT] | None]:
-        """The digest of `pending` and the outbox message for it (None: nothing to post)."""
+        """The digest of `pending` and the outbox message for it (None: nothing to post).
+        An empty digest posts the channel's quiet message only when `quiet` (a scheduled
+        slot: once, by its delivery id); `/news digest` never posts it."""
         stories = deliverable(await load_stories(self._client, self._keys, pending))
         audience, subscriptions = await self._audiences.with_subscriptions(channel)
         items = project_all(stories, audience)
@@ -235,7 +245,7 @@ class Scheduler:
                 "more": str(digest.more),
                 "stories": json.dumps([item.story_id for item in digest.items]),
             }
-        if settings.get("quiet_message"):
+        if quiet and settings.get("quiet_message"):
             return digest, {
                 "delivery": delivery,
                 "channel": str(channel),

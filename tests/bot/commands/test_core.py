@@ -17,6 +17,7 @@ from bot.metrics import Metrics
 from bot.net.fetch import Fetcher
 from bot.net.guard import allow_any
 from bot.roles.pipeline import build_pipeline
+from bot.roles.scheduler import Scheduler
 from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
@@ -191,7 +192,7 @@ async def test_digest_now_posts_and_starts_a_new_window(
     await process_entries(handle)
     slot = await handle.client.zscore(handle.keys.digests_due, str(HERE))
 
-    posted = await core.handle(MEMBER, "digest")
+    posted = await core.handle(ADMIN, "digest")
     assert posted.ok and "digest of 3 stories" in posted.text
     [message] = await outbox(handle)
     assert message["kind"] == "digest" and len(message["stories"].split(",")) == 3
@@ -199,9 +200,44 @@ async def test_digest_now_posts_and_starts_a_new_window(
     assert await handle.client.zcard(handle.keys.channel_pending(str(HERE))) == 0
     assert await handle.client.zscore(handle.keys.digests_due, str(HERE)) == slot, "schedule kept"
 
-    empty = await core.handle(MEMBER, "digest")
+    empty = await core.handle(ADMIN, "digest")
     assert "Nothing new since the last digest" in empty.text
     assert len(await outbox(handle)) == 1
+
+
+async def test_a_members_digest_is_a_preview_for_them_alone(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """A member who is not a manager neither posts in the channel nor moves its window."""
+    url = feed_server.add("/daily.xml", feed(3))
+    await core.handle(ADMIN, f"subscribe {url}")
+    await process_entries(handle)
+    preview = await core.handle(MEMBER, "digest")
+    assert preview.ok and "Only you see this preview" in preview.text, preview.text
+    assert len(preview.items) == 3 and "Story 3" in preview.items[0].title
+    assert await outbox(handle) == [], "nothing posted"
+    assert await handle.client.zcard(handle.keys.channel_pending(str(HERE))) == 3, "window kept"
+    assert "digest of 3 stories" in (await core.handle(ADMIN, "digest")).text
+    assert "Nothing is waiting" in (await core.handle(MEMBER, "digest")).text
+
+
+async def test_the_quiet_message_is_posted_by_the_schedule_alone(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/daily.xml", feed(1))
+    await core.handle(ADMIN, f"subscribe {url}")
+    await process_entries(handle)
+    await core.handle(ADMIN, "digest")
+    await core.handle(ADMIN, "quiet All quiet today.")
+    for caller in (ADMIN, MEMBER, ADMIN):
+        await core.handle(caller, "digest")
+    assert [m["kind"] for m in await outbox(handle)] == ["digest"], "no quiet message on demand"
+    scheduler = Scheduler(handle.client, handle.keys)
+    await scheduler.build(HERE)  # the slot's build, and a repeat of it (a retry, a race)
+    await scheduler.build(HERE)
+    quiet = [m for m in await outbox(handle) if m["kind"] == "quiet"]
+    assert {m["text"] for m in quiet} == {"All quiet today."}
+    assert len({m["delivery"] for m in quiet}) == 1, "one delivery id a slot: posted once"
 
 
 async def test_schedule_sets_the_next_digest(
