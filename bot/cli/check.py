@@ -65,7 +65,8 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
         mode = "Socket Mode" if settings.slack_app_token is not None else "HTTP mode"
         if settings.slack_app_token is not None and settings.slack_signing_secret is not None:
             mode += " (both are set: Socket Mode wins)"
-        token_ok, lines = await slack_report(api_client(settings), mode=mode)
+        app_token = settings.slack_app_token.reveal() if settings.slack_app_token else None
+        token_ok, lines = await slack_report(api_client(settings), mode=mode, app_token=app_token)
         ok = ok and token_ok
         print("\n".join(lines))
     if settings.discord_token is None:

@@ -28,8 +28,9 @@ async def discord_report(settings: Settings) -> tuple[bool, list[str]]:
                 "discord: FAILED: Discord refuses DISCORD_TOKEN (reset it in the "
                 "Developer Portal, Bot page, and set the new one)"
             ]
-        except (aiohttp.ClientError, OSError) as exc:
-            return False, [f"discord: FAILED: cannot reach {settings.discord_api_url}: {exc}"]
+        except (aiohttp.ClientError, OSError, TimeoutError, discord.HTTPException) as exc:
+            reason = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
+            return False, [f"discord: FAILED: cannot reach {settings.discord_api_url}: {reason}"]
         user, application = client.user, client.application_id
         lines = [f"discord: ok, bot @{user} ({user.id if user else '?'})"]
         if application is not None:

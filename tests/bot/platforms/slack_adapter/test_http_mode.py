@@ -172,10 +172,53 @@ async def test_check_reports_the_workspace_the_bot_and_missing_scopes(
     assert "slack: ok, HTTP mode, workspace Test (T1), bot @newsbot" in out
     slack.scopes.discard("users:read")
     code, out, _ = await newsbot("check", env=env)
-    assert code == 0 and "missing scopes" in out and "users:read" in out
+    assert code == 1 and "FAILED: missing scopes" in out and "users:read" in out
     slack.revoked = True
     code, out, _ = await newsbot("check", env=env)
     assert code == 1 and "the bot token is refused (token_revoked)" in out
+
+
+async def test_check_tests_the_app_token_of_socket_mode(
+    slack: FakeSlack, tmp_path: Path, redis_url: str
+) -> None:
+    from tests.bot.cli.test_cli import cli_env, newsbot
+
+    def env(app_token: str) -> dict[str, str]:
+        return cli_env(
+            tmp_path,
+            NEWSBOT_REDIS_URL=redis_url,
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_APP_TOKEN=app_token,
+            NEWSBOT_SLACK_API_URL=slack.api_url,
+        )
+
+    code, out, err = await newsbot("check", env=env("xapp-test"))
+    assert code == 0, out + err
+    assert "slack: ok, the app token opens Socket Mode connections" in out
+    code, out, _ = await newsbot("check", env=env("xapp-wrong"))
+    assert code == 1 and "the app token (SLACK_APP_TOKEN) is refused (invalid_auth)" in out
+    assert [c.method for c in slack.calls].count("apps.connections.open") == 2
+
+
+async def test_check_says_in_one_line_that_slack_is_out_of_reach(
+    tmp_path: Path, redis_url: str
+) -> None:
+    from tests.bot.cli.test_cli import cli_env, newsbot
+    from tests.bot.test_app import free_port
+
+    nowhere = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    env = cli_env(
+        tmp_path,
+        NEWSBOT_REDIS_URL=redis_url,
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test",
+        NEWSBOT_SLACK_API_URL=nowhere,
+    )
+    code, out, err = await newsbot("check", env=env)
+    assert code == 1, out + err
+    [line] = [line for line in out.splitlines() if line.startswith("slack:")]
+    assert line.startswith(f"slack: FAILED: cannot reach Slack at {nowhere}")
+    assert "Traceback" not in out + err
 
 
 async def test_a_command_in_a_channel_the_bot_is_not_in_says_to_invite_it(
