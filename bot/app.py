@@ -30,13 +30,9 @@ from bot.platforms.discord_adapter.connection import log_in, rest_client
 from bot.platforms.discord_adapter.deliverer import DiscordDeliverer
 from bot.platforms.discord_adapter.gateway import Gateway
 from bot.platforms.discord_adapter.permissions import DiscordMembers
-from bot.platforms.slack_adapter.commands import (
-    Admins,
-    build_app,
-    events_handler,
-    run_socket_mode,
-)
+from bot.platforms.slack_adapter.commands import Admins, build_app, events_handler
 from bot.platforms.slack_adapter.deliverer import SlackDeliverer
+from bot.platforms.slack_adapter.socket_mode import SocketStatus, run_socket_mode
 from bot.platforms.slack_adapter.web_api import SlackMembers, api_client, posting_client
 from bot.roles.alerting import run_alert_flusher
 from bot.roles.channel_cleanup import run_refused_cleanup
@@ -335,6 +331,9 @@ async def run_bot(
                     bot.checks["discord token"] = deliverer.token_works
 
             slack_app = slack_commands(settings, bot) if slack_mode == "socket" else None
+            socket_status = SocketStatus()
+            if slack_app is not None:
+                bot.checks["slack socket"] = socket_status.ok
             gateway = (
                 Gateway(
                     settings=settings,
@@ -359,7 +358,11 @@ async def run_bot(
                         group.create_task(consumer.run(stop))
                     if slack_app is not None and settings.slack_app_token is not None:
                         token = settings.slack_app_token.reveal()
-                        group.create_task(run_socket_mode(slack_app, app_token=token, stop=stop))
+                        group.create_task(
+                            run_socket_mode(
+                                slack_app, app_token=token, stop=stop, status=socket_status
+                            )
+                        )
                     if gateway is not None:
                         group.create_task(gateway.run(stop))
                     for lister in listers:

@@ -12,7 +12,6 @@ few minutes; `NEWSBOT_MANAGERS` widens it in the core.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -22,7 +21,6 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -155,18 +153,6 @@ def build_app(
         await respond(response_type="ephemeral", replace_original=False, **body)
 
     return app
-
-
-async def run_socket_mode(app: AsyncApp, *, app_token: str, stop: asyncio.Event) -> None:
-    """Socket Mode: commands arrive over a websocket (no public URL needed) until `stop`.
-    slack_sdk reconnects by itself; bolt acks each envelope on the same socket."""
-    handler = AsyncSocketModeHandler(app, app_token)
-    await handler.connect_async()  # type: ignore[no-untyped-call]
-    log.info("connected to Slack in Socket Mode")
-    try:
-        await stop.wait()
-    finally:
-        await handler.close_async()  # type: ignore[no-untyped-call]
 
 
 def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -4,13 +4,20 @@ from apps.connections.open on the fake Web API); each envelope acked, then answe
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 from bot.app import RunningBot, run_bot
 from bot.net.guard import allow_any
 from bot.settings import Settings
 from tests.articles import rss
+from tests.bot.cli.test_cli import cli_env
 from tests.bot.platforms.slack_adapter.conftest import SECRET, wait_for_responses
+from tests.bot.platforms.slack_adapter.test_end_to_end import run_newsbot, socket_mode_env, stop
 from tests.bot.test_app import free_port
 from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer
@@ -59,3 +66,75 @@ async def test_commands_over_socket_mode_are_acked_at_once_and_answered(
     assert any("/news subscribe" in t for t in texts), "help answered"
     assert any("Harbour" in t or "1 stor" in t for t in texts), texts
     assert not [c for c in slack.calls if c.method == "auth.test" and c.token != "xoxb-test"]
+
+
+async def healthz(port: int) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/healthz") as response,
+    ):
+        return dict(await response.json(content_type=None))
+
+
+async def test_a_refused_app_token_shows_in_healthz_and_sigterm_still_ends_the_process(
+    tmp_path: Path, slack: FakeSlack, redis_url: str
+) -> None:
+    """Slack refuses the app token: one log line (a minute), no traceback, an unhealthy
+    check, and the process still stops at once on SIGTERM."""
+    port = free_port()
+    env = socket_mode_env(tmp_path, slack, redis_url)
+    env |= {"SLACK_APP_TOKEN": "xapp-refused", "NEWSBOT_HTTP_PORT": str(port)}
+    process = await run_newsbot(tmp_path, env)
+    try:
+        report: dict[str, Any] = {}
+        for _ in range(200):
+            with contextlib.suppress(aiohttp.ClientError):
+                report = await healthz(port)
+                if report.get("checks", {}).get("slack socket") is False:
+                    break
+            await asyncio.sleep(0.1)
+        assert report["checks"]["slack socket"] is False and report["ok"] is False, report
+        await asyncio.sleep(2.0)  # slack_sdk would have retried (and logged) by now
+    finally:
+        started = time.monotonic()
+        log = await stop(process)
+        assert time.monotonic() - started < 10, "SIGTERM ends it within 10 s"
+    assert log.count("Slack refuses SLACK_APP_TOKEN") == 1, log[-2000:]
+    assert "Traceback" not in log
+    opened = [c for c in slack.calls if c.method == "apps.connections.open"]
+    assert len(opened) == 1 and not slack.sockets
+
+
+async def test_socket_mode_waits_for_slack_with_backoff_and_stops_at_once(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Nothing answers at Slack's address: retried with backoff, never a traceback, and
+    SIGTERM still ends the process at once."""
+    nowhere = f"http://127.0.0.1:{free_port()}/api/"
+    port = free_port()
+    env = cli_env(
+        tmp_path,
+        NEWSBOT_REDIS_URL=redis_url,
+        NEWSBOT_HTTP_PORT=str(port),
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test",
+        NEWSBOT_SLACK_API_URL=nowhere,
+    )
+    process = await run_newsbot(tmp_path, env)
+    try:
+        report: dict[str, Any] = {}
+        for _ in range(200):
+            with contextlib.suppress(aiohttp.ClientError):
+                report = await healthz(port)
+                if report.get("checks", {}).get("slack socket") is False:
+                    break
+            await asyncio.sleep(0.1)
+        assert report["checks"]["slack socket"] is False, report
+        await asyncio.sleep(3.0)
+    finally:
+        started = time.monotonic()
+        log = await stop(process)
+        assert time.monotonic() - started < 10, "SIGTERM ends it within 10 s"
+    tries = log.count("cannot reach Slack for Socket Mode")
+    assert 1 <= tries <= 4, f"backoff: 1, 2, 4 s … not every moment ({tries} tries)"
+    assert "Traceback" not in log
