@@ -29,6 +29,7 @@ from bot.roles.poller import POLL_LEASE, Poller
 from bot.roles.routing import Router
 from bot.roles.scheduler import Scheduler
 from bot.settings import Settings
+from bot.store.alerts import AlertStore
 from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
@@ -73,6 +74,7 @@ class CommandCore:
         self._router = Router(client, keys, ttl=settings.retention_seconds, clock=clock)
         self._scheduler = Scheduler(client, keys, default_zone=settings.timezone, clock=clock)
         self._alerts = AlertCommands(client, keys, settings, clock=clock)
+        self._alert_store = AlertStore(client, keys, ttl=settings.retention_seconds)
         self._settings_commands = ChannelSettingsCommands(client, keys, clock=clock)
         self._search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
         self._poller = Poller(
@@ -126,6 +128,9 @@ class CommandCore:
             command = parse_command(text, default_zone=self._settings.timezone)
         except CommandError as exc:
             return refusal(str(exc))
+        if command.name != "alert":  # `alert list` shows a pause; `alert resume` ends it
+            platform, now = caller.channel.platform, self._clock()
+            await self._alert_store.member_active(platform, caller.user, now)
         if command.manager_only and not self.may_manage(caller):
             return refusal(
                 f"only channel managers may {command.name} here "

@@ -258,6 +258,17 @@ class AlertStore:
             if value and (value == CLOSED or float(value) > now)
         }
 
+    async def member_active(self, platform: str, user: str, now: float) -> None:
+        """The member ran a command: forget that their DMs were closed (the next refusal is
+        told again), and end a pause that is over or that closed DMs set, so neither record
+        outlives its use."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hdel(self._keys.dm_closed(platform), user)
+            pipe.hget(self._keys.alerts_paused, f"{platform}:{user}")
+            _closed, paused = await pipe.execute()
+        if paused and (paused == CLOSED or float(paused) <= now):
+            await self._client.hdel(self._keys.alerts_paused, f"{platform}:{user}")
+
     async def pause_state(self, platform: str, user: str, now: float) -> str:
         """ "" when not paused; else until when, or CLOSED."""
         value = await self._client.hget(self._keys.alerts_paused, f"{platform}:{user}")

@@ -76,7 +76,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``discord:interaction:{id}`` string: the process answering a Discord interaction, so no
   two answer it. TTL 15 minutes (an interaction token's life).
 - ``dm_closed:{platform}`` hash: user -> when a DM to them was refused because they closed
-  their DMs; cleared by their next command. Bounded by the platform's members.
+  their DMs; cleared by their next command (`AlertStore.member_active`). Bounded by the
+  platform's members.
 - ``alerts`` hash: alert id -> the alert as JSON (owner, workspace, the channel it was
   made in, its channel for a channel alert, query). Bounded by NEWSBOT_ALERTS_PER_USER.
 - ``alerts:seq`` string: counter behind the short alert ids ``a1``, ``a2`` …
@@ -84,7 +85,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
   rebuilds its alert index within a batch.
 - ``alerts:of:{platform}:{user}`` set: a member's alert ids.
 - ``alerts:paused`` hash: "{platform}:{user}" -> until when their alerts are paused
-  (epoch seconds; "closed" while their DMs are closed, until `alert resume`).
+  (epoch seconds; "closed" while their DMs are closed); a pause that is over, or "closed",
+  is cleared by the member's next command or `alert resume`.
 - ``alerts:fired`` hash: alert id -> when it last matched a story.
 - ``story:{sid}:alerted`` set: the alerts a story already fired, so a folded copy never
   alerts again. TTL = retention.

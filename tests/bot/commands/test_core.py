@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from bot.roles.pipeline import build_pipeline
 from bot.roles.scheduler import Scheduler
 from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import Settings
+from bot.store.alerts import AlertStore
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import Watchlist
@@ -489,3 +491,24 @@ async def test_filter_test_and_the_silent_flag_judge_what_routing_judged(
     assert "passes 0" in (await core.handle(ADMIN, f"filter {mine.id} test author:bob")).text
     await core.handle(ADMIN, f"filter {mine.id} author:alice")
     assert "matched none" not in (await core.handle(ADMIN, "feeds")).text
+
+
+async def test_a_members_next_command_clears_a_closed_dm_and_a_pause_that_is_over(
+    core: CommandCore, handle: RedisHandle
+) -> None:
+    """Neither record outlives its use: today only `alert resume` cleared them."""
+    store = AlertStore(handle.client, handle.keys)
+    await store.add(origin=HERE, user="U_MEMBER", query="storm", channel=None, limit=25, now=0)
+    assert await store.dms_closed("slack", "U_MEMBER", 0) == str(HERE)
+    assert await store.pause_state("slack", "U_MEMBER", 0) == "closed"
+    assert "closed" in (await core.handle(MEMBER, "alert list")).text.lower(), "shown, kept"
+    await core.handle(MEMBER, "latest")
+    assert await store.pause_state("slack", "U_MEMBER", 0) == ""
+    assert not await handle.client.hexists(handle.keys.dm_closed("slack"), "U_MEMBER")
+    assert await store.dms_closed("slack", "U_MEMBER", 0) == str(HERE), "told again next time"
+    await store.pause("slack", "U_MEMBER", time.time() - 1)  # a pause that is over
+    await core.handle(MEMBER, "help")
+    assert not await handle.client.hexists(handle.keys.alerts_paused, "slack:U_MEMBER")
+    await store.pause("slack", "U_MEMBER", time.time() + 3600)  # one that is not
+    await core.handle(MEMBER, "help")
+    assert await store.pause_state("slack", "U_MEMBER", time.time()) != ""
