@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TextIO
 
 import aiohttp
@@ -352,34 +353,39 @@ async def run_bot(
             if discord_rest is not None:
                 listers.append(DiscordMembers(discord_rest))
 
-            async def chat() -> None:
-                async with asyncio.TaskGroup() as group:
-                    for consumer in consumers:
-                        group.create_task(consumer.run(stop))
-                    if slack_app is not None and settings.slack_app_token is not None:
-                        token = settings.slack_app_token.reveal()
-                        group.create_task(
-                            run_socket_mode(
-                                slack_app, app_token=token, stop=stop, status=socket_status
-                            )
-                        )
-                    if gateway is not None:
-                        group.create_task(gateway.run(stop))
-                    for lister in listers:
-                        group.create_task(
-                            run_member_refresher(handle.client, handle.keys, lister, stop)
-                        )
-                    group.create_task(
-                        watch_outboxes(
-                            handle.client,
-                            handle.keys,
-                            stop,
-                            delivering=[d.platform for d in deliverers],
-                            clock=clock,
-                        )
-                    )
-
-            bot.start("chat", chat, stop)
+            # Each chat component is supervised on its own (restarted with backoff, its own
+            # /healthz entry), so a failure in one never cancels another's send.
+            for deliverer, consumer in zip(deliverers, consumers, strict=True):
+                bot.start(f"chat:{deliverer.platform} outbox", partial(consumer.run, stop), stop)
+            if slack_app is not None and settings.slack_app_token is not None:
+                token = settings.slack_app_token.reveal()
+                bot.start(
+                    "chat:slack socket",
+                    partial(
+                        run_socket_mode, slack_app, app_token=token, stop=stop, status=socket_status
+                    ),
+                    stop,
+                )
+            if gateway is not None:
+                bot.start("chat:discord gateway", partial(gateway.run, stop), stop)
+            for lister in listers:
+                bot.start(
+                    f"chat:{lister.platform} members",
+                    partial(run_member_refresher, handle.client, handle.keys, lister, stop),
+                    stop,
+                )
+            bot.start(
+                "chat:outbox lag",
+                partial(
+                    watch_outboxes,
+                    handle.client,
+                    handle.keys,
+                    stop,
+                    delivering=[d.platform for d in deliverers],
+                    clock=clock,
+                ),
+                stop,
+            )
         posts: dict[str, Handler] = {}
         if slack_mode == "http":
             posts["/slack/events"] = events_handler(slack_commands(settings, bot))

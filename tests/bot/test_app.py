@@ -77,7 +77,13 @@ async def test_bot_polls_processes_and_reports(settings: Settings, feed_server: 
     assert status == 200 and health == {
         "ok": True,
         "redis": True,
-        "roles": {"poller": True, "pipeline": True, "scheduler": True, "chat": True},
+        "roles": {
+            "poller": True,
+            "pipeline": True,
+            "scheduler": True,
+            "chat:console outbox": True,
+            "chat:outbox lag": True,
+        },
     }
     assert outbox["console"] == {"queued": 0, "oldest_seconds": 0, "deliverers": 1}
     assert outbox["slack"]["deliverers"] == 0
@@ -205,4 +211,50 @@ async def test_a_port_in_use_stops_every_role_it_started(settings: Settings) -> 
             raise AssertionError("the port was in use")
     assert stop.is_set()
     left = [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    assert not [n for n in left if n in {"poller", "pipeline", "scheduler", "chat", "loop-lag"}]
+    roles = {"poller", "pipeline", "scheduler", "loop-lag"}
+    assert not [n for n in left if n in roles or n.startswith("chat:")]
+
+
+async def test_a_failing_chat_component_restarts_alone_and_sends_continue(
+    settings: Settings, handle: RedisHandle
+) -> None:
+    """The outbox watcher meets a Redis error (a key of the wrong type) and keeps failing:
+    it is restarted on its own, shows in /healthz, and never cancels the deliverer."""
+    await handle.client.set(handle.keys.channels, "not a set")  # WRONGTYPE for SMEMBERS
+    out = io.StringIO()
+    stop = asyncio.Event()
+    seen: dict[str, object] = {}
+
+    async def exercise(bot: RunningBot) -> None:
+        await wait_for(lambda: _async_true(bot.states["chat:outbox lag"].restarts >= 1))
+        for n in range(3):
+            await handle.client.xadd(
+                handle.keys.outbox("console"),
+                {
+                    "delivery": f"n{n}",
+                    "channel": "console:local:main",
+                    "kind": "notice",
+                    "text": f"notice {n}",
+                },
+            )
+        await wait_for(lambda: _async_true(out.getvalue().count("notice") == 3))
+        seen["health"] = await bot.health()
+        seen["outbox restarts"] = bot.states["chat:console outbox"].restarts
+        stop.set()
+
+    await asyncio.wait_for(
+        run_bot(
+            settings,
+            roles=("chat",),
+            stop=stop,
+            on_started=exercise,
+            console_out=out,
+            serve_http=False,
+        ),
+        timeout=60,
+    )
+    health = seen["health"]
+    assert isinstance(health, dict)
+    assert health["roles"]["chat:console outbox"] is True
+    assert "ResponseError" in health["restarts"]["chat:outbox lag"]["last_error"]
+    assert seen["outbox restarts"] == 0, "the deliverer was never cancelled"

@@ -65,8 +65,8 @@ async def first_stops(bot: object) -> None:
     from bot.app import RunningBot
 
     assert isinstance(bot, RunningBot)
-    bot.tasks["chat"].cancel()
-    await asyncio.gather(bot.tasks["chat"], return_exceptions=True)
+    bot.tasks["chat:discord gateway"].cancel()
+    await asyncio.gather(bot.tasks["chat:discord gateway"], return_exceptions=True)
 
 
 async def test_more_shards_use_the_auto_sharded_client_and_gateway_bot(
