@@ -160,6 +160,7 @@ class FakeDiscord(LoopbackServer):
     # channel -> users a member overwrite lets view it (a private channel's members)
     viewers: dict[int, set[int]] = field(default_factory=dict)
     left: set[int] = field(default_factory=set)  # users no longer in the guild
+    sync_delay: float = 0.0  # seconds a command sync takes (Discord rate-limits them)
     closed_dms: set[int] = field(default_factory=set)
     rate_limits: int = 0  # answer this many more message creates with 429
     rate_limit_via: bool = True  # with the Via header (discord.py then retries itself)
@@ -301,6 +302,7 @@ class FakeDiscord(LoopbackServer):
         if not self._authorized(request):
             return self._unauthorized()
         scope = request.match_info.get("guild", "global")
+        await asyncio.sleep(self.sync_delay)
         body = await request.json()
         answered = []
         for command in body:

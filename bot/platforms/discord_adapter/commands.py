@@ -14,6 +14,7 @@ Who manages a channel is Manage Channels there, read from the interaction's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from typing import Any, Literal, cast
@@ -80,6 +81,9 @@ def everyone_sees(interaction: discord.Interaction) -> bool | None:
     return channel.permissions_for(guild.default_role).view_channel
 
 
+CLAIM_TIMEOUT = 0.5  # seconds the interaction claim may take before answering anyway
+
+
 class Answerer:
     """Runs one interaction through the command core and answers it once."""
 
@@ -92,9 +96,12 @@ class Answerer:
     async def claim(self, interaction: discord.Interaction) -> bool:
         """True when this process answers the interaction (no one else claimed it)."""
         key = self._keys.discord_interaction(str(interaction.id))
+        claim = self._client.set(key, self._holder, nx=True, ex=INTERACTION_TTL)
         try:
-            return bool(await self._client.set(key, self._holder, nx=True, ex=INTERACTION_TTL))
-        except RedisError:
+            # A slow Redis must not cost the 3 s Discord gives to defer: past the timeout,
+            # answer anyway (a second process answering is the lesser harm).
+            return bool(await asyncio.wait_for(claim, CLAIM_TIMEOUT))
+        except (RedisError, TimeoutError):
             log.warning("cannot claim a Discord interaction in Redis; answering it anyway")
             return True
 

@@ -1,9 +1,10 @@
 """Holding the Discord gateway: one process at a time, under a lease in Redis.
 
 Discord sends every interaction to every session of a shard, so two processes holding
-the gateway would both answer. The process holding ``discord:gateway`` (renewed every
-few seconds) connects and answers `/news`; the others only post through REST, and one of
-them takes over within `LEASE` seconds when the holder dies. A holder that cannot renew
+the gateway would both answer. The process holding ``discord:gateway`` (renewed six times
+a lease, from login and command sync on: a rate-limited sync can outlast the lease)
+connects and answers `/news`; the others only post through REST, and one of them takes
+over within `LEASE` seconds when the holder dies. A holder that cannot renew
 (Redis gone, or the lease taken) closes its gateway before the lease could lapse.
 
 The holder syncs the command tree when it changed since the last sync (a hash in
@@ -20,6 +21,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -40,7 +42,6 @@ from bot.store.keys import Keys
 log = logging.getLogger(__name__)
 
 LEASE = 30.0
-RENEW_EVERY = LEASE / 6
 RETRY_AFTER_FAILURE = 60.0
 # How long a stopping gateway waits for the answers it is sending.
 ANSWER_GRACE = 10.0
@@ -200,6 +201,7 @@ class Gateway:
         self._core = core
         self._holder = holder
         self._lease_seconds = lease
+        self._renew_every = lease / 6
         self._lease = GatewayLease(client, keys, holder, lease=lease)
         self.connected = asyncio.Event()  # set while this process holds the gateway
 
@@ -226,7 +228,7 @@ class Gateway:
                     self.connected.clear()
                     with contextlib.suppress(RedisError):
                         await self._lease.release()
-            await sleep_unless_stopped(stop, RENEW_EVERY)
+            await sleep_unless_stopped(stop, self._renew_every)
 
     async def _hold(self, stop: asyncio.Event) -> None:
         log.info("holding the Discord gateway", extra={"holder": self._holder})
@@ -239,7 +241,7 @@ class Gateway:
         connecting: asyncio.Task[None] | None = None
         try:
             try:
-                await unless_stopped(stop, self._start(client, tree))
+                await self._renewing(stop, self._start(client, tree))
             except Stopped:
                 return
             connecting = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
@@ -253,6 +255,32 @@ class Gateway:
             _stop_waiting_for_guilds(client)
             await client.close()
             log.info("released the Discord gateway", extra={"holder": self._holder})
+
+    async def _renewing(self, stop: asyncio.Event, work: Awaitable[None]) -> None:
+        """Await `work` (login and command sync, which can take long when Discord
+        rate-limits a sync) while renewing the lease; `Stopped` when `stop` is set or the
+        lease is lost meanwhile."""
+        job = asyncio.ensure_future(unless_stopped(stop, work))
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self._renew_every)
+                with contextlib.suppress(RedisError):
+                    if not await self._lease.renew():
+                        log.warning("the Discord gateway lease was taken; letting go")
+                        return
+
+        renewer = asyncio.create_task(renew())
+        try:
+            await asyncio.wait({job, renewer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+        if not job.done():
+            job.cancel()
+            await asyncio.gather(job, return_exceptions=True)
+            raise Stopped
+        job.result()
 
     async def _start(self, client: discord.Client, tree: app_commands.CommandTree[Any]) -> None:
         """Log in, sync the commands if they changed, find the gateway (sharded)."""
@@ -276,14 +304,14 @@ class Gateway:
     async def _keep_lease(self, stop: asyncio.Event, connecting: asyncio.Task[None]) -> None:
         valid_until = time.monotonic() + self._lease_seconds
         while not stop.is_set() and not connecting.done():
-            await sleep_unless_stopped(stop, RENEW_EVERY)
+            await sleep_unless_stopped(stop, self._renew_every)
             try:
                 if not await self._lease.renew():
                     log.warning("the Discord gateway lease was taken; letting go")
                     return
                 valid_until = time.monotonic() + self._lease_seconds
             except RedisError as exc:
-                if time.monotonic() > valid_until - 2 * RENEW_EVERY:
+                if time.monotonic() > valid_until - 2 * self._renew_every:
                     log.warning(
                         "cannot renew the Discord gateway lease; letting go before it lapses",
                         extra={"error": str(exc)},

@@ -4,12 +4,14 @@ injected INTERACTION_CREATE events through the callback and follow-ups."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings
 from tests.articles import rss
 from tests.bot.platforms.discord_adapter.conftest import discord_settings, running
+from tests.conftest import PrivateRedis
 from tests.fakes.discord_api import (
     CHANNEL,
     EMBED_LINKS,
@@ -267,3 +269,24 @@ async def test_commands_are_synced_only_when_they_change(
                 break
             await asyncio.sleep(0.05)
     assert discord_api.syncs == [str(GUILD), "global"]
+
+
+async def test_a_slow_redis_does_not_cost_the_three_seconds_to_defer(
+    settings: Settings, tmp_path: Path, discord_api: FakeDiscord, redis_server: PrivateRedis
+) -> None:
+    """Redis stalls for 4 s while an interaction comes in: the claim gives up after half a
+    second and the interaction is deferred in time; the answer follows once Redis is back."""
+    async with running(discord_settings(settings, tmp_path, discord_api)):
+        await connected(discord_api)
+        stall = asyncio.create_task(
+            asyncio.to_thread(redis_server.client().execute_command, "DEBUG", "SLEEP", "4")
+        )
+        await asyncio.sleep(0.2)  # the stall has begun
+        started = time.monotonic()
+        _, token = await discord_api.interact("news feeds")
+        [first] = await discord_api.answered(token)
+        deferred_after = time.monotonic() - started
+        await stall
+        answers = await discord_api.answered(token, 2)
+    assert first["type"] == DEFERRED and deferred_after < 2.0, deferred_after
+    assert "no feeds yet" in answers[1]["content"]

@@ -7,8 +7,12 @@ import io
 from pathlib import Path
 
 from bot.app import run_bot
+from bot.commands.core import CommandCore
+from bot.net.fetch import Fetcher
 from bot.net.guard import allow_any
+from bot.platforms.discord_adapter.gateway import Gateway
 from bot.settings import Settings
+from bot.store.connection import RedisHandle
 from tests.bot.platforms.discord_adapter.conftest import discord_settings, running
 from tests.bot.platforms.discord_adapter.test_commands import ask, connected, wire
 from tests.fakes.discord_api import CHANNEL, GUILD, FakeDiscord
@@ -129,3 +133,32 @@ async def test_a_stop_lets_the_answer_being_sent_arrive(
     # The bot has stopped: the follow-up it was working on still went out.
     [_deferred, summary] = await discord_api.answered(token, 2, timeout=1)
     assert "harbour bridge reopened" in summary["content"].lower()
+
+
+async def test_the_lease_is_renewed_while_a_slow_command_sync_runs(
+    settings: Settings, tmp_path: Path, discord_api: FakeDiscord, handle: RedisHandle
+) -> None:
+    """A rate-limited sync outlasts the lease: renewing only once connected let it lapse, and
+    a second process could take the gateway while the first still started it."""
+    discord_api.sync_delay = 2.5
+    configured = discord_settings(settings, tmp_path, discord_api)
+    stop = asyncio.Event()
+    async with Fetcher(policy=allow_any) as fetcher:
+        core = CommandCore(
+            client=handle.client, keys=handle.keys, settings=configured, fetcher=fetcher
+        )
+        gateway = Gateway(
+            settings=configured,
+            client=handle.client,
+            keys=handle.keys,
+            core=core,
+            holder="first",
+            lease=1.2,
+        )
+        task = asyncio.create_task(gateway.run(stop))
+        await asyncio.sleep(2.0)  # inside the sync, past the lease
+        holder = await handle.client.get(handle.keys.discord_gateway)
+        await discord_api.wait_connected()
+        stop.set()
+        await asyncio.wait_for(task, timeout=15)
+    assert holder == "first"
