@@ -43,7 +43,7 @@ from bot.roles.membership import MemberLister, run_member_refresher
 from bot.roles.outbox import Deliverer, OutboxConsumer
 from bot.roles.outbox_lag import outbox_lags, watch_outboxes
 from bot.roles.pipeline import build_pipeline
-from bot.roles.poller import Poller
+from bot.roles.poller import poller_for
 from bot.roles.routing import Router
 from bot.roles.scheduler import Scheduler, run_scheduler
 from bot.roles.supervisor import RoleState, supervise
@@ -163,12 +163,16 @@ class RunningBot:
 
     def command_core(self, settings: Settings) -> CommandCore:
         """The `/news` command core on this bot's Redis, fetcher and summariser."""
+        client, keys = self.handle.client, self.handle.keys
         return CommandCore(
-            client=self.handle.client,
-            keys=self.handle.keys,
+            client=client,
+            keys=keys,
             settings=settings,
             fetcher=self.fetcher,
             abstractive=self.abstractive,
+            poller=poller_for(
+                settings, client=client, keys=keys, fetcher=self.fetcher, metrics=self.metrics
+            ),
         )
 
     async def metrics_text(self) -> bytes:
@@ -250,16 +254,13 @@ async def run_bot(
             )
         )
         if "poller" in roles:
-            poller = Poller(
+            poller = poller_for(
+                settings,
                 client=handle.client,
                 keys=handle.keys,
                 fetcher=fetcher,
-                interval=settings.poll_interval,
                 metrics=metrics,
                 clock=clock,
-                first_fetch_max=settings.first_fetch_max,
-                failing_notice=settings.feed_failing_notice,
-                pages_per_poll=settings.enrich_max_per_poll,
                 # A poller that dies mid-poll leaves the feed to the others this much later.
                 lease=max(settings.claim_idle, FEED_TIMEOUT + 5),
             )

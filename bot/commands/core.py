@@ -25,7 +25,7 @@ from bot.errors import NewsbotError
 from bot.metrics import Metrics
 from bot.net.fetch import Fetcher
 from bot.render.feed_status import status_line
-from bot.roles.poller import POLL_LEASE, Poller
+from bot.roles.poller import POLL_LEASE, Poller, poller_for
 from bot.roles.routing import Router
 from bot.roles.scheduler import Scheduler
 from bot.settings import Settings
@@ -61,6 +61,7 @@ class CommandCore:
         fetcher: Fetcher,
         clock: Callable[[], float] = time.time,
         abstractive: Abstractive | None = None,
+        poller: Poller | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -77,16 +78,10 @@ class CommandCore:
         self._alert_store = AlertStore(client, keys, ttl=settings.retention_seconds)
         self._settings_commands = ChannelSettingsCommands(client, keys, clock=clock)
         self._search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
-        self._poller = Poller(
-            client=client,
-            keys=keys,
-            fetcher=fetcher,
-            interval=settings.poll_interval,
-            metrics=Metrics(),
-            clock=clock,
-            first_fetch_max=settings.first_fetch_max,
-            failing_notice=settings.feed_failing_notice,
-            pages_per_poll=settings.enrich_max_per_poll,
+        # The running bot passes its own poller, so polls that `/news subscribe` starts
+        # count in /metrics; alone (tests, tools), the core makes one.
+        self._poller = poller or poller_for(
+            settings, client=client, keys=keys, fetcher=fetcher, metrics=Metrics(), clock=clock
         )
 
     def may_manage(self, caller: Caller, *, target: bool = False) -> bool:

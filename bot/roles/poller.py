@@ -25,6 +25,7 @@ from bot.net.discovery import page_feeds
 from bot.net.fetch import Fetcher, FetchResult, HTTPStatusError
 from bot.net.parse import FeedRef, ParsedFeed, parse_feed
 from bot.roles.feed_health import FeedHealthNotices
+from bot.settings import Settings
 from bot.stopping import sleep_unless_stopped
 from bot.store.keys import Keys
 from bot.store.watchlist import FeedRecord, Watchlist
@@ -272,3 +273,29 @@ class Poller:
                 pause = min(pause * 2, 30.0)
                 wait = pause
             await sleep_unless_stopped(stop, wait)
+
+
+def poller_for(
+    settings: Settings,
+    *,
+    client: Redis,
+    keys: Keys,
+    fetcher: Fetcher,
+    metrics: Metrics,
+    clock: Clock = time.time,
+    lease: float = POLL_LEASE,
+) -> Poller:
+    """The poller `newsbot run` runs, and the one `/news subscribe` polls a new feed with:
+    one configuration, one set of metrics."""
+    return Poller(
+        client=client,
+        keys=keys,
+        fetcher=fetcher,
+        interval=settings.poll_interval,
+        metrics=metrics,
+        clock=clock,
+        first_fetch_max=settings.first_fetch_max,
+        failing_notice=settings.feed_failing_notice,
+        pages_per_poll=settings.enrich_max_per_poll,
+        lease=lease,
+    )

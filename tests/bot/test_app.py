@@ -14,6 +14,7 @@ import aiohttp
 import discord
 
 from bot.app import RunningBot, chat_deliverers, run_bot
+from bot.commands.caller import Caller
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
@@ -258,3 +259,28 @@ async def test_a_failing_chat_component_restarts_alone_and_sends_continue(
     assert health["roles"]["chat:console outbox"] is True
     assert "ResponseError" in health["restarts"]["chat:outbox lag"]["last_error"]
     assert seen["outbox restarts"] == 0, "the deliverer was never cancelled"
+
+
+async def test_a_poll_started_by_news_subscribe_counts_in_metrics(
+    settings: Settings, feed_server: FeedServer
+) -> None:
+    """The command core polls a new feed with the running bot's poller, so /metrics sees it
+    (it had a poller and metrics of its own)."""
+    url = feed_server.add(
+        "/new.xml", rss("New", [{"title": "A", "link": "https://n.example/a", "guid": "a"}])
+    )
+    stop = asyncio.Event()
+    seen: dict[str, str] = {}
+
+    async def exercise(bot: RunningBot) -> None:
+        caller = Caller(ChannelRef("console", "local", "main"), user="console", admin=True)
+        reply = await bot.command_core(settings).handle(caller, f"subscribe {url}")
+        assert reply.ok, reply.text
+        seen["metrics"] = (await bot.metrics_text()).decode()
+        stop.set()
+
+    await asyncio.wait_for(
+        run_bot(settings, roles=("chat",), stop=stop, on_started=exercise, serve_http=False),
+        timeout=60,
+    )
+    assert "newsbot_feeds_polled_total 1.0" in seen["metrics"]
