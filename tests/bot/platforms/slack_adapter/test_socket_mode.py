@@ -76,6 +76,18 @@ async def healthz(port: int) -> dict[str, Any]:
         return dict(await response.json(content_type=None))
 
 
+async def socket_unhealthy(port: int) -> dict[str, Any]:
+    """/healthz once it says the Slack socket fails (or after 20 s, whatever it says)."""
+    report: dict[str, Any] = {}
+    for _ in range(200):
+        with contextlib.suppress(aiohttp.ClientError):
+            report = await healthz(port)
+            if report.get("checks", {}).get("slack socket") is False:
+                break
+        await asyncio.sleep(0.1)
+    return report
+
+
 async def test_a_refused_app_token_shows_in_healthz_and_sigterm_still_ends_the_process(
     tmp_path: Path, slack: FakeSlack, redis_url: str
 ) -> None:
@@ -86,13 +98,7 @@ async def test_a_refused_app_token_shows_in_healthz_and_sigterm_still_ends_the_p
     env |= {"SLACK_APP_TOKEN": "xapp-refused", "NEWSBOT_HTTP_PORT": str(port)}
     process = await run_newsbot(tmp_path, env)
     try:
-        report: dict[str, Any] = {}
-        for _ in range(200):
-            with contextlib.suppress(aiohttp.ClientError):
-                report = await healthz(port)
-                if report.get("checks", {}).get("slack socket") is False:
-                    break
-            await asyncio.sleep(0.1)
+        report = await socket_unhealthy(port)
         assert report["checks"]["slack socket"] is False and report["ok"] is False, report
         await asyncio.sleep(2.0)  # slack_sdk would have retried (and logged) by now
     finally:
@@ -122,13 +128,7 @@ async def test_socket_mode_waits_for_slack_with_backoff_and_stops_at_once(
     )
     process = await run_newsbot(tmp_path, env)
     try:
-        report: dict[str, Any] = {}
-        for _ in range(200):
-            with contextlib.suppress(aiohttp.ClientError):
-                report = await healthz(port)
-                if report.get("checks", {}).get("slack socket") is False:
-                    break
-            await asyncio.sleep(0.1)
+        report = await socket_unhealthy(port)
         assert report["checks"]["slack socket"] is False, report
         await asyncio.sleep(3.0)
     finally:
