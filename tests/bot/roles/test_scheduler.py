@@ -229,3 +229,22 @@ async def test_the_heading_has_the_date_in_the_schedules_zone(handle: RedisHandl
     assert outcome.posted
     [message] = await outbox(handle)
     assert message["heading"] == "News digest, Wed 02 Dec 2026"
+
+
+async def test_keeping_many_channels_scheduled_costs_a_few_commands(handle: RedisHandle) -> None:
+    """Every tick checks every channel: one ZMSCORE for all of them, not two round trips a
+    channel; only those off the schedule have their subscriptions read (in one pipeline)."""
+    subscriptions = SubscriptionStore(handle.client, handle.keys)
+    channels = [f"slack:T1:C{n}" for n in range(50)]
+    for number, channel in enumerate(channels):
+        mode = "instant" if number % 10 == 0 else "digest"
+        await subscriptions.subscribe(ChannelRef.parse(channel), "f1", now=0, mode=mode)
+    scheduler = Scheduler(handle.client, handle.keys)
+    await scheduler.ensure_all_scheduled(channels)
+    assert await handle.client.zcard(handle.keys.digests_due) == 45, "instant-only: not"
+    await handle.client.config_resetstat()
+    await scheduler.ensure_all_scheduled(channels)
+    stats = await handle.client.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): row["calls"] for name, row in stats.items()}
+    assert calls.get("zmscore") == 1 and calls.get("hvals") == 5, calls
+    assert not {"zscore", "hgetall", "zadd"} & calls.keys(), calls
