@@ -33,6 +33,11 @@ class Story:
     method: str
     copies: tuple[StoryCopy, ...]
 
+    def summary_of(self, copy: StoryCopy) -> str:
+        """A copy's own summary: the story's for the copy that created it (an LLM's, when
+        one is set up), the copy's extractive one for any other."""
+        return self.summary if copy.first else copy.summary
+
     def primary(self) -> StoryCopy:
         """The earliest published copy, then the first seen (the one that created the story).
         For folding and ordering only: what an audience is shown comes from

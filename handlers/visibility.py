@@ -78,8 +78,7 @@ def project(story: Story, audience: Audience, *, own_primary: bool = True) -> Di
         shown.url,
         shown.source,
         shown.published,
-        # The story's summary is its first copy's (an LLM's, when one is set up).
-        neutral(story.summary if primary.first else primary.summary),
+        neutral(story.summary_of(primary)),
         also,
         story_id=story.id,
         feed_id=primary.feed_id,

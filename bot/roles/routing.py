@@ -73,7 +73,7 @@ def stored_routable(story: Story, feed_id: str) -> Routable:
         title=copy.title,
         source=copy.source,
         author=copy.author,
-        summary=story.summary if copy.first else copy.summary,
+        summary=story.summary_of(copy),
     )
     return Routable(story.id, (copy.published or copy.seen).timestamp(), feed_id, fields)
 

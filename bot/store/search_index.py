@@ -239,9 +239,7 @@ def _fields(story: Story, copies: Sequence[StoryCopy]) -> dict[str, str]:
     return {
         "title": " \n ".join(c.title for c in copies),
         "source": " \n ".join(c.source for c in copies),
-        "text": " \n ".join(
-            f"{c.title}\n{story.summary if c.first else c.summary}" for c in copies
-        ),
+        "text": " \n ".join(f"{c.title}\n{story.summary_of(c)}" for c in copies),
     }
 
 
