@@ -85,7 +85,12 @@ def chat_deliverers(
     deliverers: list[Deliverer] = []
     if settings.slack_bot_token is not None and not console_only:
         deliverers.append(
-            SlackDeliverer(web=posting_client(settings), client=handle.client, keys=handle.keys)
+            SlackDeliverer(
+                web=posting_client(settings),
+                client=handle.client,
+                keys=handle.keys,
+                retention_days=settings.retention_days,
+            )
         )
     if discord_rest is not None and not console_only:
         rest = discord_rest
@@ -95,6 +100,7 @@ def chat_deliverers(
                 login=lambda: log_in(rest, settings),
                 client=handle.client,
                 keys=handle.keys,
+                retention_days=settings.retention_days,
             )
         )
     if not deliverers:
@@ -323,6 +329,9 @@ async def run_bot(
                     consumer=consumer_name(),
                     ttl=settings.retention_seconds,
                     claim_idle=settings.claim_idle,
+                    max_attempts=settings.delivery_max_attempts,
+                    probe_every=settings.refused_probe,
+                    burst=settings.instant_burst,
                 )
                 for deliverer in deliverers
             ]

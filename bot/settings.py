@@ -78,6 +78,8 @@ class Settings:
     subscriptions_per_channel: int = 50
     subscriptions_per_workspace: int = 500
     refused_channel_days: int = 30
+    refused_probe: float = 900.0
+    delivery_max_attempts: int = 10
     enrich_max_per_poll: int = 20
     managers: tuple[str, ...] = ("admins",)
     alert_query_max: int = 200
@@ -246,6 +248,8 @@ _SPECS: dict[str, _Spec] = {
     "instant_burst": _Spec("NEWSBOT_INSTANT_BURST", _parse_int(1, 1000)),
     "subscriptions_per_channel": _Spec("NEWSBOT_SUBSCRIPTIONS_PER_CHANNEL", _parse_int(1, 100_000)),
     "refused_channel_days": _Spec("NEWSBOT_REFUSED_CHANNEL_DAYS", _parse_int(1, 3650)),
+    "refused_probe": _Spec("NEWSBOT_REFUSED_PROBE", _parse_positive_float),
+    "delivery_max_attempts": _Spec("NEWSBOT_DELIVERY_MAX_ATTEMPTS", _parse_int(1, 1000)),
     "subscriptions_per_workspace": _Spec(
         "NEWSBOT_SUBSCRIPTIONS_PER_WORKSPACE", _parse_int(1, 1_000_000)
     ),

@@ -14,8 +14,9 @@ from bot.roles.config_apply import ConfigPlan
 from bot.roles.outbox_lag import outbox_lags
 from bot.settings import Settings
 from bot.store.connection import open_redis
-from bot.store.subscriptions import failed_channels, refused_since
+from bot.store.holds import HoldStore
 from bot.store.watchlist import Watchlist
+from handlers.channels import PLATFORMS
 
 
 async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
@@ -38,16 +39,20 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
                 print(f"  {feed.id} {feed.shown_url}: {health(feed, time.time())}")
             pending = await handle.client.xlen(handle.keys.entries)
             print(f"pipeline: {pending} entries waiting")
-            failed = await failed_channels(handle.client, handle.keys)
-            since = await refused_since(handle.client, handle.keys, list(failed))
+            holds = HoldStore(handle.client, handle.keys, ttl=settings.retention_seconds)
+            held = await holds.all_held(PLATFORMS)
             channels = await handle.client.scard(handle.keys.channels)
-            print(f"channels: {channels}, {len(failed)} refusing deliveries (paused)")
-            for channel, reason in failed.items():
-                left = settings.refused_channel_days - (time.time() - since.get(channel, 0)) / 86400
+            print(f"channels: {channels}, {len(held)} refusing deliveries (held)")
+            for channel, hold in sorted(held.items()):
+                left = settings.refused_channel_days - (time.time() - hold.since) / 86400
                 print(
-                    f"  {channel}: {reason}; its subscriptions are removed in "
-                    f"{max(left, 0):.0f} days unless a post works there again"
+                    f"  {channel}: {hold.reason}; {hold.waiting} deliveries held; its "
+                    f"subscriptions are removed in {max(left, 0):.0f} days unless it works again"
                 )
+            dead = {p: await holds.dead_count(p) for p in PLATFORMS}
+            if any(dead.values()):
+                counts = ", ".join(f"{p} {n}" for p, n in dead.items() if n)
+                print(f"dead letters: {counts} (see: newsbot outbox list)")
             for lag in await outbox_lags(handle.client, handle.keys, now=time.time()):
                 if lag.queued or lag.deliverers:
                     print(f"outbox {lag.describe()}")

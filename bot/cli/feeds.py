@@ -21,6 +21,7 @@ from bot.render.feed_status import status_line
 from bot.roles.routing import Router
 from bot.settings import Settings
 from bot.store.connection import open_redis
+from bot.store.holds import HoldStore
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import FeedRecord, Watchlist
 from handlers.channels import ChannelError, ChannelRef, check_filter, check_mode
@@ -35,6 +36,7 @@ class _Commands:
         watchlist: Watchlist,
         subscriptions: SubscriptionStore,
         router: Router,
+        holds: HoldStore,
         *,
         now: float,
         first_fetch_max: int,
@@ -44,6 +46,7 @@ class _Commands:
         self.watchlist = watchlist
         self.subscriptions = subscriptions
         self.router = router
+        self.holds = holds
         self.now = now
         self.first_fetch_max = first_fetch_max
 
@@ -141,9 +144,12 @@ class _Commands:
             print(f"{feed.id:>4}  {feed.shown_url}{title}{how}")
             print(f"      {status_line(feed, self.now)}")
         if args.channel is not None:
-            settings = await self.subscriptions.channel_settings(args.channel)
-            if settings.get("failed"):
-                print(f"delivery to {args.channel} FAILED: {settings['failed']}")
+            hold = (await self.holds.holds([str(args.channel)])).get(str(args.channel))
+            if hold is not None:
+                print(
+                    f"delivery to {args.channel} FAILED: {hold.reason} "
+                    f"({hold.waiting} deliveries held until it works)"
+                )
         return EXIT_OK
 
     async def import_opml(self, path: Path, channel: ChannelRef | None) -> int:
@@ -198,6 +204,7 @@ async def run_feeds_command(args: argparse.Namespace, settings: Settings) -> int
             Watchlist(handle.client, handle.keys),
             SubscriptionStore(handle.client, handle.keys),
             Router(handle.client, handle.keys, ttl=settings.retention_seconds),
+            HoldStore(handle.client, handle.keys, ttl=settings.retention_seconds),
             now=time.time(),
             first_fetch_max=settings.first_fetch_max,
             fetcher=fetcher,

@@ -29,8 +29,9 @@ from bot.roles.poller import POLL_LEASE, Poller, poller_for
 from bot.roles.routing import Router
 from bot.roles.scheduler import Scheduler
 from bot.settings import Settings
-from bot.store.alerts import AlertStore
+from bot.store.alerts import DM, AlertStore
 from bot.store.audience import AudienceStore
+from bot.store.holds import HoldStore
 from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
 from bot.store.stories import newest_stories
@@ -78,6 +79,7 @@ class CommandCore:
         self._alert_store = AlertStore(client, keys, ttl=settings.retention_seconds)
         self._settings_commands = ChannelSettingsCommands(client, keys, clock=clock)
         self._search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
+        self._holds = HoldStore(client, keys, ttl=settings.retention_seconds)
         # The running bot passes its own poller, so polls that `/news subscribe` starts
         # count in /metrics; alone (tests, tools), the core makes one.
         self._poller = poller or poller_for(
@@ -104,6 +106,10 @@ class CommandCore:
             # Whoever runs a command in a channel is in it: a personal alert they made in a
             # private channel sees its feeds while this record is fresh.
             await self._audiences.record_members(caller.channel, [caller.user])
+            # A command in a held channel, or by a member whose DMs were refused, may mean
+            # the platform lets newsbot in again: probe those holds now.
+            dm = f"{caller.channel.platform}:{DM}:{caller.user}"
+            await self._holds.probe_now([str(caller.channel), dm])
             return await self._answer(caller, text)
         except RedisError:
             log.exception("command failed: Redis", extra={"channel": str(caller.channel)})
@@ -289,9 +295,13 @@ class CommandCore:
                 lines.append(warning)
         if any(s.mode == "digest" for s in subs):
             lines.append(f"Digests: {await self._when(channel)}")
-        failed = (await self._subscriptions.channel_settings(channel)).get("failed")
-        if failed:
-            lines.append(f"Delivery to this channel FAILED: {failed}")
+        hold = (await self._holds.holds([str(channel)])).get(str(channel))
+        if hold is not None:
+            lines.append(
+                f"Delivery to this channel FAILED: {hold.reason}. {hold.waiting} deliveries "
+                "are held until it works (newsbot tries again now and every "
+                f"{self._settings.refused_probe / 60:.0f} minutes)."
+            )
         return Reply("\n".join(lines))
 
     async def digest(self, channel: ChannelRef) -> Reply:

@@ -18,6 +18,7 @@ from bot.roles.outbox_contents import message_contents
 from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
 from handlers.alerts import AlertMessage
+from handlers.channels import ChannelRef
 
 
 def is_terminal(out: TextIO) -> bool:
@@ -37,7 +38,10 @@ class ConsoleDeliverer:
         self._color = is_terminal(self._out)
         self._audiences = AudienceStore(client, keys)
 
-    async def deliver(self, message: Mapping[str, str]) -> None:
+    async def tell_refused(self, channel: ChannelRef, reason: str) -> None:
+        """The console never refuses; nobody to tell."""
+
+    async def deliver(self, message: Mapping[str, str], *, plain: bool = False) -> None:
         channel = message.get("channel", "")
         contents = await message_contents(
             self._client, self._keys, message, audiences=self._audiences, story_heading="new story"

@@ -43,3 +43,12 @@ def format_alert(message: AlertMessage) -> str:
         found = ", ".join(sorted(shown.words))
         blocks.append(f"{format_item(shown.item)}\n  alert {shown.alert_id}: {one_line(found)}")
     return "\n\n".join(blocks)
+
+
+def format_contents(contents: Digest | AlertMessage | str) -> str:
+    """Any outbox message's contents as plain text (a refused message's second try)."""
+    if isinstance(contents, str):
+        return printable(contents)
+    if isinstance(contents, AlertMessage):
+        return format_alert(contents)
+    return format_digest(contents)

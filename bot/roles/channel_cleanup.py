@@ -1,9 +1,10 @@
 """Removing the subscriptions of channels the platform has refused for too long.
 
-A channel that refuses deliveries for good (archived, deleted, the bot removed) is marked
-by the outbox, its subscriber is told once, and routing pauses it (`bot.roles.routing`).
-After `NEWSBOT_REFUSED_CHANNEL_DAYS` of that, its subscriptions are removed, and the log
-says which channel and which feeds. A post that works there before then ends the pause.
+A channel the platform refuses (archived, deleted, the bot removed, a permission missing)
+is held by the outbox (`bot.store.holds`): its deliveries wait, and its subscriber is told
+once. After `NEWSBOT_REFUSED_CHANNEL_DAYS` of that, its subscriptions are removed with
+what it held, and the log says which channel and which feeds. A probe that works there
+before then releases the hold.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.stopping import sleep_unless_stopped
+from bot.store.holds import HoldStore
 from bot.store.keys import Keys
-from bot.store.subscriptions import remove_refused
+from bot.store.subscriptions import remove_channel
+from handlers.channels import PLATFORMS
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +30,24 @@ EVERY = 3600.0
 
 async def sweep_refused(client: Redis, keys: Keys, *, now: float, after: float) -> int:
     """Remove the subscriptions of channels refused for `after` seconds; how many channels."""
-    removed = await remove_refused(client, keys, now=now, after=after)
-    for channel, feeds in removed:
+    holds = HoldStore(client, keys, ttl=int(after))
+    removed = 0
+    for channel, hold in (await holds.all_held(PLATFORMS)).items():
+        if not hold.since or now - hold.since < after:
+            continue
+        feeds = await remove_channel(client, keys, channel)
+        await holds.drop(channel)
+        removed += 1
         log.warning(
             "removed the subscriptions of a channel the platform refused for too long",
-            extra={"channel": channel, "feeds": ",".join(feeds), "days": round(after / 86400)},
+            extra={
+                "channel": channel,
+                "feeds": ",".join(feeds),
+                "days": round(after / 86400),
+                "dropped": hold.waiting,
+            },
         )
-    return len(removed)
+    return removed
 
 
 async def run_refused_cleanup(

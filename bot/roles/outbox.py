@@ -10,10 +10,13 @@ message never post twice, except in the one window DESIGN.md allows: a process t
 after the platform accepted a message and before the record was written; its lease then
 lapses and the message is sent again. That window is one Redis round trip.
 
-A channel that fails for good (the bot is not in it, a permission is missing) is recorded
-on the channel and its delivery dropped; it never blocks other channels, and the record is
-cleared by the channel's next successful delivery. Any other failure, expected or not,
-leaves the delivery queued and holds only that channel for a while.
+What a refusal does depends on its class (`bot.roles.refusal`): a transient one leaves the
+delivery queued, retried with backoff and counted, until `max_attempts` spread over an hour
+dead-letter it; a refused message is sent once more as plain text, then dead-lettered; a
+refused or gone channel is held (`bot.store.holds`): the delivery and every later one for
+that channel wait in its hold, which is probed every `probe_every` seconds, or at once when
+something may have restored access, and released in order, grouped
+(`bot.roles.outbox_release`). The member who subscribed the channel is told once per hold.
 
 Channels are served concurrently and each in order, paced by `bot.store.pacing`: about one
 message a second per channel, however many processes deliver. A refusal with a
@@ -31,22 +34,34 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from bot.errors import NewsbotError
+from bot.roles.outbox_release import group_held
+from bot.roles.refusal import (
+    DEAD_AFTER,
+    MAX_ATTEMPTS,
+    DeliveryFailed,
+    Refusal,
+    backoff,
+)
 from bot.stopping import sleep_unless_stopped
 from bot.store import streams
+from bot.store.holds import HoldStore
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
 from handlers.article import short_hash
+from handlers.channels import ChannelRef
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Deliverer", "DeliveryFailed", "OutboxConsumer", "Refusal"]
 
 GROUP = "delivery"
 RETRY_WITHOUT_AFTER = 5.0
@@ -61,11 +76,20 @@ CLAIM_IDLE = 60.0
 CONSUMER_GONE_AFTER = 10
 READ_COUNT = 50
 PENDING_MAX = 5000
+# A held channel is probed this often (NEWSBOT_REFUSED_PROBE).
+PROBE_EVERY = 900.0
+INSTANT_BURST = 5
 Message = streams.Message
 # KEYS[1] a delivery record; ARGV[1] the lease this consumer holds on it.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 """
+
+
+class Outcome(Enum):
+    DONE = "done"  # sent, sent before, dead-lettered, or nothing to send
+    RETRY = "retry"  # stays where it is, in order, for a later try
+    HELD = "held"  # the channel refuses: the delivery is in (or stays in) its hold
 
 
 def _contents(fields: Mapping[str, str]) -> dict[str, str]:
@@ -79,24 +103,18 @@ def _contents(fields: Mapping[str, str]) -> dict[str, str]:
     return shown
 
 
-class DeliveryFailed(NewsbotError):
-    """A delivery the platform refused; `permanent` ones are dropped, others retried."""
-
-    def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-
-
 class Deliverer(Protocol):
     """A platform adapter's sending side."""
 
     platform: str
 
-    async def deliver(self, message: Mapping[str, str]) -> None:
-        """Send one outbox message; raise `DeliveryFailed` when the platform refuses it."""
+    async def deliver(self, message: Mapping[str, str], *, plain: bool = False) -> None:
+        """Send one outbox message (`plain`: as plain text within the platform's limits,
+        the second try of a refused message); raise `DeliveryFailed` on a refusal."""
+        ...
+
+    async def tell_refused(self, channel: ChannelRef, reason: str) -> None:
+        """Tell the member who subscribed a channel that it refuses (once per hold)."""
         ...
 
 
@@ -113,11 +131,18 @@ class OutboxConsumer:
     block_ms: int = 1000
     pacer: ChannelPacer | None = None  # None: the default pace, shared through Redis
     claim_idle: float = CLAIM_IDLE
+    max_attempts: int = MAX_ATTEMPTS
+    dead_after: float = DEAD_AFTER
+    probe_every: float = PROBE_EVERY
+    burst: int = INSTANT_BURST
+    clock: Callable[[], float] = time.time
     _pacer: ChannelPacer = field(init=False, repr=False)
+    _holds: HoldStore = field(init=False, repr=False)
     _release_script: AsyncScript = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._pacer = self.pacer or ChannelPacer(self.client, self.keys)
+        self._holds = HoldStore(self.client, self.keys, ttl=self.ttl)
         self._release_script = self.client.register_script(_RELEASE)
 
     @property
@@ -128,66 +153,203 @@ class OutboxConsumer:
         await streams.ensure_group(self.client, self.stream, GROUP)
 
     async def handle(self, message_id: str, fields: Mapping[str, str]) -> bool:
-        """Deliver one message; return False when it must stay queued (retry later)."""
-        delivery = fields.get("delivery", message_id)
+        """Deliver one queued message; return False when it must stay queued (retry
+        later). A message for a held channel joins its hold and leaves the stream."""
         channel = fields.get("channel", "")
-        record = self.keys.delivered(short_hash(delivery))
-        if await self.client.get(record) is None:
-            await self._pacer.wait(channel)
-            lease = f"sending {self.consumer}"
-            if await self.client.set(record, lease, nx=True, ex=SEND_LEASE):
-                if not await self._send(fields, record=record, lease=lease):
-                    return False
-            elif not await self._settle(record):
-                return False  # being sent by another consumer: leave it queued
-        elif not await self._settle(record):
+        if await self._holds.hold_if_held(channel, fields):
+            await self._acknowledge(message_id)
+            return True
+        if await self.deliver(fields) is Outcome.RETRY:
             return False
         await self._acknowledge(message_id)
         return True
 
-    async def _send(self, fields: Mapping[str, str], *, record: str, lease: str) -> bool:
-        """Send under the lease; False when the delivery must be retried."""
+    async def deliver(self, fields: Mapping[str, str], *, probing: bool = False) -> Outcome:
+        """Send one delivery once, by its record; act on a refusal by its class. A
+        `probing` send is one of a held channel's, already in its hold."""
         delivery = fields.get("delivery", "")
         channel = fields.get("channel", "")
+        record = self.keys.delivered(short_hash(delivery))
+        if await self.client.get(record) is not None:
+            return Outcome.DONE if await self._settle(record) else Outcome.RETRY
+        await self._pacer.wait(channel)
+        lease = f"sending {self.consumer}"
+        if not await self.client.set(record, lease, nx=True, ex=SEND_LEASE):
+            # Being sent by another consumer: leave it where it is.
+            return Outcome.DONE if await self._settle(record) else Outcome.RETRY
         try:
             await self.deliverer.deliver(fields)
         except DeliveryFailed as exc:
             await self._release(record, lease)
-            if not exc.permanent:
-                wait = exc.retry_after or RETRY_WITHOUT_AFTER
-                log.warning(
-                    "delivery refused; will retry",
-                    extra={"delivery": delivery, "error": str(exc), "retry_in": wait},
-                )
-                await self._pacer.hold(channel, wait)
-                return False
-            log.error(
-                "channel fails for good; delivery dropped",
-                extra={"delivery": delivery, "error": str(exc)},
-            )
-            await self.client.hset(
-                self.keys.channel(channel),
-                mapping={"failed": str(exc)[:300], "failed_at": str(int(time.time()))},
-            )
-            return True
-        except Exception:  # the per-delivery boundary: a bug or an outage, never a lost post
-            log.exception(
-                "delivery failed unexpectedly; will retry",
-                extra={"delivery": delivery, "retry_in": RETRY_WITHOUT_AFTER},
-            )
+            return await self._refused(fields, exc, probing=probing)
+        except Exception as exc:  # the per-delivery boundary: a bug or an outage, never a lost post
+            log.exception("delivery failed unexpectedly; will retry", extra={"delivery": delivery})
             with contextlib.suppress(RedisError):
                 await self._release(record, lease)
-                await self._pacer.hold(channel, RETRY_WITHOUT_AFTER)
-            return False
+                return await self._failed(fields, f"unexpected: {exc!r}", None)
+            return Outcome.RETRY
+        await self._sent(fields, record)
+        return Outcome.DONE
+
+    async def _sent(self, fields: Mapping[str, str], record: str) -> None:
+        delivery = fields.get("delivery", "")
         # Two lines per delivery, so that a double post can be told apart: one sent without
         # "recorded" after it is the one window DESIGN.md allows (see bench/crash.py).
         log.info("delivery sent", extra={"delivery": delivery, **_contents(fields)})
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.set(record, SENT, ex=self.ttl)
-            pipe.hdel(self.keys.channel(channel), "failed", "failed_at", "refusal_told")
-            await pipe.execute()
+        await self.client.set(record, SENT, ex=self.ttl)
         log.info("delivery recorded", extra={"delivery": delivery})
-        return True
+        await self._holds.forget_attempts(fields.get("channel", ""), delivery)
+
+    async def _refused(
+        self, fields: Mapping[str, str], exc: DeliveryFailed, *, probing: bool
+    ) -> Outcome:
+        if exc.refusal.holds_channel:
+            return await self._hold(fields, exc, probing=probing)
+        if exc.refusal is Refusal.MESSAGE:
+            return await self._plain_retry(fields, exc, probing=probing)
+        return await self._failed(fields, str(exc), exc.retry_after, counts=exc.counts)
+
+    async def _failed(
+        self,
+        fields: Mapping[str, str],
+        reason: str,
+        retry_after: float | None,
+        *,
+        counts: bool = True,
+    ) -> Outcome:
+        """A transient failure: retry after the platform's wait or the backoff, until the
+        attempts are used up; the channel's later deliveries wait behind it."""
+        channel, delivery = fields.get("channel", ""), fields.get("delivery", "")
+        wait = retry_after or RETRY_WITHOUT_AFTER
+        if counts:
+            now = self.clock()
+            tried = await self._holds.attempt(channel, delivery, now)
+            if tried.count >= self.max_attempts and now - tried.first >= self.dead_after:
+                await self._dead(fields, reason, tried.count)
+                return Outcome.DONE
+            wait = retry_after or backoff(tried.count)
+        log.warning(
+            "delivery refused; will retry",
+            extra={"delivery": delivery, "error": reason, "retry_in": wait},
+        )
+        await self._pacer.hold(channel, wait)
+        return Outcome.RETRY
+
+    async def _plain_retry(
+        self, fields: Mapping[str, str], exc: DeliveryFailed, *, probing: bool
+    ) -> Outcome:
+        """The platform refused the message itself: once more as plain text, then it is a
+        dead letter. Either way it no longer holds the channel's other deliveries."""
+        delivery = fields.get("delivery", "")
+        record = self.keys.delivered(short_hash(delivery))
+        lease = f"sending {self.consumer}"
+        if not await self.client.set(record, lease, nx=True, ex=SEND_LEASE):
+            return Outcome.DONE if await self._settle(record) else Outcome.RETRY
+        log.warning(
+            "the platform refuses a message; sending it as plain text",
+            extra={"delivery": delivery, "error": str(exc)},
+        )
+        try:
+            await self.deliverer.deliver(fields, plain=True)
+        except DeliveryFailed as again:
+            await self._release(record, lease)
+            if again.refusal is Refusal.MESSAGE:
+                await self._dead(fields, f"{exc}; as plain text: {again}", 2)
+                return Outcome.DONE
+            return await self._refused(fields, again, probing=probing)
+        except Exception:
+            await self._release(record, lease)
+            raise
+        await self._sent(fields, record)
+        return Outcome.DONE
+
+    async def _dead(self, fields: Mapping[str, str], reason: str, attempts: int) -> None:
+        log.error(
+            "delivery dead-lettered",
+            extra={
+                "delivery": fields.get("delivery", ""),
+                "error": reason,
+                "attempts": attempts,
+                **_contents(fields),
+            },
+        )
+        await self._holds.dead_letter(fields, reason=reason, attempts=attempts, now=self.clock())
+
+    async def _hold(
+        self, fields: Mapping[str, str], exc: DeliveryFailed, *, probing: bool
+    ) -> Outcome:
+        """The channel refuses: hold it with this delivery (already held when probing)."""
+        channel = fields.get("channel", "")
+        now = self.clock()
+        if probing:
+            await self._holds.probe_at(channel, now + self.probe_every)
+            log.info(
+                "a held channel still refuses",
+                extra={"channel": channel, "error": str(exc), "probe_in": self.probe_every},
+            )
+            return Outcome.HELD
+        new = await self._holds.start(
+            channel,
+            fields,
+            reason=str(exc),
+            refusal=exc.refusal.value,
+            now=now,
+            probe_at=now + self.probe_every,
+        )
+        if new:
+            log.error(
+                "the platform refuses a channel; its deliveries are held",
+                extra={"channel": channel, "error": str(exc), "refusal": exc.refusal.value},
+            )
+            try:
+                await self.deliverer.tell_refused(ChannelRef.parse(channel), str(exc))
+            except Exception:  # telling is a courtesy: the hold stands either way
+                log.warning("could not tell anyone that a channel refuses", exc_info=True)
+        return Outcome.HELD
+
+    async def release(self, channel: str, stop: asyncio.Event | None = None) -> bool:
+        """Probe a held channel: send its held deliveries, grouped, in order. True when the
+        hold is over; False when the channel still refuses (or must wait)."""
+        if not await self._holds.lease(channel, self.consumer):
+            return False
+        try:
+            for _round in range(100):
+                held = await self._holds.snapshot(channel)
+                for fields in group_held(held, burst=self.burst):
+                    if stop is not None and stop.is_set():
+                        return False
+                    outcome = await self.deliver(fields, probing=True)
+                    if outcome is not Outcome.DONE:
+                        if outcome is Outcome.RETRY:
+                            wait = await self._pacer.wait_for(channel)
+                            await self._holds.probe_at(channel, self.clock() + max(wait, 1.0))
+                        return False
+                if await self._holds.released(channel, len(held)):
+                    log.info(
+                        "a held channel works again; its held deliveries went out",
+                        extra={"channel": channel, "released": len(held)},
+                    )
+                    return True
+            return False
+        finally:
+            await self._holds.unlease(channel)
+
+    async def release_due(self, stop: asyncio.Event | None = None) -> int:
+        """Probe every held channel whose probe is due; how many holds ended."""
+        due = await self._holds.due(self.deliverer.platform, self.clock())
+        ended = await asyncio.gather(*(self._release_quietly(c, stop) for c in due))
+        return sum(ended)
+
+    async def _release_quietly(self, channel: str, stop: asyncio.Event | None) -> bool:
+        try:
+            return await self.release(channel, stop)
+        except Exception:
+            log.warning(
+                "cannot release a held channel now", exc_info=True, extra={"channel": channel}
+            )
+            with contextlib.suppress(RedisError):
+                await self._holds.probe_at(channel, self.clock() + RETRY_WITHOUT_AFTER)
+            return False
 
     async def _settle(self, record: str) -> bool:
         """True when the record says the delivery was sent (so the message can go)."""
@@ -264,7 +426,9 @@ class OutboxConsumer:
         await streams.claim_idle(
             self.client, self.stream, GROUP, self.consumer, idle=self.claim_idle
         )
+        released = await self.release_due(stop)
         handled, _complete = await self.deliver_batch(await self._pending(), stop)
+        handled += released
         while stop is None or not stop.is_set():
             messages = await self._read(">")
             if not messages:

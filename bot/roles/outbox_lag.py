@@ -19,11 +19,10 @@ from redis.exceptions import RedisError, ResponseError
 
 from bot.stopping import sleep_unless_stopped
 from bot.store.keys import Keys
-from handlers.channels import ChannelError, ChannelRef
+from handlers.channels import PLATFORMS, ChannelError, ChannelRef
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = ("console", "slack", "discord")
 # A consumer that read within this many seconds counts as a running deliverer.
 ACTIVE_WITHIN = 60.0
 WATCH_EVERY = 60.0

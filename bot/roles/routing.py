@@ -219,12 +219,8 @@ class RouteStep:
             feed: await self._subscriptions.of_feed(feed)
             for feed in {a.feed_id for a in deliverable}
         }
-        # A channel the platform refuses for good is paused (its subscriber was told); a
-        # post that works there again (/news digest) ends the pause.
-        channels = sorted({str(s.channel) for feed_subs in subs.values() for s in feed_subs})
-        paused = await self._subscriptions.refused_since(channels)
-        if paused:
-            subs = {f: [s for s in v if str(s.channel) not in paused] for f, v in subs.items()}
+        # A channel the platform refuses is routed to as any other: its deliveries wait in
+        # its hold (`bot.store.holds`) until it works again.
         pairs = []
         for article in deliverable:
             story = _routable(article)

@@ -1,7 +1,9 @@
 """The Redis key schema: every key newsbot writes is named here and nowhere else.
 
-All keys sit under one prefix (default ``newsbot:``). No operation touches two keys at
-once except in pipelines, which Redis Cluster splits per slot, so no hash tags are needed.
+All keys sit under one prefix (default ``newsbot:``). An operation that touches several
+keys at once, other than a pipeline (which Redis Cluster splits per slot), uses keys of
+one hash tag: ``{ix}`` and ``{sx}`` for the fold and search indexes, ``{c:<channel>}`` for
+a channel's delivery state.
 
 Key (after the prefix), type, what it holds, and what bounds it:
 
@@ -39,9 +41,7 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``channels`` set: every channel with a subscription or settings.
 - ``chan:{channel}`` hash: the channel's settings (schedule, quiet_message) and digest
   state (``slot``: the due time of the digest being built, ``last_digest``), and
-  ``failed``/``failed_at`` while the platform refuses the channel for good, and
-  ``refusal_told`` once its subscriber was told so, and ``public`` ("1" when everyone in
-  the workspace can see it, as the platform last said).
+  ``public`` ("1" when everyone in the workspace can see it, as the platform last said).
 - ``visibility:version`` string: bumped after every change of who follows which feed or
   of which channels are public, so each process's cache of the visibility sets
   (`bot.store.audience`) is never older than the data.
@@ -63,6 +63,18 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``chan:{channel}:pending`` zset: stories waiting for the channel's next digest, by time.
 - ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
   delivery id (channel plus story, or channel plus digest slot).
+- ``outbox:{platform}:holds`` zset: held channels (see ``bot.store.holds``) by when to
+  probe them next; 0 asks for a probe now.
+- ``{c:<channel>}:hold`` hash: why the platform refuses the channel (``reason``,
+  ``refusal``), ``since`` when, and ``release`` (how many held deliveries the release in
+  progress takes). Exists exactly while the channel is held. TTL = retention.
+- ``{c:<channel>}:held`` list: the held channel's deliveries (JSON), oldest first. At most
+  5,000 (the oldest go first). TTL = retention.
+- ``{c:<channel>}:releasing`` string: the process releasing the hold now. TTL 5 minutes.
+- ``{c:<channel>}:attempts`` hash: ``n:{hash}`` failed attempts of a delivery, ``t:{hash}``
+  when the first failed; cleared when it is sent or dead-lettered. TTL = retention.
+- ``outbox:{platform}:dead`` stream: dead-lettered deliveries with ``dead_reason``,
+  ``dead_attempts`` and ``dead_at``. MAXLEN ~ 10,000.
 - ``delivered:{hash}`` string: a delivery id the platform accepted ("1"), or a consumer's
   short lease on it while sending ("sending <consumer>"). TTL = retention (lease: 2 min).
 - ``parts:{hash}`` string: how many parts of a delivery split into several messages the
@@ -211,6 +223,24 @@ class Keys:
 
     def outbox(self, platform: str) -> str:
         return f"{self.prefix}outbox:{platform}"
+
+    def outbox_holds(self, platform: str) -> str:
+        return f"{self.prefix}outbox:{platform}:holds"
+
+    def outbox_dead(self, platform: str) -> str:
+        return f"{self.prefix}outbox:{platform}:dead"
+
+    def channel_hold(self, channel: str) -> str:
+        return f"{self.prefix}{{c:{channel}}}:hold"
+
+    def channel_held(self, channel: str) -> str:
+        return f"{self.prefix}{{c:{channel}}}:held"
+
+    def channel_releasing(self, channel: str) -> str:
+        return f"{self.prefix}{{c:{channel}}}:releasing"
+
+    def channel_attempts(self, channel: str) -> str:
+        return f"{self.prefix}{{c:{channel}}}:attempts"
 
     def pace(self, channel: str) -> str:
         return f"{self.prefix}pace:{channel}"

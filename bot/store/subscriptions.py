@@ -8,7 +8,7 @@ changes the mode, filter or priority when given, and keeps the rest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import cast
 
 from redis.asyncio import Redis
@@ -73,9 +73,6 @@ class SubscriptionStore:
             removed, *_ = await pipe.execute()
         return bool(removed)
 
-    async def refused_since(self, channels: Sequence[str]) -> dict[str, float]:
-        return await refused_since(self._client, self._keys, channels)
-
     async def of_channel(self, channel: ChannelRef) -> list[Subscription]:
         rows = cast(
             dict[str, str], await self._client.hgetall(self._keys.channel_subs(str(channel)))
@@ -134,61 +131,24 @@ class SubscriptionStore:
         return cast(dict[str, str], await self._client.hgetall(self._keys.channel(str(channel))))
 
 
-async def failed_channels(client: Redis, keys: Keys) -> dict[str, str]:
-    """Channels the platform refuses for good (bot removed, permission missing): why."""
-    channels = sorted(str(c) for c in await client.smembers(keys.channels))
-    async with client.pipeline(transaction=False) as pipe:
-        for channel in channels:
-            pipe.hget(keys.channel(channel), "failed")
-        reasons = await pipe.execute()
-    return {c: str(r) for c, r in zip(channels, reasons, strict=True) if r}
-
-
-async def refused_since(client: Redis, keys: Keys, channels: Sequence[str]) -> dict[str, float]:
-    """Of these channels, those the platform refuses for good, and since when."""
-    if not channels:
-        return {}
-    async with client.pipeline(transaction=False) as pipe:
-        for channel in channels:
-            pipe.hmget(keys.channel(channel), ["failed", "failed_at"])
-        rows = await pipe.execute()
-    return {
-        channel: float(at or 0)
-        for channel, (reason, at) in zip(channels, rows, strict=True)
-        if reason
-    }
-
-
-async def remove_refused(
-    client: Redis, keys: Keys, *, now: float, after: float
-) -> list[tuple[str, list[str]]]:
-    """Remove every subscription of channels refused for longer than `after` seconds;
-    the channels and the feeds they followed."""
-    channels = sorted(str(c) for c in await client.smembers(keys.channels))
-    removed = []
+async def remove_channel(client: Redis, keys: Keys, channel: str) -> list[str]:
+    """Remove every subscription of a channel, and its digest state; the feeds it followed."""
+    ref = ChannelRef.parse(channel)
     store = SubscriptionStore(client, keys)
-    for channel, since in (await refused_since(client, keys, channels)).items():
-        if since and now - since >= after:
-            ref = ChannelRef.parse(channel)
-            feeds = [sub.feed_id for sub in await store.of_channel(ref)]
-            for feed_id in feeds:
-                await store.unsubscribe(ref, feed_id)
-            await client.srem(keys.channels, channel)
-            await client.delete(keys.channel_pending(channel))
-            await client.zrem(keys.digests_due, channel)
-            removed.append((channel, feeds))
-    return removed
+    feeds = [sub.feed_id for sub in await store.of_channel(ref)]
+    for feed_id in feeds:
+        await store.unsubscribe(ref, feed_id)
+    await client.srem(keys.channels, channel)
+    await client.delete(keys.channel_pending(channel))
+    await client.zrem(keys.digests_due, channel)
+    return feeds
 
 
-async def subscriber_to_tell(
+async def subscriber_of(
     client: Redis, keys: Keys, channel: ChannelRef, *, is_person: Callable[[str], bool]
 ) -> str | None:
-    """Who to tell that a channel refuses deliveries: the member who subscribed it last.
-
-    Once per refusal: None when they were told already (until a delivery there works
-    again, which clears the mark), or when no subscription was made by a person."""
-    if not await client.hsetnx(keys.channel(str(channel)), "refusal_told", "1"):
-        return None
+    """Who to tell that a channel refuses deliveries: the member who subscribed it last
+    (None when no subscription was made by a person)."""
     subs = await SubscriptionStore(client, keys).of_channel(channel)
     people = [s for s in subs if is_person(s.added_by)]
     if not people:

@@ -166,6 +166,8 @@ class FakeDiscord(LoopbackServer):
     rate_limit_via: bool = True  # with the Via header (discord.py then retries itself)
     retry_after: float = 0.3
     server_errors: int = 0  # answer this many more message creates with 500
+    archived: set[int] = field(default_factory=set)  # archived threads (50083)
+    refuse_embeds: set[int] = field(default_factory=set)  # channels answering 50035 to embeds
     revoked: bool = False
     identifies: list[tuple[int, int]] = field(default_factory=list)  # shard of each IDENTIFY
     resumes: int = 0
@@ -366,6 +368,10 @@ class FakeDiscord(LoopbackServer):
             return self._error(403, 50001, "Missing Access")
         if not allowed & SEND_MESSAGES or (body.get("embeds") and not allowed & EMBED_LINKS):
             return self._error(403, 50013, "Missing Permissions")
+        if int(channel) in self.archived:
+            return self._error(400, 50083, "Thread is archived")
+        if int(channel) in self.refuse_embeds and body.get("embeds"):
+            return self._error(400, 50035, "Invalid Form Body")
         nonce = str(body.get("nonce", ""))
         if nonce and body.get("enforce_nonce") and (channel, nonce) in self._nonces:
             return self._json(self._message(self._nonces[channel, nonce]))  # not posted again

@@ -128,6 +128,7 @@ class FakeSlack(LoopbackServer):
     rate_limits: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     retry_after: float = 1.0
     fail_posts: int = 0  # answer this many more chat.postMessage with an internal error
+    refuse_blocks: set[str] = field(default_factory=set)  # channels answering invalid_blocks
     revoked: bool = False
     admins: set[str] = field(default_factory=set)
     outside: set[str] = field(default_factory=set)  # channels the bot is not a member of
@@ -289,6 +290,8 @@ class FakeSlack(LoopbackServer):
             channel = str(params.get("channel"))
             if channel in self.channel_errors:
                 return {"ok": False, "error": self.channel_errors[channel]}
+            if channel in self.refuse_blocks and params.get("blocks"):
+                return {"ok": False, "error": "invalid_blocks"}
             if self.fail_posts > 0:
                 self.fail_posts -= 1
                 return {"ok": False, "error": "internal_error"}

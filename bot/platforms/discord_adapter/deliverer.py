@@ -6,10 +6,14 @@ reconnecting drops nothing. Each message carries ``nonce`` and ``enforce_nonce``
 the delivery id and part number (25 characters), so a retried send within the few
 minutes Discord honours the nonce returns the first message instead of posting twice.
 
-Refusals become `DeliveryFailed`:
+Refusals become `DeliveryFailed`, classed by one table
+(`bot.platforms.discord_adapter.refusals`):
 
-- 403 Missing Access / Missing Permissions and 404 Unknown Channel are permanent for the
-  channel; the member who subscribed it is told once, by DM, which permission to grant.
+- 403 Missing Access / Missing Permissions, 50083 (archived thread) and 404 Unknown
+  Channel hold the channel; the member who subscribed it is told once per hold, by DM,
+  which permission to grant.
+- 50035 Invalid Form Body and other refusals of the message itself: sent once more as
+  plain text.
 - a 429 (discord.py waits out short ones itself; longer ones become `RateLimited`), a 5xx
   (after discord.py's own retries) and connection errors pass: the delivery stays queued.
 - 401: the token is refused. Nothing is posted until it works again (checked once a
@@ -36,25 +40,28 @@ from redis.asyncio import Redis
 
 from bot.platforms.discord_adapter.connection import DiscordTokenRefused
 from bot.platforms.discord_adapter.permissions import missing_permissions
+from bot.platforms.discord_adapter.refusals import (
+    MISSING_ACCESS,
+    MISSING_PERMISSIONS,
+    classify,
+)
 from bot.render.discord_embeds import render_discord, render_discord_alert, render_discord_text
-from bot.roles.outbox import DeliveryFailed
+from bot.render.plain import format_contents
 from bot.roles.outbox_contents import message_contents
 from bot.roles.outbox_parts import send_parts
+from bot.roles.refusal import DeliveryFailed, Refusal
 from bot.store.alerts import AlertStore
 from bot.store.audience import AudienceStore
+from bot.store.holds import HOLD_MAX
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
-from bot.store.subscriptions import subscriber_to_tell
+from bot.store.subscriptions import subscriber_of
 from handlers.alerts import AlertMessage
 from handlers.channels import ChannelRef
 
 log = logging.getLogger(__name__)
 
 DM_WORKSPACE = "dm"
-MISSING_ACCESS = 50001
-MISSING_PERMISSIONS = 50013
-UNKNOWN_CHANNEL = 10003
-DMS_CLOSED = 50007
 NONCE_LENGTH = 25
 TOKEN_RECHECK = 60.0
 UNAUTHORIZED = "401 Unauthorized"
@@ -89,7 +96,9 @@ class DiscordDeliverer:
         keys: Keys,
         pacer: ChannelPacer | None = None,
         clock: Callable[[], float] = time.monotonic,
+        retention_days: int = 30,
     ) -> None:
+        self._retention_days = retention_days
         self._rest = rest
         self._login = login
         self._client = client
@@ -104,7 +113,7 @@ class DiscordDeliverer:
         """False while Discord refuses the token (for /healthz)."""
         return not self.token_error
 
-    async def deliver(self, message: Mapping[str, str]) -> None:
+    async def deliver(self, message: Mapping[str, str], *, plain: bool = False) -> None:
         await self._check_token()
         channel = ChannelRef.parse(message["channel"])
         contents = await message_contents(
@@ -112,13 +121,17 @@ class DiscordDeliverer:
         )
         if contents is None:
             return
+        delivery = message.get("delivery", "")
+        if plain:
+            text = render_discord_text(format_contents(contents))
+            await self._send(channel, text, nonce(f"{delivery}|plain", 0))
+            return
         if isinstance(contents, str):
             payloads = [render_discord_text(contents)]
         elif isinstance(contents, AlertMessage):
             payloads = render_discord_alert(contents)
         else:
             payloads = render_discord(contents)
-        delivery = message.get("delivery", "")
 
         async def send(number: int, payload: dict[str, Any]) -> None:
             await self._send(channel, payload, nonce(delivery, number))
@@ -159,45 +172,44 @@ class DiscordDeliverer:
             raise DeliveryFailed(f"cannot reach Discord: {exc!r}") from exc
 
     async def _refusal(self, channel: ChannelRef, exc: discord.HTTPException) -> DeliveryFailed:
-        if exc.status == 401:
+        refusal, meaning = classify(exc.status, exc.code)
+        if refusal is Refusal.TOKEN:
             self.token_error = UNAUTHORIZED
             self._token_checked = self._clock()
             log.error("Discord refuses the bot token; deliveries wait until it works")
-            return DeliveryFailed("Discord refuses the token", retry_after=TOKEN_RECHECK)
-        if exc.code == DMS_CLOSED or (channel.workspace == DM_WORKSPACE and exc.status == 403):
+            return DeliveryFailed(
+                "Discord refuses the token", refusal=refusal, retry_after=TOKEN_RECHECK
+            )
+        if channel.workspace == DM_WORKSPACE and refusal.holds_channel:
             await self._dms_closed(channel.channel)
             return DeliveryFailed(
-                f"{exc.code}: the member does not accept DMs from the bot", permanent=True
+                f"{exc.code}: the member does not accept DMs from the bot", refusal=refusal
             )
         if exc.code in (MISSING_ACCESS, MISSING_PERMISSIONS):
             missing = await missing_permissions(self._rest, int(channel.channel))
-            reason = f"{exc.code} {exc.text or 'Missing Permissions'}: grant newsbot " + (
-                ", ".join(missing)
-            )
-            await self._tell_subscriber(channel, missing)
-            return DeliveryFailed(reason, permanent=True)
-        if exc.code == UNKNOWN_CHANNEL or exc.status == 404:
             return DeliveryFailed(
-                f"{exc.code} Unknown Channel: the channel is gone, or the bot was removed",
-                permanent=True,
+                f"{exc.code} {exc.text or meaning}: grant newsbot {', '.join(missing)}",
+                refusal=refusal,
             )
-        retry_after = None
-        if exc.status == 429:
-            retry_after = _retry_after(exc)
+        if refusal is not Refusal.TRANSIENT:
+            return DeliveryFailed(f"{exc.code} {meaning}: {exc.text}"[:300], refusal=refusal)
+        retry_after = _retry_after(exc) if exc.status == 429 else None
         return DeliveryFailed(
             f"Discord answered {exc.status} {exc.text or 'error'}"[:300], retry_after=retry_after
         )
 
-    async def _tell_subscriber(self, channel: ChannelRef, missing: list[str]) -> None:
-        """DM the member who subscribed the channel, once until it works again."""
-        user = await subscriber_to_tell(self._client, self._keys, channel, is_person=str.isdigit)
+    async def tell_refused(self, channel: ChannelRef, reason: str) -> None:
+        """DM the member who subscribed the channel that it refuses, and what waits."""
+        if channel.workspace == DM_WORKSPACE:
+            return  # the member was told their DMs are closed (`_dms_closed`)
+        user = await subscriber_of(self._client, self._keys, channel, is_person=str.isdigit)
         if user is None:
             return
         note = (
-            f"newsbot cannot post in <#{channel.channel}>: it needs the "
-            f"{', '.join(missing)} permission{'s' if len(missing) > 1 else ''} there. "
-            "Grant them to newsbot (channel settings → Permissions), or unsubscribe the "
-            "channel; its digests and stories wait until then."
+            f"newsbot cannot post in <#{channel.channel}>: {reason}. Its stories and digests "
+            f"are held (up to {HOLD_MAX:,} deliveries, kept {self._retention_days} days) and "
+            "go out as soon as it works: grant newsbot the permissions named (channel "
+            "settings → Permissions), or unsubscribe the channel."
         )
         try:
             await self.direct_message(user, note)
@@ -241,7 +253,9 @@ class DiscordDeliverer:
         """Log in first if Discord was unreachable at start. While the token is refused,
         post nothing, and look again once a minute."""
         if self.token_error and self._clock() - self._token_checked < TOKEN_RECHECK:
-            raise DeliveryFailed("Discord refuses the token", retry_after=TOKEN_RECHECK)
+            raise DeliveryFailed(
+                "Discord refuses the token", refusal=Refusal.TOKEN, retry_after=TOKEN_RECHECK
+            )
         if self._rest.user is not None and not self.token_error:
             return
         self._token_checked = self._clock()
@@ -254,7 +268,9 @@ class DiscordDeliverer:
             if isinstance(exc, discord.HTTPException) and exc.status != 401:
                 raise DeliveryFailed(f"Discord answered {exc.status}") from exc
             self.token_error = UNAUTHORIZED
-            raise DeliveryFailed("Discord refuses the token", retry_after=TOKEN_RECHECK) from exc
+            raise DeliveryFailed(
+                "Discord refuses the token", refusal=Refusal.TOKEN, retry_after=TOKEN_RECHECK
+            ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise DeliveryFailed(f"cannot reach Discord: {exc!r}") from exc
         if self.token_error:

@@ -8,9 +8,11 @@ still double it (the README says so).
 A digest too long for one message goes out in parts (`bot.roles.outbox_parts`): a retry
 after a failed part sends only the rest.
 
-When a channel refuses for good (the bot is not in it, it is gone or archived), the member
-who subscribed it is told once, until the channel works again: an ephemeral note in the
-channel, or a DM when that fails too, saying what to do (`/invite @newsbot`).
+Every Slack error is classed by one table (`bot.platforms.slack_adapter.refusals`). When
+the outbox holds a refusing channel (the bot is not in it, it is gone or archived), the
+member who subscribed it is told once per hold: an ephemeral note in the channel, or a DM
+when that fails too, saying what is held and what to do (`/invite @newsbot`). A message
+Slack refuses (invalid blocks, too long) is sent once more as plain text.
 
 Token errors are not a channel's fault: the deliverer then stops posting (every delivery
 stays queued), logs at error level, reports itself unhealthy, and tries `auth.test` once a
@@ -30,42 +32,29 @@ from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.platforms.slack_adapter.refusals import classify
+from bot.render.plain import format_contents
 from bot.render.slack_blocks import escape, render_slack, render_slack_alert
-from bot.roles.outbox import DeliveryFailed
+from bot.render.text_limits import clip
 from bot.roles.outbox_contents import message_contents
 from bot.roles.outbox_parts import send_parts
+from bot.roles.refusal import DeliveryFailed, Refusal
 from bot.store.alerts import DM, AlertStore
 from bot.store.audience import AudienceStore
+from bot.store.holds import HOLD_MAX
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
-from bot.store.subscriptions import subscriber_to_tell
+from bot.store.subscriptions import subscriber_of
 from handlers.alerts import AlertMessage
 from handlers.channels import ChannelRef
 
 log = logging.getLogger(__name__)
 
-# The bot is not in the channel, or the channel is gone: permanent for that channel.
-CHANNEL_REFUSALS = {
-    "not_in_channel": "the bot is not in this channel: /invite @newsbot there",
-    "channel_not_found": "the channel does not exist (any more), or the bot cannot see it",
-    "is_archived": "the channel is archived",
-}
-# Slack will not let the bot DM this member.
-DM_REFUSALS = frozenset(
-    {
-        "user_disabled",
-        "user_not_found",
-        "user_not_visible",
-        "cannot_dm_bot",
-        "messages_tab_disabled",
-    }
-)
-TOKEN_ERRORS = frozenset(
-    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
-)
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 TOKEN_RECHECK = 60.0
 DEFAULT_RETRY = 5.0
+# Slack truncates a message's text past 40,000 characters and asks for at most 4,000.
+PLAIN_TEXT = 4000
 
 
 class SlackDeliverer:
@@ -81,7 +70,9 @@ class SlackDeliverer:
         keys: Keys,
         pacer: ChannelPacer | None = None,
         clock: Callable[[], float] = time.monotonic,
+        retention_days: int = 30,
     ) -> None:
+        self._retention_days = retention_days
         self._web = web
         self._client = client
         self._keys = keys
@@ -95,13 +86,19 @@ class SlackDeliverer:
         """False while Slack refuses the token (for /healthz)."""
         return not self.token_error
 
-    async def deliver(self, message: Mapping[str, str]) -> None:
+    async def deliver(self, message: Mapping[str, str], *, plain: bool = False) -> None:
         await self._check_token()
         channel = ChannelRef.parse(message["channel"])
         contents = await message_contents(
             self._client, self._keys, message, audiences=self._audiences
         )
         if contents is None:
+            return
+        if channel.workspace == DM:
+            channel = await self._open_dm(channel)
+        if plain:
+            text = clip(escape(format_contents(contents)), PLAIN_TEXT)
+            await self._post(channel, {"text": text, "unfurl_links": False, "unfurl_media": False})
             return
         payloads: list[dict[str, Any]]
         if isinstance(contents, str):
@@ -110,8 +107,6 @@ class SlackDeliverer:
             payloads = render_slack_alert(contents)
         else:
             payloads = render_slack(contents)
-        if channel.workspace == DM:
-            channel = await self._open_dm(channel)
         await send_parts(
             self._client,
             self._keys,
@@ -127,11 +122,10 @@ class SlackDeliverer:
         try:
             opened = await self._web.conversations_open(users=channel.channel)
         except SlackApiError as exc:
-            error = str(exc.response.get("error", "")) if exc.response is not None else ""
-            if error in DM_REFUSALS:
+            refusal = self._refusal(exc)
+            if refusal.refusal.holds_channel:
                 await self._dms_closed(channel.channel)
-                raise DeliveryFailed(f"{error}: cannot DM the member", permanent=True) from exc
-            raise self._refusal(exc) from exc
+            raise refusal from exc
         return ChannelRef("slack", DM, str((opened.get("channel") or {}).get("id", "")))
 
     async def _dms_closed(self, user: str) -> None:
@@ -152,22 +146,22 @@ class SlackDeliverer:
         try:
             await self._web.chat_postMessage(channel=channel.channel, **payload)
         except SlackApiError as exc:
-            refusal = self._refusal(exc)
-            if refusal.permanent:
-                await self._tell_subscriber(channel, str(refusal))
-            raise refusal from exc
+            raise self._refusal(exc) from exc
 
-    async def _tell_subscriber(self, channel: ChannelRef, reason: str) -> None:
-        """Tell the member who subscribed the channel, once until it works again."""
-        user = await subscriber_to_tell(
+    async def tell_refused(self, channel: ChannelRef, reason: str) -> None:
+        """Tell the member who subscribed the channel that it refuses, and what waits."""
+        if channel.workspace == DM:
+            return  # the member was told their DMs are closed (`_dms_closed`)
+        user = await subscriber_of(
             self._client, self._keys, channel, is_person=lambda user: bool(_SLACK_USER.match(user))
         )
         if user is None:
             return
         note = (
             f"newsbot cannot post in <#{channel.channel}>: {escape(reason)}. "
-            f"Run `/invite @newsbot` in <#{channel.channel}> (or unsubscribe the channel there); "
-            "its digests and stories wait until then."
+            f"Its stories and digests are held (up to {HOLD_MAX:,} deliveries, kept "
+            f"{self._retention_days} days) and go out as soon as it works: run "
+            f"`/invite @newsbot` in <#{channel.channel}>, or unsubscribe the channel there."
         )
         try:
             await self._web.chat_postEphemeral(channel=channel.channel, user=user, text=note)
@@ -194,19 +188,22 @@ class SlackDeliverer:
         response = exc.response
         error = str(response.get("error", "")) if response is not None else ""
         status = response.status_code if response is not None else 0
-        if error in CHANNEL_REFUSALS:
-            return DeliveryFailed(f"{error}: {CHANNEL_REFUSALS[error]}", permanent=True)
-        if error in TOKEN_ERRORS:
+        refusal, meaning = classify(error)
+        if refusal is Refusal.TOKEN:
             self.token_error = error
             self._token_checked = self._clock()
             log.error(
                 "Slack refuses the bot token; deliveries wait until it works",
                 extra={"error": error},
             )
-            return DeliveryFailed(f"Slack refuses the token: {error}", retry_after=TOKEN_RECHECK)
+            return DeliveryFailed(
+                f"Slack refuses the token: {error}", refusal=refusal, retry_after=TOKEN_RECHECK
+            )
         retry_after = None
         if response is not None and status == 429:
             retry_after = float(response.headers.get("Retry-After", DEFAULT_RETRY))
+        if refusal is not Refusal.TRANSIENT:
+            return DeliveryFailed(f"{error}: {meaning}", refusal=refusal)
         return DeliveryFailed(
             f"Slack answered {status} {error or 'error'}", retry_after=retry_after
         )
@@ -217,7 +214,9 @@ class SlackDeliverer:
             return
         if self._clock() - self._token_checked < TOKEN_RECHECK:
             raise DeliveryFailed(
-                f"Slack refuses the token: {self.token_error}", retry_after=TOKEN_RECHECK
+                f"Slack refuses the token: {self.token_error}",
+                refusal=Refusal.TOKEN,
+                retry_after=TOKEN_RECHECK,
             )
         self._token_checked = self._clock()
         try:

@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 import redis
 
 from bot.store.connection import RedisHandle
+from bot.store.holds import HoldStore
 from handlers.text import split_sentences
 from tests.articles import rss
 from tests.fakes.feed_server import FeedServer
@@ -372,19 +373,28 @@ async def test_check_and_feeds_list_show_a_channel_that_refuses_deliveries(
     )
     code, out, _ = await newsbot("check", env=env)
     assert "outbox slack: 1 queued, oldest " in out and "NO deliverer running" in out
-    await handle.client.hset(
-        handle.keys.channel("slack:T1:C9"),
-        mapping={
-            "failed": "not_in_channel: /invite @newsbot",
-            "failed_at": str(int(time.time() - 5 * 86400)),
-        },
+    holds = HoldStore(handle.client, handle.keys, ttl=86400)
+    await holds.start(
+        "slack:T1:C9",
+        {"delivery": "d0", "channel": "slack:T1:C9", "kind": "quiet"},
+        reason="not_in_channel: /invite @newsbot",
+        refusal="channel",
+        now=time.time() - 5 * 86400,
+        probe_at=time.time() + 900,
+    )
+    await holds.dead_letter(
+        {"delivery": "d2", "channel": "slack:T1:C1", "kind": "quiet"},
+        reason="invalid_blocks",
+        attempts=2,
+        now=time.time(),
     )
     code, out, _ = await newsbot("check", env=env)
-    assert "channels: 1, 1 refusing deliveries (paused)" in out
+    assert "channels: 1, 1 refusing deliveries (held)" in out
     assert (
-        "slack:T1:C9: not_in_channel: /invite @newsbot; its subscriptions are removed in 25 days"
-        in out
+        "slack:T1:C9: not_in_channel: /invite @newsbot; 1 deliveries held; its subscriptions "
+        "are removed in 25 days" in out
     )
+    assert "dead letters: slack 1 (see: newsbot outbox list)" in out
     code, out, _ = await newsbot("feeds", "list", "--channel", "slack:T1:C9", env=env)
     assert "delivery to slack:T1:C9 FAILED: not_in_channel" in out
 

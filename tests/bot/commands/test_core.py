@@ -23,6 +23,7 @@ from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import Settings
 from bot.store.alerts import AlertStore
 from bot.store.connection import RedisHandle
+from bot.store.holds import HoldStore
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import Watchlist
 from handlers.channels import ChannelRef
@@ -171,11 +172,20 @@ async def test_unsubscribe_by_id_or_url_and_feeds_shows_health(
     second = feed_server.add("/two.xml", feed(2, prefix="Two"))
     await core.handle(ADMIN, f"subscribe {first}")
     await core.handle(ADMIN, f"subscribe {second} instant")
-    await handle.client.hset(handle.keys.channel(str(HERE)), "failed", "not_in_channel")
+    await HoldStore(handle.client, handle.keys, ttl=3600).start(
+        str(HERE),
+        {"delivery": "x", "channel": str(HERE), "kind": "quiet", "text": "hi"},
+        reason="not_in_channel",
+        refusal="channel",
+        now=1,
+        probe_at=10**10,
+    )
     listing = await core.handle(MEMBER, "feeds")
     assert "f1" in listing.text and "f2" in listing.text and "[instant]" in listing.text
     assert "2 entries, ok" in listing.text and "Digests: daily 09:00 UTC" in listing.text
-    assert "Delivery to this channel FAILED: not_in_channel" in listing.text
+    assert "Delivery to this channel FAILED: not_in_channel. 1 deliveries are held" in listing.text
+    probe = await handle.client.zscore(handle.keys.outbox_holds(HERE.platform), str(HERE))
+    assert probe == 0, "a command in a held channel asks for a probe now"
 
     assert (await core.handle(ADMIN, "unsubscribe f1")).ok
     assert (await core.handle(ADMIN, f"unsubscribe {second}")).ok

@@ -1,18 +1,21 @@
-"""The outbox: each delivery once, refusals retried or recorded, other channels unblocked."""
+"""The outbox: each delivery once; refusals retried, held or dead-lettered by their class;
+other channels unblocked."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 from collections.abc import Mapping
 
 import pytest
 
-from bot.roles.outbox import DeliveryFailed, OutboxConsumer
+from bot.roles.outbox import DeliveryFailed, OutboxConsumer, Refusal
 from bot.settings import Settings
 from bot.store.connection import RedisHandle, open_redis
+from bot.store.holds import HoldStore
 from bot.store.pacing import ChannelPacer
 from handlers.article import short_hash
 
@@ -24,14 +27,27 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.plain: list[str] = []
+        self.told: list[tuple[str, str]] = []
         self.times: dict[str, float] = {}
         self.refuse: dict[str, DeliveryFailed] = {}
+        self.refuse_delivery: dict[str, DeliveryFailed] = {}
+        self.refuse_plain: set[str] = set()
+        self.messages: list[Mapping[str, str]] = []
 
-    async def deliver(self, message: Mapping[str, str]) -> None:
+    async def deliver(self, message: Mapping[str, str], *, plain: bool = False) -> None:
         if message["channel"] in self.refuse:
             raise self.refuse[message["channel"]]
-        self.sent.append(message["delivery"])
+        if plain and message["delivery"] in self.refuse_plain:
+            raise DeliveryFailed("still too long", refusal=Refusal.MESSAGE)
+        if not plain and message["delivery"] in self.refuse_delivery:
+            raise self.refuse_delivery[message["delivery"]]
+        (self.plain if plain else self.sent).append(message["delivery"])
+        self.messages.append(message)
         self.times[message["delivery"]] = time.monotonic()
+
+    async def tell_refused(self, channel: object, reason: str) -> None:
+        self.told.append((str(channel), reason))
 
 
 def consumer(
@@ -56,6 +72,13 @@ async def queue(handle: RedisHandle, channel: str, delivery: str) -> None:
     )
 
 
+async def queue_story(handle: RedisHandle, channel: str, story: str) -> None:
+    await handle.client.xadd(
+        handle.keys.outbox("console"),
+        {"delivery": f"{channel}|story|{story}", "channel": channel, "kind": "story", "story": story},
+    )
+
+
 async def test_a_delivery_id_is_sent_once(handle: RedisHandle) -> None:
     recorder = Recorder()
     await queue(handle, "console:a:1", "console:a:1|digest|100")
@@ -66,18 +89,116 @@ async def test_a_delivery_id_is_sent_once(handle: RedisHandle) -> None:
     assert await handle.client.xlen(handle.keys.outbox("console")) == 0
 
 
-async def test_a_channel_that_fails_for_good_is_recorded_and_others_go_on(
+async def test_a_refused_channel_is_held_told_once_and_others_go_on(
     handle: RedisHandle,
 ) -> None:
     recorder = Recorder()
     recorder.refuse["console:a:gone"] = DeliveryFailed(
-        "not_in_channel: /invite @newsbot", permanent=True
+        "not_in_channel: /invite @newsbot", refusal=Refusal.CHANNEL
     )
     await queue(handle, "console:a:gone", "gone|1")
     await queue(handle, "console:a:ok", "ok|1")
-    assert await consumer(handle, recorder).drain() == 2
+    await queue(handle, "console:a:gone", "gone|2")
+    outbox = consumer(handle, recorder)
+    assert await outbox.drain() == 3
+    await queue(handle, "console:a:gone", "gone|3")  # routed while the channel is held
+    await outbox.drain()
     assert recorder.sent == ["ok|1"]
-    assert "invite" in await handle.client.hget(handle.keys.channel("console:a:gone"), "failed")
+    assert recorder.told == [("console:a:gone", "not_in_channel: /invite @newsbot")]
+    assert await handle.client.xlen(handle.keys.outbox("console")) == 0, "all in the hold"
+    held = await handle.client.lrange(handle.keys.channel_held("console:a:gone"), 0, -1)
+    assert [json.loads(h)["delivery"] for h in held] == ["gone|1", "gone|2", "gone|3"]
+    hold = await handle.client.hgetall(handle.keys.channel_hold("console:a:gone"))
+    assert "invite" in hold["reason"] and hold["refusal"] == "channel"
+
+
+async def test_a_held_channel_is_probed_and_released_in_order_once(handle: RedisHandle) -> None:
+    recorder = Recorder()
+    recorder.refuse["console:a:back"] = DeliveryFailed("missing", refusal=Refusal.CHANNEL)
+    for n in range(3):
+        await queue_story(handle, "console:a:back", f"s{n}")
+    outbox = consumer(handle, recorder)
+    outbox.probe_every = 3600
+    await outbox.drain()
+    assert recorder.sent == [] and recorder.told
+    await outbox.drain()
+    assert recorder.sent == [], "the probe is not due"
+    holds = HoldStore(handle.client, handle.keys, ttl=3600)
+    assert await holds.probe_now(["console:a:back", "console:a:never-held"]) == 1
+    await outbox.drain()
+    assert recorder.sent == [], "a probe that is refused again keeps the hold"
+    assert len(recorder.told) == 1, "told once per hold"
+    del recorder.refuse["console:a:back"]
+    await holds.probe_now(["console:a:back"])
+    await outbox.drain()
+    assert recorder.sent == [f"console:a:back|story|s{n}" for n in range(3)]
+    assert not await handle.client.exists(handle.keys.channel_hold("console:a:back"))
+    assert not await handle.client.zcard(handle.keys.outbox_holds("console"))
+    await queue(handle, "console:a:back", "back|3")
+    await outbox.drain()
+    assert recorder.sent[-1] == "back|3", "the hold is over: deliveries go straight out"
+
+
+async def test_a_refused_message_goes_as_plain_text_and_blocks_nothing(
+    handle: RedisHandle,
+) -> None:
+    recorder = Recorder()
+    recorder.refuse_delivery["poison|1"] = DeliveryFailed(
+        "invalid_blocks", refusal=Refusal.MESSAGE
+    )
+    recorder.refuse_delivery["poison|2"] = DeliveryFailed(
+        "msg_too_long", refusal=Refusal.MESSAGE
+    )
+    recorder.refuse_plain.add("poison|2")
+    await queue(handle, "console:a:1", "poison|1")
+    await queue(handle, "console:a:1", "poison|2")
+    await queue(handle, "console:a:1", "after|1")
+    holds = HoldStore(handle.client, handle.keys, ttl=3600)
+    assert await consumer(handle, recorder).drain() == 3
+    assert recorder.plain == ["poison|1"]
+    assert recorder.sent == ["after|1"], "nothing waits behind a refused message"
+    dead = await holds.dead_letters("console")
+    assert [d.delivery for d in dead] == ["poison|2"]
+    assert "msg_too_long" in dead[0].reason and "plain text" in dead[0].reason
+
+
+async def test_a_delivery_that_keeps_failing_is_dead_lettered_after_the_cap(
+    handle: RedisHandle,
+) -> None:
+    recorder = Recorder()
+    recorder.refuse_delivery["flaky|1"] = DeliveryFailed("Slack answered 500 internal_error")
+    await queue(handle, "console:a:1", "flaky|1")
+    await queue(handle, "console:a:1", "next|1")
+    now = [1000.0]
+    pacer = ChannelPacer(handle.client, handle.keys, 0.0, clock=lambda: now[0])
+    outbox = consumer(handle, recorder, pacer)
+    outbox.clock = lambda: now[0]
+    outbox.max_attempts = 3
+    for _attempt in range(3):
+        assert await outbox.drain() == 0, "the channel waits behind a transient failure"
+        now[0] += 1200  # past any backoff
+    assert recorder.sent == []
+    holds = HoldStore(handle.client, handle.keys, ttl=3600)
+    assert await holds.dead_letters("console") == [], "3 attempts, but not an hour yet"
+    assert await outbox.drain() == 2
+    assert recorder.sent == ["next|1"]
+    (dead,) = await holds.dead_letters("console")
+    assert dead.delivery == "flaky|1" and dead.attempts == 4 and "500" in dead.reason
+
+
+async def test_held_stories_are_released_grouped_by_the_flood_guard(handle: RedisHandle) -> None:
+    recorder = Recorder()
+    recorder.refuse["console:a:1"] = DeliveryFailed("gone", refusal=Refusal.GONE)
+    for n in range(12):
+        await queue_story(handle, "console:a:1", f"s{n}")
+    outbox = consumer(handle, recorder)
+    await outbox.drain()
+    del recorder.refuse["console:a:1"]
+    await HoldStore(handle.client, handle.keys, ttl=3600).probe_now(["console:a:1"])
+    await outbox.drain()
+    (burst,) = recorder.messages
+    assert burst["kind"] == "digest" and burst["heading"].startswith("12 stories")
+    assert json.loads(burst["stories"]) == [f"s{n}" for n in reversed(range(12))]
 
 
 async def test_a_passing_refusal_stays_queued(handle: RedisHandle) -> None:
@@ -153,19 +274,6 @@ async def test_a_429_holds_its_channel_for_retry_after_and_keeps_order(
     assert recorder.sent == ["other|1", "limited|1", "limited|2"]
 
 
-async def test_a_later_success_clears_the_failed_record(handle: RedisHandle) -> None:
-    recorder = Recorder()
-    recorder.refuse["console:a:back"] = DeliveryFailed("missing_scope", permanent=True)
-    await queue(handle, "console:a:back", "back|1")
-    await consumer(handle, recorder).drain()
-    assert await handle.client.hget(handle.keys.channel("console:a:back"), "failed")
-    del recorder.refuse["console:a:back"]
-    await queue(handle, "console:a:back", "back|2")
-    await consumer(handle, recorder).drain()
-    assert await handle.client.hget(handle.keys.channel("console:a:back"), "failed") is None
-    assert recorder.sent == ["back|2"]
-
-
 class SlowAndBroken(Recorder):
     """Channel `broken` loses its connection at once; the others take `slow` seconds."""
 
@@ -173,7 +281,7 @@ class SlowAndBroken(Recorder):
         super().__init__()
         self.slow = slow
 
-    async def deliver(self, message: Mapping[str, str]) -> None:
+    async def deliver(self, message: Mapping[str, str], *, plain: bool = False) -> None:
         if message["channel"].endswith("broken"):
             raise ConnectionResetError("connection reset by peer")
         await asyncio.sleep(self.slow)
@@ -286,7 +394,7 @@ async def test_stop_hands_back_during_a_paced_backlog(handle: RedisHandle) -> No
 
 
 class BrokenPipe(Recorder):
-    async def deliver(self, message: Mapping[str, str]) -> None:
+    async def deliver(self, message: Mapping[str, str], *, plain: bool = False) -> None:
         raise BrokenPipeError(32, "Broken pipe")
 
 

@@ -37,7 +37,7 @@ async def test_an_outbox_nobody_drains_is_stranded(handle: RedisHandle) -> None:
     lag = await outbox_lag(handle.client, handle.keys, "slack", now=time.time())
     assert (lag.deliverers, lag.stranded) == (1, False)
     empty = await outbox_lags(handle.client, handle.keys, now=time.time())
-    assert [(x.platform, x.queued) for x in empty] == [("console", 0), ("slack", 2), ("discord", 0)]
+    assert [(x.platform, x.queued) for x in empty] == [("slack", 2), ("discord", 0), ("console", 0)]
 
 
 async def test_the_chat_role_logs_platforms_it_cannot_deliver_to(

@@ -13,6 +13,7 @@ from bot.roles.channel_cleanup import sweep_refused
 from bot.roles.pipeline import build_pipeline
 from bot.roles.routing import PENDING_MAX, Routable, Router
 from bot.store.connection import RedisHandle
+from bot.store.holds import HoldStore
 from bot.store.subscriptions import SubscriptionStore
 from handlers.article import Article
 from handlers.channels import ChannelRef
@@ -214,20 +215,25 @@ async def test_a_few_instant_stories_come_one_message_each(handle: RedisHandle) 
     assert [m["kind"] for m in await outbox(handle, "slack")] == ["story", "story", "digest"]
 
 
-async def test_a_refused_channel_is_paused_then_its_subscriptions_removed(
+async def test_a_refused_channel_is_still_routed_then_its_subscriptions_removed(
     handle: RedisHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Issue #15: a channel the platform refuses for good gets nothing routed (its
-    subscriber was told), and after NEWSBOT_REFUSED_CHANNEL_DAYS its subscriptions go."""
+    """Issue #21: a held channel keeps getting its stories routed (into its hold, by the
+    outbox), and after NEWSBOT_REFUSED_CHANNEL_DAYS its subscriptions and hold go."""
     store = await subscribe_all(handle)
     refused_at = NOW.timestamp() - 86400
-    await handle.client.hset(
-        handle.keys.channel(str(INSTANT)),
-        mapping={"failed": "channel_not_found", "failed_at": str(int(refused_at))},
+    holds = HoldStore(handle.client, handle.keys, ttl=30 * 86400)
+    await holds.start(
+        str(INSTANT),
+        {"delivery": "x", "channel": str(INSTANT), "kind": "quiet", "text": "hi"},
+        reason="channel_not_found",
+        refusal="gone",
+        now=refused_at,
+        probe_at=refused_at + 900,
     )
     pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
     await pipeline.process([news("f1", 1, "Harbour bridge reopens after repairs")])
-    assert await outbox(handle, "slack") == [], "paused"
+    assert [m["channel"] for m in await outbox(handle, "slack")] == [str(INSTANT)], "routed"
     assert len(await pending(handle, DIGEST)) == 1, "other channels go on"
     assert (
         await sweep_refused(
@@ -242,5 +248,6 @@ async def test_a_refused_channel_is_paused_then_its_subscriptions_removed(
         )
     assert removed == 1 and await store.of_channel(INSTANT) == []
     assert await store.of_channel(DIGEST), "only the refused channel"
+    assert await holds.holds([str(INSTANT)]) == {}, "and what it held"
     [record] = [r for r in caplog.records if "refused for too long" in r.getMessage()]
     assert record.channel == str(INSTANT) and record.feeds == "f1"  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from bot.platforms.discord_adapter.permissions import effective
 from bot.settings import Settings
 from bot.store.alerts import AlertStore, Match
 from bot.store.connection import RedisHandle
+from bot.store.holds import HoldStore
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
 from tests.bot.platforms.discord_adapter.conftest import discord_settings
@@ -122,6 +123,12 @@ async def test_a_429_loses_nothing_and_doubles_nothing(
     assert await handle.client.xlen(handle.keys.outbox("discord")) == 0
 
 
+async def held(handle: RedisHandle, channel: str) -> str | None:
+    """Why the channel is held, or None."""
+    hold = (await HoldStore(handle.client, handle.keys, ttl=60).holds([channel])).get(channel)
+    return hold.reason if hold else None
+
+
 async def test_a_server_error_is_retried(
     discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
 ) -> None:
@@ -129,8 +136,7 @@ async def test_a_server_error_is_retried(
     await queue(handle, WHERE, "q1", kind="quiet", text="hello")
     outbox = consumer(handle, deliverer)
     assert await outbox.drain() == 0
-    failed = await handle.client.hget(handle.keys.channel(WHERE), "failed")
-    assert failed is None, "a 5xx is not the channel's fault"
+    assert await held(handle, WHERE) is None, "a 5xx is not the channel's fault"
     await handle.client.delete(handle.keys.pace(WHERE))
     assert await outbox.drain() == 1
     assert [p["content"] for p in discord_api.posts(CHANNEL)] == ["hello"]
@@ -147,15 +153,36 @@ async def test_a_missing_permission_is_named_and_the_subscriber_told_once(
     for n in range(2):
         await queue(handle, WHERE, f"s{n}", kind="story", story=story)
     assert await consumer(handle, deliverer).drain() == 2
-    failed = await handle.client.hget(handle.keys.channel(WHERE), "failed")
+    failed = await held(handle, WHERE)
+    assert failed is not None
     assert "Missing Permissions" in failed and "Embed Links" in failed
     assert "Send Messages" not in failed
     [dm] = discord_api.dms(ADMIN)
     assert "Embed Links" in dm["content"] and f"<#{CHANNEL}>" in dm["content"]
+    assert "held" in dm["content"]
     assert discord_api.posts(CHANNEL) == []
 
 
-async def test_a_channel_the_bot_cannot_see_or_that_is_gone_is_dropped_with_the_reason(
+async def test_an_archived_thread_holds_and_an_invalid_body_goes_as_plain_text(
+    discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
+) -> None:
+    discord_api.channels[OTHER] = GUILD
+    discord_api.archived.add(OTHER)
+    discord_api.refuse_embeds.add(CHANNEL)
+    thread = f"discord:{GUILD}:{OTHER}"
+    [story] = await stories(handle, ["Harbour bridge reopens"])
+    await queue(handle, thread, "t1", kind="quiet", text="hello")
+    await queue(handle, WHERE, "s1", kind="story", story=story)
+    await queue(handle, WHERE, "q1", kind="quiet", text="after")
+    assert await consumer(handle, deliverer).drain() == 3
+    failed = await held(handle, thread)
+    assert failed is not None and "50083" in failed
+    plain, after = discord_api.posts(CHANNEL)
+    assert not plain.get("embeds") and "Harbour bridge reopens" in plain["content"]
+    assert after["content"] == "after"
+
+
+async def test_a_channel_the_bot_cannot_see_or_that_is_gone_is_held_with_the_reason(
     discord_api: FakeDiscord, deliverer: DiscordDeliverer, handle: RedisHandle
 ) -> None:
     discord_api.channels[OTHER] = GUILD
@@ -166,8 +193,8 @@ async def test_a_channel_the_bot_cannot_see_or_that_is_gone_is_dropped_with_the_
     await queue(handle, gone, "q2", kind="quiet", text="hello")
     await queue(handle, WHERE, "q3", kind="quiet", text="hello")
     assert await consumer(handle, deliverer).drain() == 3
-    assert "View Channel" in await handle.client.hget(handle.keys.channel(hidden), "failed")
-    assert "Unknown Channel" in await handle.client.hget(handle.keys.channel(gone), "failed")
+    assert "View Channel" in str(await held(handle, hidden))
+    assert "Unknown Channel" in str(await held(handle, gone))
     assert len(discord_api.posts(CHANNEL)) == 1, "other channels go on"
 
 

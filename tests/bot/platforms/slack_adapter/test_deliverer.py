@@ -15,6 +15,7 @@ from bot.platforms.slack_adapter.web_api import posting_client
 from bot.settings import Settings
 from bot.store.alerts import AlertStore, Match
 from bot.store.connection import RedisHandle
+from bot.store.holds import HoldStore
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
 from tests.bot.platforms.outbox_helpers import consumer, follow, queue, stories
@@ -99,16 +100,32 @@ async def test_a_429_storm_loses_nothing_doubles_nothing_and_keeps_the_pace(
     assert await handle.client.xlen(handle.keys.outbox("slack")) == 0
 
 
-async def test_not_in_channel_is_recorded_with_invite_advice(
-    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+@pytest.mark.parametrize("error", ["not_in_channel", "restricted_action", "is_archived"])
+async def test_a_channel_that_refuses_is_held_with_the_reason(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle, error: str
 ) -> None:
-    slack.channel_errors["C9"] = "not_in_channel"
+    slack.channel_errors["C9"] = error
     await queue(handle, "slack:T1:C9", "q1", kind="quiet", text="hello")
     await queue(handle, CHANNEL, "q2", kind="quiet", text="hello")
     assert await consumer(handle, deliverer).drain() == 2
-    failed = await handle.client.hget(handle.keys.channel("slack:T1:C9"), "failed")
-    assert "not_in_channel" in failed and "/invite @newsbot" in failed
+    hold = await HoldStore(handle.client, handle.keys, ttl=60).holds(["slack:T1:C9"])
+    assert error in hold["slack:T1:C9"].reason and hold["slack:T1:C9"].waiting == 1
+    if error == "not_in_channel":
+        assert "/invite @newsbot" in hold["slack:T1:C9"].reason
     assert [p["text"] for p in slack.posts("C1")] == ["hello"]
+
+
+async def test_invalid_blocks_go_out_once_as_plain_text(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    slack.refuse_blocks.add("C1")
+    ids = await stories(handle, ["Harbour bridge reopens", "Storm closes the coast road"])
+    await queue(handle, CHANNEL, "d1", kind="digest", heading="Digest", stories=json.dumps(ids))
+    await queue(handle, CHANNEL, "q1", kind="quiet", text="after")
+    assert await consumer(handle, deliverer).drain() == 2
+    refused, plain, after = slack.posts("C1")
+    assert refused["blocks"] and "blocks" not in plain and "Harbour bridge reopens" in plain["text"]
+    assert after["text"] == "after", "the refused message held nothing up"
 
 
 async def test_a_refused_token_holds_everything_until_it_works(
@@ -178,10 +195,14 @@ async def test_the_subscriber_is_told_once_by_dm_when_the_bot_is_not_in_the_chan
     assert len(ephemeral) == 1 and ephemeral[0].params["user"] == "U123"
     [dm] = slack.posts("DU123")
     assert "/invite @newsbot" in dm["text"] and "<#C9>" in dm["text"]
-    # It works again, then fails again: told again.
+    assert "held" in dm["text"], "the note says what happens to the channel's stories"
+    # It works again (a probe releases the hold), then fails again: told again.
     del slack.channel_errors["C9"]
-    await queue(handle, str(channel), "q2", kind="quiet", text="back")
-    assert await consumer(handle, deliverer).drain() == 1
+    await HoldStore(handle.client, handle.keys, ttl=60).probe_now([str(channel)])
+    await handle.client.delete(handle.keys.pace(str(channel)))
+    await consumer(handle, deliverer).drain()
+    # The refused try, then the held quiet messages, once (two were held: one repeats).
+    assert [p["text"] for p in slack.posts("C9")] == ["hello", "hello"]
     slack.channel_errors["C9"] = "not_in_channel"
     await queue(handle, str(channel), "q3", kind="quiet", text="gone")
     await handle.client.delete(handle.keys.pace(str(channel)))
