@@ -49,13 +49,12 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
                     f"  {channel}: {hold.reason}; {hold.waiting} deliveries held; its "
                     f"subscriptions are removed in {max(left, 0):.0f} days unless it works again"
                 )
-            dead = {p: await holds.dead_count(p) for p in PLATFORMS}
-            if any(dead.values()):
-                counts = ", ".join(f"{p} {n}" for p, n in dead.items() if n)
-                print(f"dead letters: {counts} (see: newsbot outbox list)")
-            for lag in await outbox_lags(handle.client, handle.keys, now=time.time()):
-                if lag.queued or lag.deliverers:
+            lags = await outbox_lags(handle.client, handle.keys, now=time.time())
+            for lag in lags:
+                if lag.worth_telling:
                     print(f"outbox {lag.describe()}")
+            if any(lag.dead or lag.held for lag in lags):
+                print("see held channels and dead letters with: newsbot outbox list")
     except NewsbotError as exc:
         ok = False
         print(f"redis: FAILED: {exc}")

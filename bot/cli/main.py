@@ -19,6 +19,7 @@ from bot.cli.digest import digest_command
 from bot.cli.digest_formats import RENDERERS
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE
 from bot.cli.feeds import run_feeds_command
+from bot.cli.outbox import add_outbox_parser, outbox_command
 from bot.cli.summarize import summarize_command
 from bot.errors import ConfigError, NewsbotError
 from bot.logging_setup import configure_logging
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter = feed_commands.add_parser("export", help="write the watch list as OPML 2.0")
     exporter.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
+    add_outbox_parser(commands)
     commands.add_parser("check", help="diagnose settings, Redis and chat tokens")
     backup = commands.add_parser(
         "backup", help="a consistent snapshot of the embedded Redis, while newsbot runs"
@@ -156,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    quiet = args.command in {"digest", "summarize", "feeds", "console"}
+    quiet = args.command in {"digest", "summarize", "feeds", "console", "outbox"}
     configure_logging(
         "warning" if quiet and settings.log_level == "info" else settings.log_level,
         settings.log_format,
@@ -211,6 +213,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, plan: ConfigPl
         return EXIT_OK
     if args.command == "feeds":
         return await run_feeds_command(args, settings)
+    if args.command == "outbox":
+        return await outbox_command(args, settings)
     if args.command == "backup":
         return await backup_command(settings, args.file)
     if args.command == "restore":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -123,6 +123,22 @@ class CommandCore:
                 "something went wrong answering that (it was logged for the operator); "
                 "try again, or see /news help"
             )
+
+    async def access_restored(self, channels: Sequence[ChannelRef]) -> int:
+        """The platform says newsbot may be let in again (invited back, a permission or
+        role changed): probe those of these channels that are held now. How many are."""
+        asked = await self._holds.probe_now([str(c) for c in channels])
+        if asked:
+            log.info(
+                "access may be back; probing held channels now",
+                extra={"channels": ",".join(str(c) for c in channels)[:500], "held": asked},
+            )
+        return asked
+
+    async def access_restored_in(self, platform: str, workspace: str) -> int:
+        """`access_restored` for every held channel of a workspace or guild."""
+        held = await self._holds.held_in(platform, workspace)
+        return await self.access_restored([ChannelRef.parse(c) for c in held])
 
     async def _answer(self, caller: Caller, text: str) -> Reply:
         try:

@@ -30,12 +30,15 @@ WATCH_EVERY = 60.0
 
 @dataclass(frozen=True)
 class OutboxLag:
-    """One platform's outbox: deliveries queued, the oldest one's age, live consumers."""
+    """One platform's outbox: deliveries queued, the oldest one's age, live consumers,
+    dead letters and held channels."""
 
     platform: str
     queued: int
     oldest_age: float
     deliverers: int
+    dead: int = 0
+    held: int = 0
 
     @property
     def stranded(self) -> bool:
@@ -47,15 +50,26 @@ class OutboxLag:
             "queued": self.queued,
             "oldest_seconds": round(self.oldest_age),
             "deliverers": self.deliverers,
+            "dead_letters": self.dead,
+            "held_channels": self.held,
         }
 
     def describe(self) -> str:
+        extra = "".join(
+            f", {count} {what}"
+            for count, what in ((self.dead, "dead letter(s)"), (self.held, "held channel(s)"))
+            if count
+        )
         if not self.queued:
-            return f"{self.platform}: empty, {self.deliverers} deliverer(s)"
+            return f"{self.platform}: empty, {self.deliverers} deliverer(s){extra}"
         text = f"{self.platform}: {self.queued} queued, oldest {_age(self.oldest_age)}"
         if self.stranded:
-            return f"{text}, NO deliverer running (set the {self.platform} credentials)"
-        return f"{text}, {self.deliverers} deliverer(s)"
+            return f"{text}, NO deliverer running (set the {self.platform} credentials){extra}"
+        return f"{text}, {self.deliverers} deliverer(s){extra}"
+
+    @property
+    def worth_telling(self) -> bool:
+        return bool(self.queued or self.deliverers or self.dead or self.held)
 
 
 def _age(seconds: float) -> str:
@@ -79,7 +93,11 @@ async def outbox_lag(client: Redis, keys: Keys, platform: str, *, now: float) ->
     except ResponseError:  # no stream or no group yet: nobody ever delivered here
         consumers = []
     active = sum(1 for c in consumers if int(c["idle"]) < ACTIVE_WITHIN * 1000)
-    return OutboxLag(platform, queued, oldest_age, active)
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.xlen(keys.outbox_dead(platform))
+        pipe.zcard(keys.outbox_holds(platform))
+        dead, held = await pipe.execute()
+    return OutboxLag(platform, queued, oldest_age, active, int(dead), int(held))
 
 
 async def outbox_lags(client: Redis, keys: Keys, *, now: float) -> list[OutboxLag]:

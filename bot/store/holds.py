@@ -317,9 +317,6 @@ class HoldStore:
         rows = await self._client.xrange(self._keys.outbox_dead(platform))
         return [_dead(str(mid), cast(dict[str, str], fields)) for mid, fields in rows or []]
 
-    async def dead_count(self, platform: str) -> int:
-        return int(await self._client.xlen(self._keys.outbox_dead(platform)))
-
     async def retry_dead(self, letter: DeadLetter, platform: str) -> None:
         """Queue a dead letter again, from its first attempt."""
         fields = {k: v for k, v in letter.fields.items() if k not in DEAD_FIELDS}

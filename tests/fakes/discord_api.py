@@ -604,6 +604,21 @@ class FakeDiscord(LoopbackServer):
         if not gateway.socket.closed:
             await gateway.socket.send_json(event)
 
+    async def update_channel(self, channel: int) -> None:
+        """CHANNEL_UPDATE for a channel whose overwrites changed (say, a permission granted),
+        on every open gateway."""
+        guild = self.channels[channel]
+        data = {
+            "id": str(channel),
+            "guild_id": str(guild),
+            "type": 0,
+            "name": f"news-{channel % 1000}",
+            "position": 0,
+            "permission_overwrites": self.overwrites(channel),
+        }
+        for gateway in [g for g in self.gateways if not g.socket.closed]:
+            await self._dispatch(gateway, "CHANNEL_UPDATE", data)
+
     async def wait_connected(self, shards: int = 1, timeout: float = 15.0) -> None:
         for _ in range(int(timeout / 0.05)):
             if len({g.shard for g in self.gateways if not g.socket.closed}) >= shards:

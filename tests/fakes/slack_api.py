@@ -114,6 +114,7 @@ class Call:
     params: dict[str, Any]
     token: str
     at: float = field(default_factory=time.monotonic)
+    ok: bool = False  # what Slack answered
 
 
 @dataclass
@@ -165,6 +166,17 @@ class FakeSlack(LoopbackServer):
             if c.method == "chat.postMessage" and channel in (None, c.params.get("channel"))
         ]
 
+    def accepted_posts(self, channel: str) -> list[dict[str, Any]]:
+        """The posts to a channel that Slack accepted."""
+        return [
+            c.params
+            for c in self.calls
+            if c.method == "chat.postMessage" and c.ok and c.params.get("channel") == channel
+        ]
+
+    def refused_posts(self, channel: str) -> int:
+        return len(self.posts(channel)) - len(self.accepted_posts(channel))
+
     def response_url(self, name: str = "1") -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
@@ -213,6 +225,34 @@ class FakeSlack(LoopbackServer):
         )
         return envelope
 
+    def event_callback(self, event: dict[str, Any]) -> dict[str, Any]:
+        """An Events API callback for `event`, as Slack posts it (HTTP mode) or puts it in
+        an envelope (Socket Mode)."""
+        return {
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "event": {"event_ts": f"{time.time():.6f}", **event},
+            "type": "event_callback",
+            "event_id": f"Ev{len(self.sent) + 1}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+        }
+
+    async def send_event(self, event: dict[str, Any]) -> str:
+        """An event over the newest socket (Socket Mode), as Slack sends it."""
+        envelope = f"env-{len(self.sent) + 1}"
+        self.sent[envelope] = time.monotonic()
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope,
+                "type": "events_api",
+                "accepts_response_payload": False,
+                "payload": self.event_callback(event),
+            }
+        )
+        return envelope
+
     async def _respond(self, request: web.Request) -> web.Response:
         body = dict(await request.json())
         self.responses.append(body)
@@ -245,7 +285,9 @@ class FakeSlack(LoopbackServer):
                 headers={"Retry-After": f"{self.retry_after:g}"},
             )
         headers = {"x-oauth-scopes": ",".join(sorted(self.scopes))}
-        return web.json_response(self._answer(method, params), headers=headers)
+        answer = self._answer(method, params)
+        self.calls[-1].ok = bool(answer.get("ok"))
+        return web.json_response(answer, headers=headers)
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

@@ -161,6 +161,36 @@ def _log_connection_events(client: discord.Client) -> None:
         client.event(event)
 
 
+def _watch_access(client: discord.Client, core: CommandCore) -> None:
+    """The events that can let newsbot into a channel again and need no privileged intent:
+    a guild (re)joined or available (GUILD_CREATE), a channel's overwrites changed
+    (CHANNEL_UPDATE), a role's permissions changed (GUILD_ROLE_UPDATE). Each asks for a
+    probe of the guild's held channels now; a probe that is still refused waits again."""
+
+    async def restored(guild: discord.Guild) -> None:
+        try:
+            await core.access_restored_in("discord", str(guild.id))
+        except RedisError as exc:
+            log.warning("cannot ask for a probe of held channels", extra={"error": str(exc)})
+
+    async def on_guild_join(guild: discord.Guild) -> None:
+        await restored(guild)
+
+    async def on_guild_available(guild: discord.Guild) -> None:
+        await restored(guild)
+
+    async def on_guild_channel_update(
+        _before: discord.abc.GuildChannel, after: discord.abc.GuildChannel
+    ) -> None:
+        await restored(after.guild)
+
+    async def on_guild_role_update(_before: discord.Role, after: discord.Role) -> None:
+        await restored(after.guild)
+
+    for event in (on_guild_join, on_guild_available, on_guild_channel_update, on_guild_role_update):
+        client.event(event)
+
+
 async def _finish_answers() -> None:
     """Let interactions being answered finish their follow-ups before the client closes
     (discord.py runs each in a task named "CommandTree-invoker")."""
@@ -238,6 +268,7 @@ class Gateway:
         )
         tree = command_tree(client, answerer)
         _log_connection_events(client)
+        _watch_access(client, self._core)
         connecting: asyncio.Task[None] | None = None
         try:
             try:

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -125,7 +125,8 @@ class Admins:
 def build_app(
     *, api: AsyncWebClient, core: CommandCore, signing_secret: str | None, admins: Admins
 ) -> AsyncApp:
-    """The bolt app with the `/news` command; no other listener."""
+    """The bolt app with the `/news` command and the one event newsbot handles:
+    ``member_joined_channel`` for the bot itself, which may end a channel's hold."""
     channels = Channels(api)
     app = AsyncApp(
         client=api,
@@ -151,6 +152,14 @@ def build_app(
             reply = replace(reply, text=f"{reply.text}\n{NOT_A_MEMBER}")
         body = render_slack_reply(reply)
         await respond(response_type="ephemeral", replace_original=False, **body)
+
+    @app.event("member_joined_channel")
+    async def joined(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if event.get("user") != context.bot_user_id:
+            return  # someone else joined: nothing changes for newsbot
+        team = str(event.get("team") or context.team_id or "")
+        channel = ChannelRef("slack", team, str(event.get("channel", "")))
+        await core.access_restored([channel])
 
     return app
 

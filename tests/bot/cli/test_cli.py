@@ -394,7 +394,21 @@ async def test_check_and_feeds_list_show_a_channel_that_refuses_deliveries(
         "slack:T1:C9: not_in_channel: /invite @newsbot; 1 deliveries held; its subscriptions "
         "are removed in 25 days" in out
     )
-    assert "dead letters: slack 1 (see: newsbot outbox list)" in out
+    assert "outbox slack: 1 queued" in out and "1 dead letter(s), 1 held channel(s)" in out
+    assert "newsbot outbox list" in out
+    code, out, _ = await newsbot("outbox", "list", env=env)
+    assert code == 0
+    assert "held channels: 1\n  slack:T1:C9  since " in out and "1 deliveries held" in out
+    assert "dead letters: 1\n" in out and "slack:T1:C1" in out and "invalid_blocks" in out
+    code, _, err = await newsbot("outbox", "drop", "nothing-like-it", env=env)
+    assert code == 2 and "no dead letter or held channel matches" in err
+    code, out, _ = await newsbot("outbox", "retry", "slack:T1:C1", env=env)
+    assert code == 0 and "1 dead letter queued again" in out
+    queued = await handle.client.xrange(handle.keys.outbox("slack"))
+    assert [f["delivery"] for _, f in queued] == ["d1", "d2"]
+    assert "dead_reason" not in queued[-1][1], "queued as it first was"
+    code, out, _ = await newsbot("outbox", "retry", "slack:T1:C9", env=env)
+    assert code == 0 and "1 held channel will be probed now" in out
     code, out, _ = await newsbot("feeds", "list", "--channel", "slack:T1:C9", env=env)
     assert "delivery to slack:T1:C9 FAILED: not_in_channel" in out
 
