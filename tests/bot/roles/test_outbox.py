@@ -75,7 +75,12 @@ async def queue(handle: RedisHandle, channel: str, delivery: str) -> None:
 async def queue_story(handle: RedisHandle, channel: str, story: str) -> None:
     await handle.client.xadd(
         handle.keys.outbox("console"),
-        {"delivery": f"{channel}|story|{story}", "channel": channel, "kind": "story", "story": story},
+        {
+            "delivery": f"{channel}|story|{story}",
+            "channel": channel,
+            "kind": "story",
+            "story": story,
+        },
     )
 
 
@@ -143,12 +148,8 @@ async def test_a_refused_message_goes_as_plain_text_and_blocks_nothing(
     handle: RedisHandle,
 ) -> None:
     recorder = Recorder()
-    recorder.refuse_delivery["poison|1"] = DeliveryFailed(
-        "invalid_blocks", refusal=Refusal.MESSAGE
-    )
-    recorder.refuse_delivery["poison|2"] = DeliveryFailed(
-        "msg_too_long", refusal=Refusal.MESSAGE
-    )
+    recorder.refuse_delivery["poison|1"] = DeliveryFailed("invalid_blocks", refusal=Refusal.MESSAGE)
+    recorder.refuse_delivery["poison|2"] = DeliveryFailed("msg_too_long", refusal=Refusal.MESSAGE)
     recorder.refuse_plain.add("poison|2")
     await queue(handle, "console:a:1", "poison|1")
     await queue(handle, "console:a:1", "poison|2")
