@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from bot.store.forwarding import Forwarder, enqueue
 from bot.store.keys import Keys
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import FeedRecord
@@ -37,8 +38,9 @@ class FeedHealthNotices:
         subs = await self._subscriptions.of_feed(feed.id)
         async with self._client.pipeline(transaction=False) as pipe:
             for sub in subs:
-                pipe.xadd(
-                    self._keys.outbox(sub.channel.platform),
+                enqueue(
+                    pipe,
+                    self._keys,
                     {
                         "delivery": f"{sub.channel}|{kind}|{feed.id}|{int(since)}",
                         "channel": str(sub.channel),
@@ -47,6 +49,7 @@ class FeedHealthNotices:
                     },
                 )
             await pipe.execute()
+        await Forwarder(self._client, self._keys).forward(str(sub.channel) for sub in subs)
         return len(subs)
 
     async def failing(

@@ -34,7 +34,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, cast
@@ -53,6 +53,7 @@ from bot.roles.refusal import (
 )
 from bot.stopping import sleep_unless_stopped
 from bot.store import streams
+from bot.store.forwarding import Forwarder
 from bot.store.holds import HoldStore
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
@@ -67,8 +68,10 @@ GROUP = "delivery"
 RETRY_WITHOUT_AFTER = 5.0
 # The longest pacing wait taken inline; longer holds (429s) are waited out while queued.
 PATIENCE = 2.0
-# How long one consumer holds a delivery id while sending it: longer than any send takes.
-SEND_LEASE = 120
+# How long one consumer holds a delivery id while sending it, at least; the lease is
+# `claim_idle` long and renewed while the send lasts (a paced burst of many parts), so a
+# process killed mid-send is replaced within about `claim_idle`.
+SEND_LEASE_MIN = 5.0
 SENT = "1"
 # A message pending this long on a consumer that no longer reads it is taken over.
 CLAIM_IDLE = 60.0
@@ -79,10 +82,16 @@ PENDING_MAX = 5000
 # A held channel is probed this often (NEWSBOT_REFUSED_PROBE).
 PROBE_EVERY = 900.0
 INSTANT_BURST = 5
+# How often a consumer forwards deliveries a crash left in its platform's channel queues.
+SWEEP_EVERY = 5.0
 Message = streams.Message
 # KEYS[1] a delivery record; ARGV[1] the lease this consumer holds on it.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+"""
+# KEYS[1] a delivery record; ARGV: the lease this consumer holds on it, its new length (ms).
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 """
 
 
@@ -139,11 +148,39 @@ class OutboxConsumer:
     _pacer: ChannelPacer = field(init=False, repr=False)
     _holds: HoldStore = field(init=False, repr=False)
     _release_script: AsyncScript = field(init=False, repr=False)
+    _renew_script: AsyncScript = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._pacer = self.pacer or ChannelPacer(self.client, self.keys)
         self._holds = HoldStore(self.client, self.keys, ttl=self.ttl)
         self._release_script = self.client.register_script(_RELEASE)
+        self._renew_script = self.client.register_script(_RENEW)
+
+    @property
+    def send_lease(self) -> float:
+        return max(self.claim_idle, SEND_LEASE_MIN)
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, record: str, lease: str) -> AsyncIterator[None]:
+        """Keep this consumer's lease on a delivery alive while the block sends it."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.send_lease / 3)
+                with contextlib.suppress(RedisError):
+                    await self._renew_script(
+                        keys=[record], args=[lease, int(self.send_lease * 1000)]
+                    )
+
+        renewer = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _take(self, record: str, lease: str) -> bool:
+        return bool(await self.client.set(record, lease, nx=True, px=int(self.send_lease * 1000)))
 
     @property
     def stream(self) -> str:
@@ -174,11 +211,12 @@ class OutboxConsumer:
             return Outcome.DONE if await self._settle(record) else Outcome.RETRY
         await self._pacer.wait(channel)
         lease = f"sending {self.consumer}"
-        if not await self.client.set(record, lease, nx=True, ex=SEND_LEASE):
+        if not await self._take(record, lease):
             # Being sent by another consumer: leave it where it is.
             return Outcome.DONE if await self._settle(record) else Outcome.RETRY
         try:
-            await self.deliverer.deliver(fields)
+            async with self._leased(record, lease):
+                await self.deliverer.deliver(fields)
         except DeliveryFailed as exc:
             await self._release(record, lease)
             return await self._refused(fields, exc, probing=probing)
@@ -243,14 +281,15 @@ class OutboxConsumer:
         delivery = fields.get("delivery", "")
         record = self.keys.delivered(short_hash(delivery))
         lease = f"sending {self.consumer}"
-        if not await self.client.set(record, lease, nx=True, ex=SEND_LEASE):
+        if not await self._take(record, lease):
             return Outcome.DONE if await self._settle(record) else Outcome.RETRY
         log.warning(
             "the platform refuses a message; sending it as plain text",
             extra={"delivery": delivery, "error": str(exc)},
         )
         try:
-            await self.deliverer.deliver(fields, plain=True)
+            async with self._leased(record, lease):
+                await self.deliverer.deliver(fields, plain=True)
         except DeliveryFailed as again:
             await self._release(record, lease)
             if again.refusal is Refusal.MESSAGE:
@@ -442,9 +481,13 @@ class OutboxConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until `stop` is set; Redis outages are logged and retried, never fatal."""
         pause = 0.5
-        last_cleanup = 0.0
+        last_cleanup = last_sweep = 0.0
+        forwarder = Forwarder(self.client, self.keys)
         while not stop.is_set():
             try:
+                if time.monotonic() - last_sweep > SWEEP_EVERY:
+                    last_sweep = time.monotonic()
+                    await forwarder.sweep(self.deliverer.platform)
                 if not await self.drain(stop):
                     await sleep_unless_stopped(stop, self.block_ms / 1000)
                 if time.monotonic() - last_cleanup > self.claim_idle:

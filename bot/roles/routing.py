@@ -2,11 +2,12 @@
 
 After the store step, each new story (not an edit, not a new feed's backlog) goes to every
 channel subscribed to its feed whose filter it matches: into the channel's pending digest
-items, or, for an instant subscription, onto the platform's outbox stream with a delivery id
-of channel plus story. Then ``chan:{channel}:routed`` records it, so a story reaches a
-channel once, however many copies of it arrive through however many feeds, and a retried
-batch routes nothing twice; a digest that takes a story records it too (see `Router.route`
-and `bot.roles.scheduler`). Pending digest items older than the retention are trimmed.
+items, or, for an instant subscription, into the channel's deliveries with a delivery id of
+channel plus story. ``{c:<channel>}:routed`` records it in the same script, so a story
+reaches a channel once, however many copies of it arrive through however many feeds and
+however many workers route them at once, and a retried batch routes nothing twice (see
+`Router.route`). The deliveries are then forwarded onto the platform's outbox stream
+(`bot.store.forwarding`). Pending digest items older than the retention are trimmed.
 
 A new subscription is seeded with the newest `NEWSBOT_FIRST_FETCH_MAX` stories its feed
 already has, through the same path.
@@ -26,13 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.typing import EncodableT, FieldT
+from redis.exceptions import RedisError
 
+from bot.store.forwarding import Forwarder, encode
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
 from handlers.article import Article, short_hash
-from handlers.channels import ChannelRef, Subscription, filter_fields
+from handlers.channels import Subscription, filter_fields
 from handlers.query import matches, parse_query
 from handlers.story import Story, copy_order
 
@@ -41,6 +43,30 @@ BURST_WINDOW = 60.0
 # Stories a channel's next digest can hold at most (it shows 10 and "…and N more"); with
 # `schedule off` and nobody asking for a digest, older ones go first.
 PENDING_MAX = 5000
+ROUTE_ATTEMPTS = 5
+# KEYS: the channel's routed zset, pending zset and deliveries list. ARGV: now, the
+# retention horizon, ttl, the pending cap, and the plan (`Router._plan`). Claims and queues
+# every story of the plan, or nothing: returns the stories another worker claimed first.
+_ROUTE = """
+local plan = cjson.decode(ARGV[5])
+local taken = {}
+for _, id in ipairs(plan.claim) do
+  if redis.call('ZSCORE', KEYS[1], id) then table.insert(taken, id) end
+end
+if #taken > 0 then return taken end
+local now, horizon, ttl = ARGV[1], ARGV[2], ARGV[3]
+for _, id in ipairs(plan.claim) do redis.call('ZADD', KEYS[1], now, id) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', horizon)
+redis.call('EXPIRE', KEYS[1], ttl)
+if #plan.pending > 0 then
+  for _, item in ipairs(plan.pending) do redis.call('ZADD', KEYS[2], item[2], item[1]) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+for _, message in ipairs(plan.out) do redis.call('RPUSH', KEYS[3], message) end
+return {}
+"""
 
 
 @dataclass(frozen=True)
@@ -99,69 +125,90 @@ class Router:
         self._ttl = ttl
         self._clock = clock
         self._burst = burst
+        self._route_script = client.register_script(_ROUTE)
+        self._forwarder = Forwarder(client, keys)
 
     async def route(self, pairs: Sequence[tuple[Subscription, Routable]]) -> int:
         """Route each (subscription, story) pair once; return how many were new.
 
-        A story is queued first and claimed after (``chan:{channel}:routed``), so a crash or
-        a Redis error in between leaves it unclaimed and the retry queues it again: the
-        pending ZADD is idempotent, and the outbox sends a delivery id once, so a story
-        queued twice is posted once. Nothing here spans two keys in one command, so it
-        works on Redis Cluster too."""
+        Each channel's part is one script (`_ROUTE`): it claims the stories
+        (``{c:<channel>}:routed``) and queues them (pending, or the channel's deliveries)
+        together, or, when another worker claimed one of them meanwhile, does nothing and
+        says which; the channel's part is then planned again without them. So no crash and
+        no race routes a story to a channel twice, under one delivery id or two (a burst
+        and a single post; an instant and a digest subscription in one channel)."""
         if not pairs:
             return 0
         now = self._clock()
-        horizon = now - self._ttl
         async with self._client.pipeline(transaction=False) as pipe:
             for sub, story in pairs:
                 pipe.zscore(self._keys.channel_routed(str(sub.channel)), story.story_id)
             scores = await pipe.execute()
-        fresh: dict[tuple[str, str], tuple[Subscription, Routable]] = {}
+        fresh: dict[str, dict[str, tuple[Subscription, Routable]]] = {}
         for (sub, story), score in zip(pairs, scores, strict=True):
             if score is None:
-                fresh.setdefault((str(sub.channel), story.story_id), (sub, story))
-        ordered = sorted(fresh.values(), key=lambda pair: pair[1].when)
-        instant: dict[str, list[Routable]] = {}
-        for sub, story in ordered:
-            if sub.mode == "instant":
-                instant.setdefault(str(sub.channel), []).append(story)
-        recent = await self._recent(list(instant), now)
-        async with self._client.pipeline(transaction=False) as pipe:
-            # Oldest first, so instant posts read in order and the newest ends up last.
-            for channel, stories in instant.items():
-                platform = ChannelRef.parse(channel).platform
-                if len(stories) > 1 and recent[channel] + len(stories) > self._burst:
-                    pipe.xadd(self._keys.outbox(platform), _burst_message(channel, stories))
-                    continue
-                for story in stories:
-                    pipe.xadd(
-                        self._keys.outbox(platform),
-                        {
-                            "delivery": f"{channel}|story|{story.story_id}",
-                            "channel": channel,
-                            "kind": "story",
-                            "story": story.story_id,
-                        },
+                fresh.setdefault(str(sub.channel), {}).setdefault(story.story_id, (sub, story))
+        routed = 0
+        for _attempt in range(ROUTE_ATTEMPTS):
+            if not fresh:
+                break
+            recent = await self._recent(list(fresh), now)
+            channels = list(fresh)
+            async with self._client.pipeline(transaction=False) as pipe:
+                for channel in channels:
+                    plan = self._plan(channel, list(fresh[channel].values()), recent[channel])
+                    await self._route_script(
+                        keys=[
+                            self._keys.channel_routed(channel),
+                            self._keys.channel_pending(channel),
+                            self._keys.channel_out(channel),
+                        ],
+                        args=[now, now - self._ttl, self._ttl, PENDING_MAX, plan],
+                        client=pipe,
                     )
-            for sub, story in ordered:
-                if sub.mode == "instant":
+                taken = await pipe.execute()
+            for channel, claimed_elsewhere in zip(channels, taken, strict=True):
+                if not claimed_elsewhere:
+                    routed += len(fresh.pop(channel))
                     continue
-                channel = str(sub.channel)
-                pipe.zadd(self._keys.channel_pending(channel), {story.story_id: story.when})
-                pending = self._keys.channel_pending(channel)
-                pipe.zremrangebyscore(pending, "-inf", horizon)
-                pipe.zremrangebyrank(pending, 0, -PENDING_MAX - 1)
-                pipe.expire(pending, self._ttl)
-            await pipe.execute()
-        async with self._client.pipeline(transaction=False) as pipe:
-            for channel, story_id in fresh:
-                # Scored by when it was routed: an old story's claim lasts the retention too.
-                pipe.zadd(self._keys.channel_routed(channel), {story_id: now}, nx=True)
-            for channel in {str(sub.channel) for sub, _ in pairs}:
-                pipe.zremrangebyscore(self._keys.channel_routed(channel), "-inf", horizon)
-                pipe.expire(self._keys.channel_routed(channel), self._ttl)
-            await pipe.execute()
-        return len(fresh)
+                for story_id in claimed_elsewhere:
+                    fresh[channel].pop(str(story_id), None)
+                if not fresh[channel]:
+                    del fresh[channel]
+        if fresh:
+            raise RedisError(f"stories kept being routed elsewhere meanwhile: {sorted(fresh)}")
+        await self._forwarder.forward({str(sub.channel) for sub, _ in pairs})
+        return routed
+
+    def _plan(self, channel: str, pairs: list[tuple[Subscription, Routable]], recent: int) -> str:
+        """What one channel's script claims and queues, as JSON: instant stories oldest
+        first (one burst message when the flood guard says so), digest stories pending."""
+        pairs = sorted(pairs, key=lambda pair: pair[1].when)
+        instant = [story for sub, story in pairs if sub.mode == "instant"]
+        # A story with an instant and a digest subscription here goes out instantly.
+        instant_ids = {story.story_id for story in instant}
+        pending = [
+            [story.story_id, story.when]
+            for sub, story in pairs
+            if sub.mode != "instant" and story.story_id not in instant_ids
+        ]
+        out: list[str] = []
+        if len(instant) > 1 and recent + len(instant) > self._burst:
+            out.append(encode(_burst_message(channel, instant)))
+        else:
+            out += [
+                encode(
+                    {
+                        "delivery": f"{channel}|story|{story.story_id}",
+                        "channel": channel,
+                        "kind": "story",
+                        "story": story.story_id,
+                    }
+                )
+                for story in instant
+            ]
+        claim = list(dict.fromkeys(story.story_id for _sub, story in pairs))
+        return json.dumps({"claim": claim, "pending": pending, "out": out})
 
     async def _recent(self, channels: list[str], now: float) -> dict[str, int]:
         """Stories each channel was sent (claimed) in the last minute."""
@@ -187,7 +234,7 @@ class Router:
         return await self.route(pairs)
 
 
-def _burst_message(channel: str, stories: list[Routable]) -> dict[FieldT, EncodableT]:
+def _burst_message(channel: str, stories: list[Routable]) -> dict[str, str]:
     """One digest-style outbox message for a burst of instant stories, newest first."""
     sources = {story.fields.get("source", "") for story in stories}
     source = sources.pop() if len(sources) == 1 else ""

@@ -2,11 +2,15 @@
 
 Channels wait in ``digests:due`` scored by their next due time. One Lua script claims the
 due ones and leases them, so any number of processes share the work and two never build the
-same digest. A digest's delivery id is channel plus slot (the due time it was built for),
-kept in the channel's hash until the digest is queued, so a process that dies half-way and
-is replaced queues the same delivery id again, which the outbox's consumer drops as a
-duplicate. After a digest the channel is due at the schedule's next time after now: a bot
-that was down for three slots posts one catch-up digest, not three.
+same digest. A digest's delivery id is channel plus slot (the due time it was built for,
+kept in the channel's hash). One transaction on the channel's keys queues the digest (in
+the channel's deliveries, then forwarded: `bot.store.forwarding`), takes its stories out of
+the pending set and moves the slot on to the schedule's next time after now; only then is
+``digests:due`` moved on. A process that dies before the transaction is replaced and
+builds the same slot again (the same delivery id: posted once); one that dies after it
+leaves the channel due with the next slot already stored, and its replacement only puts
+the channel back on the schedule: no digest twice, and none of the next digest's stories
+taken for a duplicate. A bot that was down for three slots posts one catch-up digest.
 
 What goes in: the channel's pending stories (see `bot.roles.routing`), ranked and capped by
 `handlers.digest`; all of them leave the pending set, so those over the cap do not roll
@@ -26,10 +30,10 @@ from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
-from redis.typing import EncodableT, FieldT
 
 from bot.stopping import sleep_unless_stopped
 from bot.store.audience import AudienceStore
+from bot.store.forwarding import Forwarder, enqueue
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
@@ -88,6 +92,7 @@ class Scheduler:
         self._audiences = AudienceStore(client, keys, clock=clock)
         self._audiences.enabled = visibility  # off only for the benchmarks' baseline
         self._claim = client.register_script(_CLAIM_DUE)
+        self._forwarder = Forwarder(client, keys)
 
     def schedule_of(self, settings: dict[str, str]) -> Schedule:
         """The channel's schedule from its settings (the default when none or unreadable)."""
@@ -130,6 +135,11 @@ class Scheduler:
                 raise
             except Exception:  # the per-channel boundary: one bad channel stops no other
                 log.exception("cannot schedule a channel", extra={"channel": channel})
+
+    def _next_slot(self, settings: dict[str, str]) -> float | None:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        due = self.schedule_of(settings).next_after(now)
+        return None if due is None else due.timestamp()
 
     async def reschedule(self, channel: ChannelRef) -> float | None:
         """Set the channel's next digest from its schedule (None: off, or nothing to digest)."""
@@ -190,21 +200,33 @@ class Scheduler:
         settings = cast(dict[str, str], await self._client.hgetall(key))
         scheduled = slot is None
         slot = slot or settings.get("slot") or str(int(self._clock()))
+        if scheduled and float(slot) > self._clock():
+            # Built and committed already (the slot moved on), then the process died
+            # before `digests:due` did: only put the channel back on its schedule.
+            await self._client.zadd(self._keys.digests_due, {str(channel): float(slot)})
+            return DigestOutcome(str(channel), "", 0, False)
+        next_slot = self._next_slot(settings) if scheduled else None
         delivery = f"{channel}|digest|{slot}"
         for _attempt in range(COMMIT_ATTEMPTS):
             async with self._client.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(pending_key)
+                    await pipe.watch(pending_key, key)
                     pending = [str(i) for i in await pipe.zrange(pending_key, 0, -1)]
                     digest, message = await self._compose(
                         channel, settings, delivery, pending, quiet=scheduled
                     )
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if message is not None:
-                        pipe.xadd(self._keys.outbox(channel.platform), message)
+                        enqueue(pipe, self._keys, message)
                     if pending:
                         pipe.zrem(pending_key, *pending)
+                        # Routed here too, in case routing queued one and stopped before it
+                        # claimed it: its retry then sees the story is taken.
+                        routed = self._keys.channel_routed(str(channel))
+                        pipe.zadd(routed, dict.fromkeys(pending, self._clock()), nx=True)
                     pipe.hset(key, "last_digest", str(int(self._clock())))
+                    if next_slot is not None:
+                        pipe.hset(key, "slot", str(int(next_slot)))
                     await pipe.execute()
                     break
                 except WatchError:
@@ -214,11 +236,7 @@ class Scheduler:
                     )
         else:
             raise RedisError(f"{channel}: pending stories kept changing while building its digest")
-        if pending:
-            # Record them as routed here, in case routing queued one and stopped before it
-            # could: its retry then sees the story is taken and does not queue it again.
-            routed = self._keys.channel_routed(str(channel))
-            await self._client.zadd(routed, dict.fromkeys(pending, self._clock()), nx=True)
+        await self._forwarder.forward([str(channel)])
         if scheduled:
             await self.reschedule(channel)
         log.info(
@@ -240,7 +258,7 @@ class Scheduler:
         pending: list[str],
         *,
         quiet: bool,
-    ) -> tuple[Digest, dict[FieldT, EncodableT] | None]:
+    ) -> tuple[Digest, dict[str, str] | None]:
         """The digest of `pending` and the outbox message for it (None: nothing to post).
         An empty digest posts the channel's quiet message only when `quiet` (a scheduled
         slot: once, by its delivery id); `/news digest` never posts it."""

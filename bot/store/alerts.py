@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 
+from bot.store.forwarding import Forwarder
 from bot.store.keys import Keys
 from handlers.alerts import AlertError
 from handlers.channels import ChannelRef
@@ -52,12 +53,15 @@ return #items
 """
 
 
-# KEYS: the fired hash, each story's alerted set, each DM target's batch list.
-# ARGV: now, keep, ttl, and the batch as JSON: {"s": [[story id, [[target number (0 for
-# a channel alert), alert id, words number], ...]], ...], "w": [words as JSON, ...]}.
-# Returns the targets that got matches, the numbers of the channel-alert matches that
-# were new (counting from 1 across stories), and how many matches were new. Commands are
-# per story and per target, never per match: a batch can hold thousands of matches.
+# KEYS: the fired hash, each story's alerted set, each DM target's batch list, each
+# channel alert's channel deliveries (``{c:<channel>}:out``).
+# ARGV: now, keep, ttl, and the batch as JSON: {"s": [[story id, [[target number (a
+# negative one: -n for the n-th channel of "c"), alert id, words number], ...]], ...],
+# "w": [words as JSON, ...], "c": [channel, ...]}.
+# A new channel-alert match is queued on its channel in this same script (so no crash can
+# record a match without queueing it). Returns the DM targets that got matches and how many
+# matches were new. Commands are per story and per target, never per match: a batch can
+# hold thousands of matches.
 _RECORD = """
 local now, keep, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local batch = cjson.decode(ARGV[4])
@@ -66,7 +70,8 @@ local CHUNK = 500
 local function each_chunk(list, call)
   for first = 1, #list, CHUNK do call(unpack(list, first, math.min(first + CHUNK - 1, #list))) end
 end
-local fired, queued, fresh_channel = {}, {}, {}
+local fired, queued = {}, {}
+local dms = #KEYS - 1 - stories - #batch.c
 local number, fresh = 0, 0
 for s, entry in ipairs(batch.s) do
   local key, story, found = KEYS[1 + s], cjson.encode(entry[1]), entry[2]
@@ -86,12 +91,16 @@ for s, entry in ipairs(batch.s) do
       fresh = fresh + 1
       table.insert(fired, alert)
       table.insert(fired, now)
-      if target == 0 then
-        table.insert(fresh_channel, number)
+      local item = '{"a":' .. cjson.encode(alert) .. ',"s":' .. story ..
+        ',"w":' .. batch.w[match[3] + 1] .. '}'
+      if target < 0 then
+        local channel = batch.c[-target]
+        redis.call('RPUSH', KEYS[1 + stories + dms - target], cjson.encode({
+          delivery = 'alert:' .. alert .. ':' .. entry[1], channel = channel,
+          kind = 'alert', items = '[' .. item .. ']'}))
       else
         queued[target] = queued[target] or {}
-        table.insert(queued[target], '{"a":' .. cjson.encode(alert) .. ',"s":' .. story ..
-          ',"w":' .. batch.w[match[3] + 1] .. '}')
+        table.insert(queued[target], item)
       end
     end
   end
@@ -106,7 +115,7 @@ for target, items in pairs(queued) do
   redis.call('LTRIM', list, -keep, -1)
   table.insert(ready, target)
 end
-return {ready, fresh_channel, fresh}
+return {ready, fresh}
 """
 
 
@@ -306,45 +315,33 @@ class AlertStore:
         for alert, match in matches:
             by_story.setdefault(match.story_id, []).append((alert, match))
         targets: dict[str, int] = {}
-        target_of: dict[str, int] = {}  # alert id -> target number, 0 for a channel alert
+        channels: dict[str, int] = {}
+        target_of: dict[str, int] = {}  # alert id -> target number, -n for a channel alert
         words_at: dict[tuple[str, ...], int] = {}
-        ordered: list[tuple[Alert, Match]] = []
         grouped: list[tuple[str, list[tuple[int, str, int]]]] = []
         for story, found in by_story.items():
             rows = []
             for alert, match in found:
-                ordered.append((alert, match))
                 target = target_of.get(alert.id)
                 if target is None:
                     target = (
-                        0 if alert.channel else targets.setdefault(alert.target, len(targets) + 1)
+                        -channels.setdefault(alert.channel, len(channels) + 1)
+                        if alert.channel
+                        else targets.setdefault(alert.target, len(targets) + 1)
                     )
                     target_of[alert.id] = target
                 words = words_at.setdefault(match.words, len(words_at))
                 rows.append((target, alert.id, words))
             grouped.append((story, rows))
-        batch = json.dumps({"s": grouped, "w": [json.dumps(list(w)) for w in words_at]})
+        batch = json.dumps(
+            {"s": grouped, "w": [json.dumps(list(w)) for w in words_at], "c": list(channels)}
+        )
         keys = [self._keys.alerts_fired]
         keys += [self._keys.story_alerted(story) for story in by_story]
         keys += [self._keys.alert_batch(target) for target in targets]
-        ready, channel_new, fresh = await self._record(
-            keys=keys, args=[now, BATCH_KEEP, self._ttl, batch]
-        )
-        new_channel = {int(n) for n in channel_new}
-        if new_channel:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for number, (alert, match) in enumerate(ordered, start=1):
-                    if number in new_channel:
-                        pipe.xadd(
-                            self._keys.outbox(alert.platform),
-                            {
-                                "delivery": f"alert:{alert.id}:{match.story_id}",
-                                "channel": alert.channel,
-                                "kind": "alert",
-                                "items": f"[{match.to_json()}]",
-                            },
-                        )
-                await pipe.execute()
+        keys += [self._keys.channel_out(channel) for channel in channels]
+        ready, fresh = await self._record(keys=keys, args=[now, BATCH_KEEP, self._ttl, batch])
+        await Forwarder(self._client, self._keys).forward(channels)
         names = list(targets)
         await self._flush_all([names[int(n) - 1] for n in ready], now)
         return int(fresh)

@@ -3,7 +3,9 @@
 All keys sit under one prefix (default ``newsbot:``). An operation that touches several
 keys at once, other than a pipeline (which Redis Cluster splits per slot), uses keys of
 one hash tag: ``{ix}`` and ``{sx}`` for the fold and search indexes, ``{c:<channel>}`` for
-a channel's delivery state.
+a channel's state. Every key of one channel (its settings, subscriptions, routed and
+pending stories, members, hold and what waits to be forwarded) shares the tag
+``{c:<channel>}`` (schema 3), so one script can change them together on Redis Cluster.
 
 Key (after the prefix), type, what it holds, and what bounds it:
 
@@ -39,17 +41,17 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``llm:{model}:{aid}`` string: an LLM summary of an article, by model. TTL = retention.
 - ``llm:tokens:{day}`` string: LLM tokens spent that UTC day. TTL 2 days.
 - ``channels`` set: every channel with a subscription or settings.
-- ``chan:{channel}`` hash: the channel's settings (schedule, quiet_message) and digest
+- ``{c:<channel>}`` hash: the channel's settings (schedule, quiet_message) and digest
   state (``slot``: the due time of the digest being built, ``last_digest``), and
   ``public`` ("1" when everyone in the workspace can see it, as the platform last said).
 - ``visibility:version`` string: bumped after every change of who follows which feed or
   of which channels are public, so each process's cache of the visibility sets
   (`bot.store.audience`) is never older than the data.
-- ``chan:{channel}:members`` hash: user -> when the platform last said they are a member
+- ``{c:<channel>}:members`` hash: user -> when the platform last said they are a member
   of the channel (a command run there, the member list). Read by alert scope; a record
   older than 10 minutes does not count. Expires an hour after its last write.
 - ``digests:due`` zset: channel scored by when its next digest is due; a claim leases it.
-- ``chan:{channel}:subs`` hash: feed id -> the channel's subscription to it (JSON).
+- ``{c:<channel>}:subs`` hash: feed id -> the channel's subscription to it (JSON).
 - ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
 - ``{sx}:{day}:seq`` hash: feed code -> how many of the feed's copies of that UTC day the
   search index numbered (a copy's number is ``{code}.{n}``, so it names its feed).
@@ -57,10 +59,14 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``{sx}:{day}:{bucket}`` hash: word -> numbers of that day's copies using it (256
   buckets a day). Search keys share the ``{sx}`` hash tag (one Lua call writes a story's
   words) and expire with the retention period.
-- ``chan:{channel}:routed`` zset: stories already routed to the channel (pending or sent),
+- ``{c:<channel>}:routed`` zset: stories already routed to the channel (pending or sent),
   by when they were routed; a story reaches a channel once however many copies arrive.
   Trimmed by score.
-- ``chan:{channel}:pending`` zset: stories waiting for the channel's next digest, by time.
+- ``{c:<channel>}:pending`` zset: stories waiting for the channel's next digest, by time.
+- ``{c:<channel>}:out`` list: deliveries for the channel (JSON), written in the same script
+  or transaction as the state change that made them (a story routed, a digest built, an
+  alert matched), then moved onto ``outbox:{platform}`` by `bot.store.forwarding`. Empty
+  but for a moment, or after a crash until the next forward.
 - ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
   delivery id (channel plus story, or channel plus digest slot).
 - ``outbox:{platform}:holds`` zset: held channels (see ``bot.store.holds``) by when to
@@ -77,8 +83,9 @@ Key (after the prefix), type, what it holds, and what bounds it:
   ``dead_attempts`` and ``dead_at``. MAXLEN ~ 10,000.
 - ``delivered:{hash}`` string: a delivery id the platform accepted ("1"), or a consumer's
   short lease on it while sending ("sending <consumer>"). TTL = retention (lease: 2 min).
-- ``parts:{hash}`` string: how many parts of a delivery split into several messages the
-  platform accepted, so a retry sends only the rest. TTL 1 day.
+- ``{c:<channel>}:parts:{hash}`` hash: a delivery split into several messages, rendered
+  once (``payloads``, JSON) and how many parts the platform accepted (``done``), so a retry
+  sends the remaining stored parts. TTL 1 day.
 - ``pace:{channel}`` string: when the channel may next be sent to (epoch seconds), shared
   by every sending process. Expires a second after that moment.
 - ``discord:gateway`` string: the process holding the Discord gateway (a lease it renews;
@@ -187,21 +194,21 @@ class Keys:
         return f"{self.prefix}channels"
 
     def channel(self, channel: str) -> str:
-        return f"{self.prefix}chan:{channel}"
+        return f"{self.prefix}{{c:{channel}}}"
 
     @property
     def visibility_version(self) -> str:
         return f"{self.prefix}visibility:version"
 
     def channel_members(self, channel: str) -> str:
-        return f"{self.prefix}chan:{channel}:members"
+        return f"{self.prefix}{{c:{channel}}}:members"
 
     @property
     def digests_due(self) -> str:
         return f"{self.prefix}digests:due"
 
     def channel_subs(self, channel: str) -> str:
-        return f"{self.prefix}chan:{channel}:subs"
+        return f"{self.prefix}{{c:{channel}}}:subs"
 
     def feed_subs(self, feed_id: str) -> str:
         return f"{self.prefix}feed:{feed_id}:subs"
@@ -216,10 +223,17 @@ class Keys:
         return f"{self.prefix}{{sx}}:{day}:{bucket}"
 
     def channel_routed(self, channel: str) -> str:
-        return f"{self.prefix}chan:{channel}:routed"
+        return f"{self.prefix}{{c:{channel}}}:routed"
 
     def channel_pending(self, channel: str) -> str:
-        return f"{self.prefix}chan:{channel}:pending"
+        return f"{self.prefix}{{c:{channel}}}:pending"
+
+    def channel_out(self, channel: str) -> str:
+        return f"{self.prefix}{{c:{channel}}}:out"
+
+    def old_channel_key(self, channel: str, suffix: str = "") -> str:
+        """A channel's key as schema 2 named it (``chan:{channel}…``), for the migration."""
+        return f"{self.prefix}chan:{channel}{suffix}"
 
     def outbox(self, platform: str) -> str:
         return f"{self.prefix}outbox:{platform}"
@@ -248,8 +262,8 @@ class Keys:
     def delivered(self, delivery_hash: str) -> str:
         return f"{self.prefix}delivered:{delivery_hash}"
 
-    def delivery_parts(self, delivery_hash: str) -> str:
-        return f"{self.prefix}parts:{delivery_hash}"
+    def delivery_parts(self, channel: str, delivery_hash: str) -> str:
+        return f"{self.prefix}{{c:{channel}}}:parts:{delivery_hash}"
 
     @property
     def alerts(self) -> str:

@@ -13,6 +13,12 @@ Versions:
    leaves the watch list with its last subscription. The step marks the feeds whose every
    subscription was made by a chat member; feeds the CLI or ``newsbot.toml`` added, or
    that nobody follows, stay watched for good.
+3. Every key of one channel shares the hash tag ``{c:<channel>}`` (``chan:{channel}``,
+   ``…:subs``, ``…:routed``, ``…:pending`` and ``…:members`` become ``{c:<channel>}``,
+   ``{c:<channel>}:subs`` …), so the scripts that change a channel's state and queue its
+   delivery in one step also run on Redis Cluster. The step renames each channel's keys.
+   Before, a refused channel was marked with ``failed`` on its hash; those marks are
+   dropped: the channel is held (``bot.store.holds``) at its next refused delivery.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from bot.store.watchlist import CHAT
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+CHANNEL_SUFFIXES = ("", ":subs", ":routed", ":pending", ":members")
 NOT_A_MEMBER = {"", "cli", "newsbot.toml", "config", "bench"}
 _LOCK_SECONDS = 300
 
@@ -43,9 +50,24 @@ async def _mark_chat_feeds(client: Redis, keys: Keys) -> None:
             await client.hset(keys.feed(feed_id), "origin", CHAT)
 
 
+async def _tag_channel_keys(client: Redis, keys: Keys) -> None:
+    channels: set[str] = set()
+    async for key in client.scan_iter(match=f"{keys.prefix}chan:*", count=1000):
+        parts = str(key).removeprefix(f"{keys.prefix}chan:").split(":")
+        if len(parts) >= 3:
+            channels.add(":".join(parts[:3]))
+    for channel in sorted(channels):
+        for suffix in CHANNEL_SUFFIXES:
+            old = keys.old_channel_key(channel, suffix)
+            if await client.exists(old):
+                await client.rename(old, f"{keys.channel(channel)}{suffix}")
+        await client.hdel(keys.channel(channel), "failed", "failed_at", "refusal_told")
+
+
 Step = Callable[[Redis, Keys], Awaitable[None]]
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("mark the feeds only chat members subscribed to", _mark_chat_feeds),
+    3: ("give each channel's keys the channel's hash tag", _tag_channel_keys),
 }
 
 

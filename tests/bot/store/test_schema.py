@@ -47,7 +47,7 @@ async def test_the_previous_releases_data_is_migrated_once(
         assert await ensure_schema(handle.client, handle.keys) == 1
     assert await stored_version(handle.client, handle.keys) == SCHEMA_VERSION
     steps = [r for r in caplog.records if r.getMessage() == "migrating the data"]
-    assert [(r.__dict__["from"], r.__dict__["to"]) for r in steps] == [(1, 2)]
+    assert [(r.__dict__["from"], r.__dict__["to"]) for r in steps] == [(1, 2), (2, 3)]
     origins = {f.url: f.origin for f in await Watchlist(handle.client, handle.keys).all()}
     assert origins == {
         "https://cli.example.com/feed.xml": "",
@@ -60,6 +60,32 @@ async def test_the_previous_releases_data_is_migrated_once(
     assert await ensure_schema(handle.client, handle.keys) == SCHEMA_VERSION, "a second start"
     assert not [r for r in caplog.records if r.getMessage() == "migrating the data"]
     assert not await handle.client.exists(handle.keys.schema_lock)
+
+
+async def test_each_channels_keys_get_its_hash_tag(handle: RedisHandle) -> None:
+    """Schema 3: the channel's keys are renamed, their contents kept; a refusal mark of
+    schema 2 is dropped (the channel is held at its next refused delivery)."""
+    await load_snapshot(handle)
+    old = handle.keys.old_channel_key
+    await handle.client.set(handle.keys.schema, 2)
+    await handle.client.hset(
+        old("slack:T1:C1"), mapping={"schedule": "daily 07:00", "failed": "not_in_channel"}
+    )
+    await handle.client.zadd(old("slack:T1:C1", ":pending"), {"s1": 1.0})
+    await handle.client.zadd(old("slack:T1:C1", ":routed"), {"s1": 1.0, "s2": 2.0})
+    await handle.client.hset(old("slack:T1:C1", ":members"), "U1", "5")
+    subs_before = await handle.client.hgetall(old("slack:T1:C1", ":subs"))
+    assert subs_before
+    await ensure_schema(handle.client, handle.keys)
+    assert await handle.client.hgetall(handle.keys.channel("slack:T1:C1")) == {
+        "schedule": "daily 07:00"
+    }
+    assert await handle.client.hgetall(handle.keys.channel_subs("slack:T1:C1")) == subs_before
+    assert await handle.client.zrange(handle.keys.channel_pending("slack:T1:C1"), 0, -1) == ["s1"]
+    assert await handle.client.zcard(handle.keys.channel_routed("slack:T1:C1")) == 2
+    assert await handle.client.hget(handle.keys.channel_members("slack:T1:C1"), "U1") == "5"
+    assert await handle.client.hgetall(handle.keys.channel_subs("discord:9:8"))
+    assert [k async for k in handle.client.scan_iter(match=f"{handle.keys.prefix}chan:*")] == []
 
 
 async def test_a_half_done_migration_is_run_again_safely(handle: RedisHandle) -> None:
