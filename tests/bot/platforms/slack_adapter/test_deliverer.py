@@ -180,6 +180,33 @@ async def test_a_part_that_fails_is_sent_again_alone(
     ]
 
 
+async def test_a_retry_sends_the_stored_parts_even_when_the_stories_changed(
+    slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
+) -> None:
+    """Issue #21: parts are rendered once. Re-rendering on the retry would shift the split
+    (here: half the stories expired meanwhile, so part 2 would come out empty)."""
+    ids = await stories(handle, [f"Story number {n} with a title" for n in range(30)])
+    await queue(handle, CHANNEL, "big", kind="digest", heading="Digest", stories=json.dumps(ids))
+    slack.fail_posts = 0
+    original = slack._answer
+
+    def second_fails(method, params):  # type: ignore[no-untyped-def]
+        if method == "chat.postMessage" and len(slack.posts()) == 2:
+            return {"ok": False, "error": "internal_error"}
+        return original(method, params)
+
+    slack._answer = second_fails  # type: ignore[method-assign]
+    outbox = consumer(handle, deliverer)
+    assert await outbox.drain() == 0
+    slack._answer = original  # type: ignore[method-assign]
+    first_try = slack.posts()[1]
+    await handle.client.delete(*(handle.keys.story(i) for i in ids[:20]))
+    await handle.client.delete(handle.keys.pace(CHANNEL))
+    assert await outbox.drain() == 1
+    assert slack.posts()[2] == first_try, "the stored part 2, as first rendered"
+    assert len(slack.posts()) == 3
+
+
 async def test_the_subscriber_is_told_once_by_dm_when_the_bot_is_not_in_the_channel(
     slack: FakeSlack, deliverer: SlackDeliverer, handle: RedisHandle
 ) -> None:
