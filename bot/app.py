@@ -50,7 +50,7 @@ from bot.roles.supervisor import RoleState, supervise
 from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import Settings
 from bot.store.alerts import AlertStore
-from bot.store.connection import RedisHandle, open_redis
+from bot.store.connection import RedisHandle, open_redis, watch_embedded
 from bot.store.streams import consumer_name
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import Watchlist
@@ -259,6 +259,8 @@ async def run_bot(
                 LoopLag().watch(stop, on_sample=metrics.loop_sample), name="loop-lag"
             )
         )
+        if handle.embedded is not None:
+            bot.start("embedded redis", partial(watch_embedded, handle.embedded, stop), stop)
         if "poller" in roles:
             poller = poller_for(
                 settings,

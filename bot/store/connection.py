@@ -19,7 +19,8 @@ from redis.exceptions import RedisError
 
 from bot.errors import StoreError
 from bot.settings import Settings
-from bot.store.embedded_redis import EmbeddedRedis
+from bot.stopping import sleep_unless_stopped
+from bot.store.embedded_redis import EmbeddedRedis, spawner
 from bot.store.keys import DEFAULT_PREFIX, Keys
 from bot.store.schema import ensure_schema
 from handlers.redact import redact_url
@@ -39,6 +40,7 @@ class RedisHandle:
     blocking: aioredis.Redis
     keys: Keys
     description: str
+    embedded: EmbeddedRedis | None = None
 
     async def ping(self) -> bool:
         try:
@@ -110,7 +112,11 @@ async def open_redis(
         url, description = embedded.url, f"embedded Redis at {embedded.socket_path}"
     client, blocking = _clients(url)
     handle = RedisHandle(
-        client=client, blocking=blocking, keys=Keys(prefix), description=description
+        client=client,
+        blocking=blocking,
+        keys=Keys(prefix),
+        description=description,
+        embedded=embedded,
     )
     try:
         await _check_server(client, description)
@@ -131,13 +137,27 @@ async def open_redis(
 async def _start(embedded: EmbeddedRedis) -> None:
     """Start the server in a thread; when cancelled meanwhile (Ctrl-C, SIGTERM), let the
     start finish first, so the caller can stop what it started instead of orphaning it."""
-    starting = asyncio.ensure_future(asyncio.to_thread(embedded.start))
+    starting = asyncio.get_running_loop().run_in_executor(spawner, embedded.start)
     try:
         await asyncio.shield(starting)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await starting
         raise
+
+
+async def watch_embedded(
+    embedded: EmbeddedRedis, stop: asyncio.Event, *, every: float = 1.0
+) -> None:
+    """Restart the embedded Redis from its data within seconds of its death (kill -9, a
+    crash, or the process that started it gone); the clients reconnect by themselves."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        try:
+            await loop.run_in_executor(spawner, embedded.ensure_running)
+        except (StoreError, RedisError, OSError) as exc:
+            log.error("cannot restart the embedded Redis; trying again", extra={"error": str(exc)})
+        await sleep_unless_stopped(stop, every)
 
 
 async def _delete_prefix(client: aioredis.Redis, prefix: str) -> None:

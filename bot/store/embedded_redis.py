@@ -7,11 +7,24 @@ Sharing: every newsbot process on one data dir uses the same server. Start and s
 under an exclusive file lock. Each process holds an idle "anchor" connection named
 ``newsbot-<pid>`` for its lifetime; the last process to stop (no other anchors connected)
 shuts the server down, which makes Redis fsync its append-only file.
+
+Lives tied together:
+
+- The server's life is tied to the process that started it (Linux ``PR_SET_PDEATHSIG``):
+  when that process is killed (the OOM killer, SIGKILL), the server gets SIGTERM and shuts
+  down in order instead of living on with parent pid 1. The start runs in a thread that
+  lasts as long as the process (`spawner`), since the signal follows the thread that
+  started the child.
+- A server that dies (kill -9, a crash, the process that started it gone while another
+  still uses it) is restarted from its own data by `ensure_running`, which the running bot
+  calls every second; the dead child is reaped.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import ctypes
 import fcntl
 import hashlib
 import importlib.util
@@ -19,7 +32,9 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,6 +52,17 @@ log = logging.getLogger(__name__)
 MIN_VERSION = (6, 2)
 _SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux, fewer on macOS
 _START_TIMEOUT = 15.0
+_PR_SET_PDEATHSIG = 1
+# Loaded before any fork: the child only calls it.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+# The one thread that starts servers: it lives as long as the process (see the module's text).
+spawner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-redis")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the thread that started it goes."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def redis_server_version(binary: str) -> tuple[int, int, int] | None:
@@ -151,6 +177,39 @@ class EmbeddedRedis:
                 raise StoreError(f"embedded Redis does not answer: {exc}") from exc
             self._anchor = anchor
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id, as it says (None when it does not answer)."""
+        client = self._client("newsbot-probe")
+        try:
+            return int(client.info("server")["process_id"])
+        except (redis.RedisError, OSError, KeyError, ValueError):
+            return None
+        finally:
+            client.close()
+
+    def ensure_running(self) -> bool:
+        """Restart the server from its data if it died (and reap it if it was our child);
+        True when it had to. Blocking: run it in `spawner`."""
+        if self._process is not None and self._process.poll() is not None:
+            code = self._process.wait()
+            if self._process.stderr is not None:
+                self._process.stderr.close()
+            self._process = None
+            log.error("the embedded Redis exited", extra={"returncode": code})
+        if self._anchor is None or self._answers():
+            return False
+        with self._locked():
+            if not self._answers():
+                log.error("restarting the embedded Redis from its data")
+                self._spawn()
+            anchor = self._client(f"newsbot-{os.getpid()}")
+            with contextlib.suppress(redis.RedisError):
+                self._anchor.close()
+            self._anchor = anchor
+            anchor.ping()
+        return True
+
     def _config(self) -> str:
         lines = [
             "port 0",
@@ -180,6 +239,7 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # one prctl call, nothing else
         )
         deadline = time.monotonic() + _START_TIMEOUT
         while time.monotonic() < deadline:

@@ -86,7 +86,13 @@ async def test_bot_polls_processes_and_reports(settings: Settings, feed_server: 
             "chat:outbox lag": True,
         },
     }
-    assert outbox["console"] == {"queued": 0, "oldest_seconds": 0, "deliverers": 1}
+    assert outbox["console"] == {
+        "queued": 0,
+        "oldest_seconds": 0,
+        "deliverers": 1,
+        "dead_letters": 0,
+        "held_channels": 0,
+    }
     assert outbox["slack"]["deliverers"] == 0
     metrics = str(seen["metrics"])
     assert "newsbot_feeds_polled_total 1.0" in metrics
