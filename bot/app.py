@@ -43,7 +43,7 @@ from bot.roles.membership import MemberLister, run_member_refresher
 from bot.roles.outbox import Deliverer, OutboxConsumer
 from bot.roles.outbox_lag import outbox_lags, watch_outboxes
 from bot.roles.pipeline import build_pipeline
-from bot.roles.poller import poller_for
+from bot.roles.poller import BACKLOG_MAX, poller_for
 from bot.roles.routing import Router
 from bot.roles.scheduler import Scheduler, run_scheduler
 from bot.roles.supervisor import RoleState, supervise
@@ -162,6 +162,9 @@ class RunningBot:
         with contextlib.suppress(RedisError):
             lags = await outbox_lags(self.handle.client, self.handle.keys, now=time.time())
             report["outbox"] = {lag.platform: lag.report() for lag in lags}
+            backlog = int(await self.handle.client.xlen(self.handle.keys.entries))
+            # Over the limit, pollers claim no feeds until the pipeline catches up.
+            report["pipeline"] = {"entries": backlog, "polling_held_back": backlog > BACKLOG_MAX}
         restarted = {n: s.report() for n, s in self.states.items() if s.restarts}
         if restarted:
             report["restarts"] = restarted

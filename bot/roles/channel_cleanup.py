@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from bot.stopping import sleep_unless_stopped
 from bot.store.holds import HoldStore
 from bot.store.keys import Keys
-from bot.store.subscriptions import remove_channel
+from bot.store.subscriptions import prune_channels, remove_channel
 from handlers.channels import PLATFORMS
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ async def run_refused_cleanup(
     while not stop.is_set():
         try:
             await sweep_refused(client, keys, now=clock(), after=days * 86400)
+            pruned = await prune_channels(client, keys)
+            if pruned:
+                log.info("forgot channels with nothing left to deliver", extra={"channels": pruned})
         except RedisError as exc:
             log.warning(
                 "cannot reach Redis to clean up refused channels", extra={"error": str(exc)}

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 24 * 3600.0
 MAX_CACHE_WAIT = 6 * 3600.0
+# Back-pressure: while the pipeline has more entries than this waiting (the entries
+# stream), pollers claim no feeds; the stream is never trimmed of unprocessed work.
+BACKLOG_MAX = 20_000
 # Longer than a fetch may take (30 s total timeout) plus parsing: a claimed feed is not
 # claimed again before its poll ends, unless the process polling it died.
 POLL_LEASE = 120.0
@@ -103,8 +106,11 @@ class Poller:
         failing_notice: float = 86400.0,
         pages_per_poll: int = DEFAULT_PAGES_PER_POLL,
         lease: float = POLL_LEASE,
+        backlog_max: int = BACKLOG_MAX,
     ) -> None:
         self._pages_per_poll = pages_per_poll
+        self.backlog_max = backlog_max
+        self.held_back = False  # polling paused by the pipeline's backlog
         self._client = client
         self._keys = keys
         self._watchlist = Watchlist(client, keys)
@@ -117,8 +123,25 @@ class Poller:
         self.lease = lease
         self._notices = FeedHealthNotices(client, keys, after=failing_notice)
 
+    async def backlog(self) -> int:
+        """Entries waiting for the pipeline (queued, or being processed)."""
+        return int(await self._client.xlen(self._keys.entries))
+
     async def poll_due(self) -> list[PollReport]:
-        """Claim the feeds due now and poll them concurrently."""
+        """Claim the feeds due now and poll them concurrently; none while the pipeline's
+        backlog is over `backlog_max` (their polls wait, due, until it drains)."""
+        waiting = await self.backlog()
+        if waiting > self.backlog_max:
+            if not self.held_back:
+                log.warning(
+                    "the pipeline is behind; polling waits until it catches up",
+                    extra={"entries": waiting, "limit": self.backlog_max},
+                )
+            self.held_back = True
+            return []
+        if self.held_back:
+            log.info("the pipeline caught up; polling again", extra={"entries": waiting})
+        self.held_back = False
         now = self._clock()
         feeds = await self._watchlist.claim_due(now=now, limit=self._batch, lease=self.lease)
         return list(await asyncio.gather(*(self.poll(feed) for feed in feeds)))

@@ -230,6 +230,8 @@ class AlertStore:
         owner = f"{platform}:{user}"
         if not await self._client.sismember(self._keys.alerts_of(owner), alert_id):
             return False
+        # A channel alert's channel is forgotten with it when nothing else keeps it (the
+        # hourly clean-up, `bot.roles.channel_cleanup`).
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.hdel(self._keys.alerts, alert_id)
             pipe.hdel(self._keys.alerts_fired, alert_id)

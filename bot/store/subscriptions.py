@@ -7,6 +7,7 @@ changes the mode, filter or priority when given, and keeps the rest.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import cast
@@ -17,6 +18,9 @@ from redis.typing import EncodableT, FieldT
 from bot.store.keys import Keys
 from bot.store.visibility_version import bump_visibility
 from handlers.channels import ChannelRef, Mode, Subscription
+
+# What a member set on a channel (`/news schedule`, `/news quiet`): kept while set.
+CHANNEL_SETTINGS = ("schedule", "quiet_message")
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,29 @@ class SubscriptionStore:
             pipe.hdel(self._keys.feed_subs(feed_id), str(channel))
             bump_visibility(pipe, self._keys)
             removed, *_ = await pipe.execute()
+        await self.prune_if_unused(channel)
         return bool(removed)
+
+    async def prune_if_unused(self, channel: ChannelRef) -> bool:
+        """Forget a channel with no subscriptions, settings or channel alerts left: out of
+        ``channels``, its hash and pending stories deleted (its routed stories stay until
+        they expire, so a new subscription posts nothing twice). True when it was."""
+        name = str(channel)
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hlen(self._keys.channel_subs(name))
+            pipe.hmget(self._keys.channel(name), list(CHANNEL_SETTINGS))
+            pipe.hvals(self._keys.alerts)
+            subs, settings, alerts = await pipe.execute()
+        if subs or any(settings):
+            return False
+        if any(json.loads(raw).get("channel") == name for raw in alerts):
+            return False
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.srem(self._keys.channels, name)
+            pipe.delete(self._keys.channel(name), self._keys.channel_pending(name))
+            pipe.zrem(self._keys.digests_due, name)
+            await pipe.execute()
+        return True
 
     async def of_channel(self, channel: ChannelRef) -> list[Subscription]:
         rows = cast(
@@ -129,6 +155,15 @@ class SubscriptionStore:
 
     async def channel_settings(self, channel: ChannelRef) -> dict[str, str]:
         return cast(dict[str, str], await self._client.hgetall(self._keys.channel(str(channel))))
+
+
+async def prune_channels(client: Redis, keys: Keys) -> int:
+    """`prune_if_unused` for every known channel; how many were forgotten."""
+    store = SubscriptionStore(client, keys)
+    pruned = 0
+    for channel in sorted(str(c) for c in await client.smembers(keys.channels)):
+        pruned += await store.prune_if_unused(ChannelRef.parse(channel))
+    return pruned
 
 
 async def remove_channel(client: Redis, keys: Keys, channel: str) -> list[str]:

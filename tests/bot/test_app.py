@@ -75,6 +75,7 @@ async def test_bot_polls_processes_and_reports(settings: Settings, feed_server: 
     await asyncio.wait_for(run_bot(settings, stop=stop, on_started=exercise), timeout=60)
     status, health = seen["health"]  # type: ignore[misc]
     outbox = health.pop("outbox")
+    assert health.pop("pipeline") == {"entries": 0, "polling_held_back": False}
     assert status == 200 and health == {
         "ok": True,
         "redis": True,

@@ -134,6 +134,26 @@ async def test_poll_queues_entries_then_304_does_no_parsing(
     assert feed_server.requests[-1][1]["If-None-Match"] == '"abc"'
 
 
+async def test_polling_waits_while_the_pipeline_is_behind_and_trims_nothing(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """Issue #21: the entries stream is bounded by back-pressure, never by trimming."""
+    url = feed_server.add("/feed", FEED)
+    clock = Clock()
+    await Watchlist(handle.client, handle.keys).add(url, now=clock.now)
+    for n in range(3):
+        await handle.client.xadd(handle.keys.entries, {"a": f"waiting {n}"})
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock)
+        poller.backlog_max = 2
+        assert await poller.poll_due() == [] and poller.held_back
+        assert feed_server.requests == [], "no feed claimed or fetched"
+        assert await handle.client.xlen(handle.keys.entries) == 3, "nothing trimmed"
+        await handle.client.delete(handle.keys.entries)  # the pipeline caught up
+        [report] = await poller.poll_due()
+        assert report.status == "ok" and not poller.held_back
+
+
 async def test_failing_feed_backs_off_and_recovers(
     handle: RedisHandle, feed_server: FeedServer
 ) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.store.connection import RedisHandle
-from bot.store.subscriptions import SubscriptionStore
+from bot.store.alerts import Alert
+from bot.store.subscriptions import SubscriptionStore, prune_channels
 from handlers.channels import ChannelError, ChannelRef, check_filter
 
 MAIN = ChannelRef("console", "local", "main")
@@ -56,3 +57,26 @@ async def test_subscribe_again_changes_only_what_is_given(handle: RedisHandle) -
     assert await store.unsubscribe(MAIN, "f2") and not await store.unsubscribe(MAIN, "f2")
     assert await store.forget_feed("f1") == 2
     assert await store.of_channel(MAIN) == [] and await store.of_feed("f1") == []
+
+
+async def test_a_channel_with_nothing_left_is_forgotten(handle: RedisHandle) -> None:
+    """Issue #21: ``channels`` and the channels' hashes are bounded: a channel with no
+    subscription, setting or channel alert left is pruned."""
+    store = SubscriptionStore(handle.client, handle.keys)
+    bare, scheduled, alerted = (ChannelRef("slack", "T1", c) for c in ("C1", "C2", "C3"))
+    for channel in (bare, scheduled, alerted):
+        await store.subscribe(channel, "f1", now=0)
+        await store.set_visibility(channel, public=True)
+    await store.set_channel(scheduled, schedule="daily 07:00")
+    alert = Alert("a1", "slack", "T1", "U1", str(alerted), "harbour", channel=str(alerted))
+    await handle.client.hset(handle.keys.alerts, "a1", alert.to_json())
+    await handle.client.zadd(handle.keys.channel_pending(str(bare)), {"s1": 1})
+    for channel in (bare, scheduled, alerted):
+        await store.unsubscribe(channel, "f1")
+    assert await handle.client.smembers(handle.keys.channels) == {str(scheduled), str(alerted)}
+    assert not await handle.client.exists(
+        handle.keys.channel(str(bare)), handle.keys.channel_pending(str(bare))
+    )
+    await handle.client.hdel(handle.keys.alerts, "a1")  # the alert removed
+    assert await prune_channels(handle.client, handle.keys) == 1
+    assert await handle.client.smembers(handle.keys.channels) == {str(scheduled)}
