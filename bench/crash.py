@@ -1,19 +1,26 @@
-"""Crash benchmark: nothing lost and nothing posted twice while newsbot processes are killed.
+"""Crash benchmark: nothing lost and nothing posted twice while newsbot processes are killed
+and Slack refuses posts.
 
-One run, as an operator's cluster would live it (issue #9):
+One run, as an operator's cluster would live it (issues #9 and #21):
 - a standalone redis-server that this script owns (killing newsbot never kills Redis);
 - a local feed farm on 127.0.0.1 whose feeds gain entries over the run;
-- channels on the console platform, each following one feed, half instant and half digest
-  on a 5-field cron that fires every minute;
+- a fake Slack (tests/fakes/slack_api.py) that the real adapter posts to;
+- Slack channels, each following one feed, half instant and half digest on a 5-field cron
+  that fires every minute;
 - several real `newsbot run` processes, each logging (JSON, to a file of its own) "delivery
   sent" once the platform took a delivery and "delivery recorded" once its record is written;
 - first a calm phase (the baseline), then a random process SIGKILLed every few seconds and
-  replaced by a new one (a new pid, as a restart gives).
+  replaced by a new one (a new pid, as a restart gives). During the kill phase 20% of posts
+  are refused with an error drawn from Slack's refusal table (transient, message and
+  channel classes), and a tenth of the channels refuse everything for a minute, then
+  accept (held, then released by the probe).
 
-At the end it counts, per channel, the stories expected, delivered, lost and doubled. A double
-is inside the documented window when an earlier send of the same delivery id has no
-"recorded" line after it in its process's log (the process died between the two); any other
-double is a bug. Targets: 0 lost, 0 doubles outside the window, over at least 20 kills.
+At the end it counts, per channel, the stories expected, delivered, dead-lettered (with
+their reasons), lost and doubled. A double is inside the documented window when an earlier
+send of the same delivery id has no "recorded" line after it in its process's log (the
+process died between the two); any other double is a bug. It also reports the longest time
+a refused message held its channel up. Targets: 0 lost, 0 doubles outside the window, over
+at least 20 kills; no channel blocked by a refused message for longer than one backoff step.
 
     python bench/crash.py            # 1,000 entries, 100 channels, 50 feeds, 3 processes
     python bench/crash.py --smoke    # instant channels only, a few kills, <= 30 s (CI)
@@ -43,11 +50,28 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.store.embedded_redis import EmbeddedRedis
-from bot.store.keys import Keys
-from bot.store.stories import load_stories
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the fake Slack lives with the tests
+
+from bot.roles.refusal import BACKOFF_FIRST  # noqa: E402
+from bot.store.embedded_redis import EmbeddedRedis  # noqa: E402
+from bot.store.keys import Keys  # noqa: E402
+from bot.store.stories import load_stories  # noqa: E402
+from tests.fakes.slack_api import FakeSlack  # noqa: E402
+
+# Refusals drawn during the kill phase: every class of the table but the token's.
+FAULTS = (
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "an_error_newsbot_does_not_know",
+    "invalid_blocks",
+    "msg_too_long",
+    "not_in_channel",
+    "restricted_action",
+)
+FAULT_SHARE = 0.2
+SECRET = "crash-bench-signing-secret"
 WORDS = [
     "harbour",
     "council",
@@ -166,9 +190,19 @@ class Plan:
     settle_seconds: float
     claim_idle: float
     digests: bool
+    refusing_share: float = 0.1
+    refuse_seconds: float = 60.0
 
     def channel(self, number: int) -> str:
-        return f"console:bench:c{number}"
+        return f"slack:T1:{self.slack_id(number)}"
+
+    @property
+    def refusing(self) -> int:
+        """How many channels refuse everything for `refuse_seconds` of the kill phase."""
+        return max(1, int(self.channels * self.refusing_share))
+
+    def slack_id(self, number: int) -> str:
+        return f"C{number}"
 
     def feed_of(self, channel: int) -> int:
         return channel % self.feeds
@@ -243,6 +277,26 @@ class Sent:
     recorded_after: bool = False
 
 
+def blocked_by_refused_messages(logs: list[Path]) -> list[float]:
+    """For each message Slack refused as a message: seconds from the refusal until it was
+    sent as plain text or dead-lettered, so that it no longer held its channel up."""
+    refused: dict[str, float] = {}
+    blocked: list[float] = []
+    for path in logs:
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                record: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
+            except ValueError:
+                continue
+            message, delivery = record.get("message"), record.get("delivery", "")
+            at = datetime.fromisoformat(record["time"]).timestamp() if "time" in record else 0
+            if message == "the platform refuses a message; sending it as plain text":
+                refused.setdefault(delivery, at)
+            elif message in ("delivery sent", "delivery dead-lettered") and delivery in refused:
+                blocked.append(at - refused.pop(delivery))
+    return blocked
+
+
 def read_logs(logs: list[Path]) -> list[Sent]:
     """Every "delivery sent", marked when its own process recorded it afterwards."""
     sent: list[Sent] = []
@@ -292,10 +346,16 @@ class Tally:
     doubles_in_window: int
     doubles_outside: list[str]
     latencies: dict[str, list[float]]
+    dead: dict[str, set[int]] = field(default_factory=dict)
+    dead_reasons: Counter[str] = field(default_factory=Counter)
+    blocked: list[float] = field(default_factory=list)
 
     @property
     def lost(self) -> dict[str, set[int]]:
-        return {c: e - set(self.delivered.get(c, ())) for c, e in self.expected.items()}
+        return {
+            c: e - set(self.delivered.get(c, ())) - self.dead.get(c, set())
+            for c, e in self.expected.items()
+        }
 
 
 async def tally(
@@ -333,7 +393,24 @@ async def tally(
     for channel, counts in delivered.items():
         outside += [f"{channel}|entry {e} x{n}" for e, n in counts.items() if n > 1]
     held_back = sum(item.more for sends in by_delivery.values() for item in sends[:1])
-    return Tally(expected, delivered, held_back, in_window, outside, latencies)
+    dead: dict[str, set[int]] = defaultdict(set)
+    reasons: Counter[str] = Counter()
+    letters = await client.xrange(keys.outbox_dead("slack"))
+    dead_ids = {
+        story
+        for _id, fields in letters
+        for story in (json.loads(fields.get("stories") or "[]") or [fields.get("story", "")])
+    }
+    dead_numbers = await entry_numbers(client, keys, {s for s in dead_ids if s})
+    for _id, fields in letters:
+        reasons[fields.get("dead_reason", "").split(":", 1)[0]] += 1
+        for story in json.loads(fields.get("stories") or "[]") or [fields.get("story", "")]:
+            if story in dead_numbers:
+                dead[fields["channel"]].add(dead_numbers[story])
+    result = Tally(expected, delivered, held_back, in_window, outside, latencies)
+    result.dead, result.dead_reasons = dict(dead), reasons
+    result.blocked = blocked_by_refused_messages(logs)
+    return result
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -351,6 +428,8 @@ async def run(plan: Plan, seed: int) -> Tally:
         await asyncio.to_thread(server.start)
         farm = Farm(plan.feeds)
         runner = await farm.serve()
+        slack = FakeSlack(fault_errors=FAULTS, rng=random.Random(seed))
+        await slack.start()
         client = Redis.from_url(server.url, decode_responses=True)
         keys = Keys()
         fleet = None
@@ -370,6 +449,10 @@ async def run(plan: Plan, seed: int) -> Tally:
                 "NEWSBOT_CLAIM_IDLE": str(plan.claim_idle),
                 "NEWSBOT_HTTP_PORT": "0",
                 "NEWSBOT_LOG_FORMAT": "json",
+                "NEWSBOT_REFUSED_PROBE": "5",
+                "SLACK_BOT_TOKEN": slack.token,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "NEWSBOT_SLACK_API_URL": slack.api_url,
                 "PYTHONUNBUFFERED": "1",
             }
             fleet = Fleet(env, folder)
@@ -381,14 +464,25 @@ async def run(plan: Plan, seed: int) -> Tally:
             started = time.time()
             calm_until = started + plan.arrival_seconds * plan.calm_share
             next_kill = calm_until
+            refusing = rng.sample(range(plan.channels), plan.refusing)
+            refuse_until = 0.0
             for entry in range(plan.entries):
                 due = started + plan.arrival_seconds * entry / plan.entries
                 while time.time() < due:
                     if time.time() >= next_kill:
+                        if not slack.fault_share:  # the kill phase begins
+                            slack.fault_share = FAULT_SHARE
+                            refuse_until = time.time() + plan.refuse_seconds
+                            for number in refusing:
+                                slack.channel_errors[plan.slack_id(number)] = "not_in_channel"
                         fleet.kill_one(rng)
                         next_kill += plan.kill_every
+                    if refuse_until and time.time() >= refuse_until:
+                        slack.channel_errors.clear()  # they accept again
                     await asyncio.sleep(min(0.05, max(due - time.time(), 0)))
                 farm.add(entry, entry % plan.feeds)  # evenly: no digest over its cap of 10
+            slack.fault_share = 0.0
+            slack.channel_errors.clear()
             deadline = time.time() + plan.settle_seconds
             while time.time() < deadline:
                 await asyncio.sleep(1.0)
@@ -399,12 +493,23 @@ async def run(plan: Plan, seed: int) -> Tally:
             logs, kills = fleet.logs, fleet.kills
             fleet = None
             print(f"newsbot processes started: {len(logs)}; SIGKILLs: {kills}")
+            faults = Counter(error for _channel, error in slack.faulted)
+            print(
+                f"posts Slack refused on purpose: {len(slack.faulted)} "
+                f"({', '.join(f'{e} {n}' for e, n in faults.most_common())}); "
+                f"channels refusing for {plan.refuse_seconds:.0f} s: {len(refusing)}"
+            )
+            if slack.problems:
+                print(
+                    f"calls Slack's spec would refuse: {len(slack.problems)}: {slack.problems[:3]}"
+                )
             return await tally(plan, farm, logs, client, keys, calm_until)
         finally:
             if fleet is not None:
                 fleet.stop()
             await client.aclose()
             await runner.cleanup()
+            await slack.stop()
             await asyncio.to_thread(server.stop)
 
 
@@ -431,8 +536,11 @@ def report(plan: Plan, result: Tally) -> bool:
         f"channels: {plan.channels} ({'half instant, half digest' if plan.digests else 'instant'})"
         f"; feeds: {plan.feeds}; entries: {plan.entries}"
     )
-    print(f"stories expected in channels: {expected}   delivered: {delivered}")
-    print(f"lost: {lost} (target 0){'   worst: ' + str(worst) if worst else ''}")
+    dead = sum(len(v) for v in result.dead.values())
+    print(f"stories expected in channels: {expected}   delivered once: {delivered}")
+    reasons = ", ".join(f"{r} {n}" for r, n in result.dead_reasons.most_common())
+    print(f"dead-lettered: {dead} stories{' (' + reasons + ')' if reasons else ''}")
+    print(f"silently lost: {lost} (target 0){'   worst: ' + str(worst) if worst else ''}")
     print(f"doubles outside the one-write window: {len(result.doubles_outside)} (target 0)")
     for double in result.doubles_outside[:10]:
         print(f"  {double}")
@@ -441,6 +549,12 @@ def report(plan: Plan, result: Tally) -> bool:
         f"{result.doubles_in_window}"
     )
     print(f"held back by the digest cap ('and N more'): {result.held_back}")
+    longest = max(result.blocked, default=0.0)
+    print(
+        f"longest a refused message held its channel up: {longest:.1f} s over "
+        f"{len(result.blocked)} refused messages (target <= one backoff step, "
+        f"{BACKOFF_FIRST:.0f} s)"
+    )
     for phase in ("calm", "kills"):
         values = result.latencies[phase]
         if values:
@@ -450,7 +564,7 @@ def report(plan: Plan, result: Tally) -> bool:
                 f"max {max(values):5.2f} s  ({len(values)} posts)"
                 + ("   <- baseline" if phase == "calm" else "")
             )
-    return lost == 0 and not result.doubles_outside
+    return lost == 0 and not result.doubles_outside and longest <= BACKOFF_FIRST
 
 
 def main() -> None:
@@ -470,6 +584,7 @@ def main() -> None:
             settle_seconds=12,
             claim_idle=1.5,
             digests=False,
+            refuse_seconds=4,
         )
     else:
         plan = Plan(

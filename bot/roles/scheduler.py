@@ -5,12 +5,12 @@ due ones and leases them, so any number of processes share the work and two neve
 same digest. A digest's delivery id is channel plus slot (the due time it was built for,
 kept in the channel's hash). One transaction on the channel's keys queues the digest (in
 the channel's deliveries, then forwarded: `bot.store.forwarding`), takes its stories out of
-the pending set and moves the slot on to the schedule's next time after now; only then is
-``digests:due`` moved on. A process that dies before the transaction is replaced and
-builds the same slot again (the same delivery id: posted once); one that dies after it
-leaves the channel due with the next slot already stored, and its replacement only puts
-the channel back on the schedule: no digest twice, and none of the next digest's stories
-taken for a duplicate. A bot that was down for three slots posts one catch-up digest.
+the pending set and moves the slot on to the schedule's next time after now, marking the
+channel ``rescheduling``; only then is ``digests:due`` moved on and the mark cleared. A
+process that dies before the transaction is replaced and builds the same slot again (the
+same delivery id: posted once); one that dies after it leaves the mark, and its replacement
+only puts the channel back on the schedule: no digest twice, and none of the next digest's
+stories taken for a duplicate. A bot that was down for three slots posts one catch-up digest.
 
 What goes in: the channel's pending stories (see `bot.roles.routing`), ranked and capped by
 `handlers.digest`; all of them leave the pending set, so those over the cap do not roll
@@ -150,10 +150,11 @@ class Scheduler:
         key = self._keys.channel(str(channel))
         if due is None or not any(s.mode == "digest" for s in subs):
             await self._client.zrem(self._keys.digests_due, str(channel))
-            await self._client.hdel(key, "slot")
+            await self._client.hdel(key, "slot", "rescheduling")
             return None
         await self._client.hset(key, "slot", str(int(due.timestamp())))
         await self._client.zadd(self._keys.digests_due, {str(channel): due.timestamp()})
+        await self._client.hdel(key, "rescheduling")
         return due.timestamp()
 
     async def run_due(self, *, limit: int = 50) -> list[DigestOutcome]:
@@ -200,10 +201,10 @@ class Scheduler:
         settings = cast(dict[str, str], await self._client.hgetall(key))
         scheduled = slot is None
         slot = slot or settings.get("slot") or str(int(self._clock()))
-        if scheduled and float(slot) > self._clock():
+        if scheduled and settings.get("rescheduling"):
             # Built and committed already (the slot moved on), then the process died
             # before `digests:due` did: only put the channel back on its schedule.
-            await self._client.zadd(self._keys.digests_due, {str(channel): float(slot)})
+            await self.reschedule(channel)
             return DigestOutcome(str(channel), "", 0, False)
         next_slot = self._next_slot(settings) if scheduled else None
         delivery = f"{channel}|digest|{slot}"
@@ -225,8 +226,11 @@ class Scheduler:
                         routed = self._keys.channel_routed(str(channel))
                         pipe.zadd(routed, dict.fromkeys(pending, self._clock()), nx=True)
                     pipe.hset(key, "last_digest", str(int(self._clock())))
-                    if next_slot is not None:
-                        pipe.hset(key, "slot", str(int(next_slot)))
+                    if scheduled:
+                        # The next slot, and a mark that `digests:due` has yet to follow.
+                        pipe.hset(key, "rescheduling", "1")
+                        if next_slot is not None:
+                            pipe.hset(key, "slot", str(int(next_slot)))
                     await pipe.execute()
                     break
                 except WatchError:

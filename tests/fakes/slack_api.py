@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -130,6 +131,12 @@ class FakeSlack(LoopbackServer):
     retry_after: float = 1.0
     fail_posts: int = 0  # answer this many more chat.postMessage with an internal error
     refuse_blocks: set[str] = field(default_factory=set)  # channels answering invalid_blocks
+    # A share of chat.postMessage calls refused with an error drawn from `fault_errors`
+    # (bench/crash.py); `faulted` records (channel, error) of each.
+    fault_share: float = 0.0
+    fault_errors: tuple[str, ...] = ()
+    faulted: list[tuple[str, str]] = field(default_factory=list)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
     revoked: bool = False
     admins: set[str] = field(default_factory=set)
     outside: set[str] = field(default_factory=set)  # channels the bot is not a member of
@@ -334,6 +341,10 @@ class FakeSlack(LoopbackServer):
                 return {"ok": False, "error": self.channel_errors[channel]}
             if channel in self.refuse_blocks and params.get("blocks"):
                 return {"ok": False, "error": "invalid_blocks"}
+            if method == "chat.postMessage" and self.rng.random() < self.fault_share:
+                error = self.rng.choice(self.fault_errors)
+                self.faulted.append((channel, error))
+                return {"ok": False, "error": error}
             if self.fail_posts > 0:
                 self.fail_posts -= 1
                 return {"ok": False, "error": "internal_error"}
