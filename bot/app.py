@@ -44,8 +44,8 @@ from bot.roles.outbox import Deliverer, OutboxConsumer
 from bot.roles.outbox_lag import outbox_lags, watch_outboxes
 from bot.roles.pipeline import build_pipeline
 from bot.roles.poller import BACKLOG_MAX, poller_for
-from bot.roles.routing import Router
-from bot.roles.scheduler import Scheduler, run_scheduler
+from bot.roles.routing import Router, router_for
+from bot.roles.scheduler import Scheduler, run_scheduler, scheduler_for
 from bot.roles.supervisor import RoleState, supervise
 from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import Settings
@@ -134,6 +134,8 @@ class RunningBot:
     metrics: Metrics
     fetcher: Fetcher
     abstractive: LLMSummarizer | None = None
+    router: Router | None = None  # one of each for the roles and the command core
+    scheduler: Scheduler | None = None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     states: dict[str, RoleState] = field(default_factory=dict)
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)  # adapters' health
@@ -182,6 +184,8 @@ class RunningBot:
             poller=poller_for(
                 settings, client=client, keys=keys, fetcher=self.fetcher, metrics=self.metrics
             ),
+            router=self.router,
+            scheduler=self.scheduler,
         )
 
     async def metrics_text(self) -> bytes:
@@ -225,8 +229,9 @@ async def run_bot(
                 await runner.cleanup()
 
         await ensure_group(handle.client, handle.keys)
+        bot.router = router = router_for(settings, handle.client, handle.keys, clock=clock)
+        bot.scheduler = scheduler_for(settings, handle.client, handle.keys, clock=clock)
         if plan is not None:
-            router = Router(handle.client, handle.keys, ttl=settings.retention_seconds, clock=clock)
 
             async def seed(subscription: Subscription) -> int:
                 return await router.seed(subscription, newest=settings.first_fetch_max)
@@ -296,13 +301,7 @@ async def run_bot(
             )
             bot.start("pipeline", lambda: worker.run(stop), stop)
         if "scheduler" in roles:
-            scheduler = Scheduler(
-                handle.client,
-                handle.keys,
-                default_zone=settings.timezone,
-                clock=clock,
-                lease=settings.claim_idle,
-            )
+            scheduler = bot.scheduler
             alert_store = AlertStore(handle.client, handle.keys, ttl=settings.retention_seconds)
 
             async def schedule() -> None:

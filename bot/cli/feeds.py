@@ -18,7 +18,7 @@ from bot.net.fetch import Fetcher
 from bot.net.local_files import read_local
 from bot.net.opml import OutlineFeed, read_opml, write_opml
 from bot.render.feed_status import status_line
-from bot.roles.routing import Router
+from bot.roles.routing import Router, router_for
 from bot.settings import Settings
 from bot.store.connection import open_redis
 from bot.store.holds import HoldStore
@@ -203,7 +203,7 @@ async def run_feeds_command(args: argparse.Namespace, settings: Settings) -> int
         commands = _Commands(
             Watchlist(handle.client, handle.keys),
             SubscriptionStore(handle.client, handle.keys),
-            Router(handle.client, handle.keys, ttl=settings.retention_seconds),
+            router_for(settings, handle.client, handle.keys),
             HoldStore(handle.client, handle.keys, ttl=settings.retention_seconds),
             now=time.time(),
             first_fetch_max=settings.first_fetch_max,

@@ -26,8 +26,8 @@ from bot.metrics import Metrics
 from bot.net.fetch import Fetcher
 from bot.render.feed_status import status_line
 from bot.roles.poller import POLL_LEASE, Poller, poller_for
-from bot.roles.routing import Router
-from bot.roles.scheduler import Scheduler
+from bot.roles.routing import Router, router_for
+from bot.roles.scheduler import Scheduler, scheduler_for
 from bot.settings import Settings
 from bot.store.alerts import DM, AlertStore
 from bot.store.audience import AudienceStore
@@ -63,6 +63,8 @@ class CommandCore:
         clock: Callable[[], float] = time.time,
         abstractive: Abstractive | None = None,
         poller: Poller | None = None,
+        router: Router | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -73,15 +75,15 @@ class CommandCore:
         self._watchlist = Watchlist(client, keys)
         self._subscriptions = SubscriptionStore(client, keys)
         self._audiences = AudienceStore(client, keys, clock=clock)
-        self._router = Router(client, keys, ttl=settings.retention_seconds, clock=clock)
-        self._scheduler = Scheduler(client, keys, default_zone=settings.timezone, clock=clock)
+        # The running bot passes its own poller, router and scheduler (one configuration,
+        # one set of metrics); alone (tests, tools), the core makes them the same way.
+        self._router = router or router_for(settings, client, keys, clock=clock)
+        self._scheduler = scheduler or scheduler_for(settings, client, keys, clock=clock)
         self._alerts = AlertCommands(client, keys, settings, clock=clock)
         self._alert_store = AlertStore(client, keys, ttl=settings.retention_seconds)
         self._settings_commands = ChannelSettingsCommands(client, keys, clock=clock)
         self._search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
         self._holds = HoldStore(client, keys, ttl=settings.retention_seconds)
-        # The running bot passes its own poller, so polls that `/news subscribe` starts
-        # count in /metrics; alone (tests, tools), the core makes one.
         self._poller = poller or poller_for(
             settings, client=client, keys=keys, fetcher=fetcher, metrics=Metrics(), clock=clock
         )

@@ -14,6 +14,7 @@ from bot.store.forwarding import Forwarder, enqueue
 from bot.store.keys import Keys
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import FeedRecord
+from handlers.outbox_message import OutboxMessage
 
 
 def _hours(seconds: float) -> str:
@@ -38,16 +39,9 @@ class FeedHealthNotices:
         subs = await self._subscriptions.of_feed(feed.id)
         async with self._client.pipeline(transaction=False) as pipe:
             for sub in subs:
-                enqueue(
-                    pipe,
-                    self._keys,
-                    {
-                        "delivery": f"{sub.channel}|{kind}|{feed.id}|{int(since)}",
-                        "channel": str(sub.channel),
-                        "kind": "notice",
-                        "text": text,
-                    },
-                )
+                delivery = f"{sub.channel}|{kind}|{feed.id}|{int(since)}"
+                notice = OutboxMessage.line(delivery, str(sub.channel), "notice", text)
+                enqueue(pipe, self._keys, notice.fields())
             await pipe.execute()
         await Forwarder(self._client, self._keys).forward(str(sub.channel) for sub in subs)
         return len(subs)

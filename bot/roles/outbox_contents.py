@@ -1,11 +1,7 @@
 """What an outbox message holds, read back for a platform's deliverer to render.
 
-The outbox carries ids, not text (see `bot.roles.routing`, `bot.roles.scheduler` and
-`bot.roles.feed_health`): ``kind`` is ``story`` (one story id), ``digest`` (story ids in
-the scheduler's ranking, a heading, and how many more were left out), or ``quiet`` and
-``notice`` (a line of text), or ``alert`` (matches of keyword alerts: alert, story and the
-words to highlight). Every deliverer turns one into a platform-neutral `Digest`,
-`AlertMessage` or plain text line, the same way.
+The outbox carries ids, not text (`handlers.outbox_message`). Every deliverer turns a
+message into a platform-neutral `Digest`, `AlertMessage` or plain text line, the same way.
 
 Stories are shown as the message's audience may see them (`handlers.visibility`), judged
 now, at render time: a channel's post or digest shows its own feeds' copies first and the
@@ -30,13 +26,11 @@ from bot.store.stories import load_stories
 from handlers.alerts import AlertItem, AlertMessage
 from handlers.channels import ChannelRef
 from handlers.digest import Digest
+from handlers.outbox_message import TEXT_KINDS, OutboxMessage
 from handlers.safe_text import printable
 from handlers.visibility import project, project_all
 
 log = logging.getLogger(__name__)
-
-TEXT_KINDS = frozenset({"quiet", "notice"})
-
 
 Contents = Digest | AlertMessage | str
 
@@ -51,29 +45,28 @@ async def message_contents(
 ) -> Contents | None:
     """The digest (stories, in the message's order), alert matches or text a message
     carries, as its audience may see them; None when nothing in it may be shown."""
-    kind = message.get("kind")
-    if kind in TEXT_KINDS:
-        return printable(message.get("text", ""))
-    if kind == "alert":
+    typed = OutboxMessage.from_fields(message)
+    if typed.kind in TEXT_KINDS:
+        return printable(typed.text)
+    if typed.kind == "alert":
         alert = await alert_contents(client, keys, message, audiences=audiences)
         if not alert.items:
             _nothing_visible(message)
             return None
         return alert
-    ids = json.loads(message["stories"]) if kind == "digest" else [message["story"]]
-    stories = await load_stories(client, keys, ids)
-    audience = await audiences.for_channel(ChannelRef.parse(message["channel"]))
+    stories = await load_stories(client, keys, list(typed.stories))
+    audience = await audiences.for_channel(ChannelRef.parse(typed.channel))
     items = project_all(stories, audience)
     if not items:
         _nothing_visible(message)
         return None
-    if kind != "digest":
+    if typed.kind != "digest":
         return Digest(story_heading, tuple(items), datetime.now(UTC))
     # Keep the scheduler's ranking: project_all sorts by time.
-    rank = {story_id: n for n, story_id in enumerate(ids)}
+    rank = {story_id: n for n, story_id in enumerate(typed.stories)}
     items.sort(key=lambda item: rank.get(item.story_id, 0))
-    more = int(message.get("more", "0"))
-    return Digest(message.get("heading", "News digest"), tuple(items), datetime.now(UTC), more=more)
+    heading = typed.heading or "News digest"
+    return Digest(heading, tuple(items), datetime.now(UTC), more=typed.more)
 
 
 def _nothing_visible(message: Mapping[str, str]) -> None:

@@ -17,62 +17,48 @@ same delivery ids, and the outbox's record sends none of them twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from handlers.article import short_hash
 from handlers.digest import DEFAULT_CAP
+from handlers.outbox_message import OutboxMessage
 
 Fields = dict[str, str]
-
-
-def origin(fields: Fields) -> str:
-    """What made a delivery: story, burst, digest, alert, notice … (its id's second part)."""
-    parts = fields.get("delivery", "").split("|")
-    return parts[1] if len(parts) > 2 else fields.get("kind", "")
-
-
-def story_ids(fields: Fields) -> list[str]:
-    if fields.get("kind") == "story":
-        return [fields.get("story", "")]
-    if fields.get("kind") == "digest":
-        return [str(s) for s in json.loads(fields.get("stories") or "[]")]
-    return []
 
 
 def group_held(held: Sequence[Fields], *, burst: int, cap: int = DEFAULT_CAP) -> list[Fields]:
     """The deliveries to send for these held ones, in order (see the module's text)."""
     if not held:
         return []
-    channel = held[0].get("channel", "")
+    messages = [OutboxMessage.from_fields(fields) for fields in held]
+    channel = messages[0].channel
     instant: list[str] = []  # story ids, oldest first
-    digests: list[Fields] = []
-    quiet: Fields | None = None
+    digests: list[OutboxMessage] = []
+    quiet: OutboxMessage | None = None
     notices: set[str] = set()
-    out: list[Fields | str] = []  # fields, or a placeholder for a group
-    for fields in held:
-        kind = origin(fields)
-        if kind in ("story", "burst"):
+    out: list[OutboxMessage | str] = []  # a message, or the place of a group
+    for message in messages:
+        if message.origin in ("story", "burst"):
             if "instant" not in out:
                 out.append("instant")
             # A burst lists its stories newest first.
-            ids = story_ids(fields)
-            instant += reversed(ids) if kind == "burst" else ids
-        elif kind == "digest" and fields.get("kind") == "digest":
+            stories = message.stories
+            instant += reversed(stories) if message.origin == "burst" else stories
+        elif message.origin == "digest" and message.kind == "digest":
             if "digest" not in out:
                 out.append("digest")
-            digests.append(fields)
-        elif fields.get("kind") == "quiet":
-            quiet = fields
+            digests.append(message)
+        elif message.kind == "quiet":
+            quiet = message
             if "quiet" not in out:
                 out.append("quiet")
-        elif fields.get("kind") == "notice":
-            if fields.get("text", "") not in notices:
-                notices.add(fields.get("text", ""))
-                out.append(fields)
+        elif message.kind == "notice":
+            if message.text not in notices:
+                notices.add(message.text)
+                out.append(message)
         else:
-            out.append(fields)
-    result: list[Fields] = []
+            out.append(message)
+    result: list[OutboxMessage] = []
     for entry in out:
         if entry == "instant":
             result += _instant(channel, list(dict.fromkeys(instant)), burst)
@@ -81,46 +67,27 @@ def group_held(held: Sequence[Fields], *, burst: int, cap: int = DEFAULT_CAP) ->
         elif entry == "quiet":
             if not digests and quiet is not None:
                 result.append(quiet)
-        elif isinstance(entry, dict):
+        elif isinstance(entry, OutboxMessage):
             result.append(entry)
-    return result
+    return [message.fields() for message in result]
 
 
-def _instant(channel: str, ids: list[str], burst: int) -> list[Fields]:
+def _instant(channel: str, ids: list[str], burst: int) -> list[OutboxMessage]:
     if len(ids) <= burst:
-        return [
-            {
-                "delivery": f"{channel}|story|{story}",
-                "channel": channel,
-                "kind": "story",
-                "story": story,
-            }
-            for story in ids
-        ]
-    return [
-        {
-            "delivery": f"{channel}|burst|held-{short_hash(','.join(sorted(ids)))}",
-            "channel": channel,
-            "kind": "digest",
-            "heading": f"{len(ids)} stories that waited while newsbot could not post here",
-            "more": "0",
-            "stories": json.dumps(list(reversed(ids))),
-        }
-    ]
+        return [OutboxMessage.story(channel, story) for story in ids]
+    delivery = f"{channel}|burst|held-{short_hash(','.join(sorted(ids)))}"
+    heading = f"{len(ids)} stories that waited while newsbot could not post here"
+    return [OutboxMessage.digest(delivery, channel, list(reversed(ids)), heading=heading)]
 
 
-def _digest(digests: list[Fields], cap: int) -> Fields:
+def _digest(digests: list[OutboxMessage], cap: int) -> OutboxMessage:
     if len(digests) == 1:
         return digests[0]
     newest_first = list(reversed(digests))
-    ids = list(dict.fromkeys(s for d in newest_first for s in story_ids(d)))
-    more = sum(int(d.get("more") or 0) for d in digests) + max(len(ids) - cap, 0)
+    ids = list(dict.fromkeys(s for d in newest_first for s in d.stories))
+    more = sum(d.more for d in digests) + max(len(ids) - cap, 0)
     newest = newest_first[0]
-    return {
-        "delivery": f"{newest['channel']}|digest|held-{short_hash(','.join(ids))}",
-        "channel": newest["channel"],
-        "kind": "digest",
-        "heading": newest.get("heading", "News digest"),
-        "more": str(more),
-        "stories": json.dumps(ids[:cap]),
-    }
+    delivery = f"{newest.channel}|digest|held-{short_hash(','.join(ids))}"
+    return OutboxMessage.digest(
+        delivery, newest.channel, ids[:cap], heading=newest.heading or "News digest", more=more
+    )

@@ -29,12 +29,14 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.settings import Settings
 from bot.store.forwarding import Forwarder, encode
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
 from handlers.article import Article, short_hash
 from handlers.channels import Subscription, filter_fields
+from handlers.outbox_message import OutboxMessage
 from handlers.query import matches, parse_query
 from handlers.story import Story, copy_order
 
@@ -194,19 +196,9 @@ class Router:
         ]
         out: list[str] = []
         if len(instant) > 1 and recent + len(instant) > self._burst:
-            out.append(encode(_burst_message(channel, instant)))
+            out.append(encode(_burst_message(channel, instant).fields()))
         else:
-            out += [
-                encode(
-                    {
-                        "delivery": f"{channel}|story|{story.story_id}",
-                        "channel": channel,
-                        "kind": "story",
-                        "story": story.story_id,
-                    }
-                )
-                for story in instant
-            ]
+            out += [encode(OutboxMessage.story(channel, s.story_id).fields()) for s in instant]
         claim = list(dict.fromkeys(story.story_id for _sub, story in pairs))
         return json.dumps({"claim": claim, "pending": pending, "out": out})
 
@@ -234,20 +226,24 @@ class Router:
         return await self.route(pairs)
 
 
-def _burst_message(channel: str, stories: list[Routable]) -> dict[str, str]:
+def _burst_message(channel: str, stories: list[Routable]) -> OutboxMessage:
     """One digest-style outbox message for a burst of instant stories, newest first."""
     sources = {story.fields.get("source", "") for story in stories}
     source = sources.pop() if len(sources) == 1 else ""
     heading = f"{len(stories)} new stories" + (f" from {source}" if source else "")
     ids = [story.story_id for story in reversed(stories)]
-    return {
-        "delivery": f"{channel}|burst|{short_hash(','.join(sorted(ids)))}",
-        "channel": channel,
-        "kind": "digest",
-        "heading": heading,
-        "more": "0",
-        "stories": json.dumps(ids),
-    }
+    delivery = f"{channel}|burst|{short_hash(','.join(sorted(ids)))}"
+    return OutboxMessage.digest(delivery, channel, ids, heading=heading)
+
+
+def router_for(
+    settings: Settings, client: Redis, keys: Keys, *, clock: Callable[[], float] = time.time
+) -> Router:
+    """The router every part of newsbot routes with: one configuration (the retention,
+    `NEWSBOT_INSTANT_BURST`) for the pipeline's stories and the seeds of new subscriptions."""
+    return Router(
+        client, keys, ttl=settings.retention_seconds, clock=clock, burst=settings.instant_burst
+    )
 
 
 class RouteStep:

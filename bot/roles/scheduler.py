@@ -20,7 +20,6 @@ into the next digest. An empty digest posts nothing, or the channel's quiet-day 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
+from bot.settings import Settings
 from bot.stopping import sleep_unless_stopped
 from bot.store.audience import AudienceStore
 from bot.store.forwarding import Forwarder, enqueue
@@ -39,6 +39,7 @@ from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef, Subscription
 from handlers.digest import DEFAULT_CAP, Digest, build_digest, deliverable
+from handlers.outbox_message import OutboxMessage
 from handlers.schedule import Schedule, ScheduleError, parse_schedule
 from handlers.visibility import project_all
 
@@ -282,22 +283,26 @@ class Scheduler:
             priorities=priorities,
         )
         if not digest.empty:
-            return digest, {
-                "delivery": delivery,
-                "channel": str(channel),
-                "kind": "digest",
-                "heading": digest.heading,
-                "more": str(digest.more),
-                "stories": json.dumps([item.story_id for item in digest.items]),
-            }
+            ids = [item.story_id for item in digest.items]
+            message = OutboxMessage.digest(
+                delivery, str(channel), ids, heading=digest.heading, more=digest.more
+            )
+            return digest, message.fields()
         if quiet and settings.get("quiet_message"):
-            return digest, {
-                "delivery": delivery,
-                "channel": str(channel),
-                "kind": "quiet",
-                "text": settings["quiet_message"],
-            }
+            quiet_day = OutboxMessage.line(
+                delivery, str(channel), "quiet", settings["quiet_message"]
+            )
+            return digest, quiet_day.fields()
         return digest, None
+
+
+def scheduler_for(
+    settings: Settings, client: Redis, keys: Keys, *, clock: Callable[[], float] = time.time
+) -> Scheduler:
+    """The scheduler the scheduler role and `/news digest` share: one configuration."""
+    return Scheduler(
+        client, keys, default_zone=settings.timezone, clock=clock, lease=settings.claim_idle
+    )
 
 
 async def run_scheduler(
