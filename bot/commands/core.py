@@ -328,6 +328,13 @@ class CommandCore:
             return Reply(
                 "Nothing new since the last digest. /news latest shows the newest stories."
             )
+        hold = (await self._holds.holds([str(channel)])).get(str(channel))
+        if hold is not None:
+            return Reply(
+                f"A digest of {outcome.stories} stories is ready, but newsbot cannot post "
+                f"here: {hold.reason}. It waits with {hold.waiting} other held deliveries "
+                "and goes out as soon as newsbot may post (newsbot just tried again)."
+            )
         return Reply(
             f"Posting a digest of {outcome.stories} stories now; "
             "the next scheduled digest covers what arrives after it."

@@ -45,6 +45,16 @@ class Refusal(StrEnum):
         return self in (Refusal.CHANNEL, Refusal.GONE)
 
 
+# Short names for the platforms' refusal tables.
+TRANSIENT, TOKEN, CHANNEL, MESSAGE, GONE = (
+    Refusal.TRANSIENT,
+    Refusal.TOKEN,
+    Refusal.CHANNEL,
+    Refusal.MESSAGE,
+    Refusal.GONE,
+)
+
+
 class DeliveryFailed(NewsbotError):
     """A delivery the platform refused, with the class of the refusal.
 

@@ -7,6 +7,7 @@ import io
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,6 +46,22 @@ async def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no
     while not await predicate():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+def healthy(port: int) -> Callable[[], Awaitable[bool]]:
+    """Whether `newsbot run` on this port answers /healthz with 200 now."""
+
+    async def check() -> bool:
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://127.0.0.1:{port}/healthz") as response,
+            ):
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    return check
 
 
 async def test_bot_polls_processes_and_reports(settings: Settings, feed_server: FeedServer) -> None:
@@ -129,18 +146,7 @@ async def test_newsbot_run_stops_cleanly_on_sigterm(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-
-        async def healthy() -> bool:
-            try:
-                async with (
-                    aiohttp.ClientSession() as http,
-                    http.get(f"http://127.0.0.1:{port}/healthz") as response,
-                ):
-                    return response.status == 200
-            except aiohttp.ClientError:
-                return False
-
-        await wait_for(healthy, timeout=30)
+        await wait_for(healthy(port), timeout=30)
     finally:
         process.send_signal(signal.SIGTERM)
         _out, err = await asyncio.wait_for(process.communicate(), timeout=30)

@@ -7,15 +7,7 @@ status not in the table is transient, with the attempt cap.
 
 from __future__ import annotations
 
-from bot.roles.refusal import Refusal
-
-CHANNEL, GONE, MESSAGE, TOKEN, TRANSIENT = (
-    Refusal.CHANNEL,
-    Refusal.GONE,
-    Refusal.MESSAGE,
-    Refusal.TOKEN,
-    Refusal.TRANSIENT,
-)
+from bot.roles.refusal import CHANNEL, GONE, MESSAGE, TOKEN, TRANSIENT, Refusal
 
 MISSING_ACCESS = 50001
 MISSING_PERMISSIONS = 50013

@@ -47,8 +47,8 @@ _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
 # Commands whose result is posted in the channel: say so when the bot cannot post there.
 POSTING_COMMANDS = frozenset({"subscribe", "digest", "schedule", "feeds"})
 NOT_A_MEMBER = (
-    "Note: newsbot is not in this channel, so nothing it posts can arrive here. "
-    "Run /invite @newsbot in this channel."
+    "Note: newsbot is not in this channel yet. Run /invite @newsbot here: until then its "
+    "stories and digests wait (held, nothing is lost), and they arrive once it joins."
 )
 
 

@@ -8,15 +8,7 @@ beside them. An error not in the table is transient, with the attempt cap.
 
 from __future__ import annotations
 
-from bot.roles.refusal import Refusal
-
-CHANNEL, GONE, MESSAGE, TOKEN, TRANSIENT = (
-    Refusal.CHANNEL,
-    Refusal.GONE,
-    Refusal.MESSAGE,
-    Refusal.TOKEN,
-    Refusal.TRANSIENT,
-)
+from bot.roles.refusal import CHANNEL, GONE, MESSAGE, TOKEN, TRANSIENT, Refusal
 
 NOT_INVITED = "the bot is not in this channel: /invite @newsbot there"
 NO_DMS = "the member cannot be sent direct messages by the bot"

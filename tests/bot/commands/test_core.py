@@ -217,6 +217,24 @@ async def test_digest_now_posts_and_starts_a_new_window(
     assert len(await outbox(handle)) == 1
 
 
+async def test_digest_now_in_a_held_channel_says_it_waits(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    await core.handle(ADMIN, f"subscribe {feed_server.add('/daily.xml', feed(3))}")
+    await process_entries(handle)
+    await HoldStore(handle.client, handle.keys, ttl=3600).start(
+        str(HERE),
+        {"delivery": "x", "channel": str(HERE), "kind": "quiet", "text": "hi"},
+        reason="not_in_channel: /invite @newsbot there",
+        refusal="channel",
+        now=1,
+        probe_at=10**10,
+    )
+    reply = await core.handle(ADMIN, "digest")
+    assert "cannot post here: not_in_channel" in reply.text and "waits" in reply.text
+    assert "Posting" not in reply.text
+
+
 async def test_a_members_digest_is_a_preview_for_them_alone(
     core: CommandCore, handle: RedisHandle, feed_server: FeedServer
 ) -> None:

@@ -12,11 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-import aiohttp
 import redis
 
 from tests.bot.cli.test_cli import cli_env
-from tests.bot.test_app import free_port, wait_for
+from tests.bot.test_app import free_port, healthy, wait_for
 
 
 async def start(tmp_path: Path, port: int) -> asyncio.subprocess.Process:
@@ -30,20 +29,6 @@ async def start(tmp_path: Path, port: int) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-
-
-def healthy(port: int):  # type: ignore[no-untyped-def]
-    async def check() -> bool:
-        try:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(f"http://127.0.0.1:{port}/healthz") as response,
-            ):
-                return response.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    return check
 
 
 def server(tmp_path: Path) -> redis.Redis:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.store.connection import RedisHandle
 from bot.store.alerts import Alert
+from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore, prune_channels
 from handlers.channels import ChannelError, ChannelRef, check_filter
 
