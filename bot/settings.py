@@ -135,6 +135,19 @@ def _parse_positive_float(raw: Any) -> float:
     return value
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_duration(raw: Any) -> float:
+    """Seconds, or a number with a unit: ``900``, ``30s``, ``15m``, ``1h``, ``1d``."""
+    text = str(raw).strip().lower()
+    unit = _UNITS.get(text[-1:], 0) if text else 0
+    try:
+        return _parse_positive_float(text[:-1] if unit else text) * (unit or 1)
+    except ValueError:
+        raise ValueError("expected a duration such as 900, 30s, 15m or 1h") from None
+
+
 def _parse_list(raw: Any) -> tuple[str, ...]:
     items = raw if isinstance(raw, list) else str(raw).split(",")
     return tuple(str(item).strip() for item in items if str(item).strip())
@@ -248,7 +261,7 @@ _SPECS: dict[str, _Spec] = {
     "instant_burst": _Spec("NEWSBOT_INSTANT_BURST", _parse_int(1, 1000)),
     "subscriptions_per_channel": _Spec("NEWSBOT_SUBSCRIPTIONS_PER_CHANNEL", _parse_int(1, 100_000)),
     "refused_channel_days": _Spec("NEWSBOT_REFUSED_CHANNEL_DAYS", _parse_int(1, 3650)),
-    "refused_probe": _Spec("NEWSBOT_REFUSED_PROBE", _parse_positive_float),
+    "refused_probe": _Spec("NEWSBOT_REFUSED_PROBE", _parse_duration),
     "delivery_max_attempts": _Spec("NEWSBOT_DELIVERY_MAX_ATTEMPTS", _parse_int(1, 1000)),
     "subscriptions_per_workspace": _Spec(
         "NEWSBOT_SUBSCRIPTIONS_PER_WORKSPACE", _parse_int(1, 1_000_000)

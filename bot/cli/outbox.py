@@ -29,7 +29,11 @@ def add_outbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     for name, what in (("retry", "queue dead letters again"), ("drop", "delete dead letters")):
         action = actions.add_parser(name, help=what)
         action.add_argument(
-            "target", metavar="ID|CHANNEL|all", help="a dead letter's id, a channel, or all"
+            "target",
+            nargs="?",
+            default="all",
+            metavar="ID|CHANNEL",
+            help="a dead letter's id, or a channel (all of its dead letters); default: all",
         )
 
 

@@ -121,3 +121,18 @@ def test_a_secret_in_any_url_setting_is_refused_from_the_file(
         load_settings({}, cwd=tmp_path)
     assert "inside the URL is a secret" in str(caught.value)
     assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("900", 900.0), ("30s", 30.0), ("15m", 900.0), ("1h", 3600.0)]
+)
+def test_the_probe_of_held_channels_takes_a_duration(
+    tmp_path: Path, raw: str, seconds: float
+) -> None:
+    assert load_settings({"NEWSBOT_REFUSED_PROBE": raw}, cwd=tmp_path).refused_probe == seconds
+    assert load_settings({}, cwd=tmp_path).refused_probe == 900.0
+
+
+def test_a_duration_that_is_not_one_says_how_to_write_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="a duration such as 900, 30s, 15m or 1h"):
+        load_settings({"NEWSBOT_REFUSED_PROBE": "soon"}, cwd=tmp_path)
