@@ -278,22 +278,30 @@ class Sent:
 
 
 def blocked_by_refused_messages(logs: list[Path]) -> list[float]:
-    """For each message Slack refused as a message: seconds from the refusal until it was
-    sent as plain text or dead-lettered, so that it no longer held its channel up."""
-    refused: dict[str, float] = {}
+    """For each message Slack refused as a message: seconds from the refusal until, in the
+    same process, it was sent as plain text or dead-lettered, so that it no longer held its
+    channel up. A plain-text try that meets a transient error waits like any other
+    delivery (that is not the refusal's doing), and a process killed in between is a
+    crash's delay: neither counts."""
     blocked: list[float] = []
     for path in logs:
+        refused: dict[str, float] = {}
         for line in path.read_text(errors="replace").splitlines():
             try:
                 record: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
             except ValueError:
                 continue
             message, delivery = record.get("message"), record.get("delivery", "")
-            at = datetime.fromisoformat(record["time"]).timestamp() if "time" in record else 0
+            if not message or "time" not in record:
+                continue
+            at = datetime.fromisoformat(record["time"]).timestamp()
             if message == "the platform refuses a message; sending it as plain text":
-                refused.setdefault(delivery, at)
-            elif message in ("delivery sent", "delivery dead-lettered") and delivery in refused:
-                blocked.append(at - refused.pop(delivery))
+                refused[delivery] = at
+            elif delivery in refused:
+                if message in ("delivery sent", "delivery dead-lettered"):
+                    blocked.append(at - refused.pop(delivery))
+                elif message == "delivery refused; will retry":
+                    refused.pop(delivery)
     return blocked
 
 

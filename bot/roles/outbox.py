@@ -194,6 +194,7 @@ class OutboxConsumer:
         later). A message for a held channel joins its hold and leaves the stream."""
         channel = fields.get("channel", "")
         if await self._holds.hold_if_held(channel, fields):
+            await self._holds.ensure_probes([channel], self.clock() + self.probe_every)
             await self._acknowledge(message_id)
             return True
         if await self.deliver(fields) is Outcome.RETRY:
@@ -349,7 +350,8 @@ class OutboxConsumer:
     async def release(self, channel: str, stop: asyncio.Event | None = None) -> bool:
         """Probe a held channel: send its held deliveries, grouped, in order. True when the
         hold is over; False when the channel still refuses (or must wait)."""
-        if not await self._holds.lease(channel, self.consumer):
+        lease = self.send_lease * 2
+        if not await self._holds.lease(channel, self.consumer, lease):
             return False
         try:
             for _round in range(100):
@@ -357,6 +359,7 @@ class OutboxConsumer:
                 for fields in group_held(held, burst=self.burst):
                     if stop is not None and stop.is_set():
                         return False
+                    await self._holds.renew(channel, lease)
                     outcome = await self.deliver(fields, probing=True)
                     if outcome is not Outcome.DONE:
                         if outcome is Outcome.RETRY:
@@ -487,7 +490,10 @@ class OutboxConsumer:
             try:
                 if time.monotonic() - last_sweep > SWEEP_EVERY:
                     last_sweep = time.monotonic()
-                    await forwarder.sweep(self.deliverer.platform)
+                    # What a crash left behind: queued deliveries, a hold without a probe.
+                    channels = await forwarder.channels_of(self.deliverer.platform)
+                    await forwarder.sweep_channels(channels)
+                    await self._holds.ensure_probes(channels, self.clock() + self.probe_every)
                 if not await self.drain(stop):
                     await sleep_unless_stopped(stop, self.block_ms / 1000)
                 if time.monotonic() - last_cleanup > self.claim_idle:

@@ -71,14 +71,17 @@ class Forwarder:
             await pipe.execute()
         return sum(len(rows) for _channel, rows in waiting)
 
-    async def sweep(self, platform: str) -> int:
-        """Forward whatever a crash left queued on any channel of the platform: the channels
-        with subscriptions or settings, and those of channel alerts."""
+    async def channels_of(self, platform: str) -> list[str]:
+        """The platform's channels that anything queues deliveries for: those with
+        subscriptions or settings, and those of channel alerts."""
         channels = {str(c) for c in await self._client.smembers(self._keys.channels)}
         for raw in await self._client.hvals(self._keys.alerts):
             channels.add(str(json.loads(raw).get("channel") or ""))
-        mine = sorted(c for c in channels if c.startswith(f"{platform}:"))
-        return await self.sweep_channels(mine)
+        return sorted(c for c in channels if c.startswith(f"{platform}:"))
+
+    async def sweep(self, platform: str) -> int:
+        """Forward whatever a crash left queued on any channel of the platform."""
+        return await self.sweep_channels(await self.channels_of(platform))
 
     async def sweep_channels(self, channels: Sequence[str]) -> int:
         """Forward whatever a crash left queued on any of these channels."""

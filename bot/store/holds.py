@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 HOLD_MAX = 5000
 DEAD_MAX = 10_000
-RELEASE_LEASE = 300
 
 # KEYS: hold hash, held list. ARGV: message JSON, cap, ttl.
 # Appends the message when the channel is held; returns 1 then, else 0.
@@ -191,15 +190,35 @@ class HoldStore:
     async def probe_now(self, channels: Sequence[str]) -> int:
         """Ask for an immediate probe of those of these channels that are held (a
         `/news` command there, the bot invited back); how many are held."""
-        asked = 0
+        held = await self._held(channels)
+        if held:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for channel in held:
+                    pipe.zadd(self._keys.outbox_holds(platform_of(channel)), {channel: 0})
+                await pipe.execute()
+        return len(held)
+
+    async def ensure_probes(self, channels: Sequence[str], when: float) -> int:
+        """Give every held one of these channels a probe, if a crash left it without one
+        (between a hold's start and its probe's); how many had none."""
+        held = await self._held(channels)
+        if not held:
+            return 0
+        async with self._client.pipeline(transaction=False) as pipe:
+            for channel in held:
+                pipe.zadd(self._keys.outbox_holds(platform_of(channel)), {channel: when}, nx=True)
+            added = await pipe.execute()
+        return sum(int(n) for n in added)
+
+    async def _held(self, channels: Sequence[str]) -> list[str]:
+        channels = list(dict.fromkeys(channels))
+        if not channels:
+            return []
         async with self._client.pipeline(transaction=False) as pipe:
             for channel in channels:
-                pipe.zadd(
-                    self._keys.outbox_holds(platform_of(channel)), {channel: 0}, xx=True, ch=True
-                )
-            for changed in await pipe.execute():
-                asked += int(changed)
-        return asked
+                pipe.exists(self._keys.channel_hold(channel))
+            found = await pipe.execute()
+        return [c for c, exists in zip(channels, found, strict=True) if exists]
 
     async def held_in(self, platform: str, workspace: str) -> list[str]:
         """The held channels of one workspace or guild."""
@@ -228,10 +247,14 @@ class HoldStore:
             return True
         return False
 
-    async def lease(self, channel: str, holder: str) -> bool:
-        """Take the right to release this channel now (one process at a time)."""
+    async def lease(self, channel: str, holder: str, seconds: float) -> bool:
+        """Take the right to release this channel for `seconds` (one process at a time;
+        renew it with `renew` while the release lasts, so a killed one is replaced soon)."""
         key = self._keys.channel_releasing(channel)
-        return bool(await self._client.set(key, holder, nx=True, ex=RELEASE_LEASE))
+        return bool(await self._client.set(key, holder, nx=True, px=int(seconds * 1000)))
+
+    async def renew(self, channel: str, seconds: float) -> None:
+        await self._client.pexpire(self._keys.channel_releasing(channel), int(seconds * 1000))
 
     async def unlease(self, channel: str) -> None:
         await self._client.delete(self._keys.channel_releasing(channel))

@@ -76,7 +76,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
   progress takes). Exists exactly while the channel is held. TTL = retention.
 - ``{c:<channel>}:held`` list: the held channel's deliveries (JSON), oldest first. At most
   5,000 (the oldest go first). TTL = retention.
-- ``{c:<channel>}:releasing`` string: the process releasing the hold now. TTL 5 minutes.
+- ``{c:<channel>}:releasing`` string: the process releasing the hold now. Expires after
+  twice ``NEWSBOT_CLAIM_IDLE`` unless renewed.
 - ``{c:<channel>}:attempts`` hash: ``n:{hash}`` failed attempts of a delivery, ``t:{hash}``
   when the first failed; cleared when it is sent or dead-lettered. TTL = retention.
 - ``outbox:{platform}:dead`` stream: dead-lettered deliveries with ``dead_reason``,

@@ -409,3 +409,21 @@ async def test_an_os_error_that_is_not_redis_is_not_called_a_redis_outage(
     assert "delivery failed unexpectedly; will retry" in messages
     assert not any("cannot reach Redis" in m for m in messages)
     assert await handle.client.xlen(handle.keys.outbox("console")) == 1, "still queued"
+
+
+async def test_a_hold_a_crash_left_without_a_probe_gets_one(handle: RedisHandle) -> None:
+    """A process died between a hold's start and its probe's: the next delivery held there,
+    a `/news` command there, or the consumer's sweep gives it its probe back."""
+    holds = HoldStore(handle.client, handle.keys, ttl=3600)
+    first = {"delivery": "d0", "channel": "console:a:1", "kind": "notice", "text": "a"}
+    for channel in ("console:a:1", "console:a:2"):
+        await holds.start(
+            channel, {**first, "channel": channel}, reason="r", refusal="channel", now=1, probe_at=5
+        )
+    await handle.client.delete(handle.keys.outbox_holds("console"))  # the crash
+    await queue(handle, "console:a:1", "d1")
+    await consumer(handle, Recorder()).drain()
+    probes = handle.keys.outbox_holds("console")
+    assert await handle.client.zscore(probes, "console:a:1") is not None, "by the next held one"
+    assert await holds.probe_now(["console:a:2"]) == 1
+    assert await handle.client.zscore(probes, "console:a:2") == 0, "by a command there"
