@@ -281,8 +281,9 @@ def blocked_by_refused_messages(logs: list[Path]) -> list[float]:
     """For each message Slack refused as a message: seconds from the refusal until, in the
     same process, it was sent as plain text or dead-lettered, so that it no longer held its
     channel up. A plain-text try that meets a transient error waits like any other
-    delivery (that is not the refusal's doing), and a process killed in between is a
-    crash's delay: neither counts."""
+    delivery, one that finds the channel refusing holds the channel (neither is the
+    message refusal's doing), and a process killed in between is a crash's delay: none of
+    those counts."""
     blocked: list[float] = []
     for path in logs:
         refused: dict[str, float] = {}
@@ -300,7 +301,11 @@ def blocked_by_refused_messages(logs: list[Path]) -> list[float]:
             elif delivery in refused:
                 if message in ("delivery sent", "delivery dead-lettered"):
                     blocked.append(at - refused.pop(delivery))
-                elif message == "delivery refused; will retry":
+                elif message in (
+                    "delivery refused; will retry",
+                    "the platform refuses a channel; its deliveries are held",
+                    "a held channel still refuses",
+                ):
                     refused.pop(delivery)
     return blocked
 

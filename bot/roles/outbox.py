@@ -325,7 +325,12 @@ class OutboxConsumer:
             await self._holds.probe_at(channel, now + self.probe_every)
             log.info(
                 "a held channel still refuses",
-                extra={"channel": channel, "error": str(exc), "probe_in": self.probe_every},
+                extra={
+                    "channel": channel,
+                    "delivery": fields.get("delivery", ""),
+                    "error": str(exc),
+                    "probe_in": self.probe_every,
+                },
             )
             return Outcome.HELD
         new = await self._holds.start(
@@ -336,11 +341,17 @@ class OutboxConsumer:
             now=now,
             probe_at=now + self.probe_every,
         )
+        log.log(
+            logging.ERROR if new else logging.INFO,
+            "the platform refuses a channel; its deliveries are held",
+            extra={
+                "channel": channel,
+                "delivery": fields.get("delivery", ""),
+                "error": str(exc),
+                "refusal": exc.refusal.value,
+            },
+        )
         if new:
-            log.error(
-                "the platform refuses a channel; its deliveries are held",
-                extra={"channel": channel, "error": str(exc), "refusal": exc.refusal.value},
-            )
             try:
                 await self.deliverer.tell_refused(ChannelRef.parse(channel), str(exc))
             except Exception:  # telling is a courtesy: the hold stands either way
