@@ -372,7 +372,13 @@ class Tally:
 
 
 async def tally(
-    plan: Plan, farm: Farm, logs: list[Path], client: Redis, keys: Keys, calm_until: float
+    plan: Plan,
+    farm: Farm,
+    logs: list[Path],
+    client: Redis,
+    keys: Keys,
+    calm_until: float,
+    refusing: frozenset[str] = frozenset(),
 ) -> Tally:
     sent = read_logs(logs)
     numbers = await entry_numbers(client, keys, {s for item in sent for s in item.stories})
@@ -384,7 +390,7 @@ async def tally(
     for item in sent:
         by_delivery[item.delivery].append(item)
     delivered: dict[str, Counter[int]] = defaultdict(Counter)
-    latencies: dict[str, list[float]] = {"calm": [], "kills": []}
+    latencies: dict[str, list[float]] = {"calm": [], "kills": [], "held": []}
     in_window, outside = 0, []
     for delivery, sends in by_delivery.items():
         sends.sort(key=lambda s: s.at)
@@ -401,6 +407,8 @@ async def tally(
                 delivered[first.channel][entry] += 1
                 if "|story|" in delivery:
                     phase = "calm" if farm.added_at[entry] < calm_until else "kills"
+                    if phase == "kills" and first.channel in refusing:
+                        phase = "held"  # the channel refused for a minute: held, by design
                     latencies[phase].append(first.at - farm.added_at[entry])
     # The same entry reaching a channel under two delivery ids is a double too, never allowed.
     for channel, counts in delivered.items():
@@ -516,7 +524,8 @@ async def run(plan: Plan, seed: int) -> Tally:
                 print(
                     f"calls Slack's spec would refuse: {len(slack.problems)}: {slack.problems[:3]}"
                 )
-            return await tally(plan, farm, logs, client, keys, calm_until)
+            refused = frozenset(plan.channel(n) for n in refusing)
+            return await tally(plan, farm, logs, client, keys, calm_until, refused)
         finally:
             if fleet is not None:
                 fleet.stop()
@@ -568,11 +577,12 @@ def report(plan: Plan, result: Tally) -> bool:
         f"{len(result.blocked)} refused messages (target <= one backoff step, "
         f"{BACKOFF_FIRST:.0f} s)"
     )
-    for phase in ("calm", "kills"):
+    names = {"calm": "calm phase", "kills": "kill phase", "held": "kill phase, refusing channels"}
+    for phase, name in names.items():
         values = result.latencies[phase]
         if values:
             print(
-                f"instant delivery latency, {phase:5} phase: median "
+                f"instant delivery latency, {name}: median "
                 f"{statistics.median(values):5.2f} s, p99 {percentile(values, 0.99):5.2f} s, "
                 f"max {max(values):5.2f} s  ({len(values)} posts)"
                 + ("   <- baseline" if phase == "calm" else "")
