@@ -53,10 +53,12 @@ EVERYTHING = Audience(everything=True)
 
 def _shown(copy: StoryCopy) -> StoryCopy:
     """A copy as every renderer shows it: no control, bidi or zero-width characters in its
-    title and source, and a title that looks like an address followed by the link's real
-    host (see `handlers.safe_text`)."""
+    title and source, and a title or source (the outlet's name, the link text of "also:")
+    that looks like an address followed by the link's real host (`handlers.safe_text`)."""
     return replace(
-        copy, title=link_text(neutral(copy.title), copy.url), source=neutral(copy.source)
+        copy,
+        title=link_text(neutral(copy.title), copy.url),
+        source=link_text(neutral(copy.source), copy.url),
     )
 
 

@@ -15,7 +15,8 @@ from bot.render.terminal import render_digest_terminal
 from handlers.alerts import AlertItem, AlertMessage
 from handlers.digest import Digest
 from handlers.query import words_of
-from handlers.story import DigestItem, StoryCopy
+from handlers.story import DigestItem, Story, StoryCopy
+from handlers.visibility import EVERYTHING, project
 
 NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
 NASTY = [
@@ -296,3 +297,47 @@ def test_an_alert_message_bolds_the_matched_words() -> None:
     [discord] = render_discord_alert(message)
     assert "raised **rates** again; **rate**\\-setters" in discord["embeds"][0]["description"]
     assert "a3 'rates'" in discord["content"]
+
+
+def test_an_outlet_named_like_another_site_shows_where_its_link_goes() -> None:
+    """Issue #22: a feed titled "bbc.co.uk" whose copy links to a phishing page is an "also:"
+    label; on every platform the label says the real host beside the name it claims."""
+    published = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    honest = StoryCopy(
+        "s1",
+        "Bridge reopens",
+        "https://news.example/1",
+        "Local News",
+        "f1",
+        published,
+        published,
+        True,
+    )
+    spoof = StoryCopy(
+        "s2",
+        "Bridge reopens",
+        "https://evil.example/phish",
+        "bbc.co.uk",
+        "f2",
+        published,
+        published,
+    )
+    same = StoryCopy(
+        "s3",
+        "Bridge reopens",
+        "https://www.bbc.co.uk/news/1",
+        "bbc.co.uk",
+        "f3",
+        published,
+        published,
+    )
+    story = Story("s1", "Summary.", "extractive", (honest, spoof, same))
+    item = project(story, EVERYTHING)
+    assert item is not None
+    digest = Digest("Today", (item,), published)
+    slack = json.dumps(render_slack(digest))
+    discord = render_discord(digest)[0]["embeds"][0]["description"]
+    for shown in (slack, format_digest(digest)):
+        assert "bbc.co.uk (evil.example)" in shown
+        assert "(www.bbc.co.uk)" not in shown, "an honest label stays as it is"
+    assert r"[bbc.co.uk \(evil.example\)](https://evil.example/phish)" in discord
