@@ -51,6 +51,7 @@ from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import Settings
 from bot.store.alerts import AlertStore
 from bot.store.connection import RedisHandle, open_redis, watch_embedded
+from bot.store.replays import ReplayGuard
 from bot.store.streams import consumer_name
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import Watchlist
@@ -401,8 +402,13 @@ async def run_bot(
                 stop,
             )
         posts: dict[str, Handler] = {}
-        if slack_mode == "http":
-            posts["/slack/events"] = events_handler(slack_commands(settings, bot))
+        secret = settings.slack_signing_secret
+        if slack_mode == "http" and secret is not None:
+            posts["/slack/events"] = events_handler(
+                slack_commands(settings, bot),
+                signing_secret=secret.reveal(),
+                replays=ReplayGuard(handle.client, handle.keys),
+            )
         if serve_http:
             runner = await start_http(
                 build_http_app(health=bot.health, metrics=bot.metrics_text, posts=posts),

@@ -95,6 +95,10 @@ Key (after the prefix), type, what it holds, and what bounds it:
   last, so an unchanged tree is not synced again (global sync is rate-limited).
 - ``discord:interaction:{id}`` string: the process answering a Discord interaction, so no
   two answer it. TTL 15 minutes (an interaction token's life).
+- ``slack:request:{hash}`` string: a signed Slack request (timestamp and signature) that
+  was accepted, so the same one again is refused. TTL 6 minutes.
+- ``slack:event:{hash}`` string: a Slack Events API callback handled, by its event id, so
+  a repeat is not run again. TTL 1 hour.
 - ``dm_closed:{platform}`` hash: user -> when a DM to them was refused because they closed
   their DMs; cleared by their next command (`AlertStore.member_active`). Bounded by the
   platform's members.
@@ -316,6 +320,12 @@ class Keys:
 
     def discord_interaction(self, interaction_id: str) -> str:
         return f"{self.prefix}discord:interaction:{interaction_id}"
+
+    def slack_request(self, signed_hash: str) -> str:
+        return f"{self.prefix}slack:request:{signed_hash}"
+
+    def slack_event(self, event_hash: str) -> str:
+        return f"{self.prefix}slack:event:{event_hash}"
 
     def dm_closed(self, platform: str) -> str:
         return f"{self.prefix}dm_closed:{platform}"

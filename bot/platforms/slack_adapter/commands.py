@@ -12,6 +12,7 @@ few minutes; `NEWSBOT_MANAGERS` widens it in the core.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -23,11 +24,13 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.caller import Caller
 from bot.commands.core import CommandCore
 from bot.render.slack_blocks import render_slack_reply
+from bot.store.replays import ReplayGuard
 from handlers.channels import ChannelRef
 
 log = logging.getLogger(__name__)
@@ -164,11 +167,45 @@ def build_app(
     return app
 
 
-def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """`POST /slack/events` for HTTP mode: bolt checks the signature and its age."""
+def events_handler(
+    app: AsyncApp, *, signing_secret: str, replays: ReplayGuard
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """`POST /slack/events` for HTTP mode. A request must be signed and at most five
+    minutes old (a malformed timestamp too gets 401, never a traceback), and is run once:
+    the same signed request again gets 401 (`ReplayGuard`). An Events API callback whose
+    `event_id` was handled already is acknowledged and not run again; Slack's retries of
+    one that failed carry a new signature and still run."""
+    verifier = SignatureVerifier(signing_secret)
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
+        body = await request.text()
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        try:
+            signed = verifier.is_valid(body, stamp, signature)
+        except (ValueError, OverflowError):
+            signed = False
+        if not signed:
+            return web.Response(status=401, text="invalid or expired signature")
+        if not await replays.first_time(f"{stamp}:{signature}"):
+            log.warning("a replayed Slack request was refused", extra={"timestamp": stamp})
+            return web.Response(status=401, text="replayed request")
+        event_id = _event_id(request, body)
+        if event_id and await replays.event_handled(event_id):
+            return web.Response(status=200)
         response = await app.async_dispatch(await to_bolt_request(request))
+        if event_id and response.status == 200:
+            await replays.event_done(event_id)
         return await to_aiohttp_response(response)
 
     return slack_events
+
+
+def _event_id(request: web.Request, body: str) -> str:
+    if request.content_type != "application/json":
+        return ""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return ""
+    return str(payload.get("event_id") or "") if isinstance(payload, dict) else ""

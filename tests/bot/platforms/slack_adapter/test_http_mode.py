@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 from bot.app import RunningBot, run_bot
 from bot.platforms.slack_adapter.commands import command_text
 from bot.settings import Settings
+from bot.store.holds import HoldStore
+from handlers.article import short_hash
 from tests.articles import rss
 from tests.bot.platforms.slack_adapter.conftest import (
     SECRET,
@@ -74,7 +77,7 @@ async def test_a_signed_command_is_acked_and_answered(
     assert "An empty digest now says: Nothing &amp; more today" in quiet["text"]  # escaped
 
 
-@pytest.mark.parametrize("forgery", ["bad signature", "five minutes old"])
+@pytest.mark.parametrize("forgery", ["bad signature", "five minutes old", "not a timestamp"])
 async def test_forged_or_old_requests_get_401_and_nothing_runs(
     settings: Settings, tmp_path: Path, slack: FakeSlack, forgery: str
 ) -> None:
@@ -83,12 +86,69 @@ async def test_forged_or_old_requests_get_401_and_nothing_runs(
         headers = (
             signed(body, secret="wrong") if forgery == "bad signature" else signed(body, age=301)
         )
+        if forgery == "not a timestamp":
+            headers = {**signed(body), "X-Slack-Request-Timestamp": "soon"}
         status, _text = await post(events, body, headers)
         assert status == 401
         await asyncio.sleep(0.5)
 
     await with_bot(settings, tmp_path, slack, exercise)
     assert slack.responses == [] and not [c for c in slack.calls if c.method == "users.info"]
+
+
+async def test_a_replayed_request_gets_401_and_runs_nothing(
+    settings: Settings, tmp_path: Path, slack: FakeSlack
+) -> None:
+    """Issue #22: the same signed `/news alert add` sent three times makes one alert."""
+
+    async def exercise(bot: RunningBot, events: str) -> None:
+        body = slash("alert add harbour", slack)
+        headers = signed(body)
+        statuses = [(await post(events, body, headers))[0] for _ in range(3)]
+        assert statuses == [200, 401, 401]
+        await wait_for_responses(slack, 1)
+        await asyncio.sleep(0.5)
+        alerts = await bot.handle.client.hlen(bot.handle.keys.alerts)
+        assert alerts == 1
+
+    await with_bot(settings, tmp_path, slack, exercise)
+    assert len(slack.responses) == 1
+
+
+async def test_an_event_is_handled_once_though_slack_sends_it_again(
+    settings: Settings, tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Events API callbacks are deduplicated by event_id (kept once handled): Slack's retry
+    of one comes with a new signature and is acknowledged without running twice."""
+    caplog.set_level(logging.INFO, logger="bot.commands.core")
+
+    async def exercise(bot: RunningBot, events: str) -> None:
+        await HoldStore(bot.handle.client, bot.handle.keys, ttl=60).start(
+            "slack:T1:C9",
+            {"delivery": "d", "channel": "slack:T1:C9", "kind": "notice", "text": "x"},
+            reason="not_in_channel",
+            refusal="channel",
+            now=1,
+            probe_at=10**10,
+        )
+        callback = slack.event_callback(
+            {"type": "member_joined_channel", "user": "UBOT", "channel": "C9", "team": "T1"}
+        )
+        body = json.dumps(callback)
+        first = {**signed(body), "Content-Type": "application/json"}
+        assert (await post(events, body, first))[0] == 200
+        await asyncio.sleep(1.1)  # a retry comes later, with a new timestamp and signature
+        again = {**signed(body), "Content-Type": "application/json"}
+        assert again != first
+        assert (await post(events, body, again))[0] == 200
+        seen = await bot.handle.client.exists(
+            bot.handle.keys.slack_event(short_hash(callback["event_id"]))
+        )
+        assert seen == 1
+
+    await with_bot(settings, tmp_path, slack, exercise)
+    probes = [r for r in caplog.records if r.getMessage().startswith("access may be back")]
+    assert len(probes) == 1, "the event ran once"
 
 
 async def test_subscribe_acks_at_once_while_the_feed_is_slow(
