@@ -27,6 +27,9 @@ NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 _MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()\-:])")
 _MENTION = re.compile(r"@(?=\S)")
+_LINK = re.compile(r"https?://\S+")
+_TEXT_MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
+_LINE_START = re.compile(r"(?m)^(\s*)([#>-])")
 # Discord's angle forms: users, roles, channels, commands, emoji, timestamps.
 _ANGLE = re.compile(r"<(?=[@#&:/]|a:|t:)")
 
@@ -39,6 +42,23 @@ def defuse(text: str) -> str:
 def escape(text: str) -> str:
     """Escape Markdown and defuse mentions, for fields Discord renders as Markdown."""
     return defuse(_MARKDOWN.sub(r"\\\1", text))
+
+
+def escape_text(text: str) -> str:
+    """A message's text (replies, notices), feed titles in it included, shown as typed:
+    the characters that make Markdown anywhere (emphasis, code, spoilers, the brackets of
+    a masked link) and those that do at a line's start (headings, quotes, lists) are
+    escaped, and mentions defused; its links stay clickable (Markdown cannot start inside
+    one, and no masked link can form around one once the brackets are escaped)."""
+    shown, last = [], 0
+    for link in _LINK.finditer(text):
+        shown += [_plain(text[last : link.start()]), defuse(link.group())]
+        last = link.end()
+    return "".join([*shown, _plain(text[last:])])
+
+
+def _plain(text: str) -> str:
+    return defuse(_LINE_START.sub(r"\1\\\2", _TEXT_MARKDOWN.sub(r"\\\1", text)))
 
 
 def embed_for(item: DigestItem) -> dict[str, Any]:
@@ -76,8 +96,9 @@ def embed_text(embed: dict[str, Any]) -> int:
 
 
 def render_discord_text(text: str) -> dict[str, Any]:
-    """A create-message body for a line of text (a notice, a quiet digest)."""
-    return {"content": clip(defuse(text), CONTENT) or "…", "allowed_mentions": NO_MENTIONS}
+    """A create-message body for text (a notice, a quiet digest, a reply): Markdown in it
+    is shown as typed, never obeyed (`escape_text`)."""
+    return {"content": fit(text, CONTENT, escape_text) or "…", "allowed_mentions": NO_MENTIONS}
 
 
 def render_discord_reply(reply: Reply) -> dict[str, Any]:
