@@ -91,6 +91,11 @@ class AlertCommands:
             if command.channel
             else None
         )
+        if channel is not None and caller.target_workspace not in (None, origin.workspace):
+            return refusal(
+                f"channel {channel.channel} is not a channel of this workspace that newsbot "
+                "can see; a channel alert posts only in a channel of the workspace it is made in"
+            )
         try:
             alert = await self._store.add(
                 origin=origin,

@@ -21,3 +21,6 @@ class Caller:
     # platform decides that per channel (Discord: the resolved channel's permissions).
     # None where managers are workspace-wide (Slack, the console): `admin` counts.
     target_admin: bool | None = None
+    # The workspace (guild) of the channel the command names, as the platform said ("": it
+    # is none of this bot's); None where the platform does not say (the console).
+    target_workspace: str | None = None

@@ -141,6 +141,7 @@ class FakeSlack(LoopbackServer):
     admins: set[str] = field(default_factory=set)
     outside: set[str] = field(default_factory=set)  # channels the bot is not a member of
     private: set[str] = field(default_factory=set)  # private channels
+    foreign: set[str] = field(default_factory=set)  # channels of another workspace
     members: dict[str, list[str]] = field(default_factory=dict)  # channel -> its members
     closed_dms: set[str] = field(default_factory=set)  # users the bot cannot DM
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
@@ -311,10 +312,13 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "user": {"id": user, "is_admin": admin, "is_owner": False}}
         if method == "conversations.info":
             channel = str(params.get("channel"))
+            if channel in self.foreign:  # another workspace's: this bot cannot see it
+                return {"ok": False, "error": "channel_not_found"}
             return {
                 "ok": True,
                 "channel": {
                     "id": channel,
+                    "context_team_id": "T1",
                     "is_member": channel not in self.outside,
                     "is_private": channel in self.private,
                 },

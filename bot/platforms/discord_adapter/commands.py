@@ -81,6 +81,10 @@ def everyone_sees(interaction: discord.Interaction) -> bool | None:
     return channel.permissions_for(guild.default_role).view_channel
 
 
+QUERY_NAMES_A_CHANNEL = (
+    "a query cannot name a channel; to post matches in a channel, choose it with the "
+    "channel option of /news alert add"
+)
 CLAIM_TIMEOUT = 0.5  # seconds the interaction claim may take before answering anyway
 
 
@@ -105,11 +109,14 @@ class Answerer:
             log.warning("cannot claim a Discord interaction in Redis; answering it anyway")
             return True
 
-    async def run(self, interaction: discord.Interaction, name: str, text: str) -> None:
+    async def run(
+        self, interaction: discord.Interaction, name: str, text: str, *, refuse: str = ""
+    ) -> None:
+        """Answer with the core's reply to `text`, or with the refusal `refuse`."""
         if not await self.claim(interaction):
             log.info("interaction answered by another process", extra={"id": interaction.id})
             return
-        reply = await self._reply(interaction, name, text)
+        reply = refusal(refuse) if refuse else await self._reply(interaction, name, text)
         body = render_discord_reply(reply)
         embeds = [discord.Embed.from_dict(e) for e in body["embeds"]]
         if interaction.response.is_done():
@@ -133,6 +140,8 @@ class Answerer:
             admin=interaction.guild_id is not None and interaction.permissions.manage_channels,
             public=everyone_sees(interaction),
             target_admin=manages_named_channel(interaction),
+            # The channel option lists this server's channels only.
+            target_workspace=str(interaction.guild_id) if interaction.guild_id else None,
         )
         reply = await self._core.handle(caller, text)
         if not reply.ok and name in USAGE and USAGE[name] not in reply.text:
@@ -282,6 +291,11 @@ def alert_group(answerer: Answerer) -> app_commands.Group:
         query: str,
         channel: discord.TextChannel | None = None,
     ) -> None:
+        if "<#" in query:
+            # The channel option is the only way to name one: a channel typed into the
+            # query (say, of another server) is never read as the alert's target.
+            await answerer.run(interaction, "alert", "", refuse=QUERY_NAMES_A_CHANNEL)
+            return
         mention = f"in <#{channel.id}>" if channel is not None else None
         await answerer.run(interaction, "alert", command_text("alert add", query, mention))
 

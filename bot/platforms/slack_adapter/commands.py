@@ -91,6 +91,17 @@ class Channels:
         return facts
 
 
+async def workspace_of(api: AsyncWebClient, channel: str) -> str:
+    """The workspace a channel belongs to, as Slack tells this bot (`conversations.info`);
+    "" when Slack does not show it this bot (another workspace's, or a private one)."""
+    try:
+        answer = await api.conversations_info(channel=channel)
+    except SlackApiError:
+        return ""
+    info: dict[str, Any] = answer.get("channel") or {}
+    return str(info.get("context_team_id") or info.get("team_id") or answer.get("team_id") or "")
+
+
 def command_text(text: str) -> str:
     """Slack's escaped command text as typed: links unwrapped, entities decoded."""
     text = _LINK.sub(r"\1", text)
@@ -125,6 +136,10 @@ class Admins:
         return admin
 
 
+# The channel a `/news alert add … in #channel` names (Slack sends it as <#C…|name>).
+_NAMED_CHANNEL = re.compile(r"\bin\s+<#([A-Z0-9]+)(?:\|[^>]*)?>\s*$")
+
+
 def build_app(
     *, api: AsyncWebClient, core: CommandCore, signing_secret: str | None, admins: Admins
 ) -> AsyncApp:
@@ -144,11 +159,15 @@ def build_app(
         first = text.split(maxsplit=1)[0].lower() if text.strip() else "help"
         await ack(text=WORKING[first]) if first in WORKING else await ack()
         facts = await channels.facts(str(command["channel_id"]))
+        named = _NAMED_CHANNEL.search(text) if first == "alert" else None
         caller = Caller(
             ChannelRef("slack", str(command["team_id"]), str(command["channel_id"])),
             user=str(command["user_id"]),
             admin=await admins.is_admin(str(command["user_id"])),
             public=facts.public,
+            target_workspace=(
+                await workspace_of(api, named[1]) or "" if named is not None else None
+            ),
         )
         reply = await core.handle(caller, text)
         if first in POSTING_COMMANDS and not facts.member:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings
+from bot.store.connection import RedisHandle
 from tests.articles import rss
 from tests.bot.platforms.discord_adapter.conftest import discord_settings, running
 from tests.conftest import PrivateRedis
@@ -147,6 +148,19 @@ async def test_a_channel_alert_needs_manage_channels_in_the_channel_it_posts_to(
         allowed = ChannelOption(announcements, EVERYONE_PERMISSIONS | MANAGE_CHANNELS)
         added = await ask(discord_api, "news alert add", {"query": "harbour", "channel": allowed})
         assert "Alert a1 added" in added and str(announcements) in added, added
+
+
+async def test_a_channel_typed_into_the_query_is_never_an_alerts_target(
+    settings: Settings, tmp_path: Path, discord_api: FakeDiscord, handle: RedisHandle
+) -> None:
+    """Issue #22: `acme in <#…>` in the query option, picker empty, made a channel alert
+    posting to a channel of another server. Only the channel option names a target."""
+    async with running(discord_settings(settings, tmp_path, discord_api)):
+        await connected(discord_api)
+        query = "acme in <#999000000000000001>"
+        refused = await ask(discord_api, "news alert add", {"query": query})
+        assert "a query cannot name a channel" in refused, refused
+    assert await handle.client.hlen(handle.keys.alerts) == 0
 
 
 async def test_unsubscribe_autocompletes_the_channels_feeds(

@@ -115,6 +115,28 @@ async def test_a_replayed_request_gets_401_and_runs_nothing(
     assert len(slack.responses) == 1
 
 
+async def test_a_channel_alert_posts_only_in_a_channel_of_its_workspace(
+    settings: Settings, tmp_path: Path, slack: FakeSlack
+) -> None:
+    """Issue #22: a channel alert's target is checked with Slack before it is saved."""
+    slack.foreign.add("CFAR")
+
+    async def exercise(bot: RunningBot, events: str) -> None:
+        for number, text in enumerate(
+            ["alert add acme in <#CFAR|elsewhere>", "alert add acme in <#C2|news>"], start=1
+        ):
+            body = slash(text, slack, name=str(number))
+            assert (await post(events, body, signed(body)))[0] == 200
+            await wait_for_responses(slack, number)
+        alerts = await bot.handle.client.hvals(bot.handle.keys.alerts)
+        assert [json.loads(a)["channel"] for a in alerts] == ["slack:T1:C2"]
+
+    await with_bot(settings, tmp_path, slack, exercise)
+    far, near = slack.responses
+    assert "not a channel of this workspace" in far["text"]
+    assert "Alert a1 added" in near["text"]
+
+
 async def test_an_event_is_handled_once_though_slack_sends_it_again(
     settings: Settings, tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
