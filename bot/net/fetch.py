@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import re
+import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC
@@ -147,8 +148,10 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = ACCEPT,
+        max_bytes: int | None = None,
     ) -> FetchResult:
-        """GET `url`, following at most five guarded redirects; raise `FetchError` on failure."""
+        """GET `url`, following at most five guarded redirects; raise `FetchError` on failure
+        (and for a body over `max_bytes`, the limits' own by default)."""
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         headers = {"Accept": accept}
@@ -170,7 +173,7 @@ class Fetcher:
                             raise FetchError(f"HTTP {response.status} without a Location header")
                         current = urljoin(current, location)
                         continue
-                    return await self._finish(response, current)
+                    return await self._finish(response, current, max_bytes)
             raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
         except FetchError:
             raise
@@ -213,7 +216,23 @@ class Fetcher:
         if address is not None and not self._policy(address):
             raise FetchRefused(f"refused: {urlsplit(url).hostname} connected to {address}")
 
-    async def _finish(self, response: aiohttp.ClientResponse, url: str) -> FetchResult:
+    async def check(self, url: str) -> None:
+        """Raise `FetchRefused` unless the policy would let this fetcher reach `url` (its
+        scheme, its host as written, and every address its name resolves to now)."""
+        self._check_url(url)
+        host = urlsplit(url).hostname or ""
+        if literal_address(host) is None:
+            resolver = GuardedResolver(self._policy)
+            try:
+                await resolver.resolve(host, 0, socket.AF_UNSPEC)
+            except OSError as exc:
+                raise FetchRefused(f"refused: {host} does not resolve ({exc})") from exc
+            finally:
+                await resolver.close()
+
+    async def _finish(
+        self, response: aiohttp.ClientResponse, url: str, max_bytes: int | None = None
+    ) -> FetchResult:
         headers = response.headers
         max_age = parse_max_age(headers.get("Cache-Control"))
         if response.status == 304:
@@ -232,7 +251,7 @@ class Fetcher:
                 else None
             )
             raise HTTPStatusError(response.status, url, retry)
-        limit = self._limits.max_bytes
+        limit = max_bytes or self._limits.max_bytes
         declared = response.content_length
         if declared is not None and declared > limit:
             raise FetchError(f"response too large: {declared} bytes (limit {limit})")

@@ -2,7 +2,9 @@
 
 A feed URL may only reach addresses that `ipaddress` calls global, judged after unwrapping
 the forms that hide an IPv4 address inside IPv6 (IPv4-mapped, 6to4, NAT64, Teredo), so
-``::ffff:127.0.0.1`` counts as loopback and 100.64.0.0/10 (CGNAT) as not global. The check
+``::ffff:127.0.0.1`` counts as loopback and 100.64.0.0/10 (CGNAT) as not global; the
+IPv4-compatible and IPv4-translated ranges (``::/96``, ``::ffff:0:0:0/96``) are refused
+whole. The check
 runs in the resolver, on the addresses aiohttp will actually connect to, and again on
 literal IP hosts, so DNS names that point inward and redirects are refused too. Last, every
 socket the fetcher opens is checked on the address it is about to connect to
@@ -34,6 +36,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddressPolicy = Callable[[IPAddress], bool]
 
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# IPv4-compatible (::a.b.c.d, deprecated) and IPv4-translated (::ffff:0:a.b.c.d) addresses:
+# no public host has one, and a stack may route them to the IPv4 address inside.
+_NEVER = (ipaddress.ip_network("::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
 
 
 def embedded_addresses(address: IPAddress) -> list[IPAddress]:
@@ -52,7 +57,11 @@ def embedded_addresses(address: IPAddress) -> list[IPAddress]:
 
 
 def public_only(address: IPAddress) -> bool:
-    """The default policy: every address the connection could really reach is global."""
+    """The default policy: every address the connection could really reach is global, and
+    the address is none of the IPv4-in-IPv6 forms no public host uses (``::/96``,
+    ``::ffff:0:0:0/96``)."""
+    if isinstance(address, ipaddress.IPv6Address) and any(address in n for n in _NEVER):
+        return False
     return all(a.is_global and not a.is_multicast for a in embedded_addresses(address))
 
 

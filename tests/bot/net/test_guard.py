@@ -31,6 +31,13 @@ REFUSED = [
     "64:ff9b::a9fe:a9fe",
     "64:ff9b:1::a00:1",
     "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo whose client is 127.0.0.1
+    # IPv4-compatible (::/96) and IPv4-translated (::ffff:0:0:0/96): refused whole, even
+    # around a public IPv4 address (issue #22).
+    "::127.0.0.1",
+    "::a9fe:a9fe",
+    "::8.8.8.8",
+    "::ffff:0:7f00:1",
+    "::ffff:0:808:808",
 ]
 ALLOWED = [
     "93.184.216.34",
