@@ -192,7 +192,7 @@ async def search_latency(
     latencies, cpu, found = [], [], 0
     for query in asked:
         started, used = time.perf_counter(), time.process_time()
-        found += len(await index.search(query, audience=audience, limit=10))
+        found += len((await index.search(query, audience=audience, limit=10)).items)
         latencies.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - used) * 1000)
     return latencies, cpu, found

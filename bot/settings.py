@@ -80,6 +80,7 @@ class Settings:
     refused_channel_days: int = 30
     refused_probe: float = 900.0
     delivery_max_attempts: int = 10
+    search_budget_ms: float = 200.0
     enrich_max_per_poll: int = 20
     managers: tuple[str, ...] = ("admins",)
     alert_query_max: int = 200
@@ -263,6 +264,7 @@ _SPECS: dict[str, _Spec] = {
     "refused_channel_days": _Spec("NEWSBOT_REFUSED_CHANNEL_DAYS", _parse_int(1, 3650)),
     "refused_probe": _Spec("NEWSBOT_REFUSED_PROBE", _parse_duration),
     "delivery_max_attempts": _Spec("NEWSBOT_DELIVERY_MAX_ATTEMPTS", _parse_int(1, 1000)),
+    "search_budget_ms": _Spec("NEWSBOT_SEARCH_BUDGET_MS", _parse_positive_float),
     "subscriptions_per_workspace": _Spec(
         "NEWSBOT_SUBSCRIPTIONS_PER_WORKSPACE", _parse_int(1, 1_000_000)
     ),

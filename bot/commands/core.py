@@ -385,12 +385,18 @@ class CommandCore:
     async def search(self, channel: ChannelRef, query: str) -> Reply:
         audience = await self._audiences.for_channel(channel)
         try:
-            items = await self._search.search(query, audience=audience, limit=SEARCH_LIMIT)
+            found = await self._search.search(
+                query,
+                audience=audience,
+                limit=SEARCH_LIMIT,
+                budget_ms=self._settings.search_budget_ms,
+            )
         except QueryError as exc:
             return refusal(str(exc))
-        if not items:
-            return Reply(f"No stories this channel may see match {query!r}.")
-        return Reply(f"Stories matching {query!r}, newest first:", tuple(items))
+        partial = "\npartial results: the query took too long; narrow it" if found.partial else ""
+        if not found.items:
+            return Reply(f"No stories this channel may see match {query!r}.{partial}")
+        return Reply(f"Stories matching {query!r}, newest first:{partial}", tuple(found.items))
 
     async def summarize(self, url: str) -> Reply:
         data, final_url = await read_source(url, self._fetcher)

@@ -14,7 +14,9 @@ retention window and drops every number of a feed the audience may not see befor
 is resolved or loaded (`handlers.visibility`), so words only a private copy contains find
 nothing elsewhere, and another channel's stories cost next to nothing. The stories left
 are checked against the full query on their visible copies only
-(`handlers.query.matches`), newest first. (Numbers without a feed, plain base 36, were
+(`handlers.query.matches`), newest first, off the event loop and within a budget of CPU
+time (`NEWSBOT_SEARCH_BUDGET_MS`): a query that would take longer answers with what it
+found so far, marked partial. (Numbers without a feed, plain base 36, were
 written before copies were indexed by feed: they stay candidates, checked once loaded.)
 """
 
@@ -25,6 +27,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
@@ -37,6 +40,10 @@ from handlers.story import DigestItem, Story, StoryCopy
 from handlers.summarize import STOPWORDS
 from handlers.visibility import EVERYTHING, Audience, project
 
+# CPU time one search may use (NEWSBOT_SEARCH_BUDGET_MS), and stories loaded at a time.
+SEARCH_BUDGET_MS = 200.0
+LOAD_BATCH = 200
+T = TypeVar("T")
 _BUCKETS = 256
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -164,7 +171,7 @@ class SearchIndex:
         return [self._day(today - timedelta(days=n)) for n in range(-1, count)]
 
     async def _postings(
-        self, words: Iterable[str], days: list[str], audience: Audience
+        self, words: Iterable[str], days: list[str], audience: Audience, budget: CpuBudget
     ) -> dict[str, set[str]]:
         """word -> {"day:number", …} over the given days, of copies `audience` may see."""
         wanted = sorted(set(words))
@@ -174,26 +181,22 @@ class SearchIndex:
                     pipe.hget(self._keys.search_words(day, _bucket(word)), word)
             values = await pipe.execute()
         seen = None if audience.everything else {feed_code(f) for f in audience.visible}
-        found: dict[str, set[str]] = {word: set() for word in wanted}
-        cells = iter(values)
-        for word in wanted:
-            for day in days:
-                value = next(cells)
-                if not value:
-                    continue
-                numbers = str(value).split()
-                if seen is not None:
-                    # A number without a code was written before copies named their feed.
-                    numbers = [n for n in numbers if n.partition(".")[0] in seen or "." not in n]
-                found[word].update(f"{day}:{n}" for n in numbers)
-        return found
+        return await off_loop(budget.run, _collect, wanted, days, values, seen)
 
     async def search(
-        self, query: str, *, audience: Audience = EVERYTHING, limit: int = 10
-    ) -> list[DigestItem]:
+        self,
+        query: str,
+        *,
+        audience: Audience = EVERYTHING,
+        limit: int = 10,
+        budget_ms: float = SEARCH_BUDGET_MS,
+    ) -> SearchResult:
         """Stories matching `query` on copies `audience` may see, newest first, each as
         that audience sees it (the earliest visible copy first). Raises `QueryError` for a
-        malformed or unindexable query."""
+        malformed or unindexable query.
+
+        The work runs off the event loop within `budget_ms` of CPU time: past it, the
+        stories found so far come back, marked `partial`."""
         node = parse_query(query)
         if any(term.field == "author" for term in _terms(node)):
             # The index holds no author's words, so author: could never find a story here;
@@ -204,9 +207,10 @@ class SearchIndex:
                 query,
                 max(at, 0),
             )
+        budget = CpuBudget(budget_ms / 1000)
         days = self._days()
-        postings = await self._postings(_words_needed(node), days, audience)
-        candidates = _candidates(node, postings)
+        postings = await self._postings(_words_needed(node), days, audience, budget)
+        candidates = await off_loop(budget.run, _candidates, node, postings)
         if candidates is None:
             raise QueryError("add a word that is not a common one to search for", query, 0)
         by_day: dict[str, list[str]] = {}
@@ -215,19 +219,91 @@ class SearchIndex:
             by_day.setdefault(day, []).append(number)
         results: list[DigestItem] = []
         for day in sorted(by_day, reverse=True):  # a day's stories are all newer than the next
-            found = []
+            if budget.over:
+                break
             story_ids = await self._client.hmget(self._keys.search_ids(day), by_day[day])
             unique = list(dict.fromkeys(str(i) for i in story_ids if i))
-            for story in await load_stories(self._client, self._keys, unique):
-                copies = [c for c in story.copies if audience.sees(c)]
-                if copies and matches(node, _fields(story, copies)):
-                    item = project(story, audience, own_primary=False)
-                    if item is not None:
-                        found.append(item)
+            # Newest first, so a search cut short by its budget has the newest hits.
+            times = await self._client.zmscore(self._keys.stories, unique) if unique else []
+            when = {i: float(t or 0) for i, t in zip(unique, times, strict=True)}
+            unique.sort(key=lambda i: when[i], reverse=True)
+            found: list[DigestItem] = []
+            for first in range(0, len(unique), LOAD_BATCH):
+                if budget.over:
+                    break
+                stories = await load_stories(
+                    self._client, self._keys, unique[first : first + LOAD_BATCH]
+                )
+                found += await off_loop(budget.run, _matching, node, stories, audience, budget)
             results += sorted(found, key=_item_time, reverse=True)
             if len(results) >= limit:
                 break
-        return results[:limit]
+        return SearchResult(results[:limit], partial=budget.over and len(results) < limit)
+
+
+@dataclass
+class CpuBudget:
+    """CPU seconds a search may spend in the worker thread (`time.thread_time`)."""
+
+    seconds: float
+    spent: float = 0.0
+
+    @property
+    def over(self) -> bool:
+        return self.spent >= self.seconds
+
+    def run(self, function: Callable[..., T], *args: Any) -> T:
+        started = time.thread_time()
+        try:
+            return function(*args)
+        finally:
+            self.spent += time.thread_time() - started
+
+    def left(self, since: float) -> bool:
+        """Whether time is left, counting what the running piece spent since `since`."""
+        return self.spent + time.thread_time() - since < self.seconds
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    items: list[DigestItem]
+    partial: bool = False  # the budget ran out: these are the hits found so far
+
+
+def _collect(
+    wanted: list[str], days: list[str], values: list[Any], seen: set[str] | None
+) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {word: set() for word in wanted}
+    cells = iter(values)
+    for word in wanted:
+        for day in days:
+            value = next(cells)
+            if not value:
+                continue
+            numbers = str(value).split()
+            if seen is not None:
+                # A number without a code was written before copies named their feed.
+                numbers = [n for n in numbers if n.partition(".")[0] in seen or "." not in n]
+            found[word].update(f"{day}:{n}" for n in numbers)
+    return found
+
+
+def _matching(
+    node: Node, stories: Sequence[Story], audience: Audience, budget: CpuBudget
+) -> list[DigestItem]:
+    """The stories that match on copies `audience` may see, as it sees them; stops early
+    when the budget runs out."""
+    started = time.thread_time()
+    found = []
+    for story in stories:
+        if not budget.left(started):
+            break
+        copies = [c for c in story.copies if audience.sees(c)]
+        if copies and matches(node, _fields(story, copies)):
+            item = project(story, audience, own_primary=False)
+            if item is not None:
+                found.append(item)
+    return found
 
 
 def _item_time(item: DigestItem) -> datetime:

@@ -42,7 +42,8 @@ async def index(handle: RedisHandle) -> SearchIndex:
 
 
 async def titles(index: SearchIndex, query: str, **options: object) -> list[str]:
-    return [item.title for item in await index.search(query, **options)]  # type: ignore[arg-type]
+    found = await index.search(query, **options)  # type: ignore[arg-type]
+    return [item.title for item in found.items]
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,7 @@ async def test_a_copys_own_words_find_it_only_where_its_feed_is_seen(handle: Red
     fa, fb = Audience(visible=frozenset({"fa"})), Audience(visible=frozenset({"fb"}))
     assert await titles(index, "zebra", audience=fb) == ["Bridge contract memo"]
     assert await titles(index, "zebra", audience=fa) == [], "words of a copy fa cannot see"
-    [hit] = await index.search("bridge", audience=fa)
+    [hit] = (await index.search("bridge", audience=fa)).items
     assert hit.title == "Harbour bridge reopens" and hit.also == () and hit.source == "Source fa"
 
 
@@ -146,3 +147,33 @@ async def test_numbers_from_before_copies_named_their_feed_still_find_visible_st
         await handle.client.hset(key, mapping=old)
     f3 = Audience(visible=frozenset({"f3"}))
     assert await titles(index, "geneva", audience=f3) == ["Peace talks resume in Geneva"]
+
+
+async def test_a_search_past_its_cpu_budget_answers_with_what_it_found(
+    handle: RedisHandle,
+) -> None:
+    """Issue #22: an expensive query is cut at NEWSBOT_SEARCH_BUDGET_MS of CPU time and
+    says its answer is partial; the same query with time enough finds everything."""
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    await pipeline.process(
+        [
+            article(
+                feed_id="f1",
+                entry_key=f"h{n}",
+                url=f"https://f1.example.com/h{n}",
+                title=f"Harbour report number {n} on tides and ships",
+                description=f"<p>Harbour story {n}.</p>",
+                published=NOW - timedelta(minutes=n),
+                seen_at=NOW,
+            )
+            for n in range(400)
+        ]
+    )
+    index = SearchIndex(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    query = " OR ".join(["title:harbour", "title:report", "title:tides"] * 5)
+    cut = await index.search(query, limit=1000, budget_ms=0.5)
+    assert cut.partial and len(cut.items) < 400
+    full = await index.search(query, limit=1000, budget_ms=60_000)
+    assert not full.partial and len(full.items) == 400
+    newest = [item.title for item in full.items[: len(cut.items)]]
+    assert [item.title for item in cut.items] == newest, "what it found, newest first"
