@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -81,3 +82,53 @@ async def test_a_backup_right_after_the_server_started_finishes(tmp_path: Path) 
     code, out, err = await newsbot("backup", str(tmp_path / "b.rdb"), env=env)
     assert code == 0, err
     assert "backed up 1 keys" in out, "the schema version, on a new install"
+
+
+async def test_a_backup_never_follows_a_planted_symlink(tmp_path: Path) -> None:
+    """Issue #22: `.NAME.partial` beside the target, a symlink to a file the attacker wants
+    overwritten, is neither followed nor in the way."""
+    env = cli_env(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "out" / "b.rdb"
+    target.parent.mkdir()
+    (target.parent / ".b.rdb.partial").symlink_to(victim)
+    code, _, err = await newsbot("backup", str(target), env=env)
+    assert code == 0, err
+    assert victim.read_text() == "precious"
+    assert target.read_bytes().startswith(b"REDIS")
+
+
+async def test_a_backup_target_that_is_not_a_file_elsewhere_is_refused_cleanly(
+    tmp_path: Path,
+) -> None:
+    env = cli_env(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    cases = {
+        str(tmp_path / "data" / "redis" / "dump.rdb"): "inside the data dir",
+        str(tmp_path / "data" / "mine.rdb"): "inside the data dir",
+        str(fifo): "not a regular file",
+        str(tmp_path): "is a folder",
+        str(tmp_path / "missing" / "b.rdb"): "no such folder",
+    }
+    for target, said in cases.items():
+        code, _, err = await newsbot("backup", target, env=env)
+        assert code == 2 and said in err and "Traceback" not in err, (target, err)
+    assert not list(tmp_path.rglob("*.partial")), "nothing half-written is left"
+
+
+async def test_a_failed_restore_cleans_up_so_a_retry_works(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "one")
+    good = tmp_path / "good.rdb"
+    code, _, err = await newsbot("backup", str(good), env=env)
+    assert code == 0, err
+    broken = tmp_path / "broken.rdb"
+    broken.write_bytes(b"REDIS0009" + b"\xfe\x00garbage that is no snapshot" * 10)
+    second = cli_env(tmp_path / "two")
+    code, _, err = await newsbot("restore", str(broken), env=second)
+    assert code == 1 and "Traceback" not in err, err
+    redis_dir = tmp_path / "two" / "data" / "redis"
+    assert not [p for p in redis_dir.glob("*") if p.name not in {"lock"}], "left clean"
+    code, out, err = await newsbot("restore", str(good), env=second)
+    assert code == 0 and "restored" in out, err
