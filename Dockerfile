@@ -18,8 +18,10 @@ COPY handlers ./handlers
 RUN pip install --no-cache-dir .
 
 USER newsbot
+# The container's port is published by Docker: listen on every interface inside it.
 ENV NEWSBOT_DATA_DIR=/data \
     NEWSBOT_HTTP_PORT=3000 \
+    NEWSBOT_HTTP_HOST=0.0.0.0 \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
 EXPOSE 3000

@@ -149,6 +149,8 @@ class RunningBot:
         self.tasks[name] = asyncio.create_task(supervise(name, run, stop, state), name=name)
 
     async def health(self) -> dict[str, Any]:
+        """/healthz's report. It reads Redis through the probe pool only (never the
+        roles'), and the HTTP handler serves it from a one-second cache."""
         redis_ok = await self.handle.ping()
         roles = {
             name: not task.done() and not self.states[name].waiting
@@ -163,9 +165,9 @@ class RunningBot:
         if checks:
             report["checks"] = checks
         with contextlib.suppress(RedisError):
-            lags = await outbox_lags(self.handle.client, self.handle.keys, now=time.time())
+            lags = await outbox_lags(self.handle.prober, self.handle.keys, now=time.time())
             report["outbox"] = {lag.platform: lag.report() for lag in lags}
-            backlog = int(await self.handle.client.xlen(self.handle.keys.entries))
+            backlog = int(await self.handle.prober.xlen(self.handle.keys.entries))
             # Over the limit, pollers claim no feeds until the pipeline catches up.
             report["pipeline"] = {"entries": backlog, "polling_held_back": backlog > BACKLOG_MAX}
         restarted = {n: s.report() for n, s in self.states.items() if s.restarts}
@@ -191,7 +193,7 @@ class RunningBot:
 
     async def metrics_text(self) -> bytes:
         with contextlib.suppress(RedisError, OSError):
-            self.metrics.stream_lag.set(await self.handle.client.xlen(self.handle.keys.entries))
+            self.metrics.stream_lag.set(await self.handle.prober.xlen(self.handle.keys.entries))
         return self.metrics.render()
 
 
@@ -413,6 +415,7 @@ async def run_bot(
             runner = await start_http(
                 build_http_app(health=bot.health, metrics=bot.metrics_text, posts=posts),
                 port=settings.http_port,
+                host=settings.http_host,
             )
             bot.http_port = int(runner.addresses[0][1]) if runner.addresses else settings.http_port
         log.info(

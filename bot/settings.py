@@ -8,6 +8,7 @@ accepted only from the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -81,6 +82,7 @@ class Settings:
     refused_probe: float = 900.0
     delivery_max_attempts: int = 10
     search_budget_ms: float = 200.0
+    http_host: str = "127.0.0.1"
     enrich_max_per_poll: int = 20
     managers: tuple[str, ...] = ("admins",)
     alert_query_max: int = 200
@@ -134,6 +136,16 @@ def _parse_positive_float(raw: Any) -> float:
     if not value > 0 or value != value or value == float("inf"):
         raise ValueError("must be a positive number of seconds")
     return value
+
+
+def _parse_host(raw: Any) -> str:
+    """An address to bind: an IP address (0.0.0.0 or :: for every interface)."""
+    text = str(raw).strip()
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError("expected an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0") from None
+    return text
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -265,6 +277,7 @@ _SPECS: dict[str, _Spec] = {
     "refused_probe": _Spec("NEWSBOT_REFUSED_PROBE", _parse_duration),
     "delivery_max_attempts": _Spec("NEWSBOT_DELIVERY_MAX_ATTEMPTS", _parse_int(1, 1000)),
     "search_budget_ms": _Spec("NEWSBOT_SEARCH_BUDGET_MS", _parse_positive_float),
+    "http_host": _Spec("NEWSBOT_HTTP_HOST", _parse_host),
     "subscriptions_per_workspace": _Spec(
         "NEWSBOT_SUBSCRIPTIONS_PER_WORKSPACE", _parse_int(1, 1_000_000)
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from bot.cli.exits import EXIT_FAILED, EXIT_OK
@@ -73,6 +74,16 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
         token_ok, lines = await slack_report(api_client(settings), mode=mode, app_token=app_token)
         ok = ok and token_ok
         print("\n".join(lines))
+        if (
+            settings.slack_app_token is None
+            and ipaddress.ip_address(settings.http_host).is_loopback
+        ):
+            print(
+                f"slack: warning: HTTP mode listens on {settings.http_host} only "
+                f"(NEWSBOT_HTTP_HOST): Slack reaches /slack/events only through a proxy on "
+                "this host; without one, set NEWSBOT_HTTP_HOST=0.0.0.0 (and keep the port "
+                "behind TLS)"
+            )
     if settings.discord_token is None:
         print("discord: not configured")
     else:

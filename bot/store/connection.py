@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # Every command but blocking stream reads gets a socket timeout; blocking reads get none,
 # since redis-py would otherwise cut a long XREADGROUP BLOCK short.
 COMMAND_TIMEOUT = 10.0
+PROBE_CONNECTIONS = 2
 
 
 @dataclass
@@ -41,10 +42,17 @@ class RedisHandle:
     keys: Keys
     description: str
     embedded: EmbeddedRedis | None = None
+    # For /healthz and /metrics only: a pool of its own, of `PROBE_CONNECTIONS`, so no
+    # flood of HTTP requests can take the roles' connections.
+    probe: aioredis.Redis | None = None
+
+    @property
+    def prober(self) -> aioredis.Redis:
+        return self.probe or self.client
 
     async def ping(self) -> bool:
         try:
-            return bool(await self.client.ping())
+            return bool(await self.prober.ping())
         except (RedisError, OSError):
             return False
 
@@ -64,6 +72,22 @@ def _clients(url: str) -> tuple[aioredis.Redis, aioredis.Redis]:
         )
 
     return connect(COMMAND_TIMEOUT), connect(None)
+
+
+def _probe_client(url: str) -> aioredis.Redis:
+    """A small pool that waits for a free connection (up to two seconds) instead of
+    opening more: what HTTP handlers read Redis with."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=PROBE_CONNECTIONS,
+        timeout=2,
+        socket_timeout=COMMAND_TIMEOUT,
+        socket_connect_timeout=5.0,
+        client_name=f"newsbot-{socket.gethostname()}-{os.getpid()}",
+        decode_responses=True,
+        protocol=2,
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 async def _check_server(client: aioredis.Redis, description: str) -> None:
@@ -111,12 +135,14 @@ async def open_redis(
             raise
         url, description = embedded.url, f"embedded Redis at {embedded.socket_path}"
     client, blocking = _clients(url)
+    probe = _probe_client(url)
     handle = RedisHandle(
         client=client,
         blocking=blocking,
         keys=Keys(prefix),
         description=description,
         embedded=embedded,
+        probe=probe,
     )
     try:
         await _check_server(client, description)
@@ -128,6 +154,7 @@ async def open_redis(
             await _delete_prefix(client, prefix)
         await client.aclose()
         await blocking.aclose()
+        await probe.aclose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         if tmp is not None:

@@ -252,6 +252,9 @@ async def test_check_reports_the_workspace_the_bot_and_missing_scopes(
     code, out, err = await newsbot("check", env=env)
     assert code == 0, out + err
     assert "slack: ok, HTTP mode, workspace Test (T1), bot @newsbot" in out
+    assert "warning: HTTP mode listens on 127.0.0.1 only" in out, "the upgrade's new default"
+    code, out, err = await newsbot("check", env={**env, "NEWSBOT_HTTP_HOST": "0.0.0.0"})
+    assert code == 0 and "warning" not in out, out + err
     slack.scopes.discard("users:read")
     code, out, _ = await newsbot("check", env=env)
     assert code == 1 and "FAILED: missing scopes" in out and "users:read" in out
