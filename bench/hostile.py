@@ -1,5 +1,9 @@
 """Hostile-input benchmark: every attack of issue #10 against a loopback server, through
-`newsbot digest` as a user runs it, next to a normal feed measured in the same run.
+`newsbot digest` as a user runs it, next to a normal feed measured in the same run; then
+the second round (issue #22: a Slack replay, a spoofed label, Discord Markdown, an
+injected channel, a 10 MB discovery page, the worst search query, a symlinked backup, a
+/healthz flood), each through the product's own path in a child process of its own
+(`bench/_hostile_more.py`), with its time and peak memory.
 
 Per attack it prints the outcome (exit status, and the error newsbot gave or what it
 printed), the wall time, the child's peak memory (its own, from wait4) and the requests the
@@ -223,6 +227,40 @@ def run_digest(source: str, *, private_ok: bool, scratch: Path) -> tuple[int, st
     return process.returncode, output, seconds, peak
 
 
+def watch_child(command: list[str], env: dict[str, str]) -> tuple[int, str, float, int]:
+    """Run a child: exit status, output, seconds, its own peak memory (VmHWM)."""
+    started = time.monotonic()
+    peak = 0
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        status = Path(f"/proc/{process.pid}/status")
+        while process.poll() is None:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                peak = max(peak, int(status.read_text().split("VmHWM:")[1].split()[0]) * 1024)
+            time.sleep(0.02)
+        out.seek(0)
+        output = out.read().decode(errors="replace")
+    return process.returncode, output, time.monotonic() - started, peak
+
+
+def round_two(quick_only: bool) -> None:
+    """The second round's attacks, one child process each."""
+    from _hostile_more import ATTACKS
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "SLACK_"))}
+    script = str(Path(__file__).with_name("_hostile_more.py"))
+    for name, (_attack, quick, expect) in ATTACKS.items():
+        if quick_only and not quick:
+            continue
+        code, output, seconds, peak = watch_child([sys.executable, script, name], env)
+        try:
+            result = json.loads(output.strip().splitlines()[-1])
+            shown = ("held: " if result["held"] else "BROKEN: ") + str(result["outcome"])
+        except (ValueError, IndexError, KeyError):
+            shown = f"exit {code}: {output.strip().splitlines()[-1:] or 'no output'}"
+        print(f"{name:32} {shown[:58]:58} {seconds:5.1f}s {peak / 2**20:5.0f} MB  ({expect})")
+
+
 def attempt(url: str, *, private_ok: bool) -> tuple[int, str, float, int, list[str]]:
     """One attack in a scratch folder (its TMPDIR); also what the run left in it."""
     with tempfile.TemporaryDirectory(prefix="newsbot-hostile-") as tmp:
@@ -277,6 +315,9 @@ async def main() -> None:
             )
     finally:
         await runner.cleanup()
+    print()
+    print(f"{'round two (issue #22)':32} {'outcome':58} {'time':>6} {'peak':>7}  (holds when)")
+    await asyncio.to_thread(round_two, args.smoke)
 
 
 if __name__ == "__main__":
