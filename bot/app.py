@@ -120,6 +120,7 @@ def slack_commands(settings: Settings, bot: RunningBot) -> AsyncApp:
         core=core,
         signing_secret=None if socket_mode or secret is None else secret.reveal(),
         admins=Admins(api),
+        replays=ReplayGuard(bot.handle.client, bot.handle.keys),
     )
 
 

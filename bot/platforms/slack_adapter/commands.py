@@ -12,7 +12,6 @@ few minutes; `NEWSBOT_MANAGERS` widens it in the core.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
+from slack_bolt import BoltResponse
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -141,10 +141,19 @@ _NAMED_CHANNEL = re.compile(r"\bin\s+<#([A-Z0-9]+)(?:\|[^>]*)?>\s*$")
 
 
 def build_app(
-    *, api: AsyncWebClient, core: CommandCore, signing_secret: str | None, admins: Admins
+    *,
+    api: AsyncWebClient,
+    core: CommandCore,
+    signing_secret: str | None,
+    admins: Admins,
+    replays: ReplayGuard,
 ) -> AsyncApp:
     """The bolt app with the `/news` command and the one event newsbot handles:
-    ``member_joined_channel`` for the bot itself, which may end a channel's hold."""
+    ``member_joined_channel`` for the bot itself, which may end a channel's hold.
+
+    An Events API callback runs once per `event_id`, in Socket Mode and HTTP mode alike:
+    one handled already is acknowledged and not run again (Slack retries one it thinks
+    failed; a retry of one that did fail runs, since it is marked only once handled)."""
     channels = Channels(api)
     app = AsyncApp(
         client=api,
@@ -175,13 +184,26 @@ def build_app(
         body = render_slack_reply(reply)
         await respond(response_type="ephemeral", replace_original=False, **body)
 
+    @app.middleware
+    async def once_per_event(
+        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        event_id = str(body.get("event_id") or "") if body.get("type") == "event_callback" else ""
+        if event_id and await replays.event_handled(event_id):
+            return BoltResponse(status=200, body="")  # acknowledged, not run again
+        await next()
+        return None
+
     @app.event("member_joined_channel")
-    async def joined(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        if event.get("user") != context.bot_user_id:
-            return  # someone else joined: nothing changes for newsbot
-        team = str(event.get("team") or context.team_id or "")
-        channel = ChannelRef("slack", team, str(event.get("channel", "")))
-        await core.access_restored([channel])
+    async def joined(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        if event.get("user") == context.bot_user_id:  # someone else: nothing changes
+            team = str(event.get("team") or context.team_id or "")
+            channel = ChannelRef("slack", team, str(event.get("channel", "")))
+            await core.access_restored([channel])
+        if body.get("event_id"):
+            await replays.event_done(str(body["event_id"]))
 
     return app
 
@@ -191,9 +213,8 @@ def events_handler(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """`POST /slack/events` for HTTP mode. A request must be signed and at most five
     minutes old (a malformed timestamp too gets 401, never a traceback), and is run once:
-    the same signed request again gets 401 (`ReplayGuard`). An Events API callback whose
-    `event_id` was handled already is acknowledged and not run again; Slack's retries of
-    one that failed carry a new signature and still run."""
+    the same signed request again gets 401 (`ReplayGuard`). Events are run once per
+    `event_id` by the app itself (`build_app`)."""
     verifier = SignatureVerifier(signing_secret)
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
@@ -209,22 +230,7 @@ def events_handler(
         if not await replays.first_time(f"{stamp}:{signature}"):
             log.warning("a replayed Slack request was refused", extra={"timestamp": stamp})
             return web.Response(status=401, text="replayed request")
-        event_id = _event_id(request, body)
-        if event_id and await replays.event_handled(event_id):
-            return web.Response(status=200)
         response = await app.async_dispatch(await to_bolt_request(request))
-        if event_id and response.status == 200:
-            await replays.event_done(event_id)
         return await to_aiohttp_response(response)
 
     return slack_events
-
-
-def _event_id(request: web.Request, body: str) -> str:
-    if request.content_type != "application/json":
-        return ""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return ""
-    return str(payload.get("event_id") or "") if isinstance(payload, dict) else ""

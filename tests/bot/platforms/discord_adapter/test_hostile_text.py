@@ -62,6 +62,15 @@ async def test_every_reply_and_notice_shows_a_hostile_title_as_typed(
     bodies["subscribe"] = render_discord_reply(await core.handle(ADMIN, f"subscribe {url}"))
     bodies["feeds"] = render_discord_reply(await core.handle(ADMIN, "feeds"))
     bodies["a page's feeds"] = render_discord_reply(await core.handle(ADMIN, f"subscribe {page}"))
+    text = "<p>The harbour bridge reopened today after repairs.</p>" * 5
+    article_page = feed_server.add(
+        "/article",
+        f"<html><head><title>{html_escape(HOSTILE)}</title></head><body>{text}</body></html>",
+        content_type="text/html",
+    )
+    bodies["summarize"] = render_discord_reply(
+        await core.handle(ADMIN, f"summarize {article_page}")
+    )
     [record] = await Watchlist(handle.client, handle.keys).all()
     assert "URGENT" in record.title, "the title was stored as the feed gave it"
     notices = FeedHealthNotices(handle.client, handle.keys, after=0)
@@ -71,8 +80,8 @@ async def test_every_reply_and_notice_shows_a_hostile_title_as_typed(
     queued = await handle.client.xrange(handle.keys.outbox("slack"))
     for _id, fields in queued:
         bodies[fields["delivery"]] = render_discord_text(fields["text"])
-    assert len(bodies) == 5
+    assert len(bodies) == 6
     for name, body in bodies.items():
         content = body["content"]
-        assert "URGENT" in content, f"{name}: the title is shown"
+        assert "URGENT" in content or name == "summarize", f"{name}: the title is shown"
         assert obeyed(content) == [], f"{name}: {content!r}"
