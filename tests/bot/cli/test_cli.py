@@ -21,6 +21,7 @@ from bot.store.connection import RedisHandle
 from bot.store.holds import HoldStore
 from handlers.text import split_sentences
 from tests.articles import rss
+from tests.bot.platforms.outbox_helpers import hold
 from tests.fakes.feed_server import FeedServer
 from tests.scraped_page import CHROME_MARKERS, article_lines, page_html
 
@@ -374,14 +375,8 @@ async def test_check_and_feeds_list_show_a_channel_that_refuses_deliveries(
     code, out, _ = await newsbot("check", env=env)
     assert "outbox slack: 1 queued, oldest " in out and "NO deliverer running" in out
     holds = HoldStore(handle.client, handle.keys, ttl=86400)
-    await holds.start(
-        "slack:T1:C9",
-        {"delivery": "d0", "channel": "slack:T1:C9", "kind": "quiet"},
-        reason="not_in_channel: /invite @newsbot",
-        refusal="channel",
-        now=time.time() - 5 * 86400,
-        probe_at=time.time() + 900,
-    )
+    since = time.time() - 5 * 86400
+    await hold(handle, "slack:T1:C9", reason="not_in_channel: /invite @newsbot", since=since)
     await holds.dead_letter(
         {"delivery": "d2", "channel": "slack:T1:C1", "kind": "quiet"},
         reason="invalid_blocks",

@@ -23,11 +23,11 @@ from bot.roles.worker import PipelineWorker, ensure_group
 from bot.settings import Settings
 from bot.store.alerts import AlertStore
 from bot.store.connection import RedisHandle
-from bot.store.holds import HoldStore
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import Watchlist
 from handlers.channels import ChannelRef
 from tests.articles import article, rss
+from tests.bot.platforms.outbox_helpers import hold
 from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer
 from tests.scraped_page import page_html
@@ -172,14 +172,7 @@ async def test_unsubscribe_by_id_or_url_and_feeds_shows_health(
     second = feed_server.add("/two.xml", feed(2, prefix="Two"))
     await core.handle(ADMIN, f"subscribe {first}")
     await core.handle(ADMIN, f"subscribe {second} instant")
-    await HoldStore(handle.client, handle.keys, ttl=3600).start(
-        str(HERE),
-        {"delivery": "x", "channel": str(HERE), "kind": "quiet", "text": "hi"},
-        reason="not_in_channel",
-        refusal="channel",
-        now=1,
-        probe_at=10**10,
-    )
+    await hold(handle, str(HERE))
     listing = await core.handle(MEMBER, "feeds")
     assert "f1" in listing.text and "f2" in listing.text and "[instant]" in listing.text
     assert "2 entries, ok" in listing.text and "Digests: daily 09:00 UTC" in listing.text
@@ -222,14 +215,7 @@ async def test_digest_now_in_a_held_channel_says_it_waits(
 ) -> None:
     await core.handle(ADMIN, f"subscribe {feed_server.add('/daily.xml', feed(3))}")
     await process_entries(handle)
-    await HoldStore(handle.client, handle.keys, ttl=3600).start(
-        str(HERE),
-        {"delivery": "x", "channel": str(HERE), "kind": "quiet", "text": "hi"},
-        reason="not_in_channel: /invite @newsbot there",
-        refusal="channel",
-        now=1,
-        probe_at=10**10,
-    )
+    await hold(handle, str(HERE), reason="not_in_channel: /invite @newsbot there")
     reply = await core.handle(ADMIN, "digest")
     assert "cannot post here: not_in_channel" in reply.text and "waits" in reply.text
     assert "Posting" not in reply.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.roles.outbox import Deliverer, OutboxConsumer
 from bot.roles.pipeline import build_pipeline
 from bot.store.connection import RedisHandle
+from bot.store.holds import HoldStore
 from bot.store.pacing import ChannelPacer
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
@@ -56,4 +57,24 @@ async def queue(handle: RedisHandle, channel: str, delivery: str, **fields: str)
         await follow(handle, channel)
     await handle.client.xadd(
         handle.keys.outbox(platform), {"delivery": delivery, "channel": channel, **fields}
+    )
+
+
+async def hold(
+    handle: RedisHandle,
+    channel: str,
+    *,
+    reason: str = "not_in_channel",
+    refusal: str = "channel",
+    since: float = 1.0,
+) -> None:
+    """Hold a channel as the outbox does at its first refused delivery (one held
+    notice), with no probe due soon."""
+    await HoldStore(handle.client, handle.keys, ttl=86400).start(
+        channel,
+        {"delivery": "held-0", "channel": channel, "kind": "notice", "text": "held"},
+        reason=reason,
+        refusal=refusal,
+        now=since,
+        probe_at=since + 10**9,
     )

@@ -18,6 +18,7 @@ from bot.store.subscriptions import SubscriptionStore
 from handlers.article import Article
 from handlers.channels import ChannelRef
 from tests.articles import article
+from tests.bot.platforms.outbox_helpers import hold
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 DIGEST = ChannelRef("console", "local", "digest")
@@ -223,14 +224,7 @@ async def test_a_refused_channel_is_still_routed_then_its_subscriptions_removed(
     store = await subscribe_all(handle)
     refused_at = NOW.timestamp() - 86400
     holds = HoldStore(handle.client, handle.keys, ttl=30 * 86400)
-    await holds.start(
-        str(INSTANT),
-        {"delivery": "x", "channel": str(INSTANT), "kind": "quiet", "text": "hi"},
-        reason="channel_not_found",
-        refusal="gone",
-        now=refused_at,
-        probe_at=refused_at + 900,
-    )
+    await hold(handle, str(INSTANT), reason="channel_not_found", refusal="gone", since=refused_at)
     pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
     await pipeline.process([news("f1", 1, "Harbour bridge reopens after repairs")])
     assert [m["channel"] for m in await outbox(handle, "slack")] == [str(INSTANT)], "routed"

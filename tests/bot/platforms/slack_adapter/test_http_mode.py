@@ -14,9 +14,9 @@ import pytest
 from bot.app import RunningBot, run_bot
 from bot.platforms.slack_adapter.commands import command_text
 from bot.settings import Settings
-from bot.store.holds import HoldStore
 from handlers.article import short_hash
 from tests.articles import rss
+from tests.bot.platforms.outbox_helpers import hold
 from tests.bot.platforms.slack_adapter.conftest import (
     SECRET,
     post,
@@ -145,14 +145,7 @@ async def test_an_event_is_handled_once_though_slack_sends_it_again(
     caplog.set_level(logging.INFO, logger="bot.commands.core")
 
     async def exercise(bot: RunningBot, events: str) -> None:
-        await HoldStore(bot.handle.client, bot.handle.keys, ttl=60).start(
-            "slack:T1:C9",
-            {"delivery": "d", "channel": "slack:T1:C9", "kind": "notice", "text": "x"},
-            reason="not_in_channel",
-            refusal="channel",
-            now=1,
-            probe_at=10**10,
-        )
+        await hold(bot.handle, "slack:T1:C9")
         callback = slack.event_callback(
             {"type": "member_joined_channel", "user": "UBOT", "channel": "C9", "team": "T1"}
         )
