@@ -8,27 +8,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
 import redis
 
 from tests.bot.cli.test_cli import cli_env
+from tests.bot.platforms.slack_adapter.test_end_to_end import run_newsbot
 from tests.bot.test_app import free_port, healthy, wait_for
 
 
 async def start(tmp_path: Path, port: int) -> asyncio.subprocess.Process:
     env = cli_env(tmp_path, NEWSBOT_HTTP_PORT=str(port), NEWSBOT_POLL_INTERVAL="60")
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await run_newsbot(tmp_path, env, stdout=asyncio.subprocess.PIPE)
 
 
 def server(tmp_path: Path) -> redis.Redis:

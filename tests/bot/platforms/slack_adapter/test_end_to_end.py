@@ -44,15 +44,12 @@ def feed(newer: list[dict[str, object]] | None = None) -> str:
     )
 
 
-async def run_newsbot(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+async def run_newsbot(
+    tmp_path: Path, env: dict[str, str], *, stdout: int = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    """`newsbot run` as a process, its log on stderr (and its console posts on `stdout`)."""
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "bot", "run", env=env, stdout=stdout, stderr=asyncio.subprocess.PIPE
     )
 
 
