@@ -15,6 +15,7 @@ from hypothesis import settings as hypothesis_settings
 from bot.settings import Settings, load_settings
 from bot.store.connection import RedisHandle, open_redis
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.redis_cluster import PrivateCluster
 from tests.fakes.redis_server import PrivateRedis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +38,45 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRe
     server.stop()
 
 
+# The store and role tests run on a single Redis and on a 3-master Redis Cluster.
+BOTH_BACKENDS = (ROOT / "tests" / "bot" / "store", ROOT / "tests" / "bot" / "roles")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    path = Path(str(metafunc.definition.path))
+    if (
+        "redis_url" in metafunc.fixturenames
+        and any(path.is_relative_to(folder) for folder in BOTH_BACKENDS)
+        and metafunc.definition.get_closest_marker("single_redis") is None
+    ):
+        metafunc.parametrize("redis_backend", ["single", "cluster"])
+
+
 @pytest.fixture
-def redis_url(redis_server: PrivateRedis) -> str:
-    redis_server.client().flushall()
-    return redis_server.url
+def redis_backend() -> str:
+    """Which Redis a test runs on; the store and role tests are parametrized over both."""
+    return "single"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
+    cluster = PrivateCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest, redis_backend: str) -> str:
+    if redis_backend == "cluster":
+        cluster: PrivateCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        return cluster.url
+    server: PrivateRedis = request.getfixturevalue("redis_server")
+    server.client().flushall()
+    return server.url
 
 
 @pytest.fixture

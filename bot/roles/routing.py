@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.settings import Settings
+from bot.store.batch import Call, run_batch
 from bot.store.forwarding import Forwarder, encode
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
@@ -156,19 +157,25 @@ class Router:
                 break
             recent = await self._recent(list(fresh), now)
             channels = list(fresh)
-            async with self._client.pipeline(transaction=False) as pipe:
-                for channel in channels:
-                    plan = self._plan(channel, list(fresh[channel].values()), recent[channel])
-                    await self._route_script(
-                        keys=[
-                            self._keys.channel_routed(channel),
-                            self._keys.channel_pending(channel),
-                            self._keys.channel_out(channel),
-                        ],
-                        args=[now, now - self._ttl, self._ttl, PENDING_MAX, plan],
-                        client=pipe,
-                    )
-                taken = await pipe.execute()
+            calls: list[Call] = [
+                (
+                    self._route_script,
+                    [
+                        self._keys.channel_routed(channel),
+                        self._keys.channel_pending(channel),
+                        self._keys.channel_out(channel),
+                    ],
+                    [
+                        now,
+                        now - self._ttl,
+                        self._ttl,
+                        PENDING_MAX,
+                        self._plan(channel, list(fresh[channel].values()), recent[channel]),
+                    ],
+                )
+                for channel in channels
+            ]
+            taken = await run_batch(self._client, calls)
             for channel, claimed_elsewhere in zip(channels, taken, strict=True):
                 if not claimed_elsewhere:
                     routed += len(fresh.pop(channel))

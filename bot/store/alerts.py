@@ -1,10 +1,15 @@
 """Keyword alerts in Redis: the alerts themselves, pauses, and the DMs waiting to go.
 
-A personal alert's matches wait in ``alerts:batch:{target}`` and go out as one DM at most
-once a minute per member: the first match at once, the ones after it merged into the next
-DM. A Lua script moves a batch onto the outbox in one step, with a delivery id, so a
-crash neither loses a batch nor sends it twice. A channel alert's match goes to the
-outbox at once, one message per story (delivery id: alert and story).
+Every key of a match's target (a member's DMs, ``{platform}:dm:{user}``, or a channel
+alert's channel) has the target's hash tag ``{c:<target>}``, so one script per target
+records which (alert, story) pairs it has had and queues the new ones, on a Redis Cluster
+too. A personal alert's matches wait in ``{c:<target>}:alerts`` and go out as one DM at
+most once a minute per member: the first match at once, the ones after it merged into the
+next DM. A Lua script moves a batch onto the target's deliveries in one step, with a
+delivery id, so a crash neither loses a batch nor sends it twice; ``{al}:due`` is marked
+before and cleared after, so a crash in between leaves a batch due, never forgotten. A
+channel alert's match goes to its channel at once, one message per story (delivery id:
+alert and story).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 
+from bot.store.batch import Call, run_batch
 from bot.store.forwarding import Forwarder
 from bot.store.keys import Keys
 from handlers.alerts import AlertError
@@ -29,93 +35,72 @@ BATCH_KEEP = 100  # matches kept waiting per member; older ones are dropped
 CLOSED = "closed"
 DM = "dm"
 
-# KEYS: batch list, last-sent, due zset, outbox stream, batch counter.
-# ARGV: now, gap, target, batch max. Returns how many matches were queued as a DM.
+# KEYS: the member's batch list, last-sent, deliveries queue and DM counter (all of the
+# tag {c:<dm target>}). ARGV: now, gap, target, batch max. Queues up to batch max waiting
+# matches as one DM if a minute has passed since the last. Returns how many matches went,
+# and when the next flush is due (0 when nothing waits).
 _FLUSH = """
 local waiting = redis.call('LLEN', KEYS[1])
-if waiting == 0 then redis.call('ZREM', KEYS[3], ARGV[3]) return 0 end
+if waiting == 0 then return {0, '0'} end
 local now, gap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-if now < last + gap then
-  redis.call('ZADD', KEYS[3], last + gap, ARGV[3])
-  return 0
-end
+if now < last + gap then return {0, tostring(last + gap)} end
 local take = tonumber(ARGV[4])
 local items = redis.call('LRANGE', KEYS[1], 0, take - 1)
 redis.call('LTRIM', KEYS[1], take, -1)
-local seq = redis.call('INCR', KEYS[5])
-redis.call('XADD', KEYS[4], '*', 'delivery', 'alert:' .. ARGV[3] .. ':' .. seq,
-  'channel', ARGV[3], 'kind', 'alert', 'items', '[' .. table.concat(items, ',') .. ']')
+local seq = redis.call('INCR', KEYS[4])
+redis.call('RPUSH', KEYS[3], cjson.encode({
+  delivery = 'alert:' .. ARGV[3] .. ':' .. seq .. '@' .. ARGV[1], channel = ARGV[3],
+  kind = 'alert', items = '[' .. table.concat(items, ',') .. ']'}))
 redis.call('SET', KEYS[2], ARGV[1], 'EX', math.ceil(gap * 10))
-if waiting > take then redis.call('ZADD', KEYS[3], now + gap, ARGV[3])
-else redis.call('ZREM', KEYS[3], ARGV[3]) end
-return #items
+if waiting > take then return {#items, tostring(now + gap)} end
+return {#items, '0'}
 """
 
 
-# KEYS: the fired hash, each story's alerted set, each DM target's batch list, each
-# channel alert's channel deliveries (``{c:<channel>}:out``).
-# ARGV: now, keep, ttl, and the batch as JSON: {"s": [[story id, [[target number (a
-# negative one: -n for the n-th channel of "c"), alert id, words number], ...]], ...],
-# "w": [words as JSON, ...], "c": [channel, ...]}.
-# A new channel-alert match is queued on its channel in this same script (so no crash can
-# record a match without queueing it). Returns the DM targets that got matches and how many
-# matches were new. Commands are per story and per target, never per match: a batch can
-# hold thousands of matches.
+# KEYS: the target's matches so far (zset "alert story" -> when), and where its new
+# matches go: a member's batch list, or a channel alert's channel deliveries
+# (``{c:<channel>}:out``). Both have the target's hash tag, so a match is recorded and
+# queued in one step. ARGV: now, keep, horizon (older matches are forgotten), ttl, kind
+# ("dm" or "channel"), target, then per match: alert id, story id, item JSON.
+# Returns the ids of the alerts that matched a story for the first time. Commands are
+# per chunk of matches, never per match: a batch can hold thousands.
 _RECORD = """
-local now, keep, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local batch = cjson.decode(ARGV[4])
-local stories = #batch.s
+local now, keep, ttl, kind, target = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5], ARGV[6]
 local CHUNK = 500
-local function each_chunk(list, call)
-  for first = 1, #list, CHUNK do call(unpack(list, first, math.min(first + CHUNK - 1, #list))) end
+local names, items, alerts, stories = {}, {}, {}, {}
+for i = 7, #ARGV, 3 do
+  table.insert(alerts, ARGV[i]) table.insert(stories, ARGV[i + 1])
+  table.insert(names, ARGV[i] .. ' ' .. ARGV[i + 1]) table.insert(items, ARGV[i + 2])
 end
-local fired, queued = {}, {}
-local dms = #KEYS - 1 - stories - #batch.c
-local number, fresh = 0, 0
-for s, entry in ipairs(batch.s) do
-  local key, story, found = KEYS[1 + s], cjson.encode(entry[1]), entry[2]
-  local ids = {}
-  for m, match in ipairs(found) do ids[m] = match[2] end
-  local seen = {}
-  each_chunk(ids, function(...)
-    for _, flag in ipairs(redis.call('SMISMEMBER', key, ...)) do table.insert(seen, flag) end
-  end)
-  local added, new = {}, {}
-  for m, match in ipairs(found) do
-    number = number + 1
-    local target, alert = match[1], match[2]
-    if seen[m] == 0 and not added[alert] then
-      added[alert] = true
-      table.insert(new, alert)
-      fresh = fresh + 1
-      table.insert(fired, alert)
-      table.insert(fired, now)
-      local item = '{"a":' .. cjson.encode(alert) .. ',"s":' .. story ..
-        ',"w":' .. batch.w[match[3] + 1] .. '}'
-      if target < 0 then
-        local channel = batch.c[-target]
-        redis.call('RPUSH', KEYS[1 + stories + dms - target], cjson.encode({
-          delivery = 'alert:' .. alert .. ':' .. entry[1], channel = channel,
-          kind = 'alert', items = '[' .. item .. ']'}))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local fresh, added, marks, queued = {}, {}, {}, {}
+for first = 1, #names, CHUNK do
+  local last = math.min(first + CHUNK - 1, #names)
+  local scores = redis.call('ZMSCORE', KEYS[1], unpack(names, first, last))
+  for i = first, last do
+    if not scores[i - first + 1] and not added[names[i]] then
+      added[names[i]] = true
+      table.insert(fresh, alerts[i])
+      table.insert(marks, now) table.insert(marks, names[i])
+      if kind == 'channel' then
+        table.insert(queued, cjson.encode({delivery = 'alert:' .. alerts[i] .. ':' .. stories[i],
+          channel = target, kind = 'alert', items = '[' .. items[i] .. ']'}))
       else
-        queued[target] = queued[target] or {}
-        table.insert(queued[target], item)
+        table.insert(queued, items[i])
       end
     end
   end
-  each_chunk(new, function(...) redis.call('SADD', key, ...) end)
-  redis.call('EXPIRE', key, ttl)
 end
-each_chunk(fired, function(...) redis.call('HSET', KEYS[1], ...) end)
-local ready = {}
-for target, items in pairs(queued) do
-  local list = KEYS[1 + stories + target]
-  each_chunk(items, function(...) redis.call('RPUSH', list, ...) end)
-  redis.call('LTRIM', list, -keep, -1)
-  table.insert(ready, target)
+for first = 1, #marks, 2 * CHUNK do
+  redis.call('ZADD', KEYS[1], unpack(marks, first, math.min(first + 2 * CHUNK - 1, #marks)))
 end
-return {ready, fresh}
+for first = 1, #queued, CHUNK do
+  redis.call('RPUSH', KEYS[2], unpack(queued, first, math.min(first + CHUNK - 1, #queued)))
+end
+if kind ~= 'channel' then redis.call('LTRIM', KEYS[2], -keep, -1) end
+redis.call('EXPIRE', KEYS[1], ttl)
+return fresh
 """
 
 
@@ -313,78 +298,83 @@ class AlertStore:
         their last was a minute ago, else when the minute is up. How many were new."""
         if not matches:
             return 0
-        by_story: dict[str, list[tuple[Alert, Match]]] = {}
+        by_target: dict[str, list[tuple[Alert, Match]]] = {}
         for alert, match in matches:
-            by_story.setdefault(match.story_id, []).append((alert, match))
-        targets: dict[str, int] = {}
-        channels: dict[str, int] = {}
-        target_of: dict[str, int] = {}  # alert id -> target number, -n for a channel alert
-        words_at: dict[tuple[str, ...], int] = {}
-        grouped: list[tuple[str, list[tuple[int, str, int]]]] = []
-        for story, found in by_story.items():
-            rows = []
+            by_target.setdefault(alert.target, []).append((alert, match))
+        dms = [target for target, found in by_target.items() if not found[0][0].channel]
+        if dms:
+            # Due first: a crash after recording leaves the batch due, never forgotten.
+            await self._client.zadd(self._keys.alerts_due, dict.fromkeys(dms, now), lt=True)
+        calls: list[Call] = []
+        for target, found in by_target.items():
+            kind = "channel" if found[0][0].channel else DM
+            args: list[Any] = [now, BATCH_KEEP, now - self._ttl, self._ttl, kind, target]
             for alert, match in found:
-                target = target_of.get(alert.id)
-                if target is None:
-                    target = (
-                        -channels.setdefault(alert.channel, len(channels) + 1)
-                        if alert.channel
-                        else targets.setdefault(alert.target, len(targets) + 1)
-                    )
-                    target_of[alert.id] = target
-                words = words_at.setdefault(match.words, len(words_at))
-                rows.append((target, alert.id, words))
-            grouped.append((story, rows))
-        batch = json.dumps(
-            {"s": grouped, "w": [json.dumps(list(w)) for w in words_at], "c": list(channels)}
-        )
-        keys = [self._keys.alerts_fired]
-        keys += [self._keys.story_alerted(story) for story in by_story]
-        keys += [self._keys.alert_batch(target) for target in targets]
-        keys += [self._keys.channel_out(channel) for channel in channels]
-        ready, fresh = await self._record(keys=keys, args=[now, BATCH_KEEP, self._ttl, batch])
-        await Forwarder(self._client, self._keys).forward(channels)
-        names = list(targets)
-        await self._flush_all([names[int(n) - 1] for n in ready], now)
-        return int(fresh)
-
-    async def _flush_all(self, targets: Sequence[str], now: float) -> None:
-        """Flush the members' batches, but for those already waiting for their minute."""
-        if not targets:
-            return
-        due = await self._client.zmscore(self._keys.alerts_due, list(targets))
-        async with self._client.pipeline(transaction=False) as pipe:
-            for target, when in zip(targets, due, strict=True):
-                if when is not None and float(when) > now:
-                    continue
-                platform = ChannelRef.parse(target).platform
-                await self._flush(
-                    keys=self._flush_keys(platform, target),
-                    args=[now, DM_GAP, target, BATCH_MAX],
-                    client=pipe,
+                args += [alert.id, match.story_id, match.to_json()]
+            queue = self._keys.channel_out(target) if kind == "channel" else None
+            calls.append(
+                (
+                    self._record,
+                    [self._keys.alert_seen(target), queue or self._keys.alert_batch(target)],
+                    args,
                 )
-            await pipe.execute()
+            )
+        replies = await run_batch(self._client, calls)
+        fired = {str(alert_id) for reply in replies for alert_id in reply}
+        if fired:
+            await self._client.hset(self._keys.alerts_fired, mapping=dict.fromkeys(fired, now))
+        await Forwarder(self._client, self._keys).forward(
+            [t for t, found in by_target.items() if found[0][0].channel]
+        )
+        ready = [t for t, reply in zip(by_target, replies, strict=True) if reply and t in dms]
+        await self._flush_all(ready, now)
+        return sum(len(reply) for reply in replies)
 
-    def _flush_keys(self, platform: str, target: str) -> list[str]:
+    async def _flush_all(self, targets: Sequence[str], now: float) -> int:
+        """Flush the members' batches (each waits out its minute: the script checks);
+        how many matches went out."""
+        if not targets:
+            return 0
+        ready = list(targets)
+        calls: list[Call] = [
+            (self._flush, self._flush_keys(target), [now, DM_GAP, target, BATCH_MAX])
+            for target in ready
+        ]
+        replies = await run_batch(self._client, calls)
+        return await self._after_flush(ready, replies)
+
+    async def _after_flush(self, targets: Sequence[str], replies: Sequence[Any]) -> int:
+        """Keep ``{al}:due`` in step with what waits, and forward the DMs queued."""
+        waiting = {t: float(r[1]) for t, r in zip(targets, replies, strict=True) if float(r[1])}
+        done = [t for t in targets if t not in waiting]
+        async with self._client.pipeline(transaction=False) as pipe:
+            if waiting:
+                pipe.zadd(self._keys.alerts_due, waiting)
+            if done:
+                pipe.zrem(self._keys.alerts_due, *done)
+            await pipe.execute()
+        sent = [t for t, r in zip(targets, replies, strict=True) if int(r[0])]
+        await Forwarder(self._client, self._keys).forward(sent)
+        return sum(int(r[0]) for r in replies)
+
+    def _flush_keys(self, target: str) -> list[str]:
         return [
             self._keys.alert_batch(target),
             self._keys.alert_last(target),
-            self._keys.alerts_due,
-            self._keys.outbox(platform),
-            self._keys.alert_batches,
+            self._keys.channel_out(target),
+            self._keys.alert_seq(target),
         ]
 
-    async def flush(self, platform: str, target: str, now: float) -> int:
+    async def flush(self, target: str, now: float) -> int:
         """Queue the member's waiting matches as one DM if a minute has passed since the
         last; else mark the batch due then. How many matches went out."""
-        keys = self._flush_keys(platform, target)
-        return int(await self._flush(keys=keys, args=[now, DM_GAP, target, BATCH_MAX]))
+        reply = await self._flush(
+            keys=self._flush_keys(target), args=[now, DM_GAP, target, BATCH_MAX]
+        )
+        return await self._after_flush([target], [reply])
 
     async def flush_due(self, now: float | None = None) -> int:
         """Send every batch whose minute is up; how many matches went out."""
         now = time.time() if now is None else now
         due = await self._client.zrangebyscore(self._keys.alerts_due, "-inf", now)
-        sent = 0
-        for target in map(str, due):
-            sent += await self.flush(ChannelRef.parse(target).platform, target, now)
-        return sent
+        return await self._flush_all([str(target) for target in due], now)

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from bot.errors import StoreError
@@ -42,6 +44,8 @@ class RedisHandle:
     keys: Keys
     description: str
     embedded: EmbeddedRedis | None = None
+    # How many masters serve the data when it is a Redis Cluster; 0 for a single Redis.
+    cluster_masters: int = 0
     # For /healthz and /metrics only: a pool of its own, of `PROBE_CONNECTIONS`, so no
     # flood of HTTP requests can take the roles' connections.
     probe: aioredis.Redis | None = None
@@ -57,49 +61,85 @@ class RedisHandle:
             return False
 
 
-def _clients(url: str) -> tuple[aioredis.Redis, aioredis.Redis]:
-    name = f"newsbot-{socket.gethostname()}-{os.getpid()}"
+def _client_name() -> str:
+    return f"newsbot-{socket.gethostname()}-{os.getpid()}"
 
+
+def _clients(url: str, *, cluster: bool) -> tuple[aioredis.Redis, aioredis.Redis]:
     def connect(socket_timeout: float | None) -> aioredis.Redis:
-        return aioredis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout,
-            client_name=name,
-            decode_responses=True,
-            protocol=2,
-            socket_connect_timeout=5.0,
-            health_check_interval=30,
-        )
+        options = {
+            "socket_timeout": socket_timeout,
+            "client_name": _client_name(),
+            "decode_responses": True,
+            "protocol": 2,
+            "socket_connect_timeout": 5.0,
+            "health_check_interval": 30,
+        }
+        if cluster:
+            return as_redis(RedisCluster.from_url(url, **options))
+        return aioredis.Redis.from_url(url, **options)
 
     return connect(COMMAND_TIMEOUT), connect(None)
 
 
-def _probe_client(url: str) -> aioredis.Redis:
+def as_redis(cluster: RedisCluster) -> aioredis.Redis:
+    """RedisCluster speaks the commands newsbot uses, routing each by its key's slot, so
+    the store is written (and type-checked) against one client type. Where the two
+    differ (scripts, EXISTS over keys of several slots), `bot.store.cluster` helps."""
+    return cast(aioredis.Redis, cluster)
+
+
+def _probe_client(url: str, *, cluster: bool) -> aioredis.Redis:
     """A small pool that waits for a free connection (up to two seconds) instead of
     opening more: what HTTP handlers read Redis with."""
+    if cluster:
+        return as_redis(
+            RedisCluster.from_url(
+                url,
+                max_connections=PROBE_CONNECTIONS,
+                socket_timeout=COMMAND_TIMEOUT,
+                socket_connect_timeout=5.0,
+                client_name=_client_name(),
+                decode_responses=True,
+                protocol=2,
+            )
+        )
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=PROBE_CONNECTIONS,
         timeout=2,
         socket_timeout=COMMAND_TIMEOUT,
         socket_connect_timeout=5.0,
-        client_name=f"newsbot-{socket.gethostname()}-{os.getpid()}",
+        client_name=_client_name(),
         decode_responses=True,
         protocol=2,
     )
     return aioredis.Redis(connection_pool=pool)
 
 
-async def _check_server(client: aioredis.Redis, description: str) -> None:
+async def _inspect(url: str, description: str) -> bool:
+    """Check the server is reachable and new enough; say whether it is a cluster node."""
+    client = aioredis.Redis.from_url(
+        url, socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=5.0, decode_responses=True
+    )
     try:
         info = await client.info("server")
+        clustered = (await client.info("cluster")).get("cluster_enabled") == 1
     except (RedisError, OSError) as exc:
         raise StoreError(f"cannot reach Redis at {description}: {exc}") from exc
+    finally:
+        await client.aclose()
     version = tuple(int(part) for part in str(info.get("redis_version", "0.0")).split(".")[:2])
     if version < (6, 2):
         raise StoreError(
             f"Redis at {description} is {info.get('redis_version')}; newsbot needs 6.2+"
         )
+    return clustered
+
+
+async def _masters(client: aioredis.Redis) -> int:
+    nodes = cast(RedisCluster, client).get_primaries()
+    return len(nodes)
 
 
 @asynccontextmanager
@@ -129,13 +169,16 @@ async def open_redis(
         try:
             await _start(embedded)
         except BaseException:
-            await asyncio.to_thread(embedded.stop)
-            if tmp is not None:
-                tmp.cleanup()
+            await _stop_embedded(embedded, tmp)
             raise
         url, description = embedded.url, f"embedded Redis at {embedded.socket_path}"
-    client, blocking = _clients(url)
-    probe = _probe_client(url)
+    try:
+        clustered = await _inspect(url, description)
+    except BaseException:
+        await _stop_embedded(embedded, tmp)
+        raise
+    client, blocking = _clients(url, cluster=clustered)
+    probe = _probe_client(url, cluster=clustered)
     handle = RedisHandle(
         client=client,
         blocking=blocking,
@@ -145,7 +188,8 @@ async def open_redis(
         probe=probe,
     )
     try:
-        await _check_server(client, description)
+        if clustered:
+            handle.cluster_masters = await _masters(client)
         if not ephemeral:
             await ensure_schema(client, handle.keys)
         yield handle
@@ -155,10 +199,16 @@ async def open_redis(
         await client.aclose()
         await blocking.aclose()
         await probe.aclose()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
-        if tmp is not None:
-            tmp.cleanup()
+        await _stop_embedded(embedded, tmp)
+
+
+async def _stop_embedded(
+    embedded: EmbeddedRedis | None, tmp: tempfile.TemporaryDirectory[str] | None
+) -> None:
+    if embedded is not None:
+        await asyncio.to_thread(embedded.stop)
+    if tmp is not None:
+        tmp.cleanup()
 
 
 async def _start(embedded: EmbeddedRedis) -> None:

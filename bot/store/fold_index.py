@@ -5,7 +5,9 @@ compact listpack encoding and a whole day expires at once; Redis 6.2 has no per-
 expiry. A lookup reads the day of the text and the two days either side of it, which covers the
 48-hour cross-outlet window both ways: a report processed after a later-dated one of the
 same event still finds it. Each field keeps at most three story ids, the most recent last.
-Reads and writes are one Lua call per article, as an article has 16 keys on 5 days.
+A day's buckets share the hash tag ``{ix:<day>}``, so the index is spread over a Redis
+Cluster's nodes by day; a lookup is one Lua call per article and day, a write one per
+article, all of a batch in one pipeline.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
+from bot.store.batch import Call, run_batch
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from handlers.folding import IndexEntry
@@ -26,7 +29,8 @@ LOOKUP_DAYS = (-2, -1, 0, 1, 2)
 _IDS_PER_KEY = 3
 _BUCKET_DIGITS = 2
 
-# KEYS: bucket hashes; ARGV: one field per key. All keys share the {ix} hash tag.
+# KEYS: one day's bucket hashes (they share the {ix:<day>} hash tag); ARGV: one field
+# per key.
 _LOOKUP = """
 local found = {}
 for i, key in ipairs(KEYS) do
@@ -35,7 +39,7 @@ end
 return found
 """
 
-# KEYS: bucket hashes; ARGV: story id, cap, ttl seconds, then one field per key.
+# KEYS: one day's bucket hashes; ARGV: story id, cap, ttl seconds, then one field per key.
 _FILE = """
 local story, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 for i, key in ipairs(KEYS) do
@@ -88,21 +92,19 @@ class RedisStoryIndex:
         asked = [q for q in queries if _day(q.when) >= horizon]
         if not asked:
             return [set() for _ in queries]
-        async with self._client.pipeline(transaction=False) as pipe:
-            for query in asked:
-                day = _day(query.when)
-                keys: list[str] = []
-                fields: list[str] = []
-                for offset in LOOKUP_DAYS:
-                    for index_key in query.keys:
-                        bucket, field = _split(index_key)
-                        keys.append(self._bucket_key(day + timedelta(days=offset), bucket))
-                        fields.append(field)
-                await self._lookup(keys=keys, args=fields, client=pipe)
-            replies = await pipe.execute()
-        found = iter(replies)
+        # One call per day and article: each day's buckets share that day's hash tag.
+        calls: list[Call] = []
+        for query in asked:
+            day = _day(query.when)
+            for offset in LOOKUP_DAYS:
+                split = [_split(index_key) for index_key in query.keys]
+                keys = [self._bucket_key(day + timedelta(days=offset), b) for b, _ in split]
+                calls.append((self._lookup, keys, [field for _, field in split]))
+        replies = iter(await run_batch(self._client, calls))
+        found = [[value for _ in LOOKUP_DAYS for value in next(replies)] for _query in asked]
+        answers = iter(found)
         return [
-            {story for value in next(found) if value for story in str(value).split(",")}
+            {story for value in next(answers) if value for story in str(value).split(",")}
             if _day(query.when) >= horizon
             else set()
             for query in queries
@@ -110,22 +112,21 @@ class RedisStoryIndex:
 
     async def remember(self, entries: Sequence[IndexEntry]) -> None:
         now = datetime.fromtimestamp(self._clock(), UTC)
-        async with self._client.pipeline(transaction=False) as pipe:
-            queued = 0
-            for entry in entries:
-                day = _day(entry.when)
-                ttl = int((day + timedelta(days=FOLD_INDEX_DAYS + 1) - now).total_seconds())
-                if ttl <= 0 or not entry.keys:
-                    continue  # older than the fold window: nothing recent can match it
-                split = [_split(key) for key in entry.keys]
-                await self._file(
-                    keys=[self._bucket_key(day, bucket) for bucket, _ in split],
-                    args=[entry.story_id, _IDS_PER_KEY, ttl, *(field for _, field in split)],
-                    client=pipe,
+        calls: list[Call] = []
+        for entry in entries:
+            day = _day(entry.when)
+            ttl = int((day + timedelta(days=FOLD_INDEX_DAYS + 1) - now).total_seconds())
+            if ttl <= 0 or not entry.keys:
+                continue  # older than the fold window: nothing recent can match it
+            split = [_split(key) for key in entry.keys]
+            calls.append(
+                (
+                    self._file,
+                    [self._bucket_key(day, bucket) for bucket, _ in split],
+                    [entry.story_id, _IDS_PER_KEY, ttl, *(field for _, field in split)],
                 )
-                queued += 1
-            if queued:
-                await pipe.execute()
+            )
+        await run_batch(self._client, calls)
 
     async def stories(self, story_ids: Sequence[str]) -> list[Story]:
         return await load_stories(self._client, self._keys, story_ids)

@@ -73,10 +73,11 @@ class Forwarder:
 
     async def channels_of(self, platform: str) -> list[str]:
         """The platform's channels that anything queues deliveries for: those with
-        subscriptions or settings, and those of channel alerts."""
+        subscriptions or settings, and those of alerts (a channel, or a member's DMs)."""
         channels = {str(c) for c in await self._client.smembers(self._keys.channels)}
         for raw in await self._client.hvals(self._keys.alerts):
-            channels.add(str(json.loads(raw).get("channel") or ""))
+            alert = json.loads(raw)
+            channels.add(str(alert.get("channel") or f"{alert['platform']}:dm:{alert['user']}"))
         return sorted(c for c in channels if c.startswith(f"{platform}:"))
 
     async def sweep(self, platform: str) -> int:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
+from bot.store.batch import Call, run_batch
 from bot.store.keys import Keys
 from handlers.tfidf import Frequencies
 
@@ -24,8 +25,8 @@ DAYS = 7
 COUNTERS = 1 << 16
 _CHUNK = 500
 
-# KEYS: per day, its counters then its story count. ARGV: counter numbers.
-# Returns the total story count, then each counter summed over the days.
+# KEYS: one day's counters, then its story count (they share the {ix:<day>} hash tag).
+# ARGV: counter numbers. Returns the day's story count, then each counter.
 _GET = """
 local sums = {}
 for i = 1, #ARGV do sums[i] = 0 end
@@ -92,13 +93,17 @@ class RedisFrequencies:
     async def get(self, words: Collection[str]) -> Frequencies:
         unique = sorted(set(words))
         counters = sorted({counter_of(w) for w in unique})
-        keys = []
+        calls: list[Call] = []
         for offset in range(DAYS):
             day = self._day(offset)
-            keys += [self._keys.word_counts(day), self._keys.story_count(day)]
-        total, *sums = await self._get(keys=keys, args=counters)
-        by_counter = dict(zip(counters, (int(v) for v in sums), strict=True))
-        return Frequencies(int(total), {w: by_counter[counter_of(w)] for w in unique})
+            keys = [self._keys.word_counts(day), self._keys.story_count(day)]
+            calls.append((self._get, keys, counters))
+        total, sums = 0, [0] * len(counters)
+        for day_total, *day_sums in await run_batch(self._client, calls):
+            total += int(day_total)
+            sums = [a + int(b) for a, b in zip(sums, day_sums, strict=True)]
+        by_counter = dict(zip(counters, sums, strict=True))
+        return Frequencies(total, {w: by_counter[counter_of(w)] for w in unique})
 
     async def learn(self, documents: Sequence[Collection[str]]) -> None:
         if not documents:

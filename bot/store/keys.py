@@ -99,26 +99,27 @@ Key (after the prefix), type, what it holds, and what bounds it:
   was accepted, so the same one again is refused. TTL 6 minutes.
 - ``slack:event:{hash}`` string: a Slack Events API callback handled, by its event id, so
   a repeat is not run again. TTL 1 hour.
-- ``dm_closed:{platform}`` hash: user -> when a DM to them was refused because they closed
+- ``{al}:dm_closed:{platform}`` hash: user -> when a DM to them was refused because they closed
   their DMs; cleared by their next command (`AlertStore.member_active`). Bounded by the
   platform's members.
-- ``alerts`` hash: alert id -> the alert as JSON (owner, workspace, the channel it was
+- ``{al}`` hash: alert id -> the alert as JSON (owner, workspace, the channel it was
   made in, its channel for a channel alert, query). Bounded by NEWSBOT_ALERTS_PER_USER.
-- ``alerts:seq`` string: counter behind the short alert ids ``a1``, ``a2`` …
-- ``alerts:version`` string: bumped on every add and remove, so every pipeline process
+- ``{al}:seq`` string: counter behind the short alert ids ``a1``, ``a2`` …
+- ``{al}:version`` string: bumped on every add and remove, so every pipeline process
   rebuilds its alert index within a batch.
-- ``alerts:of:{platform}:{user}`` set: a member's alert ids.
-- ``alerts:paused`` hash: "{platform}:{user}" -> until when their alerts are paused
+- ``{al}:of:{platform}:{user}`` set: a member's alert ids.
+- ``{al}:paused`` hash: "{platform}:{user}" -> until when their alerts are paused
   (epoch seconds; "closed" while their DMs are closed); a pause that is over, or "closed",
   is cleared by the member's next command or `alert resume`.
-- ``alerts:fired`` hash: alert id -> when it last matched a story.
-- ``story:{sid}:alerted`` set: the alerts a story already fired, so a folded copy never
-  alerts again. TTL = retention.
-- ``alerts:batch:{target}`` list: matches waiting for a member's next DM (at most one a
+- ``{al}:fired`` hash: alert id -> when it last matched a story.
+- ``{c:<target>}:alerted`` zset: "alert story" pairs the target (a channel alert's
+  channel, or a member's DMs ``{platform}:dm:{user}``) already had, by when, so a folded
+  copy never alerts again. Trimmed by score to the retention; TTL = retention.
+- ``{c:<target>}:alerts`` list: matches waiting for a member's next DM (at most one a
   minute), as JSON. Trimmed to the newest 100.
-- ``alerts:last:{target}`` string: when the member's last alert DM was queued. Expires.
-- ``alerts:due`` zset: DM targets with a waiting batch, by when it may go.
-- ``alerts:batches`` string: counter behind alert DMs' delivery ids.
+- ``{c:<target>}:alert_last`` string: when the member's last alert DM was queued. Expires.
+- ``{c:<target>}:alert_seq`` string: counter behind the member's alert DMs' delivery ids.
+- ``{al}:due`` zset: DM targets with a waiting batch, by when it may go.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -172,7 +173,7 @@ class Keys:
         return f"{self.prefix}feed:{feed_id}:stories"
 
     def fold_index(self, day: str, bucket: str) -> str:
-        return f"{self.prefix}{{ix}}:{day}:{bucket}"
+        return f"{self.prefix}{{ix:{day}}}:{bucket}"
 
     @property
     def schema(self) -> str:
@@ -183,10 +184,10 @@ class Keys:
         return f"{self.prefix}schema:lock"
 
     def word_counts(self, day: str) -> str:
-        return f"{self.prefix}{{ix}}:df:{day}"
+        return f"{self.prefix}{{ix:{day}}}:df"
 
     def story_count(self, day: str) -> str:
-        return f"{self.prefix}{{ix}}:dn:{day}"
+        return f"{self.prefix}{{ix:{day}}}:dn"
 
     def llm_summary(self, model_hash: str, article_id: str) -> str:
         return f"{self.prefix}llm:{model_hash}:{article_id}"
@@ -219,13 +220,13 @@ class Keys:
         return f"{self.prefix}feed:{feed_id}:subs"
 
     def search_sequence(self, day: str) -> str:
-        return f"{self.prefix}{{sx}}:{day}:seq"
+        return f"{self.prefix}{{sx:{day}}}:seq"
 
     def search_ids(self, day: str) -> str:
-        return f"{self.prefix}{{sx}}:{day}:ids"
+        return f"{self.prefix}{{sx:{day}}}:ids"
 
     def search_words(self, day: str, bucket: str) -> str:
-        return f"{self.prefix}{{sx}}:{day}:{bucket}"
+        return f"{self.prefix}{{sx:{day}}}:{bucket}"
 
     def channel_routed(self, channel: str) -> str:
         return f"{self.prefix}{{c:{channel}}}:routed"
@@ -272,43 +273,42 @@ class Keys:
 
     @property
     def alerts(self) -> str:
-        return f"{self.prefix}alerts"
+        return f"{self.prefix}{{al}}"
 
     @property
     def alerts_seq(self) -> str:
-        return f"{self.prefix}alerts:seq"
+        return f"{self.prefix}{{al}}:seq"
 
     @property
     def alerts_version(self) -> str:
-        return f"{self.prefix}alerts:version"
+        return f"{self.prefix}{{al}}:version"
 
     def alerts_of(self, owner: str) -> str:
-        return f"{self.prefix}alerts:of:{owner}"
+        return f"{self.prefix}{{al}}:of:{owner}"
 
     @property
     def alerts_paused(self) -> str:
-        return f"{self.prefix}alerts:paused"
+        return f"{self.prefix}{{al}}:paused"
 
     @property
     def alerts_fired(self) -> str:
-        return f"{self.prefix}alerts:fired"
+        return f"{self.prefix}{{al}}:fired"
 
-    def story_alerted(self, story_id: str) -> str:
-        return f"{self.prefix}story:{story_id}:alerted"
+    def alert_seen(self, target: str) -> str:
+        return f"{self.prefix}{{c:{target}}}:alerted"
 
     def alert_batch(self, target: str) -> str:
-        return f"{self.prefix}alerts:batch:{target}"
+        return f"{self.prefix}{{c:{target}}}:alerts"
 
     def alert_last(self, target: str) -> str:
-        return f"{self.prefix}alerts:last:{target}"
+        return f"{self.prefix}{{c:{target}}}:alert_last"
+
+    def alert_seq(self, target: str) -> str:
+        return f"{self.prefix}{{c:{target}}}:alert_seq"
 
     @property
     def alerts_due(self) -> str:
-        return f"{self.prefix}alerts:due"
-
-    @property
-    def alert_batches(self) -> str:
-        return f"{self.prefix}alerts:batches"
+        return f"{self.prefix}{{al}}:due"
 
     @property
     def discord_gateway(self) -> str:
@@ -328,7 +328,7 @@ class Keys:
         return f"{self.prefix}slack:event:{event_hash}"
 
     def dm_closed(self, platform: str) -> str:
-        return f"{self.prefix}dm_closed:{platform}"
+        return f"{self.prefix}{{al}}:dm_closed:{platform}"
 
     @property
     def failures(self) -> str:

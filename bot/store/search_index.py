@@ -2,10 +2,10 @@
 
 Every stored copy of a story (the first, and each copy folded into it) gets a short number
 that names its feed: ``{code}.{n}``, the feed's code (``f123`` is ``3f``, base 36) and the
-copy's place among that feed's copies of the day (``{sx}:{day}:seq`` counts them). Its words
-are indexed: ``{sx}:{day}:{bucket}`` hashes map a word (folded, plural-insensitive, no
+copy's place among that feed's copies of the day (``{sx:<day>}:seq`` counts them). Its words
+are indexed: ``{sx:<day>}:{bucket}`` hashes map a word (folded, plural-insensitive, no
 stopwords) to the space-separated numbers of that day's copies that use it, and
-``{sx}:{day}:ids`` maps numbers back to story ids. A word costs a copy about seven bytes.
+``{sx:<day>}:ids`` maps numbers back to story ids. A word costs a copy about seven bytes.
 Every key of a day expires with the retention period, so the index is bounded like the
 stories it points at.
 
@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
+from bot.store.batch import Call, run_batch
 from bot.store.keys import Keys
 from bot.store.stories import load_stories, story_time
 from handlers.article import Article
@@ -154,16 +155,17 @@ class SearchIndex:
             lambda: [index_words(e.title, e.summary, e.source) for e in entries]
         )
         now = datetime.fromtimestamp(self._clock(), UTC)
-        async with self._client.pipeline(transaction=False) as pipe:
-            for entry, words in zip(entries, word_lists, strict=True):
-                day = self._day(entry.when)
-                expires = entry.when.astimezone(UTC) + timedelta(seconds=self._ttl)
-                ttl = int(max((expires - now).total_seconds(), 86400))
-                keys = [self._keys.search_ids(day), self._keys.search_sequence(day)]
-                keys += [self._keys.search_words(day, _bucket(w)) for w in words]
-                code = feed_code(entry.feed_id)
-                await self._index(keys=keys, args=[code, entry.story_id, ttl, *words], client=pipe)
-            await pipe.execute()
+        calls: list[Call] = []
+        for entry, words in zip(entries, word_lists, strict=True):
+            day = self._day(entry.when)
+            expires = entry.when.astimezone(UTC) + timedelta(seconds=self._ttl)
+            ttl = int(max((expires - now).total_seconds(), 86400))
+            keys = [self._keys.search_ids(day), self._keys.search_sequence(day)]
+            keys += [self._keys.search_words(day, _bucket(w)) for w in words]
+            calls.append(
+                (self._index, keys, [feed_code(entry.feed_id), entry.story_id, ttl, *words])
+            )
+        await run_batch(self._client, calls)
 
     def _days(self) -> list[str]:
         today = datetime.fromtimestamp(self._clock(), UTC)

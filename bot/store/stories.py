@@ -23,6 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline as RedisPipeline
 
+from bot.store.batch import Call, get_many, run_batch
 from bot.store.keys import Keys
 from handlers.article import Article
 from handlers.dedup import Claim, Holder, entry_claim
@@ -62,7 +63,7 @@ class RedisDedupIndex:
         lost = [i for i, ok in enumerate(won) if not ok]
         holders: list[Holder | None] = [None] * len(claims)
         if lost:
-            values = await self._client.mget([keys[i] for i in lost])
+            values = await get_many(self._client, [keys[i] for i in lost])
             for i, value in zip(lost, values, strict=True):
                 if value:
                     story_id, token, version = ([*str(value).split(" "), "", ""])[:3]
@@ -156,22 +157,26 @@ class StoreStep:
         if not articles:
             return []
         horizon = self._clock() - self._ttl
+        puts: list[Call] = [
+            (
+                self._put,
+                [self._keys.story(article.story_id)],
+                [
+                    _copy_field(article),
+                    _copy_json(article, per_copy=self._per_copy),
+                    article.summary,
+                    article.summary_method,
+                    "0" if article.is_copy else "1",
+                    "1" if article.update else "0",
+                    self._ttl,
+                    "1" if self._per_copy else "0",
+                ],
+            )
+            for article in articles
+        ]
+        await run_batch(self._client, puts)
         async with self._client.pipeline(transaction=False) as pipe:
             for article in articles:
-                await self._put(
-                    keys=[self._keys.story(article.story_id)],
-                    args=[
-                        _copy_field(article),
-                        _copy_json(article, per_copy=self._per_copy),
-                        article.summary,
-                        article.summary_method,
-                        "0" if article.is_copy else "1",
-                        "1" if article.update else "0",
-                        self._ttl,
-                        "1" if self._per_copy else "0",
-                    ],
-                    client=pipe,
-                )
                 if article.update:
                     continue
                 score = story_time(article, self._ttl)
@@ -242,7 +247,7 @@ async def load_stories(client: Redis, keys: Keys, story_ids: Sequence[str]) -> l
     """Read stories by id, in the order given, skipping any that expired."""
     if not story_ids:
         return []
-    rows = await client.mget([keys.story(story_id) for story_id in story_ids])
+    rows = await get_many(client, [keys.story(story_id) for story_id in story_ids])
     stories = []
     for story_id, row in zip(story_ids, rows, strict=True):
         if not row:

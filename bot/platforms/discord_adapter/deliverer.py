@@ -20,7 +20,7 @@ Refusals become `DeliveryFailed`, classed by one table
   minute); every delivery stays queued and /healthz says so.
 
 DMs are ``discord:dm:{user id}`` deliveries (alerts and notices). A member who closed
-their DMs (50007) is recorded in ``dm_closed:discord``, the delivery dropped, and their
+their DMs (50007) is recorded in ``{al}:dm_closed:discord``, the delivery dropped, and their
 alerts paused until `alert resume`; they are told once, in the channel where they made
 their newest alert.
 """

@@ -115,7 +115,8 @@ async def test_a_redis_error_part_way_through_routing_loses_nothing(
     story = Routable("s-ukraine", NOW.timestamp(), "f1", {"title": "Ukraine talks", "text": ""})
     subs = await SubscriptionStore(handle.client, handle.keys).of_feed("f1")
     pairs = [(sub, story) for sub in subs]
-    real_execute = Pipeline.execute
+    kind = type(handle.client.pipeline())  # a single Redis's Pipeline, or a ClusterPipeline
+    real_execute = kind.execute
     calls = 0
 
     async def execute(self: Pipeline, raise_on_error: bool = True) -> list[object]:
@@ -125,10 +126,10 @@ async def test_a_redis_error_part_way_through_routing_loses_nothing(
             raise RedisConnectionError("connection reset by peer")
         return await real_execute(self, raise_on_error)
 
-    monkeypatch.setattr(Pipeline, "execute", execute)
+    monkeypatch.setattr(kind, "execute", execute)
     with pytest.raises(RedisConnectionError):
         await router.route(pairs)
-    monkeypatch.setattr(Pipeline, "execute", real_execute)
+    monkeypatch.setattr(kind, "execute", real_execute)
     await router.route(pairs)  # the retry
     await router.route(pairs)  # and a later copy of the story: nothing new
     for channel in (DIGEST, FILTERED):

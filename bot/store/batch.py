@@ -1,0 +1,86 @@
+"""Many commands in one round trip, on a single Redis or a Redis Cluster.
+
+Keys of several hash tags are never read with one MGET (a Redis Cluster refuses it):
+`get_many` reads them with a pipeline, which redis-py splits per node.
+
+Lua scripts:
+
+A single Redis's pipeline loads its scripts before it sends them. redis-py's cluster
+pipeline sends a bare EVALSHA instead, so a primary that lacks the script (a new one after
+a failover, or one restarted) answers NOSCRIPT. `run_batch` therefore loads each script on
+every primary before its first batch and again after the set of primaries changes, and a
+call still answered NOSCRIPT is loaded and run again, alone. A script run outside a batch
+(`AsyncScript.__call__`) recovers from NOSCRIPT by itself.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+# A script call: the script, its keys, its arguments.
+Call = tuple[AsyncScript, Sequence[str], Sequence[Any]]
+
+
+@dataclass
+class _Loaded:
+    primaries: frozenset[str] = frozenset()
+    shas: set[str] = field(default_factory=set)
+
+
+_LOADED: weakref.WeakKeyDictionary[Any, _Loaded] = weakref.WeakKeyDictionary()
+
+
+def is_cluster(client: aioredis.Redis) -> bool:
+    return isinstance(client, RedisCluster)
+
+
+async def _ensure_loaded(client: aioredis.Redis, scripts: Sequence[AsyncScript]) -> None:
+    if not isinstance(client, RedisCluster):
+        return
+    if not client.get_nodes():
+        await client.initialize()
+    primaries = frozenset(node.name for node in client.get_primaries())
+    loaded = _LOADED.setdefault(client, _Loaded())
+    if loaded.primaries != primaries:
+        loaded.primaries, loaded.shas = primaries, set()
+    for script in scripts:
+        if script.sha not in loaded.shas:
+            await client.script_load(script.script)  # SCRIPT LOAD goes to every primary
+            loaded.shas.add(script.sha)
+
+
+async def run_batch(client: aioredis.Redis, calls: Sequence[Call]) -> list[Any]:
+    """Run the calls in one pipeline (one round trip per node), their replies in order."""
+    if not calls:
+        return []
+    await _ensure_loaded(client, list({id(call[0]): call[0] for call in calls}.values()))
+    async with client.pipeline(transaction=False) as pipe:
+        for script, keys, args in calls:
+            await script(keys=list(keys), args=list(args), client=pipe)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    for n, reply in enumerate(replies):
+        if isinstance(reply, NoScriptError):
+            _LOADED.pop(client, None)
+            script, keys, args = calls[n]
+            replies[n] = await script(keys=list(keys), args=list(args), client=client)
+        elif isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
+async def get_many(client: aioredis.Redis, keys: Sequence[str]) -> list[Any]:
+    """GET each key, in one pipeline: an MGET per node on a cluster, one on a single Redis."""
+    if not keys:
+        return []
+    async with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.get(key)
+        return list(await pipe.execute())
