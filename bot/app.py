@@ -423,7 +423,7 @@ async def run_bot(
             "newsbot running",
             extra={
                 "roles": ",".join(roles),
-                "redis": handle.description,
+                "redis": handle.shown,
                 "http_port": bot.http_port,
             },
         )

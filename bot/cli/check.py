@@ -31,8 +31,8 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
         )
     try:
         async with open_redis(settings) as handle:
-            info = await handle.client.info("server")
-            print(f"redis: ok, {handle.description}, version {info.get('redis_version')}")
+            version = await handle.server_version()
+            print(f"redis: ok, {handle.shown}, version {version}")
             feeds = await Watchlist(handle.client, handle.keys).all()
             failing = [f for f in feeds if f.failures]
             print(f"feeds: {len(feeds)} watched, {len(failing)} failing")

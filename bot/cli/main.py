@@ -15,6 +15,7 @@ from bot.app import ROLES, install_signal_handlers, run_bot
 from bot.cli.backup import backup_command, restore_command
 from bot.cli.check import check_command
 from bot.cli.console import run_console, stdin_reader
+from bot.cli.copy_data import copy_data_command
 from bot.cli.digest import digest_command
 from bot.cli.digest_formats import RENDERERS
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE
@@ -147,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         "restore", help="load a backup into an empty data dir (newsbot stopped)"
     )
     restore.add_argument("file", type=Path, help="a file `newsbot backup` wrote")
+    copy = commands.add_parser(
+        "copy-data",
+        help="copy newsbot's data into another Redis or a Redis Cluster (newsbot stopped)",
+    )
+    copy.add_argument(
+        "--to", required=True, metavar="URL", help="the target, e.g. redis://node1:6379"
+    )
     return parser
 
 
@@ -219,6 +227,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, plan: ConfigPl
         return await backup_command(settings, args.file)
     if args.command == "restore":
         return await restore_command(settings, args.file)
+    if args.command == "copy-data":
+        return await copy_data_command(settings, args.to)
     if args.command == "console":
         return await run_console(
             settings, read_line=stdin_reader(sys.stdin, sys.stdout), out=sys.stdout, plan=plan

@@ -57,6 +57,7 @@ from bot.store.forwarding import Forwarder
 from bot.store.holds import HoldStore
 from bot.store.keys import Keys
 from bot.store.pacing import ChannelPacer
+from bot.store.replication import replicated
 from handlers.article import short_hash
 from handlers.channels import ChannelRef
 
@@ -235,7 +236,7 @@ class OutboxConsumer:
         # Two lines per delivery, so that a double post can be told apart: one sent without
         # "recorded" after it is the one window DESIGN.md allows (see bench/crash.py).
         log.info("delivery sent", extra={"delivery": delivery, **_contents(fields)})
-        await self.client.set(record, SENT, ex=self.ttl)
+        await replicated(self.client, record, lambda pipe: pipe.set(record, SENT, ex=self.ttl))
         log.info("delivery recorded", extra={"delivery": delivery})
         await self._holds.forget_attempts(fields.get("channel", ""), delivery)
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -54,6 +54,19 @@ class RedisHandle:
     def prober(self) -> aioredis.Redis:
         return self.probe or self.client
 
+    @property
+    def shown(self) -> str:
+        """Where the data is, for people: "Redis Cluster, 3 masters, redis://…" on one."""
+        if self.cluster_masters:
+            return f"Redis Cluster, {self.cluster_masters} masters, {self.description}"
+        return self.description
+
+    async def server_version(self) -> str:
+        info = await self.client.info("server")
+        if "redis_version" not in info and info:  # a cluster's reply per node
+            info = next(iter(info.values()))
+        return str(info.get("redis_version", "?"))
+
     async def ping(self) -> bool:
         try:
             return bool(await self.prober.ping())
@@ -65,21 +78,18 @@ def _client_name() -> str:
     return f"newsbot-{socket.gethostname()}-{os.getpid()}"
 
 
-def _clients(url: str, *, cluster: bool) -> tuple[aioredis.Redis, aioredis.Redis]:
-    def connect(socket_timeout: float | None) -> aioredis.Redis:
-        options = {
-            "socket_timeout": socket_timeout,
-            "client_name": _client_name(),
-            "decode_responses": True,
-            "protocol": 2,
-            "socket_connect_timeout": 5.0,
-            "health_check_interval": 30,
-        }
-        if cluster:
-            return as_redis(RedisCluster.from_url(url, **options))
-        return aioredis.Redis.from_url(url, **options)
-
-    return connect(COMMAND_TIMEOUT), connect(None)
+def _connect(url: str, *, cluster: bool, socket_timeout: float | None) -> aioredis.Redis:
+    options: dict[str, Any] = {
+        "socket_timeout": socket_timeout,
+        "client_name": _client_name(),
+        "decode_responses": True,
+        "protocol": 2,
+        "socket_connect_timeout": 5.0,
+        "health_check_interval": 30,
+    }
+    if cluster:
+        return as_redis(RedisCluster.from_url(url, **options))
+    return aioredis.Redis.from_url(url, **options)
 
 
 def as_redis(cluster: RedisCluster) -> aioredis.Redis:
@@ -138,8 +148,12 @@ async def _inspect(url: str, description: str) -> bool:
 
 
 async def _masters(client: aioredis.Redis) -> int:
-    nodes = cast(RedisCluster, client).get_primaries()
-    return len(nodes)
+    cluster = cast(RedisCluster, client)
+    try:
+        await cluster.initialize()
+    except (RedisError, OSError) as exc:
+        raise StoreError(f"cannot reach every node of the Redis Cluster: {exc}") from exc
+    return len(cluster.get_primaries())
 
 
 @asynccontextmanager
@@ -177,7 +191,8 @@ async def open_redis(
     except BaseException:
         await _stop_embedded(embedded, tmp)
         raise
-    client, blocking = _clients(url, cluster=clustered)
+    client = _connect(url, cluster=clustered, socket_timeout=COMMAND_TIMEOUT)
+    blocking = _connect(url, cluster=clustered, socket_timeout=None)
     probe = _probe_client(url, cluster=clustered)
     handle = RedisHandle(
         client=client,
@@ -200,6 +215,19 @@ async def open_redis(
         await blocking.aclose()
         await probe.aclose()
         await _stop_embedded(embedded, tmp)
+
+
+@asynccontextmanager
+async def open_url(url: str) -> AsyncIterator[tuple[aioredis.Redis, int]]:
+    """A client for another Redis (a single one or a cluster), and its number of cluster
+    masters (0 for a single Redis): the target of `newsbot copy-data`."""
+    description = redact_url(url)
+    clustered = await _inspect(url, description)
+    client = _connect(url, cluster=clustered, socket_timeout=COMMAND_TIMEOUT)
+    try:
+        yield client, (await _masters(client) if clustered else 0)
+    finally:
+        await client.aclose()
 
 
 async def _stop_embedded(

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.store.keys import Keys
+from bot.store.replication import replicated
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +58,18 @@ class Forwarder:
         waiting = [(c, rows) for c, rows in waiting if rows]
         if not waiting:
             return 0
-        async with self._client.pipeline(transaction=False) as pipe:
-            for channel, rows in waiting:
-                platform = channel.split(":", 1)[0]
+        by_platform: dict[str, list[str]] = {}
+        for channel, rows in waiting:
+            by_platform.setdefault(channel.split(":", 1)[0], []).extend(rows)
+        for platform, rows in by_platform.items():
+            stream = self._keys.outbox(platform)
+
+            def add(pipe: Pipeline, stream: str = stream, rows: list[str] = rows) -> None:
                 for row in rows:
-                    fields = cast(dict[Any, Any], json.loads(row))
-                    pipe.xadd(self._keys.outbox(platform), fields)
-            await pipe.execute()
+                    pipe.xadd(stream, cast(dict[Any, Any], json.loads(row)))
+
+            # On the stream, and on a replica of it, before it leaves the channel's queue.
+            await replicated(self._client, stream, add)
         async with self._client.pipeline(transaction=False) as pipe:
             for channel, rows in waiting:
                 for row in rows:

@@ -45,13 +45,15 @@ def signed(body: str, *, secret: str = SECRET, age: float = 0.0) -> dict[str, st
     }
 
 
-def slash(text: str, slack: FakeSlack, *, user: str = "UADMIN", name: str = "1") -> str:
+def slash(
+    text: str, slack: FakeSlack, *, user: str = "UADMIN", name: str = "1", channel: str = "C1"
+) -> str:
     return urlencode(
         {
             "command": "/news",
             "text": text,
             "team_id": "T1",
-            "channel_id": "C1",
+            "channel_id": channel,
             "user_id": user,
             "response_url": slack.response_url(name),
             "trigger_id": "1.2.3",

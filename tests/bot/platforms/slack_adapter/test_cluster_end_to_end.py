@@ -1,0 +1,95 @@
+"""`newsbot run` on a 3-master Redis Cluster, the whole way: poll, pipeline, instant posts,
+a digest, `/news search`, then the console searching the same data, and `newsbot check`
+saying what it runs on (issue #23)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.bot.cli.test_cli import cli_env
+from tests.bot.platforms.slack_adapter.conftest import (
+    SECRET,
+    post,
+    signed,
+    slash,
+    wait_for_responses,
+)
+from tests.bot.platforms.slack_adapter.test_end_to_end import feed, run_newsbot, stop, until
+from tests.bot.test_app import free_port
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.redis_cluster import PrivateCluster
+from tests.fakes.slack_api import FakeSlack
+
+
+def cluster_config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "newsbot.toml"
+    path.write_text(
+        f'[[channels]]\nid = "slack:T1:C1"\n[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n'
+        f'[[channels]]\nid = "slack:T1:C2"\nschedule = "daily 07:00"\n'
+        f'[[channels.feeds]]\nurl = "{url}"\n'
+    )
+    return path
+
+
+async def test_newsbot_runs_on_a_redis_cluster(
+    tmp_path: Path, slack: FakeSlack, feed_server: FeedServer, redis_cluster: PrivateCluster
+) -> None:
+    redis_cluster.flush()
+    url = feed_server.add("/wire.xml", feed())
+    port = free_port()
+    env = cli_env(
+        tmp_path,
+        NEWSBOT_REDIS_URL=redis_cluster.url,
+        NEWSBOT_CONFIG=str(cluster_config(tmp_path, url)),
+        NEWSBOT_POLL_INTERVAL="0.5",
+        NEWSBOT_HTTP_PORT=str(port),
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET=SECRET,
+        NEWSBOT_SLACK_API_URL=slack.api_url,
+    )
+    events = f"http://127.0.0.1:{port}/slack/events"
+    process = await run_newsbot(tmp_path, env)
+    try:
+        await until(lambda: len(slack.posts("C1")) >= 3, timeout=30)
+        body = slash("digest", slack, name="digest", channel="C2")
+        assert (await post(events, body, signed(body)))[0] == 200
+        await until(lambda: len(slack.posts("C2")) >= 1, timeout=30)
+        body = slash("search harbour", slack, name="search")
+        assert (await post(events, body, signed(body)))[0] == 200
+        await wait_for_responses(slack, 2)
+    finally:
+        log = await stop(process)
+    assert "Redis Cluster, 3 masters" in log
+    titles = [json.dumps(p["blocks"]) for p in slack.posts("C1")]
+    assert len(titles) == 3 and "Story 3" in titles[0] and "Story 1" in titles[-1]
+    [digest] = slack.posts("C2")
+    assert all(f"Story {n}" in json.dumps(digest["blocks"]) for n in range(1, 4))
+    [found] = [r for r in slack.responses if "Story" in json.dumps(r)]
+    assert all(f"Story {n}" in json.dumps(found) for n in range(1, 4))
+    per_master = {port: redis_cluster.node(port).dbsize() for port in redis_cluster.primaries()}
+    assert all(keys > 0 for keys in per_master.values()), f"keys on each master: {per_master}"
+
+    console = subprocess.run(
+        [sys.executable, "-m", "bot", "console"],
+        input=f"/news subscribe {url}\n/news search harbour\n",
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_cluster.url),
+        timeout=120,
+        check=False,
+    )
+    assert console.returncode == 0, console.stderr
+    answer = console.stdout.split("Stories matching 'harbour'")[-1]
+    assert all(f"Story {n}: harbour" in answer for n in range(1, 4)), console.stdout
+    check = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_cluster.url),
+        timeout=120,
+        check=False,
+    )
+    assert "redis: ok, Redis Cluster, 3 masters" in check.stdout, check.stdout
