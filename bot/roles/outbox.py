@@ -37,7 +37,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -454,12 +454,9 @@ class OutboxConsumer:
         return sum(counts), sum(counts) == len(messages)
 
     async def _read(self, start: str) -> list[Message]:
-        reply: Any = await self.blocking.xreadgroup(
-            GROUP, self.consumer, {self.stream: start}, count=READ_COUNT
+        return await streams.read_group(
+            self.blocking, self.stream, GROUP, self.consumer, start, count=READ_COUNT
         )
-        return [
-            (str(mid), cast(dict[str, str], f)) for _s, batch in reply or [] for mid, f in batch
-        ]
 
     async def _pending(self) -> list[Message]:
         """This consumer's pending messages, all of them (up to `PENDING_MAX`), oldest first."""

@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import time
-from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -80,15 +79,15 @@ class PipelineWorker:
         self._claim_idle = claim_idle
 
     async def _read(self, start: str, *, block: bool) -> list[Message]:
-        reply = await self._blocking.xreadgroup(
+        return await streams.read_group(
+            self._blocking,
+            self._keys.entries,
             PIPELINE_GROUP,
             self.consumer,
-            {self._keys.entries: start},
+            start,
             count=self._batch,
             block=self._block_ms if block else None,
         )
-        streams = cast(list[tuple[str, list[Message]]], reply or [])
-        return [message for _stream, messages in streams for message in messages]
 
     async def _reclaim(self) -> list[Message]:
         """Entries a dead consumer left pending; then that consumer, now empty, is removed."""

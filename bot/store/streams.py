@@ -13,7 +13,9 @@ import socket
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError, SlotNotCoveredError
 
 Message = tuple[str, dict[str, str]]
 
@@ -30,6 +32,55 @@ async def ensure_group(client: Redis, stream: str, group: str) -> None:
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
+
+
+async def read_group(
+    client: Redis,
+    stream: str,
+    group: str,
+    consumer: str,
+    start: str,
+    *,
+    count: int,
+    block: int | None = None,
+) -> list[Message]:
+    """XREADGROUP of one stream: up to `count` messages from `start` (">" for new ones),
+    waiting up to `block` ms for some when given.
+
+    On a Redis Cluster the command goes to the stream's node by its slot. Left to
+    itself, redis-py asks one fixed node which key XREADGROUP names (Redis 6.2 has no
+    key specs), and after that node fails over it keeps asking the dead one."""
+    if isinstance(client, RedisCluster):
+        args: list[Any] = ["XREADGROUP", "GROUP", group, consumer, "COUNT", count]
+        if block is not None:
+            args += ["BLOCK", block]
+        node = await _node_of(client, stream)
+        reply: Any = await client.execute_command(
+            *args, "STREAMS", stream, start, target_nodes=node
+        )
+    else:
+        reply = await client.xreadgroup(group, consumer, {stream: start}, count=count, block=block)
+    return [
+        (str(mid), cast(dict[str, str], fields))
+        for _stream, batch in reply or []
+        for mid, fields in batch
+    ]
+
+
+async def _node_of(client: RedisCluster, key: str) -> Any:
+    """The node serving `key`'s slot, by a fresh look at the topology if the client has
+    none yet or its map has a hole (a failover under way): then a ConnectionError, which
+    the roles treat as an outage to wait out."""
+    if not client.get_nodes():
+        await client.initialize()
+    try:
+        return client.get_node_from_key(key)
+    except SlotNotCoveredError:
+        await client.nodes_manager.initialize()
+    try:
+        return client.get_node_from_key(key)
+    except SlotNotCoveredError as exc:
+        raise RedisConnectionError(f"no node serves {key} now: {exc}") from exc
 
 
 async def claim_idle(

@@ -152,6 +152,16 @@ class PrivateCluster:
                     ports.append(port)
         return ports
 
+    def owner_of(self, key: str) -> int:
+        """The port of the master serving `key`'s slot."""
+        slot = self.node(self.primaries()[0]).cluster("keyslot", key)
+        for port in self.primaries():
+            nodes = self.node(port).cluster("nodes")
+            mine = next(info for info in nodes.values() if "myself" in info["flags"])
+            if any(int(span[0]) <= slot <= int(span[-1]) for span in mine["slots"]):
+                return port
+        raise LookupError(f"no master serves slot {slot}")
+
     def client(self) -> RedisCluster:
         return RedisCluster(host="127.0.0.1", port=self.live_ports()[0], decode_responses=True)
 
