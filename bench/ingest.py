@@ -204,8 +204,6 @@ async def redis_bytes_per_article(handle: RedisHandle, empty: int) -> tuple[int,
     stories = await client.zcard(keys.stories)
     copies = 0
     async for key in client.scan_iter(match=keys.story("*"), count=1000):
-        if str(key).endswith(":alerted"):
-            continue
         raw = await client.get(key)
         copies += len(json.loads(raw)["c"]) if raw else 0
     await client.delete(keys.entries, keys.failures)  # work queues, not storage
@@ -226,7 +224,7 @@ async def key_sizes(handle: RedisHandle) -> dict[str, float]:
         usage = [await client.memory_usage(k) or 0 for k in found]
         sizes[kind] = sum(usage) / max(len(usage), 1)
     found = [k async for k in client.scan_iter(match=keys.fold_index("*", "*"), count=1000)]
-    counts = {str(k) for k in found if ":df:" in str(k) or ":dn:" in str(k)}
+    counts = {str(k) for k in found if str(k).endswith((":df", ":dn"))}
     buckets = [k for k in found if str(k) not in counts]
     usage = [await client.memory_usage(k) or 0 for k in buckets]
     fields = [await client.hlen(k) for k in buckets]
@@ -234,8 +232,7 @@ async def key_sizes(handle: RedisHandle) -> dict[str, float]:
     stories = max(await client.zcard(keys.stories), 1)
     frequencies = sum([await client.memory_usage(k) or 0 for k in counts])
     sizes["word counts per story"] = frequencies / stories
-    pattern = keys.search_ids("*")[: -len("*:ids")] + "*"
-    search = [k async for k in client.scan_iter(match=pattern, count=1000)]
+    search = [k async for k in client.scan_iter(match=keys.search_words("*", "*"), count=1000)]
     search_bytes = sum([await client.memory_usage(k) or 0 for k in search])
     sizes["search index per story"] = search_bytes / stories
     return sizes

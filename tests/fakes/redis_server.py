@@ -12,23 +12,27 @@ from bot.store.embedded_redis import find_redis_server
 
 
 class PrivateRedis:
-    """redis-server on a unix socket in a temporary directory, without persistence."""
+    """redis-server on a unix socket in a temporary directory, without persistence; with
+    `port`, on that TCP port of 127.0.0.1 as well (as a cluster's nodes listen)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, port: int = 0) -> None:
         self.directory = directory
         self.socket = directory / "redis.sock"
+        self.port = port
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"unix://{self.socket}"
+        return f"redis://127.0.0.1:{self.port}" if self.port else f"unix://{self.socket}"
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
                 str(find_redis_server()),
                 "--port",
-                "0",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
                 "--unixsocket",
                 str(self.socket),
                 "--save",
