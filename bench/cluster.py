@@ -128,7 +128,6 @@ async def deliver(handle: RedisHandle) -> int:
 async def run_side(
     name: str,
     url: str,
-    nodes: list[PrivateRedis | int],
     cluster: PrivateCluster | None,
     feeds: list[tuple[str, bytes]],
     now: datetime,

@@ -1,45 +1,56 @@
 """The Redis key schema: every key newsbot writes is named here and nowhere else.
 
-All keys sit under one prefix (default ``newsbot:``). An operation that touches several
-keys at once, other than a pipeline (which Redis Cluster splits per slot), uses keys of
-one hash tag: ``{ix}`` and ``{sx}`` for the fold and search indexes, ``{c:<channel>}`` for
-a channel's state. Every key of one channel (its settings, subscriptions, routed and
-pending stories, members, hold and what waits to be forwarded) shares the tag
-``{c:<channel>}`` (schema 3), so one script can change them together on Redis Cluster.
+All keys sit under one prefix (default ``newsbot:``). Every step that touches several keys
+at once (a Lua script, a MULTI, a WATCH) uses keys of one hash tag, so it also runs on a
+Redis Cluster, where a tag is one slot:
+
+- ``{c:<channel>}``: everything of one channel (its settings, subscriptions, routed and
+  pending stories, members, hold, what waits to be forwarded) and of one alert target (a
+  channel, or a member's DMs ``<platform>:dm:<user>``);
+- ``{ix:<day>}`` and ``{sx:<day>}``: one UTC day of the fold and search indexes, so the
+  indexes spread over a cluster's nodes day by day;
+- ``{al}``: the alert registry (alerts, owners, pauses), small and changed together.
+
+A key without a tag is only ever used alone or in a pipeline, which a cluster client
+splits per node; reads across stories and channels are such pipelines. Placeholders are
+written ``<name>``; braces are hash tags. docs/contracts.md has this list as a table, made
+by ``python -m bot.store.key_table --write docs/contracts.md`` (a test keeps it current).
 
 Key (after the prefix), type, what it holds, and what bounds it:
 
 - ``feeds:seq`` string: counter behind the short feed ids ``f1``, ``f2`` …
 - ``feeds:by_url`` hash: feed URL -> feed id. Bounded by the watch list.
-- ``feed:{fid}`` hash: url, title, interval, etag, last_modified, added_at, last_fetch,
+- ``feed:<fid>`` hash: url, title, interval, etag, last_modified, added_at, last_fetch,
   last_ok, last_error, failing_since, down_notice (when its channels were told it fails),
   failures, warning, entries. Bounded by the watch list.
 - ``feeds:due`` zset: feed id scored by the time its next poll is due; a claim pushes the
   score forward by a lease. Bounded by the watch list.
 - ``entries`` stream: parsed entries waiting for the pipeline (consumer group
   ``pipeline``); entries are deleted once acknowledged. Bounded by work in flight.
-- ``entry:{fid}:{hash}`` string: "story-id ingest-id" of an entry seen in that feed.
+- ``entry:<fid>:<hash>`` string: "story-id ingest-id" of an entry seen in that feed.
   TTL = retention.
-- ``url:{hash}`` string: "story-id ingest-id" of the first story at a canonical URL.
+- ``url:<hash>`` string: "story-id ingest-id" of the first story at a canonical URL.
   TTL = retention.
-- ``story:{sid}`` string: the stored story as JSON, no full text (see ``bot.store.stories``).
+- ``story:<sid>`` string: the stored story as JSON, no full text (see ``bot.store.stories``).
   TTL = retention.
 - ``stories`` zset: story ids scored by published (else seen) time. Trimmed by score.
-- ``feed:{fid}:stories`` zset: the feed's story ids, same score. Trimmed by score, and
+- ``feed:<fid>:stories`` zset: the feed's story ids, same score. Trimmed by score, and
   a TTL of the retention.
-- ``{ix}:{day}:{bucket}`` hash: the fold index (LSH bands and topic pairs of the stories
+- ``{ix:<day>}:<bucket>`` hash: the fold index (LSH bands and topic pairs of the stories
   of that UTC day), field = index key, value = up to 3 story ids. 512 buckets a day keep
-  each hash in Redis's compact listpack encoding up to about 4,000 new stories a day. All
-  share the ``{ix}`` hash tag, so the scripts that read and write many of them at once
-  also work on Redis Cluster. Expires `FOLD_INDEX_DAYS` after its day.
-- ``schema`` string: the version of this key layout (`bot.store.schema`); ``schema:lock``
-  while a process migrates older data.
-- ``{ix}:df:{day}`` string: document frequencies of the stories stored that UTC day, as
+  each hash in Redis's compact listpack encoding up to about 4,000 new stories a day. A
+  day's buckets share its tag, so one Lua call per article and day reads or writes them,
+  and the days spread over a cluster's nodes. Expires `FOLD_INDEX_DAYS` after its day.
+- ``schema`` string: the version of this key layout (`bot.store.schema`).
+- ``schema:lock`` string: held while a process migrates older data. Expires after 5
+  minutes unless the migration renews it.
+- ``{ix:<day>}:df`` string: document frequencies of the stories stored that UTC day, as
   65,536 16-bit counters (a word counts in counter crc32(word) mod 65,536; 128 KB a day
-  whatever the number of words), and ``{ix}:dn:{day}`` the number of stories counted.
-  Read over the last 7 days; expire after 8.
-- ``llm:{model}:{aid}`` string: an LLM summary of an article, by model. TTL = retention.
-- ``llm:tokens:{day}`` string: LLM tokens spent that UTC day. TTL 2 days.
+  whatever the number of words). Read over the last 7 days, one call a day; expires
+  after 8.
+- ``{ix:<day>}:dn`` string: the number of stories counted in that day's ``df``.
+- ``llm:<model>:<aid>`` string: an LLM summary of an article, by model. TTL = retention.
+- ``llm:tokens:<day>`` string: LLM tokens spent that UTC day. TTL 2 days.
 - ``channels`` set: every channel with a subscription or settings.
 - ``{c:<channel>}`` hash: the channel's settings (schedule, quiet_message) and digest
   state (``slot``: the due time of the digest being built, ``last_digest``), and
@@ -52,13 +63,13 @@ Key (after the prefix), type, what it holds, and what bounds it:
   older than 10 minutes does not count. Expires an hour after its last write.
 - ``digests:due`` zset: channel scored by when its next digest is due; a claim leases it.
 - ``{c:<channel>}:subs`` hash: feed id -> the channel's subscription to it (JSON).
-- ``feed:{fid}:subs`` hash: channel -> the same subscription, for routing a feed's stories.
-- ``{sx}:{day}:seq`` hash: feed code -> how many of the feed's copies of that UTC day the
-  search index numbered (a copy's number is ``{code}.{n}``, so it names its feed).
-- ``{sx}:{day}:ids`` hash: copy number -> story id, for copies of that UTC day.
-- ``{sx}:{day}:{bucket}`` hash: word -> numbers of that day's copies using it (256
-  buckets a day). Search keys share the ``{sx}`` hash tag (one Lua call writes a story's
-  words) and expire with the retention period.
+- ``feed:<fid>:subs`` hash: channel -> the same subscription, for routing a feed's stories.
+- ``{sx:<day>}:seq`` hash: feed code -> how many of the feed's copies of that UTC day the
+  search index numbered (a copy's number is ``<code>.<n>``, so it names its feed).
+- ``{sx:<day>}:ids`` hash: copy number -> story id, for copies of that UTC day.
+- ``{sx:<day>}:<bucket>`` hash: word -> numbers of that day's copies using it (256
+  buckets a day). A day's search keys share its tag (one Lua call writes a copy's words)
+  and expire with the retention period.
 - ``{c:<channel>}:routed`` zset: stories already routed to the channel (pending or sent),
   by when they were routed; a story reaches a channel once however many copies arrive.
   Trimmed by score.
@@ -67,9 +78,9 @@ Key (after the prefix), type, what it holds, and what bounds it:
   or transaction as the state change that made them (a story routed, a digest built, an
   alert matched), then moved onto ``outbox:{platform}`` by `bot.store.forwarding`. Empty
   but for a moment, or after a crash until the next forward.
-- ``outbox:{platform}`` stream: deliveries waiting for that platform's adapter; each has a
+- ``outbox:<platform>`` stream: deliveries waiting for that platform's adapter; each has a
   delivery id (channel plus story, or channel plus digest slot).
-- ``outbox:{platform}:holds`` zset: held channels (see ``bot.store.holds``) by when to
+- ``outbox:<platform>:holds`` zset: held channels (see ``bot.store.holds``) by when to
   probe them next; 0 asks for a probe now.
 - ``{c:<channel>}:hold`` hash: why the platform refuses the channel (``reason``,
   ``refusal``), ``since`` when, and ``release`` (how many held deliveries the release in
@@ -80,26 +91,26 @@ Key (after the prefix), type, what it holds, and what bounds it:
   twice ``NEWSBOT_CLAIM_IDLE`` unless renewed.
 - ``{c:<channel>}:attempts`` hash: ``n:{hash}`` failed attempts of a delivery, ``t:{hash}``
   when the first failed; cleared when it is sent or dead-lettered. TTL = retention.
-- ``outbox:{platform}:dead`` stream: dead-lettered deliveries with ``dead_reason``,
+- ``outbox:<platform>:dead`` stream: dead-lettered deliveries with ``dead_reason``,
   ``dead_attempts`` and ``dead_at``. MAXLEN ~ 10,000.
-- ``delivered:{hash}`` string: a delivery id the platform accepted ("1"), or a consumer's
+- ``delivered:<hash>`` string: a delivery id the platform accepted ("1"), or a consumer's
   short lease on it while sending ("sending <consumer>"). TTL = retention (lease: 2 min).
-- ``{c:<channel>}:parts:{hash}`` hash: a delivery split into several messages, rendered
+- ``{c:<channel>}:parts:<hash>`` hash: a delivery split into several messages, rendered
   once (``payloads``, JSON) and how many parts the platform accepted (``done``), so a retry
   sends the remaining stored parts. TTL 1 day.
-- ``pace:{channel}`` string: when the channel may next be sent to (epoch seconds), shared
+- ``pace:<channel>`` string: when the channel may next be sent to (epoch seconds), shared
   by every sending process. Expires a second after that moment.
 - ``discord:gateway`` string: the process holding the Discord gateway (a lease it renews;
   another process takes over when it lapses). Expires after the lease.
 - ``discord:commands`` string: a hash of the `/news` command tree and where it was synced
   last, so an unchanged tree is not synced again (global sync is rate-limited).
-- ``discord:interaction:{id}`` string: the process answering a Discord interaction, so no
+- ``discord:interaction:<id>`` string: the process answering a Discord interaction, so no
   two answer it. TTL 15 minutes (an interaction token's life).
-- ``slack:request:{hash}`` string: a signed Slack request (timestamp and signature) that
+- ``slack:request:<hash>`` string: a signed Slack request (timestamp and signature) that
   was accepted, so the same one again is refused. TTL 6 minutes.
-- ``slack:event:{hash}`` string: a Slack Events API callback handled, by its event id, so
+- ``slack:event:<hash>`` string: a Slack Events API callback handled, by its event id, so
   a repeat is not run again. TTL 1 hour.
-- ``{al}:dm_closed:{platform}`` hash: user -> when a DM to them was refused because they closed
+- ``{al}:dm_closed:<platform>`` hash: user -> when a DM to them was refused because they closed
   their DMs; cleared by their next command (`AlertStore.member_active`). Bounded by the
   platform's members.
 - ``{al}`` hash: alert id -> the alert as JSON (owner, workspace, the channel it was
@@ -107,7 +118,7 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``{al}:seq`` string: counter behind the short alert ids ``a1``, ``a2`` …
 - ``{al}:version`` string: bumped on every add and remove, so every pipeline process
   rebuilds its alert index within a batch.
-- ``{al}:of:{platform}:{user}`` set: a member's alert ids.
+- ``{al}:of:<platform>:<user>`` set: a member's alert ids.
 - ``{al}:paused`` hash: "{platform}:{user}" -> until when their alerts are paused
   (epoch seconds; "closed" while their DMs are closed); a pause that is over, or "closed",
   is cleared by the member's next command or `alert resume`.
