@@ -1,6 +1,6 @@
 """Settings from the environment and `newsbot.toml`, validated in one pass.
 
-The table in DESIGN.md is the contract: a TOML key is the variable's name in lower case
+The table in docs/contracts.md is the contract: a TOML key is the variable's name in lower case
 without `NEWSBOT_`; the environment wins over the file; lists are comma-separated in the
 environment and arrays in TOML; secrets (tokens, signing secrets, passwords inside URLs) are
 accepted only from the environment.

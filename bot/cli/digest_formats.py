@@ -1,4 +1,4 @@
-"""Printing a one-shot digest: plain text, Markdown, the JSON contract of DESIGN.md, or the
+"""Printing a one-shot digest: plain text, Markdown, the JSON contract of docs/contracts.md, or the
 exact Slack or Discord message payloads that would be sent."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `newsbot` command line (contract in DESIGN.md)."""
+"""The `newsbot` command line (contract in docs/contracts.md)."""
 
 from __future__ import annotations
 

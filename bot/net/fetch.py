@@ -1,4 +1,4 @@
-"""Fetching feeds and pages over HTTP, within the guard and limits of DESIGN.md.
+"""Fetching feeds and pages over HTTP, within the guard and limits of docs/architecture.md.
 
 Conditional GET (ETag / Last-Modified), gzip and deflate, connect and total timeouts, a
 body-size cap enforced while streaming (so a gzip bomb is stopped too), at most five
@@ -95,7 +95,7 @@ def parse_max_age(cache_control: str | None) -> float | None:
 
 @dataclass(frozen=True)
 class FetchLimits:
-    """The knobs of fetching; defaults follow DESIGN.md."""
+    """The knobs of fetching; defaults follow docs/architecture.md (Fetching)."""
 
     max_bytes: int = DEFAULT_MAX_BYTES
     connect_timeout: float = 10.0

@@ -6,7 +6,7 @@ id's record as a short lease (``SET NX``): a record that says "sent" means the d
 done and is only acknowledged; a lease held by another consumer means it is being sent
 there, and it stays queued. After the platform accepted, the record becomes "sent", then
 the message is acknowledged. So a retry, a copy queued twice, or two consumers holding one
-message never post twice, except in the one window DESIGN.md allows: a process that dies
+message never post twice, except in the one window docs/contracts.md allows: a process that dies
 after the platform accepted a message and before the record was written; its lease then
 lapses and the message is sent again. That window is one Redis round trip.
 
@@ -234,7 +234,7 @@ class OutboxConsumer:
     async def _sent(self, fields: Mapping[str, str], record: str) -> None:
         delivery = fields.get("delivery", "")
         # Two lines per delivery, so that a double post can be told apart: one sent without
-        # "recorded" after it is the one window DESIGN.md allows (see bench/crash.py).
+        # "recorded" after it is the one window docs/contracts.md allows (see bench/crash.py).
         log.info("delivery sent", extra={"delivery": delivery, **_contents(fields)})
         await replicated(self.client, record, lambda pipe: pipe.set(record, SENT, ex=self.ttl))
         log.info("delivery recorded", extra={"delivery": delivery})

@@ -6,7 +6,7 @@ first try stores them with the delivery (``{c:<channel>}:parts:{hash}``: ``paylo
 parts, so a story
 that changed or left the channel's view meanwhile never shifts the split. Each part is
 counted as soon as the platform accepts it, so a crash can repeat at most the part being
-sent (DESIGN.md's window of one Redis write), and each part after the first waits for the
+sent (the one window docs/contracts.md allows), and each part after the first waits for the
 channel's pace.
 """
 

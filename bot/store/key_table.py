@@ -1,7 +1,7 @@
 """The Redis key table of docs/contracts.md, made from `bot.store.keys`'s own list.
 
-    python -m bot.store.key_table                              # print the table
-    python -m bot.store.key_table --write docs/contracts.md    # put it between the markers
+python -m bot.store.key_table                              # print the table
+python -m bot.store.key_table --write docs/contracts.md    # put it between the markers
 """
 
 from __future__ import annotations
@@ -19,6 +19,16 @@ END = "<!-- keys: end -->"
 _BULLET = re.compile(r"^- ``(?P<name>[^`]+)`` (?P<type>[a-z]+): (?P<what>.*)$")
 
 
+def hash_tag(name: str) -> str:
+    """A key's hash tag as Redis Cluster reads it (the first ``{…}`` with something in
+    it), braces included; "" when it has none and its whole name is hashed."""
+    opening = name.find("{")
+    closing = name.find("}", opening + 1)
+    if opening < 0 or closing <= opening + 1:
+        return ""
+    return name[opening : closing + 1]
+
+
 @dataclass(frozen=True)
 class KeyDoc:
     """One documented key: its name pattern (after the prefix), type and description."""
@@ -29,12 +39,7 @@ class KeyDoc:
 
     @property
     def tag(self) -> str:
-        """Its hash tag, as Redis Cluster reads it (the first ``{…}``), or "" for none."""
-        opening = self.name.find("{")
-        closing = self.name.find("}", opening + 1)
-        if opening < 0 or closing <= opening + 1:
-            return ""
-        return self.name[opening : closing + 1]
+        return hash_tag(self.name)
 
     def matches(self, name: str) -> bool:
         """Whether a real key name (after the prefix) fits this pattern."""

@@ -118,13 +118,13 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``{al}:seq`` string: counter behind the short alert ids ``a1``, ``a2`` …
 - ``{al}:version`` string: bumped on every add and remove, so every pipeline process
   rebuilds its alert index within a batch.
-- ``{al}:of:<platform>:<user>`` set: a member's alert ids.
-- ``{al}:paused`` hash: "{platform}:{user}" -> until when their alerts are paused
+- ``{al}:of:<owner>`` set: a member's alert ids (owner: ``<platform>:<user>``).
+- ``{al}:paused`` hash: "<platform>:<user>" -> until when their alerts are paused
   (epoch seconds; "closed" while their DMs are closed); a pause that is over, or "closed",
   is cleared by the member's next command or `alert resume`.
 - ``{al}:fired`` hash: alert id -> when it last matched a story.
 - ``{c:<target>}:alerted`` zset: "alert story" pairs the target (a channel alert's
-  channel, or a member's DMs ``{platform}:dm:{user}``) already had, by when, so a folded
+  channel, or a member's DMs ``<platform>:dm:<user>``) already had, by when, so a folded
   copy never alerts again. Trimmed by score to the retention; TTL = retention.
 - ``{c:<target>}:alerts`` list: matches waiting for a member's next DM (at most one a
   minute), as JSON. Trimmed to the newest 100.

@@ -2,7 +2,7 @@
 
 The real slack_sdk client talks to it (`base_url`). Each call is checked against the
 vendor's spec (../shared/specs/slack_web_openapi_v2.json: parameter names, required ones,
-types) and, for messages, the Block Kit limits of DESIGN.md; `problems` collects what
+types) and, for messages, the Block Kit limits of docs/architecture.md; `problems` collects what
 failed, and every test that uses the fake asserts it stays empty. Tests script refusals:
 an error for a channel, 429s with a Retry-After, a revoked token.
 """

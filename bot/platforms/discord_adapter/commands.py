@@ -181,7 +181,7 @@ class Answerer:
 
 
 def news_group(answerer: Answerer) -> app_commands.Group:
-    """The `/news` command group; every option named as in DESIGN.md."""
+    """The `/news` command group; every option named as in docs/contracts.md."""
     news = app_commands.Group(
         name="news", description="newsbot: this channel's feeds, digests and searches"
     )
