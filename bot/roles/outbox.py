@@ -53,6 +53,7 @@ from bot.roles.refusal import (
 )
 from bot.stopping import sleep_unless_stopped
 from bot.store import streams
+from bot.store.batch import lua
 from bot.store.forwarding import Forwarder
 from bot.store.holds import HoldStore
 from bot.store.keys import Keys
@@ -87,13 +88,17 @@ INSTANT_BURST = 5
 SWEEP_EVERY = 5.0
 Message = streams.Message
 # KEYS[1] a delivery record; ARGV[1] the lease this consumer holds on it.
-_RELEASE = """
+_RELEASE = lua(
+    """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 """
+)
 # KEYS[1] a delivery record; ARGV: the lease this consumer holds on it, its new length (ms).
-_RENEW = """
+_RENEW = lua(
+    """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 """
+)
 
 
 class Outcome(Enum):

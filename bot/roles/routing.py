@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.settings import Settings
-from bot.store.batch import Call, run_batch
+from bot.store.batch import Call, lua, run_batch
 from bot.store.forwarding import Forwarder, encode
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
@@ -50,7 +50,8 @@ ROUTE_ATTEMPTS = 5
 # KEYS: the channel's routed zset, pending zset and deliveries list. ARGV: now, the
 # retention horizon, ttl, the pending cap, and the plan (`Router._plan`). Claims and queues
 # every story of the plan, or nothing: returns the stories another worker claimed first.
-_ROUTE = """
+_ROUTE = lua(
+    """
 local plan = cjson.decode(ARGV[5])
 local taken = {}
 for _, id in ipairs(plan.claim) do
@@ -70,6 +71,7 @@ end
 for _, message in ipairs(plan.out) do redis.call('RPUSH', KEYS[3], message) end
 return {}
 """
+)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from redis.exceptions import RedisError, WatchError
 from bot.settings import Settings
 from bot.stopping import sleep_unless_stopped
 from bot.store.audience import AudienceStore
+from bot.store.batch import lua
 from bot.store.forwarding import Forwarder, enqueue
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 # replaced after this (NEWSBOT_CLAIM_IDLE; building takes well under a second).
 LEASE = 60.0
 COMMIT_ATTEMPTS = 20
-_CLAIM_DUE = """
+_CLAIM_DUE = lua(
+    """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0,
                        tonumber(ARGV[2]))
 for i = 1, #due, 2 do
@@ -57,6 +59,7 @@ for i = 1, #due, 2 do
 end
 return due
 """
+)
 
 
 @dataclass(frozen=True)

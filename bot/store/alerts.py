@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 
-from bot.store.batch import Call, run_batch
+from bot.store.batch import Call, lua, run_batch
 from bot.store.forwarding import Forwarder
 from bot.store.keys import Keys
 from handlers.alerts import AlertError
@@ -39,7 +39,8 @@ DM = "dm"
 # tag {c:<dm target>}). ARGV: now, gap, target, batch max. Queues up to batch max waiting
 # matches as one DM if a minute has passed since the last. Returns how many matches went,
 # and when the next flush is due (0 when nothing waits).
-_FLUSH = """
+_FLUSH = lua(
+    """
 local waiting = redis.call('LLEN', KEYS[1])
 if waiting == 0 then return {0, '0'} end
 local now, gap = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -56,6 +57,7 @@ redis.call('SET', KEYS[2], ARGV[1], 'EX', math.ceil(gap * 10))
 if waiting > take then return {#items, tostring(now + gap)} end
 return {#items, '0'}
 """
+)
 
 
 # KEYS: the target's matches so far (zset "alert story" -> when), and where its new
@@ -65,7 +67,8 @@ return {#items, '0'}
 # ("dm" or "channel"), target, then per match: alert id, story id, item JSON.
 # Returns the ids of the alerts that matched a story for the first time. Commands are
 # per chunk of matches, never per match: a batch can hold thousands.
-_RECORD = """
+_RECORD = lua(
+    """
 local now, keep, ttl, kind, target = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5], ARGV[6]
 local CHUNK = 500
 local names, items, alerts, stories = {}, {}, {}, {}
@@ -102,6 +105,7 @@ if kind ~= 'channel' then redis.call('LTRIM', KEYS[2], -keep, -1) end
 redis.call('EXPIRE', KEYS[1], ttl)
 return fresh
 """
+)
 
 
 def dm_target(platform: str, user: str) -> str:

@@ -3,18 +3,18 @@
 Keys of several hash tags are never read with one MGET (a Redis Cluster refuses it):
 `get_many` reads them with a pipeline, which redis-py splits per node.
 
-Lua scripts:
-
-A single Redis's pipeline loads its scripts before it sends them. redis-py's cluster
-pipeline sends a bare EVALSHA instead, so a primary that lacks the script (a new one after
-a failover, or one restarted) answers NOSCRIPT. `run_batch` therefore loads each script on
-every primary before its first batch and again after the set of primaries changes, and a
-call still answered NOSCRIPT is loaded and run again, alone. A script run outside a batch
-(`AsyncScript.__call__`) recovers from NOSCRIPT by itself.
+Lua scripts: every module names its scripts with `lua`. A single Redis's pipeline loads
+its scripts before it sends them. redis-py's cluster pipeline sends a bare EVALSHA instead,
+so a primary that lacks a script (a new one after a failover, or one restarted) answers
+NOSCRIPT. So on a cluster every script is loaded on every primary at start
+(`load_scripts`, from `open_redis`) and again when `run_batch` sees the set of primaries
+change, and a call still answered NOSCRIPT is loaded and run again, alone. A script run
+outside a batch (`AsyncScript.__call__`) recovers from NOSCRIPT by itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +36,29 @@ class _Loaded:
 
 
 _LOADED: weakref.WeakKeyDictionary[Any, _Loaded] = weakref.WeakKeyDictionary()
+# Every script newsbot runs, by SHA1: each module names its scripts with `lua` at import.
+_SOURCES: dict[str, str] = {}
+
+
+def lua(source: str) -> str:
+    """Name a Lua script newsbot runs, so it is loaded on every primary of a cluster."""
+    _SOURCES[hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()] = source
+    return source
+
+
+async def load_scripts(client: aioredis.Redis) -> int:
+    """On a cluster, load every known script on every primary now (at start, and after
+    the primaries changed); how many. A single Redis's pipelines load their own."""
+    if not isinstance(client, RedisCluster):
+        return 0
+    if not client.get_nodes():
+        await client.initialize()
+    loaded = _Loaded(frozenset(node.name for node in client.get_primaries()))
+    for sha, source in list(_SOURCES.items()):
+        await client.script_load(source)  # SCRIPT LOAD goes to every primary
+        loaded.shas.add(sha)
+    _LOADED[client] = loaded
+    return len(loaded.shas)
 
 
 def is_cluster(client: aioredis.Redis) -> bool:
@@ -48,12 +71,13 @@ async def _ensure_loaded(client: aioredis.Redis, scripts: Sequence[AsyncScript])
     if not client.get_nodes():
         await client.initialize()
     primaries = frozenset(node.name for node in client.get_primaries())
-    loaded = _LOADED.setdefault(client, _Loaded())
-    if loaded.primaries != primaries:
-        loaded.primaries, loaded.shas = primaries, set()
+    loaded = _LOADED.get(client)
+    if loaded is None or loaded.primaries != primaries:
+        await load_scripts(client)
+        loaded = _LOADED[client]
     for script in scripts:
         if script.sha not in loaded.shas:
-            await client.script_load(script.script)  # SCRIPT LOAD goes to every primary
+            await client.script_load(script.script)
             loaded.shas.add(script.sha)
 
 

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from bot.errors import StoreError
 from bot.settings import Settings
 from bot.stopping import sleep_unless_stopped
+from bot.store.batch import load_scripts
 from bot.store.embedded_redis import EmbeddedRedis, spawner
 from bot.store.keys import DEFAULT_PREFIX, Keys
 from bot.store.schema import ensure_schema
@@ -205,6 +206,7 @@ async def open_redis(
     try:
         if clustered:
             handle.cluster_masters = await _masters(client)
+            await load_scripts(client)
         if not ephemeral:
             await ensure_schema(client, handle.keys)
         yield handle

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
-from bot.store.batch import Call, run_batch
+from bot.store.batch import Call, lua, run_batch
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from handlers.folding import IndexEntry
@@ -31,16 +31,19 @@ _BUCKET_DIGITS = 2
 
 # KEYS: one day's bucket hashes (they share the {ix:<day>} hash tag); ARGV: one field
 # per key.
-_LOOKUP = """
+_LOOKUP = lua(
+    """
 local found = {}
 for i, key in ipairs(KEYS) do
   found[i] = redis.call('HGET', key, ARGV[i]) or ''
 end
 return found
 """
+)
 
 # KEYS: one day's bucket hashes; ARGV: story id, cap, ttl seconds, then one field per key.
-_FILE = """
+_FILE = lua(
+    """
 local story, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 for i, key in ipairs(KEYS) do
   local field = ARGV[i + 3]
@@ -58,6 +61,7 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 """
+)
 
 
 def _day(when: datetime) -> datetime:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
-from bot.store.batch import Call, run_batch
+from bot.store.batch import Call, lua, run_batch
 from bot.store.keys import Keys
 from handlers.tfidf import Frequencies
 
@@ -27,7 +27,8 @@ _CHUNK = 500
 
 # KEYS: one day's counters, then its story count (they share the {ix:<day>} hash tag).
 # ARGV: counter numbers. Returns the day's story count, then each counter.
-_GET = """
+_GET = lua(
+    """
 local sums = {}
 for i = 1, #ARGV do sums[i] = 0 end
 local total = 0
@@ -49,9 +50,11 @@ end
 table.insert(sums, 1, total)
 return sums
 """
+)
 
 # KEYS: the day's counters, its story count. ARGV: ttl, stories, then counter, amount pairs.
-_ADD = """
+_ADD = lua(
+    """
 local ttl = ARGV[1]
 for first = 3, #ARGV, 1000 do
   local args = {'OVERFLOW', 'SAT'}
@@ -68,6 +71,7 @@ redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 return 1
 """
+)
 
 
 def counter_of(word: str) -> int:

@@ -34,6 +34,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from bot.store.batch import lua
 from bot.store.keys import Keys
 from handlers.article import short_hash
 
@@ -44,7 +45,8 @@ DEAD_MAX = 10_000
 
 # KEYS: hold hash, held list. ARGV: message JSON, cap, ttl.
 # Appends the message when the channel is held; returns 1 then, else 0.
-_HOLD_IF_HELD = """
+_HOLD_IF_HELD = lua(
+    """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 local dropped = redis.call('LLEN', KEYS[2]) - tonumber(ARGV[2])
@@ -53,10 +55,12 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
+)
 
 # KEYS: hold hash, held list. ARGV: message JSON, cap, ttl, reason, refusal, now.
 # Holds the channel (or keeps holding it) with this message last; 1 when the hold is new.
-_START = """
+_START = lua(
+    """
 local new = redis.call('EXISTS', KEYS[1]) == 0
 if new then redis.call('HSET', KEYS[1], 'since', ARGV[6]) end
 redis.call('HSET', KEYS[1], 'reason', ARGV[4], 'refusal', ARGV[5])
@@ -68,10 +72,12 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 if new then return 1 end
 return 0
 """
+)
 
 # KEYS: hold hash, held list. Fixes how many held deliveries this release takes (the
 # same after a crash), and returns them.
-_SNAPSHOT = """
+_SNAPSHOT = lua(
+    """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 local n = tonumber(redis.call('HGET', KEYS[1], 'release') or '-1')
 if n < 0 then
@@ -81,10 +87,12 @@ end
 if n == 0 then return {} end
 return redis.call('LRANGE', KEYS[2], 0, n - 1)
 """
+)
 
 # KEYS: hold hash, held list. ARGV: how many were released. Trims them; ends the hold
 # when nothing is left (returns 1), else returns 0 and the next release takes the rest.
-_RELEASED = """
+_RELEASED = lua(
+    """
 redis.call('LTRIM', KEYS[2], tonumber(ARGV[1]), -1)
 redis.call('HDEL', KEYS[1], 'release')
 if redis.call('LLEN', KEYS[2]) == 0 then
@@ -93,6 +101,7 @@ if redis.call('LLEN', KEYS[2]) == 0 then
 end
 return 0
 """
+)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from redis.asyncio import Redis
 
+from bot.store.batch import lua
 from bot.store.keys import Keys
 
 PER_CHANNEL_INTERVAL = 1.0
@@ -24,13 +25,15 @@ PER_CHANNEL_INTERVAL = 1.0
 # KEYS[1] the channel's pace key; ARGV: now, the earliest moment to take (as seconds from
 # now), the seconds to keep free after it. The channel's next free moment at or after the
 # earliest is taken, and the pace moves past it; returns the seconds until that moment.
-_TAKE = """
+_TAKE = lua(
+    """
 local now = tonumber(ARGV[1])
 local free = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now + tonumber(ARGV[2]))
 local after = free + tonumber(ARGV[3])
 redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil((after - now) * 1000) + 1000)
 return tostring(free - now)
 """
+)
 
 
 class ChannelPacer:

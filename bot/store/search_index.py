@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
-from bot.store.batch import Call, run_batch
+from bot.store.batch import Call, lua, run_batch
 from bot.store.keys import Keys
 from bot.store.stories import load_stories, story_time
 from handlers.article import Article
@@ -51,7 +51,8 @@ _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # KEYS: the day's ids hash, its per-feed counters, then one bucket per word; ARGV: the
 # feed's code, story id, ttl, then the words. The copy's number is the code and its place
 # among the feed's copies of the day, in base 36.
-_INDEX = """
+_INDEX = lua(
+    """
 local code, story, ttl = ARGV[1], ARGV[2], ARGV[3]
 local n = redis.call('HINCRBY', KEYS[2], code, 1)
 redis.call('EXPIRE', KEYS[2], ttl)
@@ -72,6 +73,7 @@ for i = 3, #KEYS do
 end
 return #KEYS
 """
+)
 
 
 def _base36(value: int) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline as RedisPipeline
 
-from bot.store.batch import Call, get_many, run_batch
+from bot.store.batch import Call, get_many, lua, run_batch
 from bot.store.keys import Keys
 from handlers.article import Article
 from handlers.dedup import Claim, Holder, entry_claim
@@ -98,7 +98,8 @@ def story_time(article: Article, retention: float) -> float:
 # ``x``, or ``x: true`` when it is the story's summary word for word (syndication); before
 # the story's summary changes, such copies get their own text back, so no copy ever shows
 # another's.
-_PUT_COPY = """
+_PUT_COPY = lua(
+    """
 local raw = redis.call('GET', KEYS[1])
 local story = raw and cjson.decode(raw) or {c = {}}
 local copy = cjson.decode(ARGV[2])
@@ -120,6 +121,7 @@ story.c[ARGV[1]] = copy
 redis.call('SET', KEYS[1], cjson.encode(story), 'EX', ARGV[7])
 return 1
 """
+)
 
 # Indexes new copies for search (`bot.store.search_index.SearchIndex.add_articles`).
 SearchSink = Callable[[Sequence[Article]], Awaitable[None]]

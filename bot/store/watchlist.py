@@ -16,18 +16,21 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from bot.errors import NewsbotError
+from bot.store.batch import lua
 from bot.store.keys import Keys
 from bot.store.visibility_version import bump_visibility
 from handlers.redact import redact_url
 from handlers.safe_text import neutral, one_line, printable
 
-_CLAIM_DUE = """
+_CLAIM_DUE = lua(
+    """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
   redis.call('ZADD', KEYS[1], 'XX', ARGV[3], member)
 end
 return due
 """
+)
 
 
 class InvalidFeedURL(NewsbotError):

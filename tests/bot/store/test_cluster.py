@@ -4,11 +4,13 @@ indexes spread over the masters by day, and a one-shot digest cleans up on every
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from redis.asyncio.cluster import RedisCluster
 
+from bot.roles.routing import _ROUTE
 from bot.store.connection import open_redis
 from bot.store.fold_index import RedisStoryIndex
 from bot.store.keys import Keys
@@ -67,3 +69,15 @@ async def test_a_one_shot_digest_leaves_no_key_on_any_node(
     assert '"entries": 4' in out
     left = [k for port in redis_cluster.primaries() for k in redis_cluster.node(port).keys("*")]
     assert left == [], "throwaway keys removed from every master"
+
+
+async def test_every_script_is_on_every_primary_from_the_start(
+    tmp_path: Path, redis_cluster: PrivateCluster
+) -> None:
+    redis_cluster.flush()
+    settings = make_settings(tmp_path, NEWSBOT_REDIS_URL=redis_cluster.url)
+    async with open_redis(settings):
+        pass
+    route = hashlib.sha1(_ROUTE.encode(), usedforsecurity=False).hexdigest()
+    for port in redis_cluster.primaries():
+        assert redis_cluster.node(port).script_exists(route) == [True], port
