@@ -25,13 +25,14 @@ RUN useradd --create-home --uid 10001 newsbot \
     && mkdir /data && chown newsbot:newsbot /data
 
 WORKDIR /app
-# Dependencies first, from pyproject.toml alone, so that editing the code does not
-# reinstall them: a throwaway empty package stands in for newsbot during this layer.
-COPY pyproject.toml README.md ./
-RUN mkdir -p bot handlers && touch bot/__init__.py handlers/__init__.py \
+# Dependencies first, from pyproject.toml alone, so that editing the code or the README
+# does not reinstall them: an empty package stands in for newsbot during this layer.
+COPY pyproject.toml ./
+RUN mkdir -p bot handlers && touch README.md bot/__init__.py handlers/__init__.py \
     && /opt/newsbot/bin/pip install --no-cache-dir . \
     && /opt/newsbot/bin/pip uninstall -y newsbot \
-    && rm -rf bot handlers build
+    && rm -rf README.md bot handlers build
+COPY README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 RUN /opt/newsbot/bin/pip install --no-cache-dir --no-deps . && rm -rf build

@@ -4,6 +4,7 @@ saying what it runs on (issue #23)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -72,7 +73,8 @@ async def test_newsbot_runs_on_a_redis_cluster(
     per_master = {port: redis_cluster.node(port).dbsize() for port in redis_cluster.primaries()}
     assert all(keys > 0 for keys in per_master.values()), f"keys on each master: {per_master}"
 
-    console = subprocess.run(
+    console = await asyncio.to_thread(  # in a thread: the feed server must keep answering
+        subprocess.run,
         [sys.executable, "-m", "bot", "console"],
         input=f"/news subscribe {url}\n/news search harbour\n",
         capture_output=True,
@@ -84,7 +86,8 @@ async def test_newsbot_runs_on_a_redis_cluster(
     assert console.returncode == 0, console.stderr
     answer = console.stdout.split("Stories matching 'harbour'")[-1]
     assert all(f"Story {n}: harbour" in answer for n in range(1, 4)), console.stdout
-    check = subprocess.run(
+    check = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "bot", "check"],
         capture_output=True,
         text=True,
