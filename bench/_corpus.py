@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from bot.errors import ParseError
 from bot.net.parse import FeedRef, parse_feed
+from bot.roles.worker import PipelineWorker
+from bot.store.keys import Keys
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = ROOT.parent / "shared" / "data" / "feeds-real"
@@ -62,3 +66,29 @@ async def serve_feeds(feeds: dict[str, bytes]) -> tuple[web.AppRunner, int]:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     return runner, int(runner.addresses[0][1])
+
+
+async def ingest_feeds(
+    client: Redis,
+    keys: Keys,
+    worker: PipelineWorker,
+    feeds: list[tuple[str, bytes]],
+    now: datetime,
+) -> int:
+    """Parse each feed as the poller would (feed ``f<n>``), queue its entries on the
+    entries stream and let the worker drain them through the pipeline; how many entries."""
+    entries = 0
+    for number, (name, data) in enumerate(feeds):
+        try:
+            parsed = parse_feed(
+                data, FeedRef(f"f{number}", f"https://bench.invalid/{name}"), now=now
+            )
+        except ParseError:
+            continue  # a per-feed error, as the poller records it
+        entries += len(parsed.articles)
+        async with client.pipeline(transaction=False) as pipe:
+            for article in parsed.articles:
+                pipe.xadd(keys.entries, {"a": json.dumps(article.to_dict(), ensure_ascii=False)})
+            await pipe.execute()
+        await worker.drain()
+    return entries

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import sys
 import tempfile
 import time
@@ -28,13 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from _corpus import FEEDS, ROOT, fetched_at, load_feeds
+from _corpus import FEEDS, ROOT, fetched_at, ingest_feeds, load_feeds
 
 sys.path.insert(0, str(ROOT))  # the private Redis and cluster live with the tests
 
-from bot.errors import ParseError
 from bot.metrics import Metrics
-from bot.net.parse import FeedRef, parse_feed
 from bot.platforms.console_adapter import ConsoleDeliverer
 from bot.roles.outbox import OutboxConsumer
 from bot.roles.pipeline import build_pipeline
@@ -89,21 +86,7 @@ async def ingest(handle: RedisHandle, feeds: list[tuple[str, bytes]], now: datet
         metrics=Metrics(),
         consumer="bench",
     )
-    entries = 0
-    for number, (name, data) in enumerate(feeds):
-        try:
-            parsed = parse_feed(
-                data, FeedRef(f"f{number}", f"https://bench.invalid/{name}"), now=now
-            )
-        except ParseError:
-            continue
-        entries += len(parsed.articles)
-        async with client.pipeline(transaction=False) as pipe:
-            for article in parsed.articles:
-                pipe.xadd(keys.entries, {"a": json.dumps(article.to_dict(), ensure_ascii=False)})
-            await pipe.execute()
-        await worker.drain()
-    return entries
+    return await ingest_feeds(client, keys, worker, feeds, now)
 
 
 async def deliver(handle: RedisHandle) -> int:

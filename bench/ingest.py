@@ -33,7 +33,7 @@ from pathlib import Path
 
 import feedparser
 from _alert_queries import alert_queries
-from _corpus import FEEDS, fetched_at, load_feeds
+from _corpus import FEEDS, fetched_at, ingest_feeds, load_feeds
 from aiohttp import web
 
 from bot.errors import ParseError
@@ -112,20 +112,7 @@ async def whole_pipeline(
         consumer="bench",
     )
     started = time.perf_counter()
-    entries = 0
-    for number, (name, data) in enumerate(feeds):
-        try:
-            parsed = parse_feed(
-                data, FeedRef(f"f{number}", f"https://bench.invalid/{name}"), now=now
-            )
-        except ParseError:
-            continue  # a per-feed error, as the poller records it
-        entries += len(parsed.articles)
-        async with client.pipeline(transaction=False) as pipe:
-            for article in parsed.articles:
-                pipe.xadd(keys.entries, {"a": json.dumps(article.to_dict(), ensure_ascii=False)})
-            await pipe.execute()
-        await worker.drain()
+    entries = await ingest_feeds(client, keys, worker, feeds, now)
     return entries, time.perf_counter() - started, dict(pipeline.timings)
 
 

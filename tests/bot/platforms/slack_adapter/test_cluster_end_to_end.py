@@ -4,13 +4,11 @@ saying what it runs on (issue #23)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.bot.cli.test_cli import cli_env
+from tests.bot.cli.test_copy_data import newsbot
 from tests.bot.platforms.slack_adapter.conftest import (
     SECRET,
     post,
@@ -18,21 +16,17 @@ from tests.bot.platforms.slack_adapter.conftest import (
     slash,
     wait_for_responses,
 )
-from tests.bot.platforms.slack_adapter.test_end_to_end import feed, run_newsbot, stop, until
+from tests.bot.platforms.slack_adapter.test_end_to_end import (
+    config,
+    feed,
+    run_newsbot,
+    stop,
+    until,
+)
 from tests.bot.test_app import free_port
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.redis_cluster import PrivateCluster
 from tests.fakes.slack_api import FakeSlack
-
-
-def cluster_config(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "newsbot.toml"
-    path.write_text(
-        f'[[channels]]\nid = "slack:T1:C1"\n[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n'
-        f'[[channels]]\nid = "slack:T1:C2"\nschedule = "daily 07:00"\n'
-        f'[[channels.feeds]]\nurl = "{url}"\n'
-    )
-    return path
 
 
 async def test_newsbot_runs_on_a_redis_cluster(
@@ -44,7 +38,7 @@ async def test_newsbot_runs_on_a_redis_cluster(
     env = cli_env(
         tmp_path,
         NEWSBOT_REDIS_URL=redis_cluster.url,
-        NEWSBOT_CONFIG=str(cluster_config(tmp_path, url)),
+        NEWSBOT_CONFIG=str(config(tmp_path, url, schedule="daily 07:00")),
         NEWSBOT_POLL_INTERVAL="0.5",
         NEWSBOT_HTTP_PORT=str(port),
         SLACK_BOT_TOKEN="xoxb-test",
@@ -73,26 +67,12 @@ async def test_newsbot_runs_on_a_redis_cluster(
     per_master = {port: redis_cluster.node(port).dbsize() for port in redis_cluster.primaries()}
     assert all(keys > 0 for keys in per_master.values()), f"keys on each master: {per_master}"
 
-    console = await asyncio.to_thread(  # in a thread: the feed server must keep answering
-        subprocess.run,
-        [sys.executable, "-m", "bot", "console"],
-        input=f"/news subscribe {url}\n/news search harbour\n",
-        capture_output=True,
-        text=True,
-        env=cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_cluster.url),
-        timeout=120,
-        check=False,
+    on_cluster = cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_cluster.url)
+    console = await newsbot(
+        on_cluster, "console", stdin=f"/news subscribe {url}\n/news search harbour\n"
     )
     assert console.returncode == 0, console.stderr
     answer = console.stdout.split("Stories matching 'harbour'")[-1]
     assert all(f"Story {n}: harbour" in answer for n in range(1, 4)), console.stdout
-    check = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "check"],
-        capture_output=True,
-        text=True,
-        env=cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_cluster.url),
-        timeout=120,
-        check=False,
-    )
+    check = await newsbot(on_cluster, "check")
     assert "redis: ok, Redis Cluster, 3 masters" in check.stdout, check.stdout

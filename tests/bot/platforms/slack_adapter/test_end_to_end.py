@@ -67,11 +67,12 @@ async def stop(process: asyncio.subprocess.Process) -> str:
     return err.decode()
 
 
-def config(tmp_path: Path, url: str) -> Path:
+def config(tmp_path: Path, url: str, *, schedule: str = "* * * * *") -> Path:
+    """C1 follows the feed instantly; C2 in digests on `schedule`."""
     path = tmp_path / "newsbot.toml"
     path.write_text(
         f'[[channels]]\nid = "slack:T1:C1"\n[[channels.feeds]]\nurl = "{url}"\nmode = "instant"\n'
-        f'[[channels]]\nid = "slack:T1:C2"\nschedule = "* * * * *"\n'
+        f'[[channels]]\nid = "slack:T1:C2"\nschedule = "{schedule}"\n'
         f'[[channels.feeds]]\nurl = "{url}"\n'
     )
     return path
