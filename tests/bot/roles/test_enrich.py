@@ -91,7 +91,7 @@ async def test_an_edit_of_a_thin_entry_with_a_canonical_link_updates_its_story(
         ).articles
     assert first.canonical_url == canonical
     assert edit.update and edit.story_id == first.story_id
-    stored = await handle.client.keys(handle.keys.story("*"))
+    stored = [k async for k in handle.client.scan_iter(match=handle.keys.story("*"))]
     assert stored == [handle.keys.story(first.story_id)], "no phantom story"
     [story] = await load_stories(handle.client, handle.keys, [first.story_id])
     assert [c.title for c in story.copies] == ["Workers sent to Russia"]
