@@ -177,7 +177,7 @@ class Router:
                 )
                 for channel in channels
             ]
-            taken = await run_batch(self._client, calls)
+            taken = await run_batch(self._client, calls, durable=True)
             for channel, claimed_elsewhere in zip(channels, taken, strict=True):
                 if not claimed_elsewhere:
                     routed += len(fresh.pop(channel))

@@ -25,6 +25,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from bot.store.replication import check_waits, has_replicas, stage_waits
+
 # A script call: the script, its keys, its arguments.
 Call = tuple[AsyncScript, Sequence[str], Sequence[Any]]
 
@@ -81,15 +83,25 @@ async def _ensure_loaded(client: aioredis.Redis, scripts: Sequence[AsyncScript])
             loaded.shas.add(script.sha)
 
 
-async def run_batch(client: aioredis.Redis, calls: Sequence[Call]) -> list[Any]:
-    """Run the calls in one pipeline (one round trip per node), their replies in order."""
+async def run_batch(
+    client: aioredis.Redis, calls: Sequence[Call], *, durable: bool = False
+) -> list[Any]:
+    """Run the calls in one pipeline (one round trip per node), their replies in order.
+    `durable`: each node waits for a replica to have its calls' writes (WAIT 1) before
+    answering, when there are replicas (`bot.store.replication`)."""
     if not calls:
         return []
     await _ensure_loaded(client, list({id(call[0]): call[0] for call in calls}.values()))
+    waits = 0
     async with client.pipeline(transaction=False) as pipe:
         for script, keys, args in calls:
             await script(keys=list(keys), args=list(args), client=pipe)
+        if durable and await has_replicas(client):
+            waits = stage_waits(client, pipe, [keys[0] for _script, keys, _args in calls if keys])
         replies: list[Any] = await pipe.execute(raise_on_error=False)
+    if waits:
+        check_waits(replies[-waits:], "a batch of scripts")
+        del replies[-waits:]
     for n, reply in enumerate(replies):
         if isinstance(reply, NoScriptError):
             _LOADED.pop(client, None)

@@ -176,7 +176,7 @@ class StoreStep:
             )
             for article in articles
         ]
-        await run_batch(self._client, puts)
+        await run_batch(self._client, puts, durable=True)
         async with self._client.pipeline(transaction=False) as pipe:
             for article in articles:
                 if article.update:
