@@ -26,6 +26,11 @@ class Metrics:
         self.entries_queued = Counter(
             "newsbot_entries_queued", "Entries added to the pipeline stream", registry=self.registry
         )
+        self.entries_unchanged = Counter(
+            "newsbot_entries_unchanged",
+            "Parsed entries the pipeline already had as fetched: never queued",
+            registry=self.registry,
+        )
         self.entries_processed = Counter(
             "newsbot_entries_processed",
             "Entries the pipeline finished (stored or folded)",

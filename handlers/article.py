@@ -28,7 +28,9 @@ class Article:
     newest few (`NEWSBOT_FIRST_FETCH_MAX`): stored and searchable, never delivered.
     `first_fetch` marks every entry of a feed's first fetch: it never triggers an alert.
     `read_page` is False for a thin entry past its poll's page budget
-    (`NEWSBOT_ENRICH_MAX_PER_POLL`): it keeps the feed's own text.
+    (`NEWSBOT_ENRICH_MAX_PER_POLL`): it keeps the feed's own text. `fetched_version` is a
+    hash of the entry as fetched, before any step changed it: a later fetch that finds the
+    same version knows the entry unchanged and never queues it again.
     """
 
     feed_id: str
@@ -56,6 +58,7 @@ class Article:
     fold_reason: str = ""
     summary: str = ""
     summary_method: str = ""
+    fetched_version: str = ""
 
     @property
     def entry_hash(self) -> str:

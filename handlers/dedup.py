@@ -71,6 +71,14 @@ def content_version(article: Article) -> str:
     return short_hash(f"{article.title}\n{article.description}\n{article.content}")[:8]
 
 
+def fetched_version(article: Article) -> str:
+    """What a fetch said of an entry, as a short hash: any change of its link, title, date
+    or text (as the feed has them, before normalising) gives another."""
+    published = article.published.isoformat() if article.published else ""
+    fields = (article.url, article.title, published, article.description, article.content)
+    return short_hash("\n".join(fields))[:8]
+
+
 def entry_claim(article: Article, story_id: str) -> Claim:
     return Claim(
         "entry",

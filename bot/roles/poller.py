@@ -28,7 +28,9 @@ from bot.roles.feed_health import FeedHealthNotices
 from bot.settings import Settings
 from bot.stopping import sleep_unless_stopped
 from bot.store.keys import Keys
+from bot.store.seen_entries import SeenEntries
 from bot.store.watchlist import FeedRecord, Watchlist
+from handlers.dedup import fetched_version
 from handlers.discovery import FeedLink
 from handlers.enrich import DEFAULT_PAGES_PER_POLL, budget_pages
 from handlers.first_fetch import mark_backlog
@@ -74,8 +76,9 @@ class PollReport:
 
     feed_id: str
     status: str  # "ok", "not_modified" or "failed"
-    entries: int = 0
+    entries: int = 0  # parsed from the document
     error: str = ""
+    queued: int = 0  # of those, new or changed: queued for the pipeline
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ class _Prepared:
     mode: str
     identity_change: str
     snapshot: FetchSnapshot
-    entries: list[str]
+    entries: list[str]  # the new and changed ones, to queue
+    gone: list[str]  # hashes of entries the pipeline has that the document no longer has
 
 
 class Poller:
@@ -114,6 +118,7 @@ class Poller:
         self._client = client
         self._keys = keys
         self._watchlist = Watchlist(client, keys)
+        self._seen = SeenEntries(client, keys)
         self._fetcher = fetcher
         self._interval = interval
         self._metrics = metrics
@@ -196,23 +201,28 @@ class Poller:
             **state,
         )
 
-    def _prepare(self, feed: FeedRecord, result: FetchResult) -> _Prepared:
+    def _prepare(self, feed: FeedRecord, result: FetchResult, seen: dict[str, str]) -> _Prepared:
         ref = FeedRef(feed_id=feed.id, url=feed.url, title=feed.title)
         parsed = parse_feed(result.body, ref, content_type=result.content_type)
         previous = FetchSnapshot.loads(feed.id_snapshot) if feed.id_snapshot else None
         mode, reason, articles, shot = resolve_identity(feed.id_mode, parsed.articles, previous)
         if not feed.last_ok:
             articles = mark_backlog(articles, deliver=self._first_fetch_max)
+        articles = [a.evolve(fetched_version=fetched_version(a)) for a in articles]
+        present = {a.entry_hash for a in articles}
+        # Entries the pipeline already has, as fetched: no per-entry work, never queued.
+        articles = [a for a in articles if seen.get(a.entry_hash) != a.fetched_version]
         articles = budget_pages(articles, most=self._pages_per_poll)
         entries = [json.dumps(a.to_dict(), ensure_ascii=False) for a in articles]
-        return _Prepared(parsed, mode, reason, shot, entries)
+        return _Prepared(parsed, mode, reason, shot, entries, sorted(set(seen) - present))
 
     async def _queue_entries(
         self, feed: FeedRecord, result: FetchResult, interval: float, now: float
     ) -> PollReport:
+        seen = await self._seen.of_feed(feed.id)
         # Parsing, entry identity and serialising take a second or more on a large feed:
         # all of it in a worker thread, never on the event loop.
-        prepared = await off_loop(self._prepare, feed, result)
+        prepared = await off_loop(self._prepare, feed, result, seen)
         parsed, mode, shot = prepared.parsed, prepared.mode, prepared.snapshot
         if prepared.identity_change:
             log.warning(
@@ -223,8 +233,10 @@ class Poller:
             for entry in prepared.entries:
                 pipe.xadd(self._keys.entries, {"a": entry})
             await pipe.execute()
+        await self._seen.forget(feed.id, prepared.gone)
         self._metrics.feeds_polled.inc()
-        self._metrics.entries_queued.inc(len(parsed.articles))
+        self._metrics.entries_queued.inc(len(prepared.entries))
+        self._metrics.entries_unchanged.inc(len(parsed.articles) - len(prepared.entries))
         if parsed.warning:
             log.info(
                 "feed parsed with a warning",
@@ -243,7 +255,7 @@ class Poller:
             warning=parsed.warning or "",
             entries=len(parsed.articles),
         )
-        return PollReport(feed.id, "ok", entries=len(parsed.articles))
+        return PollReport(feed.id, "ok", entries=len(parsed.articles), queued=len(prepared.entries))
 
     async def _failed(
         self, feed: FeedRecord, exc: NewsbotError, interval: float, now: float

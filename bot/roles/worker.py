@@ -24,6 +24,7 @@ from bot.roles.pipeline import Pipeline
 from bot.stopping import sleep_unless_stopped
 from bot.store import streams
 from bot.store.keys import PIPELINE_GROUP, Keys
+from bot.store.seen_entries import SeenEntries
 from handlers.article import Article
 from handlers.offload import off_loop
 
@@ -71,6 +72,7 @@ class PipelineWorker:
         self._client = client
         self._blocking = blocking
         self._keys = keys
+        self._seen = SeenEntries(client, keys)
         self._pipeline = pipeline
         self._metrics = metrics
         self.consumer = consumer or streams.consumer_name()
@@ -122,6 +124,10 @@ class PipelineWorker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, RedisError):
                 await heartbeat
+        # Through the pipeline (stored, folded, or a repeat): the poller need not queue
+        # them again while the feed has them unchanged. A failed one is queued again.
+        failed = {(f.feed_url, f.entry_key) for f in outcome.failures}
+        await self._seen.remember([a for a in articles if (a.feed_url, a.entry_key) not in failed])
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.xack(self._keys.entries, PIPELINE_GROUP, *ids)
             pipe.xdel(self._keys.entries, *ids)

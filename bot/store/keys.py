@@ -34,6 +34,9 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``story:<sid>`` string: the stored story as JSON, no full text (see ``bot.store.stories``).
   TTL = retention.
 - ``stories`` zset: story ids scored by published (else seen) time. Trimmed by score.
+- ``feed:<fid>:seen`` hash: entry hash -> the entry's version as last fetched, for the
+  entries of the feed's last document that the pipeline has (`bot.store.seen_entries`),
+  so an unchanged entry is never queued again. TTL 30 days.
 - ``feed:<fid>:stories`` zset: the feed's story ids, same score. Trimmed by score, and
   a TTL of the retention.
 - ``{ix:<day>}:<bucket>`` hash: the fold index (LSH bands and topic pairs of the stories
@@ -179,6 +182,9 @@ class Keys:
     @property
     def stories(self) -> str:
         return f"{self.prefix}stories"
+
+    def feed_seen(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}:seen"
 
     def feed_stories(self, feed_id: str) -> str:
         return f"{self.prefix}feed:{feed_id}:stories"

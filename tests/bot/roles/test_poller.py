@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -11,11 +12,13 @@ import pytest
 from bot.metrics import Metrics
 from bot.net.fetch import Fetcher
 from bot.net.guard import allow_any
+from bot.roles.pipeline import Pipeline
 from bot.roles.poller import MAX_BACKOFF, Poller, next_poll_delay
 from bot.store.connection import RedisHandle
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import InvalidFeedURL, Watchlist
+from handlers.article import Article
 from handlers.channels import ChannelRef
 from tests.articles import rss
 from tests.fakes.feed_server import FeedServer
@@ -322,3 +325,95 @@ async def test_channels_are_told_once_when_a_feed_fails_for_a_day_and_when_it_is
         assert len(await notices()) == 4, "recovery is told once"
     feed = await watchlist.get(record.id)
     assert feed is not None and feed.down_notice == 0.0
+
+
+def busy_items(count: int) -> list[dict[str, object]]:
+    return [
+        {
+            "title": f"Item {n}",
+            "link": f"https://busy.example.com/{n}",
+            "guid": str(n),
+            "published": datetime(2026, 11, 27, 0, n, tzinfo=UTC),
+            "description": f"Item {n} happened.",
+        }
+        for n in range(count)
+    ]
+
+
+async def queued_titles(handle: RedisHandle) -> list[str]:
+    rows = await handle.client.xrange(handle.keys.entries)
+    return [json.loads(fields["a"])["title"] for _id, fields in rows]
+
+
+async def test_a_changed_document_queues_only_its_new_and_edited_entries(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """Issue #24: the old entries of a changed document are recognised in one round trip
+    and never reach the entries stream; an edit does, and the record keeps one document."""
+    items = busy_items(30)
+    url = feed_server.add("/busy.xml", rss("Busy", items))
+    clock = Clock()
+    record, _ = await Watchlist(handle.client, handle.keys).add(url, now=clock.now)
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock)
+        [first] = await poller.poll_due()
+        assert (first.entries, first.queued) == (30, 30)
+        await drain(handle)
+        assert await handle.client.hlen(handle.keys.feed_seen(record.id)) == 30
+        edited = [dict(item) for item in items]
+        edited[3]["title"] = "Item 3, revised"
+        new = {**items[0], "title": "Item 30", "guid": "30", "link": "https://busy.example.com/30"}
+        feed_server.add("/busy.xml", rss("Busy", [new, *edited]))
+        clock.now += 600
+        [second] = await poller.poll_due()
+        assert (second.entries, second.queued) == (31, 2)
+        assert sorted(await queued_titles(handle)) == ["Item 3, revised", "Item 30"]
+        await drain(handle)
+        feed_server.add("/busy.xml", rss("Busy", [new, *edited[:9]]))
+        clock.now += 600
+        [third] = await poller.poll_due()
+    assert (third.entries, third.queued) == (10, 0)
+    assert await handle.client.hlen(handle.keys.feed_seen(record.id)) == 10, "one document"
+    assert await handle.client.zcard(handle.keys.stories) == 31
+
+
+class FailsOn:
+    """A required step that cannot handle one entry."""
+
+    name = "fragile"
+    required = True
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+
+    async def run(self, articles: Sequence[Article]) -> list[Article]:
+        if any(a.title == self.title for a in articles):
+            raise ValueError(f"cannot handle {self.title}")
+        return list(articles)
+
+
+async def test_an_entry_the_pipeline_failed_is_queued_again_at_the_next_poll(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    from bot.roles.worker import PipelineWorker, ensure_group
+
+    url = feed_server.add("/busy.xml", rss("Busy", busy_items(3)))
+    clock = Clock()
+    await Watchlist(handle.client, handle.keys).add(url, now=clock.now)
+    await ensure_group(handle.client, handle.keys)
+    worker = PipelineWorker(
+        client=handle.client,
+        blocking=handle.blocking,
+        keys=handle.keys,
+        pipeline=Pipeline([FailsOn("Item 1")]),
+        metrics=Metrics(),
+        consumer="test",
+    )
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = await poller_for(handle, fetcher, clock)
+        await poller.poll_due()
+        await worker.drain()
+        feed_server.add("/busy.xml", rss("Busy", busy_items(3)), etag='"new"')
+        clock.now += 600
+        [again] = await poller.poll_due()
+    assert again.queued == 1 and await queued_titles(handle) == ["Item 1"]
