@@ -169,3 +169,21 @@ async def test_keys_are_laid_out_for_cluster_slots_and_the_lock_is_renewed(
         or k.startswith((f"{prefix}story:", f"{prefix}dm_closed"))
     ]
     assert left == []
+
+
+@pytest.mark.single_redis
+async def test_the_slot_layout_step_run_again_changes_nothing(handle: RedisHandle) -> None:
+    """A process that died after step 4 renamed some keys runs it again: what was renamed
+    stays as it is, and what was left is renamed."""
+    prefix, keys = handle.keys.prefix, handle.keys
+    await handle.client.set(keys.schema, 3)
+    await handle.client.hset(f"{prefix}{{ix}}:20261204:a1", "f", "s1")
+    await handle.client.hset(f"{prefix}alerts", "a1", json.dumps({"id": "a1", "user": "U1"}))
+    await ensure_schema(handle.client, keys)
+    await handle.client.hset(f"{prefix}{{ix}}:20261205:a2", "f", "s2")  # left by the crash
+    await handle.client.set(keys.schema, 3)
+    await ensure_schema(handle.client, keys)
+    assert await handle.client.hget(keys.fold_index("20261204", "a1"), "f") == "s1"
+    assert await handle.client.hget(keys.fold_index("20261205", "a2"), "f") == "s2"
+    assert await handle.client.hkeys(keys.alerts) == ["a1"]
+    assert int(await handle.client.get(keys.schema)) == SCHEMA_VERSION
