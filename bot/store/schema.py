@@ -115,8 +115,10 @@ async def _tag_for_slots(client: Redis, keys: Keys, renew: Renew) -> None:
     await client.delete(f"{keys.prefix}{{al}}:batches")  # DM ids now carry their time
     for raw in await client.hvals(keys.alerts):
         alert = json.loads(raw)
-        target = alert.get("channel") or f"{alert['platform']}:dm:{alert['user']}"
-        targets[str(alert["id"])] = str(target)
+        dm = f"{alert.get('platform')}:dm:{alert.get('user')}"
+        target = alert.get("channel") or (dm if alert.get("platform") else "")
+        if target and alert.get("id"):  # an alert it cannot place fires again, at worst
+            targets[str(alert["id"])] = str(target)
     batch = []
     async for key in client.scan_iter(match=f"{keys.prefix}story:*:alerted", count=_BATCH):
         batch.append(str(key))

@@ -174,16 +174,21 @@ async def test_keys_are_laid_out_for_cluster_slots_and_the_lock_is_renewed(
 @pytest.mark.single_redis
 async def test_the_slot_layout_step_run_again_changes_nothing(handle: RedisHandle) -> None:
     """A process that died after step 4 renamed some keys runs it again: what was renamed
-    stays as it is, and what was left is renamed."""
+    stays as it is, and what was left is renamed. An alert it cannot place (no platform)
+    does not stop the migration."""
     prefix, keys = handle.keys.prefix, handle.keys
     await handle.client.set(keys.schema, 3)
     await handle.client.hset(f"{prefix}{{ix}}:20261204:a1", "f", "s1")
-    await handle.client.hset(f"{prefix}alerts", "a1", json.dumps({"id": "a1", "user": "U1"}))
+    alert = {"id": "a1", "platform": "slack", "user": "U1"}
+    await handle.client.hset(f"{prefix}alerts", "a1", json.dumps(alert))
+    await handle.client.hset(f"{prefix}alerts", "a9", json.dumps({"id": "a9"}))  # malformed
+    await handle.client.sadd(f"{prefix}story:s1:alerted", "a1", "a9")
     await ensure_schema(handle.client, keys)
     await handle.client.hset(f"{prefix}{{ix}}:20261205:a2", "f", "s2")  # left by the crash
     await handle.client.set(keys.schema, 3)
     await ensure_schema(handle.client, keys)
     assert await handle.client.hget(keys.fold_index("20261204", "a1"), "f") == "s1"
     assert await handle.client.hget(keys.fold_index("20261205", "a2"), "f") == "s2"
-    assert await handle.client.hkeys(keys.alerts) == ["a1"]
+    assert sorted(await handle.client.hkeys(keys.alerts)) == ["a1", "a9"]
+    assert await handle.client.zrange(keys.alert_seen("slack:dm:U1"), 0, -1) == ["a1 s1"]
     assert int(await handle.client.get(keys.schema)) == SCHEMA_VERSION
