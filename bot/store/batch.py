@@ -53,9 +53,7 @@ async def load_scripts(client: aioredis.Redis) -> int:
     the primaries changed); how many. A single Redis's pipelines load their own."""
     if not isinstance(client, RedisCluster):
         return 0
-    if not client.get_nodes():
-        await client.initialize()
-    loaded = _Loaded(frozenset(node.name for node in client.get_primaries()))
+    loaded = _Loaded(await _primaries(client))
     for sha, source in list(_SOURCES.items()):
         await client.script_load(source)  # SCRIPT LOAD goes to every primary
         loaded.shas.add(sha)
@@ -63,16 +61,17 @@ async def load_scripts(client: aioredis.Redis) -> int:
     return len(loaded.shas)
 
 
-def is_cluster(client: aioredis.Redis) -> bool:
-    return isinstance(client, RedisCluster)
+async def _primaries(client: RedisCluster) -> frozenset[str]:
+    """The names of the cluster's primaries, as the client knows them (asked first)."""
+    if not client.get_nodes():
+        await client.initialize()
+    return frozenset(node.name for node in client.get_primaries())
 
 
 async def _ensure_loaded(client: aioredis.Redis, scripts: Sequence[AsyncScript]) -> None:
     if not isinstance(client, RedisCluster):
         return
-    if not client.get_nodes():
-        await client.initialize()
-    primaries = frozenset(node.name for node in client.get_primaries())
+    primaries = await _primaries(client)
     loaded = _LOADED.get(client)
     if loaded is None or loaded.primaries != primaries:
         await load_scripts(client)

@@ -96,7 +96,8 @@ def _connect(url: str, *, cluster: bool, socket_timeout: float | None) -> aiored
 def as_redis(cluster: RedisCluster) -> aioredis.Redis:
     """RedisCluster speaks the commands newsbot uses, routing each by its key's slot, so
     the store is written (and type-checked) against one client type. Where the two
-    differ (scripts, EXISTS over keys of several slots), `bot.store.cluster` helps."""
+    differ (scripts in pipelines, stream reads), `bot.store.batch` and `bot.store.streams`
+    help."""
     return cast(aioredis.Redis, cluster)
 
 

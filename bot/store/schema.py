@@ -37,7 +37,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from redis.asyncio import Redis
 
@@ -101,32 +101,34 @@ def _slot_name(name: str) -> str | None:
     return None
 
 
+async def _batches(client: Redis, pattern: str) -> AsyncIterator[list[str]]:
+    """The keys matching `pattern`, `_BATCH` at a time."""
+    batch: list[str] = []
+    async for key in client.scan_iter(match=pattern, count=_BATCH):
+        batch.append(str(key))
+        if len(batch) >= _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 async def _tag_for_slots(client: Redis, keys: Keys, renew: Renew) -> None:
-    targets: dict[str, str] = {}
     for pattern in ("{ix}:*", "{sx}:*", "alerts*", "dm_closed:*"):
-        batch: list[str] = []
-        async for key in client.scan_iter(match=f"{keys.prefix}{pattern}", count=_BATCH):
-            batch.append(str(key))
-            if len(batch) >= _BATCH:
-                await _rename(client, keys, batch)
-                await renew()
-                batch = []
-        await _rename(client, keys, batch)
+        async for batch in _batches(client, f"{keys.prefix}{pattern}"):
+            await _rename(client, keys, batch)
+            await renew()
     await client.delete(f"{keys.prefix}{{al}}:batches")  # DM ids now carry their time
+    targets: dict[str, str] = {}
     for raw in await client.hvals(keys.alerts):
         alert = json.loads(raw)
         dm = f"{alert.get('platform')}:dm:{alert.get('user')}"
         target = alert.get("channel") or (dm if alert.get("platform") else "")
         if target and alert.get("id"):  # an alert it cannot place fires again, at worst
             targets[str(alert["id"])] = str(target)
-    batch = []
-    async for key in client.scan_iter(match=f"{keys.prefix}story:*:alerted", count=_BATCH):
-        batch.append(str(key))
-        if len(batch) >= _BATCH:
-            await _move_alerted(client, keys, batch, targets)
-            await renew()
-            batch = []
-    await _move_alerted(client, keys, batch, targets)
+    async for batch in _batches(client, f"{keys.prefix}story:*:alerted"):
+        await _move_alerted(client, keys, batch, targets)
+        await renew()
 
 
 async def _rename(client: Redis, keys: Keys, names: list[str]) -> None:
@@ -141,8 +143,6 @@ async def _rename(client: Redis, keys: Keys, names: list[str]) -> None:
 async def _move_alerted(
     client: Redis, keys: Keys, names: list[str], targets: dict[str, str]
 ) -> None:
-    if not names:
-        return
     async with client.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.smembers(name)

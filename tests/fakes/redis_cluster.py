@@ -140,25 +140,24 @@ class PrivateCluster:
             time.sleep(0.05)
         raise RuntimeError("the test cluster did not become ok")
 
+    def _slots(self, port: int) -> list[list[str]]:
+        """The slot ranges the node on `port` serves (none for a replica)."""
+        nodes = self.node(port).cluster("nodes")
+        return next(info for info in nodes.values() if "myself" in info["flags"])["slots"]
+
     def primaries(self) -> list[int]:
         """Ports of the live nodes that serve slots as masters."""
-        ports = []
-        for port in self.live_ports():
-            role = self.node(port).execute_command("ROLE")[0]
-            if role == "master" and self.node(port).cluster("countkeysinslot", 0) is not None:
-                nodes = self.node(port).cluster("nodes")
-                mine = next(info for info in nodes.values() if "myself" in info["flags"])
-                if mine["slots"]:
-                    ports.append(port)
-        return ports
+        return [
+            port
+            for port in self.live_ports()
+            if self.node(port).execute_command("ROLE")[0] == "master" and self._slots(port)
+        ]
 
     def owner_of(self, key: str) -> int:
         """The port of the master serving `key`'s slot."""
         slot = self.node(self.primaries()[0]).cluster("keyslot", key)
         for port in self.primaries():
-            nodes = self.node(port).cluster("nodes")
-            mine = next(info for info in nodes.values() if "myself" in info["flags"])
-            if any(int(span[0]) <= slot <= int(span[-1]) for span in mine["slots"]):
+            if any(int(span[0]) <= slot <= int(span[-1]) for span in self._slots(port)):
                 return port
         raise LookupError(f"no master serves slot {slot}")
 

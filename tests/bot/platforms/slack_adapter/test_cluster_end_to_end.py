@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.bot.cli.test_cli import cli_env
-from tests.bot.cli.test_copy_data import newsbot
+from tests.bot.cli.test_cli import cli_env, newsbot
 from tests.bot.platforms.slack_adapter.conftest import (
     SECRET,
     post,
@@ -68,11 +67,10 @@ async def test_newsbot_runs_on_a_redis_cluster(
     assert all(keys > 0 for keys in per_master.values()), f"keys on each master: {per_master}"
 
     on_cluster = cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_cluster.url)
-    console = await newsbot(
-        on_cluster, "console", stdin=f"/news subscribe {url}\n/news search harbour\n"
-    )
-    assert console.returncode == 0, console.stderr
-    answer = console.stdout.split("Stories matching 'harbour'")[-1]
-    assert all(f"Story {n}: harbour" in answer for n in range(1, 4)), console.stdout
-    check = await newsbot(on_cluster, "check")
-    assert "redis: ok, Redis Cluster, 3 masters" in check.stdout, check.stdout
+    typed = f"/news subscribe {url}\n/news search harbour\n".encode()
+    code, out, err = await newsbot("console", env=on_cluster, stdin=typed)
+    assert code == 0, err
+    answer = out.split("Stories matching 'harbour'")[-1]
+    assert all(f"Story {n}: harbour" in answer for n in range(1, 4)), out
+    _code, out, _err = await newsbot("check", env=on_cluster)
+    assert "redis: ok, Redis Cluster, 3 masters" in out, out
