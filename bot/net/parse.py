@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import struct_time
@@ -32,6 +32,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from bot.errors import ParseError
+from bot.net.fast_parse import Fallback, read_fast
 from handlers.article import Article, short_hash
 from handlers.redact import redact_url
 from handlers.safe_text import neutral
@@ -66,16 +67,46 @@ class FeedRef:
 
 
 def parse_feed(
-    data: bytes, ref: FeedRef, *, content_type: str = "", now: datetime | None = None
+    data: bytes,
+    ref: FeedRef,
+    *,
+    content_type: str = "",
+    now: datetime | None = None,
+    fast: bool = True,
 ) -> ParsedFeed:
-    """Parse one fetched document into articles, or raise `ParseError` saying why not."""
+    """Parse one fetched document into articles, or raise `ParseError` saying why not.
+
+    RSS and Atom go through the fast path (`bot.net.fast_parse`) unless it hands the
+    document to feedparser; `fast=False` always uses feedparser, the reference."""
     now = now or datetime.now(UTC)
     if _looks_like_json(data, content_type):
         return _parse_json_feed(data, ref, now)
     _check_entities(data)
-    headers = {"content-location": ref.url}
-    if content_type:
-        headers["content-type"] = content_type
+    try:
+        if not fast:
+            raise Fallback("asked for feedparser")
+        document = read_fast(data, ref.url, content_type)
+    except Fallback as reason:
+        log.debug("parsed with feedparser", extra={"feed_url": ref.url, "reason": str(reason)})
+    else:
+        return _articles(
+            ref,
+            now,
+            title=_text_of(document.feed, "title"),
+            language=str(document.feed.get("language") or "en"),
+            link=str(document.feed.get("link") or ""),
+            entries=[_feedparser_fields(entry) for entry in document.entries],
+            warning=None,
+        )
+    return _parse_with_feedparser(data, ref, content_type, now)
+
+
+def _parse_with_feedparser(
+    data: bytes, ref: FeedRef, content_type: str, now: datetime
+) -> ParsedFeed:
+    # Without a content type feedparser would read the bytes as Latin-1 (and flag the
+    # feed): a document of unknown type is XML, whose declaration names its encoding.
+    headers = {"content-location": ref.url, "content-type": content_type or "application/xml"}
     try:
         # Every piece of entry HTML becomes plain text in normalize (lxml, dropping scripts
         # and styles), so feedparser's own sanitizer and relative-link rewriting would be
@@ -96,26 +127,60 @@ def parse_feed(
         if not parsed.get("version"):
             raise ParseError("not a feed: no RSS, Atom or JSON Feed content found")
     feed = parsed.get("feed", {})
-    title = _text_of(feed, "title") or html.escape(ref.title or redact_url(ref.url), quote=False)
-    language = str(feed.get("language") or "en")
-    articles: list[Article] = []
     with warnings.catch_warnings():
         # feedparser warns when `updated_parsed` falls back to `published_parsed`.
         warnings.simplefilter("ignore", DeprecationWarning)
-        for entry in entries:
-            try:
-                articles.append(_article_from_entry(entry, ref, title, now, language))
-            except Exception as exc:  # noqa: BLE001 - one odd entry must not lose the rest
-                log.warning(
-                    "skipped an unreadable entry",
-                    extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)},
-                )
-    return ParsedFeed(
-        title=html_unescape_line(title),
-        articles=articles,
-        warning=problem,
+        fields = [_fields_or_none(_feedparser_fields, entry, ref) for entry in entries]
+    return _articles(
+        ref,
+        now,
+        title=_text_of(feed, "title"),
+        language=str(feed.get("language") or "en"),
         link=str(feed.get("link") or ""),
+        entries=[f for f in fields if f is not None],
+        warning=problem,
     )
+
+
+def _fields_or_none(
+    read: Callable[[Any], dict[str, Any]], entry: Any, ref: FeedRef
+) -> dict[str, Any] | None:
+    try:
+        return read(entry)
+    except Exception as exc:  # noqa: BLE001 - one odd entry must not lose the rest
+        log.warning(
+            "skipped an unreadable entry",
+            extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)},
+        )
+        return None
+
+
+def _articles(
+    ref: FeedRef,
+    now: datetime,
+    *,
+    title: str,
+    language: str,
+    link: str,
+    entries: list[dict[str, Any]],
+    warning: str | None,
+) -> ParsedFeed:
+    """The articles of one parsed document, whichever parser read its entries' fields."""
+    title = title or html.escape(ref.title or redact_url(ref.url), quote=False)
+    source = html_unescape_line(title)
+    articles = [
+        Article(
+            feed_id=ref.feed_id,
+            feed_url=ref.url,
+            source=source,
+            entry_key=_entry_key(f["guid"], f["url"], f["title"], f["published"]),
+            language=language,
+            seen_at=now,
+            **f,
+        )
+        for f in entries
+    ]
+    return ParsedFeed(title=source, articles=articles, warning=warning, link=link)
 
 
 def html_unescape_line(text: str) -> str:
@@ -211,32 +276,22 @@ def _entry_key(guid: str, link: str, title: str, published: datetime | None) -> 
     return "hash:" + short_hash(f"{title}\n{stamp}")
 
 
-def _article_from_entry(
-    entry: Mapping[str, Any], ref: FeedRef, source: str, now: datetime, language: str
-) -> Article:
+def _feedparser_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
     link = str(entry.get("link") or "")
-    title = _text_of(entry, "title")
-    published = _when(entry.get("published_parsed"), entry.get("updated_parsed"))
     contents = entry.get("content") or []
     content = max((str(c.get("value") or "") for c in contents), key=len, default="")
     if contents and str(contents[0].get("type", "text/html")) == "text/plain":
         content = html.escape(content, quote=False)
-    return Article(
-        feed_id=ref.feed_id,
-        feed_url=ref.url,
-        source=html_unescape_line(source),
-        entry_key=_entry_key(str(entry.get("id") or ""), link, title, published),
-        guid=str(entry.get("id") or "").strip(),
-        title=title,
-        url=link,
-        published=published,
-        author=str(entry.get("author") or ""),
-        description=_text_of(entry, "summary"),
-        content=content,
-        tags=tuple(str(t.get("term") or "") for t in entry.get("tags") or [] if t.get("term")),
-        language=language,
-        seen_at=now,
-    )
+    return {
+        "guid": str(entry.get("id") or "").strip(),
+        "title": _text_of(entry, "title"),
+        "url": link,
+        "published": _when(entry.get("published_parsed"), entry.get("updated_parsed")),
+        "author": str(entry.get("author") or ""),
+        "description": _text_of(entry, "summary"),
+        "content": content,
+        "tags": tuple(str(t.get("term") or "") for t in entry.get("tags") or [] if t.get("term")),
+    }
 
 
 def _parse_json_feed(data: bytes, ref: FeedRef, now: datetime) -> ParsedFeed:
