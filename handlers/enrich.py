@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,6 +25,7 @@ from handlers.urls import canonical_url, same_site
 log = logging.getLogger(__name__)
 
 THIN_WORDS = 80
+_TAGS = re.compile(r"<[^>]*>")
 _CONCURRENT_PAGES = 8
 DEFAULT_PAGES_PER_POLL = 20
 
@@ -40,18 +42,23 @@ def is_thin(article: Article) -> bool:
     return len((article.content or article.description).split()) < THIN_WORDS
 
 
+def _looks_thin(article: Article) -> bool:
+    """`is_thin` before normalize, on the feed's HTML with its tags taken out: markup must
+    not make a short entry look long."""
+    return len(_TAGS.sub(" ", article.content or article.description).split()) < THIN_WORDS
+
+
 def budget_pages(articles: Sequence[Article], *, most: int) -> list[Article]:
     """Let only the first `most` thin entries of one fetch read their pages (the feed's
     order, newest first as feeds list them): a feed of 10,000 thin items cannot make
-    newsbot fetch 10,000 pages. The others keep the feed's own text."""
+    newsbot fetch 10,000 pages, and with `most` 0 no page is read. Every other entry keeps
+    the feed's own text, whatever normalize later finds."""
     out = []
-    thin = 0
+    allowed = 0
     for article in articles:
-        if is_thin(article):
-            thin += 1
-            if thin > most:
-                article = article.evolve(read_page=False)
-        out.append(article)
+        read = allowed < most and _looks_thin(article)
+        allowed += read
+        out.append(article.evolve(read_page=read))
     return out
 
 
