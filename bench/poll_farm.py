@@ -90,6 +90,7 @@ class Figures:
     memory_peak: int = 0
     memory_end: int = 0
     stored: int = 0
+    families: list[tuple[str, int, int]] = field(default_factory=list)
 
     def line(self) -> str:
         rate = self.polls / self.seconds
@@ -116,6 +117,8 @@ class Figures:
                 f"end {self.memory_end / 2**20:.0f} MB ({self.stored} stories, "
                 f"{self.memory_end / max(self.stored, 1):.0f} B each)"
             )
+            for name, count, used in self.families[:8]:
+                text += f"\n    {used / 2**20:7.1f} MB  {count:7} keys  {name}"
         return text
 
 
@@ -170,6 +173,34 @@ def write_config(path: Path, port: int, feeds: int) -> None:
             lines += ["[[channels.feeds]]", f'url = "{feed_url(port, feed)}"', 'mode = "digest"']
         lines.append("")
     path.write_text("\n".join(lines))
+
+
+def family(key: str) -> str:
+    """A key with its ids taken out: `newsbot:story:ab12…` is `newsbot:story:*`."""
+    return ":".join("*" if any(c.isdigit() for c in part) else part for part in key.split(":"))
+
+
+async def memory_by_family(client: Redis) -> list[tuple[str, int, int]]:
+    """(family, keys, bytes) of every key, largest first, from MEMORY USAGE."""
+    sizes: dict[str, list[int]] = {}
+    batch: list[str] = []
+
+    async def measure() -> None:
+        async with client.pipeline(transaction=False) as pipe:
+            for key in batch:
+                pipe.memory_usage(key, samples=0)
+            for key, used in zip(batch, await pipe.execute(), strict=True):
+                entry = sizes.setdefault(family(key), [0, 0])
+                entry[0] += 1
+                entry[1] += int(used or 0)
+        batch.clear()
+
+    async for key in client.scan_iter(count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            await measure()
+    await measure()
+    return sorted(((f, n, b) for f, (n, b) in sizes.items()), key=lambda row: -row[2])
 
 
 def lateness(requests: list[list[float]], interval: float, since: float) -> list[float]:
@@ -258,6 +289,7 @@ async def run_newsbot(
         memory = await client.info("memory")
         figures.memory_peak = int(memory["used_memory_peak"])
         figures.memory_end = int(memory["used_memory"])
+        figures.families = await memory_by_family(client)
     finally:
         for process in running:
             process.send_signal(signal.SIGTERM)

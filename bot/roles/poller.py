@@ -26,7 +26,6 @@ from bot.net.fetch import Fetcher, FetchResult, HTTPStatusError
 from bot.net.parse import FeedRef, ParsedFeed, parse_feed
 from bot.roles.feed_health import FeedHealthNotices
 from bot.settings import Settings
-from bot.stopping import sleep_unless_stopped
 from bot.store.keys import Keys
 from bot.store.seen_entries import SeenEntries
 from bot.store.watchlist import FeedRecord, Watchlist
@@ -106,6 +105,7 @@ class Poller:
         metrics: Metrics,
         clock: Clock = time.time,
         batch: int = 16,
+        concurrency: int = 64,
         first_fetch_max: int = 5,
         failing_notice: float = 86400.0,
         pages_per_poll: int = DEFAULT_PAGES_PER_POLL,
@@ -124,6 +124,7 @@ class Poller:
         self._metrics = metrics
         self._clock = clock
         self._batch = batch
+        self._concurrency = concurrency
         self._first_fetch_max = first_fetch_max
         self.lease = lease
         self._notices = FeedHealthNotices(client, keys, after=failing_notice)
@@ -135,6 +136,12 @@ class Poller:
     async def poll_due(self) -> list[PollReport]:
         """Claim the feeds due now and poll them concurrently; none while the pipeline's
         backlog is over `backlog_max` (their polls wait, due, until it drains)."""
+        feeds = await self.claim(self._batch)
+        return list(await asyncio.gather(*(self.poll(feed) for feed in feeds)))
+
+    async def claim(self, limit: int) -> list[FeedRecord]:
+        """Up to `limit` feeds due now, leased to this poller; none while the pipeline is
+        behind."""
         waiting = await self.backlog()
         if waiting > self.backlog_max:
             if not self.held_back:
@@ -147,9 +154,7 @@ class Poller:
         if self.held_back:
             log.info("the pipeline caught up; polling again", extra={"entries": waiting})
         self.held_back = False
-        now = self._clock()
-        feeds = await self._watchlist.claim_due(now=now, limit=self._batch, lease=self.lease)
-        return list(await asyncio.gather(*(self.poll(feed) for feed in feeds)))
+        return await self._watchlist.claim_due(now=self._clock(), limit=limit, lease=self.lease)
 
     async def discover(self, url: str) -> list[FeedLink] | None:
         """The feeds a web page at `url` names; None when it is not a page (or is gone)."""
@@ -293,21 +298,48 @@ class Poller:
         return PollReport(feed.id, "failed", error=error)
 
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
-        """Poll until `stop` is set; Redis outages are logged and retried, never fatal."""
+        """Poll until `stop` is set, up to `concurrency` feeds at a time: a feed is claimed
+        as soon as a place is free and it is due, so one slow feed never holds up the
+        others. Redis outages are logged and retried, never fatal. On stop, the polls in
+        flight finish."""
+        polls: set[asyncio.Task[PollReport]] = set()
+        stopping = asyncio.ensure_future(stop.wait())
         pause = idle
-        while not stop.is_set():
-            try:
-                reports = await self.poll_due()
-                pause = idle
-                if len(reports) >= self._batch:
-                    continue
-                due = await self._watchlist.next_due()
-                wait = idle if due is None else min(max(due - self._clock(), 0.05), idle)
-            except RedisError as exc:
-                log.warning("poller cannot reach Redis; retrying", extra={"error": str(exc)})
-                pause = min(pause * 2, 30.0)
-                wait = pause
-            await sleep_unless_stopped(stop, wait)
+        try:
+            while not stop.is_set():
+                try:
+                    free = self._concurrency - len(polls)
+                    feeds = await self.claim(min(free, self._batch)) if free > 0 else []
+                    for feed in feeds:
+                        task = asyncio.create_task(self.poll(feed))
+                        polls.add(task)
+                        task.add_done_callback(polls.discard)
+                        task.add_done_callback(_log_failed_poll)
+                    pause = idle
+                    if feeds and len(feeds) == min(free, self._batch):
+                        await asyncio.sleep(0)  # more may be due: claim again at once
+                        continue
+                    due = await self._watchlist.next_due()
+                    wait = idle if due is None else min(max(due - self._clock(), 0.01), idle)
+                except RedisError as exc:
+                    log.warning("poller cannot reach Redis; retrying", extra={"error": str(exc)})
+                    pause = min(pause * 2, 30.0)
+                    wait = pause
+                # Until a feed is due, a place frees up, or stop.
+                await asyncio.wait(
+                    [stopping, *polls], timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+        finally:
+            stopping.cancel()
+            if polls:
+                await asyncio.wait(polls)
+
+
+def _log_failed_poll(task: asyncio.Task[PollReport]) -> None:
+    """A poll that could not even record its outcome (Redis went away): its lease runs out
+    and any poller takes the feed again."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("a poll could not finish; the feed is polled again", extra={"error": repr(exc)})
 
 
 def poller_for(

@@ -201,12 +201,14 @@ class Watchlist:
     async def claim_due(self, *, now: float, limit: int, lease: float) -> list[FeedRecord]:
         """Atomically take up to `limit` due feeds, leasing each for `lease` seconds."""
         ids = await self._claim(keys=[self._keys.feeds_due], args=[now, limit, now + lease])
-        records = []
-        for feed_id in ids:
-            record = await self.get(feed_id)
-            if record is not None:
-                records.append(record)
-        return records
+        if not ids:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for feed_id in ids:
+                pipe.hgetall(self._keys.feed(feed_id))
+            rows = cast(list[dict[str, str]], await pipe.execute())
+        # A feed removed since it was claimed has no hash left: nothing to poll.
+        return [FeedRecord.from_hash(i, row) for i, row in zip(ids, rows, strict=True) if row]
 
     async def next_due(self) -> float | None:
         first = await self._client.zrange(self._keys.feeds_due, 0, 0, withscores=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -417,3 +418,30 @@ async def test_an_entry_the_pipeline_failed_is_queued_again_at_the_next_poll(
         clock.now += 600
         [again] = await poller.poll_due()
     assert again.queued == 1 and await queued_titles(handle) == ["Item 1"]
+
+
+async def test_a_slow_feed_never_holds_up_the_others(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """`run` keeps polls in flight independently: while one feed takes 2 s to answer, the
+    quick feeds (another host) are polled again each time they fall due."""
+    watchlist = Watchlist(handle.client, handle.keys)
+    feed_server.add("/slow", FEED, etag='"s"', delay=2.0)
+    await watchlist.add(feed_server.url("/slow", host="localhost"), now=time.time())
+    for n in range(4):
+        await watchlist.add(feed_server.add(f"/quick{n}", FEED, etag='"q"'), now=time.time())
+    stop = asyncio.Event()
+    async with Fetcher(policy=allow_any) as fetcher:
+        poller = Poller(
+            client=handle.client,
+            keys=handle.keys,
+            fetcher=fetcher,
+            interval=0.3,
+            metrics=Metrics(),
+        )
+        task = asyncio.create_task(poller.run(stop, idle=0.05))
+        await asyncio.sleep(1.8)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    assert feed_server.hits["/slow"] == 1
+    assert all(feed_server.hits[f"/quick{n}"] >= 4 for n in range(4)), feed_server.hits
