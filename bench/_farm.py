@@ -8,9 +8,11 @@ The farm serves feed `i` at `/f/<i>` (see `feed_url`): a real document from feed
 (`i` modulo their number, those up to `--max-kb`), with an ETag and 304 for a conditional
 GET that still matches. While changes are on, every `interval` seconds a `change` share of
 the feeds each gain one new story at the top (its own link and a title of random words);
-a document keeps its three newest added stories. Control: `POST /_/changes?on=1|0`,
-`POST /_/reset` (counters only), `GET /_/stats` (each feed's request times since the reset,
-200s, 304s, changes, and this process's CPU seconds).
+a document keeps its three newest added stories. Feeds that share a document get links
+and ids of their own (the host gains an `f<i>.` prefix), so each brings its own stories.
+
+Control: `POST /_/changes?on=1|0`, `POST /_/reset` (counters only), `GET /_/stats` (each
+feed's request times since the reset, 200s, 304s, changes, and this process's CPU seconds).
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = ROOT.parent / "shared" / "data" / "feeds-real"
 _FIRST_ENTRY = re.compile(rb"<(item|entry)[\s>]")
+# Where an entry's links and ids start: the host that follows gets the feed's own prefix.
+_LINKS = re.compile(
+    rb"(<(?:link|guid|id)\b[^>]*>\s*(?:<!\[CDATA\[\s*)?https?://"
+    rb"|<link\b[^>]*?\bhref=[\"']https?://)"
+)
 FEEDS_PER_HOST = 5
 
 
@@ -71,6 +78,7 @@ class Farm:
         self.words = sorted({w.decode() for w in words})
         self.versions = [0] * self.feeds
         self.added: list[list[bytes]] = [[] for _ in range(self.feeds)]
+        self.distinct = args.distinct
         self.cache: dict[int, bytes] = {}
         self.changing = False
         self.reset()
@@ -89,6 +97,10 @@ class Farm:
                 assert at is not None
                 stories = b"".join(reversed(self.added[feed]))
                 base = base[: at.start()] + stories + base[at.start() :]
+            if self.distinct:
+                base = _LINKS.sub(rb"\g<1>f%d." % feed, base)
+            if len(self.cache) > 1000:
+                self.cache.clear()
             self.cache[feed] = base
         return self.cache[feed]
 
@@ -224,6 +236,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--folder", type=Path, default=FEEDS)
+    parser.add_argument(
+        "--same-documents",
+        dest="distinct",
+        action="store_false",
+        help="serve feeds sharing a document byte for byte (default: each feed's links "
+        "and ids are its own, so every feed brings stories of its own)",
+    )
     args = parser.parse_args()
     asyncio.run(serve(args) if args.mode == "serve" else loop(args))
 

@@ -42,7 +42,7 @@ from bot.roles.llm_summarizer import LLMSummarizer
 from bot.roles.membership import MemberLister, run_member_refresher
 from bot.roles.outbox import Deliverer, OutboxConsumer
 from bot.roles.outbox_lag import outbox_lags, watch_outboxes
-from bot.roles.pipeline import build_pipeline
+from bot.roles.pipeline import build_backlog_pipeline, build_pipeline
 from bot.roles.poller import BACKLOG_MAX, poller_for
 from bot.roles.routing import Router, router_for
 from bot.roles.scheduler import Scheduler, run_scheduler, scheduler_for
@@ -300,6 +300,9 @@ async def run_bot(
                 blocking=handle.blocking,
                 keys=handle.keys,
                 pipeline=pipeline,
+                backlog_pipeline=build_backlog_pipeline(
+                    handle.client, handle.keys, ttl=settings.retention_seconds, clock=clock
+                ),
                 metrics=metrics,
                 claim_idle=settings.claim_idle,
             )

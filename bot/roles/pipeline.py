@@ -29,6 +29,7 @@ from bot.store.subscriptions import SubscriptionStore
 from handlers.article import Article
 from handlers.dedup import DedupStep
 from handlers.enrich import EnrichStep, PageSource
+from handlers.first_fetch import lead_summary
 from handlers.folding import FoldStep
 from handlers.normalize import normalize_article
 from handlers.steps import PerArticleStep, Step
@@ -116,6 +117,28 @@ class Pipeline:
         return survivors
 
 
+def _failure_sink(client: Redis, keys: Keys) -> FailureSink:
+    """Records each per-entry failure in the capped ``failures`` stream."""
+
+    async def sink(failures: Sequence[StepFailure]) -> None:
+        async with client.pipeline(transaction=False) as pipe:
+            for f in failures:
+                pipe.xadd(
+                    keys.failures,
+                    {
+                        "step": f.step,
+                        "feed": f.feed_url,
+                        "entry": f.entry_key,
+                        "error": f.error[:500],
+                    },
+                    maxlen=1000,
+                    approximate=True,
+                )
+            await pipe.execute()
+
+    return sink
+
+
 def build_pipeline(
     client: Redis,
     keys: Keys,
@@ -136,22 +159,6 @@ def build_pipeline(
     (a digest counts its whole run first). `visibility` False is the benchmarks' baseline:
     copies keep nothing of their own and alerts see every feed (`handlers.visibility`)."""
 
-    async def sink(failures: Sequence[StepFailure]) -> None:
-        async with client.pipeline(transaction=False) as pipe:
-            for f in failures:
-                pipe.xadd(
-                    keys.failures,
-                    {
-                        "step": f.step,
-                        "feed": f.feed_url,
-                        "entry": f.entry_key,
-                        "error": f.error[:500],
-                    },
-                    maxlen=1000,
-                    approximate=True,
-                )
-            await pipe.execute()
-
     dedup_index = RedisDedupIndex(client, keys, ttl=ttl)
     steps: list[Step] = [
         PerArticleStep("normalize", normalize_article),
@@ -164,19 +171,49 @@ def build_pipeline(
             frequencies or RedisFrequencies(client, keys, clock=clock),
             threshold=fold_threshold,
         ),
-        StoreStep(
-            client,
-            keys,
-            ttl=ttl,
-            clock=clock,
-            search=SearchIndex(client, keys, ttl=ttl, clock=clock).add_articles,
-            dedup=dedup_index,
-            per_copy=visibility,
-        ),
+        _store_step(client, keys, dedup_index, ttl=ttl, clock=clock, per_copy=visibility),
         RouteStep(
             Router(client, keys, ttl=ttl, clock=clock, burst=instant_burst),
             SubscriptionStore(client, keys),
         ),
         AlertStep(client, keys, ttl=ttl, clock=clock, visibility=visibility),
     ]
-    return Pipeline(steps, failure_sink=sink if record_failures else None)
+    return Pipeline(steps, failure_sink=_failure_sink(client, keys) if record_failures else None)
+
+
+def build_backlog_pipeline(
+    client: Redis, keys: Keys, *, ttl: int, clock: Callable[[], float] = time.time
+) -> Pipeline:
+    """The store-only path for a new feed's older entries (`Article.backlog`): they are
+    kept searchable, never delivered or alerted, so they are normalised, deduplicated,
+    given their lead as summary, stored and indexed, and nothing else: no page read, no
+    scored summary, no cross-outlet fold, no routing. Thousands of feeds imported at once
+    bring their whole history through here."""
+    dedup_index = RedisDedupIndex(client, keys, ttl=ttl)
+    steps: list[Step] = [
+        PerArticleStep("normalize", normalize_article),
+        DedupStep(dedup_index),
+        PerArticleStep("lead", lead_summary),
+        _store_step(client, keys, dedup_index, ttl=ttl, clock=clock, per_copy=True),
+    ]
+    return Pipeline(steps, failure_sink=_failure_sink(client, keys))
+
+
+def _store_step(
+    client: Redis,
+    keys: Keys,
+    dedup: RedisDedupIndex,
+    *,
+    ttl: int,
+    clock: Callable[[], float],
+    per_copy: bool,
+) -> StoreStep:
+    return StoreStep(
+        client,
+        keys,
+        ttl=ttl,
+        clock=clock,
+        search=SearchIndex(client, keys, ttl=ttl, clock=clock).add_articles,
+        dedup=dedup,
+        per_copy=per_copy,
+    )

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from redis.typing import StreamIdT
 
 from bot.metrics import Metrics
-from bot.roles.pipeline import Pipeline
+from bot.roles.pipeline import Pipeline, PipelineOutcome
 from bot.stopping import sleep_unless_stopped
 from bot.store import streams
 from bot.store.keys import PIPELINE_GROUP, Keys
@@ -64,6 +64,7 @@ class PipelineWorker:
         keys: Keys,
         pipeline: Pipeline,
         metrics: Metrics,
+        backlog_pipeline: Pipeline | None = None,
         consumer: str | None = None,
         batch: int = 100,
         block_ms: int = 1000,
@@ -74,6 +75,7 @@ class PipelineWorker:
         self._keys = keys
         self._seen = SeenEntries(client, keys)
         self._pipeline = pipeline
+        self._backlog_pipeline = backlog_pipeline
         self._metrics = metrics
         self.consumer = consumer or streams.consumer_name()
         self._batch = batch
@@ -111,6 +113,17 @@ class PipelineWorker:
         )
         return claimed
 
+    async def _process(self, articles: list[Article]) -> PipelineOutcome:
+        """A new feed's older entries take the store-only path, when there is one."""
+        if self._backlog_pipeline is None:
+            return await self._pipeline.process(articles)
+        backlog = [a for a in articles if a.backlog]
+        if not backlog:
+            return await self._pipeline.process(articles)
+        live = await self._pipeline.process([a for a in articles if not a.backlog])
+        stored = await self._backlog_pipeline.process(backlog)
+        return PipelineOutcome(live.articles + stored.articles, live.failures + stored.failures)
+
     async def handle(self, messages: list[Message]) -> int:
         """Run one batch through the pipeline, then acknowledge and delete it."""
         if not messages:
@@ -119,7 +132,7 @@ class PipelineWorker:
         ids = [message_id for message_id, _ in messages]
         heartbeat = asyncio.create_task(self._keep_claimed(ids))
         try:
-            outcome = await self._pipeline.process(articles)
+            outcome = await self._process(articles)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, RedisError):

@@ -16,6 +16,7 @@ from bot.net.guard import allow_any
 from bot.roles.pipeline import Pipeline
 from bot.roles.poller import MAX_BACKOFF, Poller, next_poll_delay
 from bot.store.connection import RedisHandle
+from bot.store.search_index import SearchIndex
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import InvalidFeedURL, Watchlist
@@ -191,20 +192,26 @@ async def test_a_feed_that_is_not_a_feed_is_a_clean_error(
     assert report.status == "failed" and "not a" in report.error
 
 
-async def drain(handle: RedisHandle) -> None:
-    from bot.roles.pipeline import build_pipeline
+async def drain(handle: RedisHandle) -> tuple[Pipeline, Pipeline]:
+    """Run the entries stream through the pipelines as `newsbot run` does; returns the
+    full pipeline and the store-only one, whose timings name the steps each ran."""
+    from bot.roles.pipeline import build_backlog_pipeline, build_pipeline
     from bot.roles.worker import PipelineWorker, ensure_group
 
     await ensure_group(handle.client, handle.keys)
+    full = build_pipeline(handle.client, handle.keys, ttl=86400)
+    store_only = build_backlog_pipeline(handle.client, handle.keys, ttl=86400)
     worker = PipelineWorker(
         client=handle.client,
         blocking=handle.blocking,
         keys=handle.keys,
-        pipeline=build_pipeline(handle.client, handle.keys, ttl=86400),
+        pipeline=full,
+        backlog_pipeline=store_only,
         metrics=Metrics(),
         consumer="test",
     )
     await worker.drain()
+    return full, store_only
 
 
 def changing_guids(fetch_number: int, count: int = 4) -> str:
@@ -283,6 +290,50 @@ async def test_first_fetch_is_backlog_beyond_the_newest(
     assert [a["backlog"] for a in queued[8:] if a["title"] == "Item 9"] == [False]
     await drain(handle)
     assert await handle.client.zcard(handle.keys.stories) == 9, "backlog is stored, not dropped"
+
+
+async def test_a_first_fetch_stores_its_history_on_the_store_only_path(
+    handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """Only the newest NEWSBOT_FIRST_FETCH_MAX entries go through the whole pipeline; the
+    rest are normalised, deduplicated, stored with their lead as summary and indexed, never
+    summarised by score, folded, routed or alerted, and search finds them."""
+    words = ["harbour", "glacier", "orchard", "lantern", "meadow", "quarry", "canyon", "delta"]
+    items = [
+        {
+            "title": f"Item {n}",
+            "link": f"https://h.example.com/{n}",
+            "guid": str(n),
+            "published": datetime(2026, 11, 27, n, tzinfo=UTC),
+            "description": f"The {words[n]} opened on Monday. Crowds came early. "
+            "Officials were pleased with the turnout and promised more events in spring.",
+        }
+        for n in range(8)
+    ]
+    url = feed_server.add("/h.xml", rss("History", items))
+    clock = Clock()
+    record, _ = await Watchlist(handle.client, handle.keys).add(url, now=clock.now)
+    channel = ChannelRef.parse("slack:T1:C1")
+    await SubscriptionStore(handle.client, handle.keys).subscribe(
+        channel, record.id, now=clock.now, mode="instant"
+    )
+    async with Fetcher(policy=allow_any) as fetcher:
+        await (await poller_for(handle, fetcher, clock, first_fetch_max=3)).poll_due()
+    full, store_only = await drain(handle)
+    assert set(store_only.timings) == {"normalize", "dedup", "lead", "store"}
+    assert {"summarize", "fold", "route", "alert"} <= set(full.timings)
+    story_ids = await handle.client.zrange(handle.keys.stories, 0, -1)
+    loaded = await load_stories(handle.client, handle.keys, story_ids)
+    stories = {s.copies[0].title: s for s in loaded}
+    assert len(stories) == 8
+    history = [stories[f"Item {n}"] for n in range(5)]
+    assert all(s.method == "lead" for s in history)
+    assert history[0].summary.startswith("The harbour opened on Monday.")
+    assert {stories[f"Item {n}"].method for n in (5, 6, 7)} == {"extractive"}
+    routed = await handle.client.zrange(handle.keys.channel_routed(str(channel)), 0, -1)
+    assert sorted(stories[t].id for t in ("Item 5", "Item 6", "Item 7")) == sorted(routed)
+    found = await SearchIndex(handle.client, handle.keys, ttl=86400).search("glacier")
+    assert [item.title for item in found.items] == ["Item 1"]
 
 
 async def test_channels_are_told_once_when_a_feed_fails_for_a_day_and_when_it_is_back(
