@@ -40,6 +40,7 @@ from pathlib import Path
 
 import aiohttp
 from _farm import ROOT, feed_url
+from _redis_memory import memory_by_family
 from redis.asyncio import Redis
 
 sys.path.insert(0, str(ROOT))  # the private Redis lives with the tests
@@ -173,34 +174,6 @@ def write_config(path: Path, port: int, feeds: int) -> None:
             lines += ["[[channels.feeds]]", f'url = "{feed_url(port, feed)}"', 'mode = "digest"']
         lines.append("")
     path.write_text("\n".join(lines))
-
-
-def family(key: str) -> str:
-    """A key with its ids taken out: `newsbot:story:ab12…` is `newsbot:story:*`."""
-    return ":".join("*" if any(c.isdigit() for c in part) else part for part in key.split(":"))
-
-
-async def memory_by_family(client: Redis) -> list[tuple[str, int, int]]:
-    """(family, keys, bytes) of every key, largest first, from MEMORY USAGE."""
-    sizes: dict[str, list[int]] = {}
-    batch: list[str] = []
-
-    async def measure() -> None:
-        async with client.pipeline(transaction=False) as pipe:
-            for key in batch:
-                pipe.memory_usage(key, samples=0)
-            for key, used in zip(batch, await pipe.execute(), strict=True):
-                entry = sizes.setdefault(family(key), [0, 0])
-                entry[0] += 1
-                entry[1] += int(used or 0)
-        batch.clear()
-
-    async for key in client.scan_iter(count=1000):
-        batch.append(key)
-        if len(batch) >= 1000:
-            await measure()
-    await measure()
-    return sorted(((f, n, b) for f, (n, b) in sizes.items()), key=lambda row: -row[2])
 
 
 def lateness(requests: list[list[float]], interval: float, since: float) -> list[float]:
