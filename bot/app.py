@@ -60,7 +60,6 @@ from handlers.channels import Subscription
 log = logging.getLogger(__name__)
 
 FEED_TIMEOUT = FetchLimits().total_timeout
-PIPELINE_CONSUMERS = 2
 
 ROLES = ("poller", "pipeline", "scheduler", "chat")
 
@@ -296,31 +295,18 @@ async def run_bot(
                 abstractive=bot.abstractive,
                 instant_burst=settings.instant_burst,
             )
-            store_only = build_backlog_pipeline(
-                handle.client, handle.keys, ttl=settings.retention_seconds, clock=clock
+            worker = PipelineWorker(
+                client=handle.client,
+                blocking=handle.blocking,
+                keys=handle.keys,
+                pipeline=pipeline,
+                backlog_pipeline=build_backlog_pipeline(
+                    handle.client, handle.keys, ttl=settings.retention_seconds, clock=clock
+                ),
+                metrics=metrics,
+                claim_idle=settings.claim_idle,
             )
-            # Two consumers per process: while one batch waits on Redis, the other uses
-            # the CPU (a batch is a dozen round trips).
-            workers = [
-                PipelineWorker(
-                    client=handle.client,
-                    blocking=handle.blocking,
-                    keys=handle.keys,
-                    pipeline=pipeline,
-                    backlog_pipeline=store_only,
-                    metrics=metrics,
-                    consumer=f"{consumer_name()}-{number}",
-                    claim_idle=settings.claim_idle,
-                )
-                for number in range(PIPELINE_CONSUMERS)
-            ]
-
-            async def consume() -> None:
-                async with asyncio.TaskGroup() as group:
-                    for worker in workers:
-                        group.create_task(worker.run(stop))
-
-            bot.start("pipeline", consume, stop)
+            bot.start("pipeline", lambda: worker.run(stop), stop)
         if "scheduler" in roles:
             scheduler = bot.scheduler
             alert_store = AlertStore(handle.client, handle.keys, ttl=settings.retention_seconds)
