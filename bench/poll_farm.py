@@ -92,6 +92,8 @@ class Figures:
     memory_end: int = 0
     stored: int = 0
     families: list[tuple[str, int, int]] = field(default_factory=list)
+    parsed: int = 0
+    queued_share: float = float("nan")
 
     def line(self) -> str:
         rate = self.polls / self.seconds
@@ -111,6 +113,11 @@ class Figures:
             f"\n  lateness p50 {percentile(self.lateness, 0.5):.2f} s, "
             f"p99 {percentile(self.lateness, 0.99):.2f} s"
         )
+        if self.parsed:
+            text += (
+                f"\n  entries parsed {self.parsed:,}, of which {self.queued_share:.1%} reached "
+                "the entries stream (the rest were known unchanged)"
+            )
         if self.memory_peak:
             text += (
                 f"\n  new stories/s stored {self.stories / self.seconds:.1f}; entries backlog "
@@ -151,11 +158,26 @@ class FarmProcess:
         self.process.wait(timeout=10)
 
 
-def start_newsbot(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+async def entry_counts(ports: list[int]) -> tuple[int, int]:
+    """Entries queued and entries found unchanged, over the processes' /metrics."""
+    queued = unchanged = 0
+    async with aiohttp.ClientSession() as session:
+        for port in ports:
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                for line in (await response.text()).splitlines():
+                    name, _, value = line.partition(" ")
+                    if name == "newsbot_entries_queued_total":
+                        queued += int(float(value))
+                    elif name == "newsbot_entries_unchanged_total":
+                        unchanged += int(float(value))
+    return queued, unchanged
+
+
+def start_newsbot(env: dict[str, str], log: Path, port: int) -> subprocess.Popen[bytes]:
     with log.open("wb") as stderr:
         return subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
-            env=env,
+            env=env | {"NEWSBOT_HTTP_PORT": str(port)},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -215,7 +237,6 @@ async def run_newsbot(
         "NEWSBOT_DATA_DIR": str(folder / "data"),
         "NEWSBOT_POLL_INTERVAL": str(args.interval),
         "NEWSBOT_ALLOW_PRIVATE_NETWORKS": "true",
-        "NEWSBOT_HTTP_PORT": "0",
         "NEWSBOT_ENRICH_MAX_PER_POLL": "0",
         "NEWSBOT_SUBSCRIPTIONS_PER_CHANNEL": str(FEEDS_PER_CHANNEL),
         "NEWSBOT_SUBSCRIPTIONS_PER_WORKSPACE": str(args.feeds + FEEDS_PER_CHANNEL),
@@ -226,8 +247,9 @@ async def run_newsbot(
     running: list[subprocess.Popen[bytes]] = []
     try:
         started = time.time()
-        for number in range(processes):
-            running.append(start_newsbot(env, folder / f"newsbot-{number}.log"))
+        ports = [free_port() for _ in range(processes)]
+        for number, port in enumerate(ports):
+            running.append(start_newsbot(env, folder / f"newsbot-{number}.log", port))
         figures.feeds_polled_at = await wait_for_first_sweep(
             farm, args.feeds, started, args.warmup_limit
         )
@@ -245,10 +267,14 @@ async def run_newsbot(
         window = time.time()
         farm_cpu = float((await farm.call("stats"))["cpu"])  # type: ignore[arg-type]
         cpu = [process_cpu(p.pid) for p in running]
+        counted = await entry_counts(ports)
         stories = int(await client.zcard(keys.stories))
         await asyncio.sleep(args.steady)
         figures.seconds = time.time() - window
         figures.cpu = [process_cpu(p.pid) - c for p, c in zip(running, cpu, strict=True)]
+        queued, unchanged = (a - b for a, b in zip(await entry_counts(ports), counted, strict=True))
+        figures.queued_share = queued / max(queued + unchanged, 1)
+        figures.parsed = queued + unchanged
         stats = await farm.call("stats")
         figures.farm_cpu = float(stats["cpu"]) - farm_cpu  # type: ignore[arg-type]
         requests = stats["requests"]
