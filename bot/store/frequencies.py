@@ -3,8 +3,9 @@
 Each UTC day (by the pipeline's clock) has a fixed string of 65,536 saturating 16-bit
 counters; a word counts in counter ``crc32(word) mod 65,536``. Words that share a counter
 add up, which can only make a word look commoner than it is and weigh less: folding stays
-on the careful side. Reads sum the last `DAYS` days in one script; writes add a batch of
-stories in one script. Every key has the ``{ix}`` hash tag of the fold index.
+on the careful side. A process reads the last `DAYS` days whole and sums them, again after
+`REFRESH` seconds (its own writes it adds at once); writes add a batch of stories in one
+script. Every key has the ``{ix}`` hash tag of the fold index.
 """
 
 from __future__ import annotations
@@ -13,44 +14,21 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
 
-from bot.store.batch import Call, lua, run_batch
+from bot.store.batch import lua
 from bot.store.keys import Keys
 from handlers.tfidf import Frequencies
 
 DAYS = 7
 COUNTERS = 1 << 16
+REFRESH = 30.0
 _CHUNK = 500
-
-# KEYS: one day's counters, then its story count (they share the {ix:<day>} hash tag).
-# ARGV: counter numbers. Returns the day's story count, then each counter.
-_GET = lua(
-    """
-local sums = {}
-for i = 1, #ARGV do sums[i] = 0 end
-local total = 0
-for d = 1, #KEYS, 2 do
-  total = total + tonumber(redis.call('GET', KEYS[d + 1]) or '0')
-  if redis.call('EXISTS', KEYS[d]) == 1 then
-    for first = 1, #ARGV, 500 do
-      local args = {}
-      for i = first, math.min(first + 499, #ARGV) do
-        table.insert(args, 'GET')
-        table.insert(args, 'u16')
-        table.insert(args, '#' .. ARGV[i])
-      end
-      local values = redis.call('BITFIELD', KEYS[d], unpack(args))
-      for i, value in ipairs(values) do sums[first + i - 1] = sums[first + i - 1] + value end
-    end
-  end
-end
-table.insert(sums, 1, total)
-return sums
-"""
-)
 
 # KEYS: the day's counters, its story count. ARGV: ttl, stories, then counter, amount pairs.
 _ADD = lua(
@@ -78,6 +56,14 @@ def counter_of(word: str) -> int:
     return zlib.crc32(word.encode("utf-8")) % COUNTERS
 
 
+@dataclass
+class _Read:
+    day: str
+    read_at: float
+    total: int
+    sums: np.ndarray
+
+
 class RedisFrequencies:
     """`DocumentFrequencies` on Redis; `clock` gives the current time in seconds."""
 
@@ -87,8 +73,8 @@ class RedisFrequencies:
         self._client = client
         self._keys = keys
         self._clock = clock
-        self._get = client.register_script(_GET)
         self._add = client.register_script(_ADD)
+        self._cache: _Read | None = None
 
     def _day(self, offset: int = 0) -> str:
         today = datetime.fromtimestamp(self._clock(), UTC) - timedelta(days=offset)
@@ -96,18 +82,28 @@ class RedisFrequencies:
 
     async def get(self, words: Collection[str]) -> Frequencies:
         unique = sorted(set(words))
-        counters = sorted({counter_of(w) for w in unique})
-        calls: list[Call] = []
+        total, sums = await self._read()
+        return Frequencies(total, {w: int(sums[counter_of(w)]) for w in unique})
+
+    async def _read(self) -> tuple[int, np.ndarray]:
+        """The last `DAYS` days of counters, summed: read whole (128 KB a day) at most
+        every `REFRESH` seconds, rather than a batch's thousands of counters per batch."""
+        today = self._day()
+        cached = self._cache
+        if cached and cached.day == today and time.monotonic() - cached.read_at < REFRESH:
+            return cached.total, cached.sums
+        total, sums = 0, np.zeros(COUNTERS, dtype=np.int64)
         for offset in range(DAYS):
             day = self._day(offset)
-            keys = [self._keys.word_counts(day), self._keys.story_count(day)]
-            calls.append((self._get, keys, counters))
-        total, sums = 0, [0] * len(counters)
-        for day_total, *day_sums in await run_batch(self._client, calls):
-            total += int(day_total)
-            sums = [a + int(b) for a, b in zip(sums, day_sums, strict=True)]
-        by_counter = dict(zip(counters, sums, strict=True))
-        return Frequencies(total, {w: by_counter[counter_of(w)] for w in unique})
+            raw = await self._client.execute_command(  # type: ignore[no-untyped-call]
+                "GET", self._keys.word_counts(day), **{NEVER_DECODE: []}
+            )
+            total += int(await self._client.get(self._keys.story_count(day)) or 0)
+            if raw:
+                counts = np.frombuffer(bytes(raw[: COUNTERS * 2]), dtype=">u2")
+                sums[: len(counts)] += counts
+        self._cache = _Read(today, time.monotonic(), total, sums)
+        return total, sums
 
     async def learn(self, documents: Sequence[Collection[str]]) -> None:
         if not documents:
@@ -120,3 +116,8 @@ class RedisFrequencies:
         for counter, amount in sorted(amounts.items()):
             args += [counter, amount]
         await self._add(keys=[self._keys.word_counts(day), self._keys.story_count(day)], args=args)
+        if self._cache is not None and self._cache.day == day:
+            # This process sees its own counts at once; others' within `REFRESH`.
+            for counter, amount in amounts.items():
+                self._cache.sums[counter] += amount
+            self._cache.total += len(documents)
