@@ -95,6 +95,17 @@ class Figures:
     parsed: int = 0
     queued_share: float = float("nan")
 
+    def read_farm(
+        self, stats: dict[str, object], cpu_before: float, interval: float, since: float
+    ) -> None:
+        """The farm's side of the steady window: polls, changed documents, lateness, CPU."""
+        self.farm_cpu = float(stats["cpu"]) - cpu_before  # type: ignore[arg-type]
+        requests = stats["requests"]
+        assert isinstance(requests, list)
+        self.polls = sum(len(r) for r in requests)
+        self.changed = int(stats["ok"])  # type: ignore[call-overload]
+        self.lateness = lateness(requests, interval, since)
+
     def line(self) -> str:
         rate = self.polls / self.seconds
         cpu = ", ".join(f"{c / self.seconds:.0%}" for c in self.cpu)
@@ -275,13 +286,7 @@ async def run_newsbot(
         queued, unchanged = (a - b for a, b in zip(await entry_counts(ports), counted, strict=True))
         figures.queued_share = queued / max(queued + unchanged, 1)
         figures.parsed = queued + unchanged
-        stats = await farm.call("stats")
-        figures.farm_cpu = float(stats["cpu"]) - farm_cpu  # type: ignore[arg-type]
-        requests = stats["requests"]
-        assert isinstance(requests, list)
-        figures.polls = sum(len(r) for r in requests)
-        figures.changed = int(stats["ok"])  # type: ignore[call-overload]
-        figures.lateness = lateness(requests, args.interval, window)
+        figures.read_farm(await farm.call("stats"), farm_cpu, args.interval, window)
         figures.stored = int(await client.zcard(keys.stories))
         figures.stories = figures.stored - stories
         figures.backlog = int(await client.xlen(keys.entries))
@@ -321,13 +326,7 @@ async def run_loop(args: argparse.Namespace, farm: FarmProcess) -> Figures:
     farm_cpu = float((await farm.call("stats"))["cpu"])  # type: ignore[arg-type]
     output, _ = await loop.communicate()
     figures.seconds = time.time() - window
-    stats = await farm.call("stats")
-    figures.farm_cpu = float(stats["cpu"]) - farm_cpu  # type: ignore[arg-type]
-    requests = stats["requests"]
-    assert isinstance(requests, list)
-    figures.polls = sum(len(r) for r in requests)
-    figures.changed = int(stats["ok"])  # type: ignore[call-overload]
-    figures.lateness = lateness(requests, args.interval, window)
+    figures.read_farm(await farm.call("stats"), farm_cpu, args.interval, window)
     report = json.loads(output.decode().strip().splitlines()[-1])
     figures.cpu = [float(report["cpu"]) * figures.seconds / (time.time() - started)]
     return figures
