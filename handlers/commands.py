@@ -68,6 +68,15 @@ author: prefixes; e.g. /news search title:"climate summit" -opinion
 Subscribing, unsubscribing, the schedule, mode, filters and the quiet message are for
 channel managers."""
 
+# Words people type for a command, in the typed grammar (Slack and the console).
+ALIASES: dict[str, str] = {
+    "list": "feeds",
+    "sub": "subscribe",
+    "add": "subscribe",
+    "unsub": "unsubscribe",
+    "remove": "unsubscribe",
+}
+
 MANAGER_ONLY = frozenset({"subscribe", "unsubscribe", "schedule", "mode", "filter", "quiet"})
 
 _ANGLE_LINK = re.compile(r"^<((?:https?|mailto):[^|>]*)(?:\|[^>]*)?>$", re.IGNORECASE)
@@ -118,6 +127,7 @@ def parse_command(text: str, *, default_zone: str = "UTC") -> Command:
     if not words:
         return Command("help")
     name, rest = words[0].lower(), (words[1].strip() if len(words) > 1 else "")
+    name = ALIASES.get(name, name)
     if name in {"help", "feeds", "digest"}:
         if rest and name != "help":
             raise _usage(name, f"{name} takes nothing after it")
@@ -161,7 +171,31 @@ def parse_command(text: str, *, default_zone: str = "UTC") -> Command:
         if len(rest) > QUIET_MAX:
             raise _usage(name, f"the message is at most {QUIET_MAX} characters")
         return Command("quiet", query="" if rest.lower() == "off" else rest)
-    raise CommandError(f"unknown command {name!r}\n{HELP}")
+    raise _unknown(name)
+
+
+def _unknown(name: str) -> CommandError:
+    """An unknown command: the nearest one by edit distance and its usage line, when one is
+    near (a typo), else where the list is."""
+    known = sorted(USAGE.keys() | ALIASES.keys())
+    distance, nearest = min((_edits(name, k), k) for k in known)
+    if distance <= max(1, min(2, len(name) // 3)):
+        meant = ALIASES.get(nearest, nearest)
+        return CommandError(
+            f"unknown command {name!r}; did you mean {nearest}?\nusage: {USAGE[meant]}"
+        )
+    return CommandError(f"unknown command {name!r}; /news help lists the commands")
+
+
+def _edits(left: str, right: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions."""
+    previous = list(range(len(right) + 1))
+    for i, a in enumerate(left, 1):
+        current = [i]
+        for j, b in enumerate(right, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    return previous[-1]
 
 
 def _filter(rest: str) -> Command:
@@ -215,7 +249,11 @@ def _latest(rest: str) -> Command:
     return Command("latest", count=int(rest))
 
 
-_ALERT_CHANNEL = re.compile(r"^(.*?)\s+in\s+<#([A-Za-z0-9]+)(?:\|[^>]*)?>$", re.DOTALL)
+# "in <#C0123|news>" as Slack and Discord send a channel, or "in #news" as typed (the
+# console's channels are names).
+_ALERT_CHANNEL = re.compile(
+    r"^(.*?)\s+in\s+(?:<#([A-Za-z0-9]+)(?:\|[^>]*)?>|#([A-Za-z0-9][\w-]{0,79}))$", re.DOTALL
+)
 _ALERT_ID = re.compile(r"a[0-9]{1,9}")
 
 
@@ -226,7 +264,7 @@ def _alert(rest: str) -> Command:
         channel = ""
         found = _ALERT_CHANNEL.match(argument)
         if found:
-            argument, channel = found[1].strip(), found[2]
+            argument, channel = found[1].strip(), found[2] or found[3]
         try:
             parse_alert_query(argument, max_length=MAX_QUERY)
         except (AlertError, QueryError) as exc:

@@ -110,3 +110,57 @@ def test_alert_commands_read_as_written() -> None:
     assert parse_command("alert pause 2h").seconds == 7200
     assert parse_command("alert pause 1w").seconds == 7 * 86400
     assert parse_command("alert resume").action == "resume"
+
+
+@pytest.mark.parametrize(
+    ("typed", "name", "target"),
+    [
+        ("list", "feeds", ""),
+        ("sub https://example.com/feed", "subscribe", "https://example.com/feed"),
+        ("add https://example.com/feed", "subscribe", "https://example.com/feed"),
+        ("unsub f3", "unsubscribe", "f3"),
+        ("remove f3", "unsubscribe", "f3"),
+    ],
+)
+def test_the_words_people_type_for_commands(typed: str, name: str, target: str) -> None:
+    command = parse_command(typed)
+    assert (command.name, command.target) == (name, target)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant", "usage"),
+    [
+        ("serch x", "search", "/news search <query>"),
+        ("sbuscribe https://a.example", "subscribe", "/news subscribe <feed url>"),
+        ("lates", "latest", "/news latest [n]"),
+        ("unsubscrib f3", "unsubscribe", "/news unsubscribe <feed id or url>"),
+    ],
+)
+def test_a_typo_gets_the_nearest_command_and_its_usage_only(
+    typed: str, meant: str, usage: str
+) -> None:
+    with pytest.raises(CommandError) as caught:
+        parse_command(typed)
+    message = str(caught.value)
+    assert f"did you mean {meant}?" in message and usage in message
+    assert "newsbot commands:" not in message and len(message.splitlines()) == 2
+
+
+def test_an_unknown_word_far_from_every_command_points_to_help() -> None:
+    with pytest.raises(CommandError, match="/news help lists the commands"):
+        parse_command("frobnicate")
+
+
+@pytest.mark.parametrize(
+    ("typed", "channel"),
+    [
+        ("alert add ukraine ceasefire in #main", "main"),
+        ("alert add ukraine ceasefire in #world-news", "world-news"),
+        ("alert add ukraine ceasefire in <#C0123|news>", "C0123"),
+        ("alert add ukraine ceasefire in <#112233>", "112233"),
+    ],
+)
+def test_alert_in_a_channel_is_a_channel_on_every_platform(typed: str, channel: str) -> None:
+    command = parse_command(typed)
+    assert (command.query, command.channel) == ("ukraine ceasefire", channel)
+    assert command.manager_only
