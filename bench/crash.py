@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from _figures import percentile
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -470,13 +471,6 @@ async def still_waiting(client: Redis, keys: Keys, channels: list[str]) -> dict[
             if story in numbers:
                 waiting[m.get("channel", "")].add(numbers[story])
     return dict(waiting)
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def run(plan: Plan, seed: int) -> Tally:

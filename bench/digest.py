@@ -29,6 +29,7 @@ import time
 from datetime import datetime, timedelta
 
 from _corpus import FEEDS, fetched_at, load_feeds
+from _figures import percentile
 from ingest import RETENTION, whole_pipeline
 
 from bot.render.discord_embeds import render_discord
@@ -196,11 +197,6 @@ async def search_latency(
         latencies.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - used) * 1000)
     return latencies, cpu, found
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(len(ordered) * share), len(ordered) - 1)]
 
 
 async def main() -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import discord
 from _corpus import FEEDS, load_feeds, serve_feeds
+from _figures import percentile
 from discord import app_commands
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +41,6 @@ from tests.fakes.discord_api import GUILD, FakeDiscord  # noqa: E402
 
 CONCURRENT = 50
 DEADLINE = 3.0  # Discord's: an interaction not answered by then fails
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def bare_client(

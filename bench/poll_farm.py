@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,12 +39,14 @@ from pathlib import Path
 
 import aiohttp
 from _farm import ROOT, feed_url
+from _figures import percentile
 from _redis_memory import memory_by_family
 from redis.asyncio import Redis
 
 sys.path.insert(0, str(ROOT))  # the private Redis lives with the tests
 
 from bot.store.keys import Keys
+from tests.fakes.redis_cluster import free_ports
 from tests.fakes.redis_server import PrivateRedis
 
 FARM = Path(__file__).with_name("_farm.py")
@@ -53,23 +54,10 @@ FEEDS_PER_CHANNEL = 50
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def process_cpu(pid: int) -> float:
     """CPU seconds (user + system) a live process has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 @dataclass
@@ -143,7 +131,7 @@ class Figures:
 
 class FarmProcess:
     def __init__(self, args: argparse.Namespace) -> None:
-        self.port = free_port()
+        self.port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [
@@ -234,7 +222,7 @@ async def run_newsbot(
     args: argparse.Namespace, farm: FarmProcess, processes: int, folder: Path
 ) -> Figures:
     figures = Figures(f"newsbot run x{processes}", demanded=args.feeds / args.interval)
-    redis_server = PrivateRedis(folder / "redis", port=free_port())
+    redis_server = PrivateRedis(folder / "redis", port=free_ports(1)[0])
     await asyncio.to_thread(redis_server.directory.mkdir, parents=True)
     await asyncio.to_thread(redis_server.start)
     client = Redis.from_url(redis_server.url, decode_responses=True)
@@ -258,7 +246,7 @@ async def run_newsbot(
     running: list[subprocess.Popen[bytes]] = []
     try:
         started = time.time()
-        ports = [free_port() for _ in range(processes)]
+        ports = [free_ports(1)[0] for _ in range(processes)]
         for number, port in enumerate(ports):
             running.append(start_newsbot(env, folder / f"newsbot-{number}.log", port))
         figures.feeds_polled_at = await wait_for_first_sweep(

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from _corpus import FEEDS, ROOT, load_feeds
+from _figures import percentile
 from _redis_memory import memory_by_family
 
 sys.path.insert(0, str(ROOT))  # the private Redis lives with the tests
@@ -100,11 +101,6 @@ def story(template: Article, number: int, feeds: int, stories: int, now: datetim
         backlog=True,
         first_fetch=True,
     )
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 async def main() -> None:

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 from _corpus import FEEDS, load_feeds, serve_feeds
+from _figures import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Slack the tests use
@@ -60,11 +61,6 @@ async def timed_posts(
         return time.perf_counter() - started
 
     return list(await asyncio.gather(*(one(b) for b in bodies)))
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def main() -> None:

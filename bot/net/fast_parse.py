@@ -32,7 +32,6 @@ import re
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from time import struct_time
 from typing import Any
 
@@ -409,12 +408,3 @@ def _walk(item: etree._Element) -> Iterator[tuple[etree._Element, int]]:
         if _handler(element) in _READ_WHOLE:
             continue
         stack.extend((child, depth + 1) for child in reversed(element))
-
-
-def utc(value: struct_time | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime(*value[:6], tzinfo=UTC)
-    except ValueError:
-        return None

@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import struct_time
@@ -95,7 +95,7 @@ def parse_feed(
             title=_text_of(document.feed, "title"),
             language=str(document.feed.get("language") or "en"),
             link=str(document.feed.get("link") or ""),
-            entries=[_feedparser_fields(entry) for entry in document.entries],
+            entries=document.entries,
             warning=None,
         )
     return _parse_with_feedparser(data, ref, content_type, now)
@@ -130,29 +130,15 @@ def _parse_with_feedparser(
     with warnings.catch_warnings():
         # feedparser warns when `updated_parsed` falls back to `published_parsed`.
         warnings.simplefilter("ignore", DeprecationWarning)
-        fields = [_fields_or_none(_feedparser_fields, entry, ref) for entry in entries]
-    return _articles(
-        ref,
-        now,
-        title=_text_of(feed, "title"),
-        language=str(feed.get("language") or "en"),
-        link=str(feed.get("link") or ""),
-        entries=[f for f in fields if f is not None],
-        warning=problem,
-    )
-
-
-def _fields_or_none(
-    read: Callable[[Any], dict[str, Any]], entry: Any, ref: FeedRef
-) -> dict[str, Any] | None:
-    try:
-        return read(entry)
-    except Exception as exc:  # noqa: BLE001 - one odd entry must not lose the rest
-        log.warning(
-            "skipped an unreadable entry",
-            extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)},
+        return _articles(
+            ref,
+            now,
+            title=_text_of(feed, "title"),
+            language=str(feed.get("language") or "en"),
+            link=str(feed.get("link") or ""),
+            entries=entries,
+            warning=problem,
         )
-        return None
 
 
 def _articles(
@@ -162,24 +148,34 @@ def _articles(
     title: str,
     language: str,
     link: str,
-    entries: list[dict[str, Any]],
+    entries: Sequence[Mapping[str, Any]],
     warning: str | None,
 ) -> ParsedFeed:
-    """The articles of one parsed document, whichever parser read its entries' fields."""
+    """The articles of one parsed document, from its entries in feedparser's form
+    (whichever parser read them); an entry that cannot be read is skipped and logged."""
     title = title or html.escape(ref.title or redact_url(ref.url), quote=False)
     source = html_unescape_line(title)
-    articles = [
-        Article(
-            feed_id=ref.feed_id,
-            feed_url=ref.url,
-            source=source,
-            entry_key=_entry_key(f["guid"], f["url"], f["title"], f["published"]),
-            language=language,
-            seen_at=now,
-            **f,
+    articles = []
+    for entry in entries:
+        try:
+            f = _feedparser_fields(entry)
+        except Exception as exc:  # noqa: BLE001 - one odd entry must not lose the rest
+            log.warning(
+                "skipped an unreadable entry",
+                extra={"feed_url": ref.url, "step": "parse", "error": repr(exc)},
+            )
+            continue
+        articles.append(
+            Article(
+                feed_id=ref.feed_id,
+                feed_url=ref.url,
+                source=source,
+                entry_key=_entry_key(f["guid"], f["url"], f["title"], f["published"]),
+                language=language,
+                seen_at=now,
+                **f,
+            )
         )
-        for f in entries
-    ]
     return ParsedFeed(title=source, articles=articles, warning=warning, link=link)
 
 

@@ -117,11 +117,8 @@ class PipelineWorker:
         """A new feed's older entries take the store-only path, when there is one."""
         if self._backlog_pipeline is None:
             return await self._pipeline.process(articles)
-        backlog = [a for a in articles if a.backlog]
-        if not backlog:
-            return await self._pipeline.process(articles)
         live = await self._pipeline.process([a for a in articles if not a.backlog])
-        stored = await self._backlog_pipeline.process(backlog)
+        stored = await self._backlog_pipeline.process([a for a in articles if a.backlog])
         return PipelineOutcome(live.articles + stored.articles, live.failures + stored.failures)
 
     async def handle(self, messages: list[Message]) -> int:
