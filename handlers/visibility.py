@@ -98,3 +98,10 @@ def project_all(
     ]
     dated = sorted((i for i in items if i.published), key=lambda i: i.published or 0, reverse=True)
     return dated + [i for i in items if i.published is None]
+
+
+def visible_copies(story: Story, audience: Audience) -> list[StoryCopy]:
+    """Every copy of `story` that `audience` may see, as renderers show copies, newest
+    first (by publication, else when newsbot saw it): what Coverage lists."""
+    copies = [_shown(c) for c in story.copies if audience.sees(c)]
+    return sorted(copies, key=lambda c: (c.published or c.seen).timestamp(), reverse=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -21,6 +22,7 @@ from bot.commands.alert_commands import AlertCommands
 from bot.commands.article_summary import read_source, summarize_document
 from bot.commands.caller import Caller
 from bot.commands.channel_settings import ChannelSettingsCommands
+from bot.commands.story_actions import StoryActions
 from bot.errors import NewsbotError
 from bot.metrics import Metrics
 from bot.net.fetch import Fetcher
@@ -35,6 +37,7 @@ from bot.store.holds import HoldStore
 from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
 from bot.store.stories import newest_stories
+from bot.store.story_marks import StoryMarks
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import CHAT, Watchlist
 from handlers.channels import ChannelRef
@@ -43,6 +46,7 @@ from handlers.discovery import discovery_advice
 from handlers.query import QueryError
 from handlers.reply import Reply, refusal
 from handlers.safe_text import printable
+from handlers.story_actions import parse_action
 from handlers.summarize import Abstractive, Budget
 from handlers.visibility import project_all
 
@@ -84,6 +88,15 @@ class CommandCore:
         self._settings_commands = ChannelSettingsCommands(client, keys, clock=clock)
         self._search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
         self._holds = HoldStore(client, keys, ttl=settings.retention_seconds)
+        self._marks = StoryMarks(client, keys, ttl=settings.retention_seconds, clock=clock)
+        self._actions = StoryActions(
+            client=client,
+            keys=keys,
+            fetcher=fetcher,
+            audiences=self._audiences,
+            marks=self._marks,
+            abstractive=abstractive,
+        )
         self._poller = poller or poller_for(
             settings, client=client, keys=keys, fetcher=fetcher, metrics=Metrics(), clock=clock
         )
@@ -102,6 +115,26 @@ class CommandCore:
 
         This is the per-command boundary: whatever goes wrong, the adapter gets a reply and
         lives on, and an unexpected error is logged with its traceback."""
+        return await self._guarded(caller, text, partial(self._answer, caller, text))
+
+    async def act(self, caller: Caller, value: str) -> Reply:
+        """Answer an action taken on a posted story (a control's `value`), through the
+        same boundary as a command."""
+        action = parse_action(value)
+        if action is None:
+            return refusal("newsbot does not know that button; it may be from an older post")
+        manager = self.may_manage(caller)
+        run = partial(self._actions.run, caller, action, manager=manager)
+        return await self._guarded(caller, value, run)
+
+    async def story(self, caller: Caller, story_id: str) -> Reply:
+        """One story as the caller's channel may see it, to act on (Discord's "Pick a
+        story…")."""
+        return await self._guarded(caller, story_id, partial(self._actions.show, caller, story_id))
+
+    async def _guarded(
+        self, caller: Caller, text: str, answer: Callable[[], Awaitable[Reply]]
+    ) -> Reply:
         try:
             if caller.public is not None:
                 await self._subscriptions.set_visibility(caller.channel, public=caller.public)
@@ -112,7 +145,7 @@ class CommandCore:
             # the platform lets newsbot in again: probe those holds now.
             dm = f"{caller.channel.platform}:{DM}:{caller.user}"
             await self._holds.probe_now([str(caller.channel), dm])
-            return await self._answer(caller, text)
+            return await answer()
         except RedisError:
             log.exception("command failed: Redis", extra={"channel": str(caller.channel)})
             return refusal("newsbot cannot reach its database right now; try again in a minute")

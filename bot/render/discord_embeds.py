@@ -16,6 +16,7 @@ from handlers.alerts import AlertItem, AlertMessage
 from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.story import DigestItem
+from handlers.story_actions import ACTIONS, PICK, action_value
 
 CONTENT = 2000
 MAX_EMBEDS = 10
@@ -24,6 +25,10 @@ DESCRIPTION = 3000
 FOOTER = 200
 MESSAGE_EMBED_TEXT = 6000
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+SELECT_OPTIONS = 25  # a string select's options
+OPTION_TEXT = 100  # an option's label, value and description; a custom_id
+BUTTON_LABEL = 80
+SECONDARY, DANGER = 2, 4  # button styles
 
 _MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()\-:])")
 _MENTION = re.compile(r"@(?=\S)")
@@ -115,10 +120,53 @@ def render_discord_reply(reply: Reply) -> dict[str, Any]:
     return {**render_discord_text(reply.text), "embeds": embeds}
 
 
+def story_buttons(story_id: str) -> dict[str, Any]:
+    """An action row with the story's five actions as buttons."""
+    return {
+        "type": 1,
+        "components": [
+            {
+                "type": 2,
+                "style": DANGER if action == "mute" else SECONDARY,
+                "label": label[:BUTTON_LABEL],
+                "custom_id": action_value(action, story_id),
+            }
+            for action, label in ACTIONS.items()
+        ],
+    }
+
+
+def story_select(items: list[DigestItem]) -> dict[str, Any]:
+    """An action row with one select of the message's stories ("Pick a story…"); picking
+    one answers with that story's buttons."""
+    options = [
+        {
+            "label": clip(item.title or "(untitled)", OPTION_TEXT),
+            "value": item.story_id,
+            "description": clip(f"{item.source} · {when(item.published)}", OPTION_TEXT),
+        }
+        for item in items[:SELECT_OPTIONS]
+    ]
+    select = {"type": 3, "custom_id": PICK, "placeholder": "Pick a story…", "options": options}
+    return {"type": 1, "components": [select]}
+
+
 def render_discord(digest: Digest) -> list[dict[str, Any]]:
-    """Create-message bodies, split across messages as needed."""
+    """Create-message bodies, split across messages as needed. Their stories' actions go
+    under each: buttons under a message of one story (an instant post), a "Pick a story…"
+    select under one of several (a digest)."""
     heading = fit(digest.heading, 500, escape)
-    return _split(heading, [embed_for(item) for item in digest.items], digest.more)
+    items = list(digest.items)
+    payloads = _split(heading, [embed_for(item) for item in items], digest.more)
+    start = 0
+    for payload in payloads:
+        shown = [i for i in items[start : start + len(payload["embeds"])] if i.story_id]
+        start += len(payload["embeds"])
+        if len(shown) == 1 and len(items) == 1:
+            payload["components"] = [story_buttons(shown[0].story_id)]
+        elif shown:
+            payload["components"] = [story_select(shown)]
+    return payloads
 
 
 def _split(heading: str, embeds: list[dict[str, Any]], more: int) -> list[dict[str, Any]]:

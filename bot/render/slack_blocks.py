@@ -16,6 +16,7 @@ from handlers.alerts import AlertItem, AlertMessage
 from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.story import DigestItem
+from handlers.story_actions import ACTIONS, PREFIX, action_value
 
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000
@@ -26,6 +27,9 @@ TITLE = 300
 SUMMARY = 1500
 CONTEXT_TEXT = 300
 OUTLET = 60  # characters of an outlet's name in the also line
+
+OPTION_TEXT = 75  # an overflow option's text
+STORY_ACTIONS = f"{PREFIX}:story"  # the overflow's action_id (unique within its block)
 
 Block = dict[str, Any]
 
@@ -45,8 +49,25 @@ def _mrkdwn(text: str) -> Block:
     return {"type": "mrkdwn", "text": text}
 
 
-def story_blocks(item: DigestItem) -> list[Block]:
-    """A section (linked title and summary) and a context line (source, time, other copies)."""
+def story_menu(story_id: str) -> Block:
+    """The story's actions as an overflow menu: the section's accessory, so it costs no
+    block, and exactly the five actions (an overflow holds at most five options)."""
+    return {
+        "type": "overflow",
+        "action_id": STORY_ACTIONS,
+        "options": [
+            {
+                "text": {"type": "plain_text", "emoji": True, "text": label[:OPTION_TEXT]},
+                "value": action_value(action, story_id),
+            }
+            for action, label in ACTIONS.items()
+        ],
+    }
+
+
+def story_blocks(item: DigestItem, *, actions: bool = False) -> list[Block]:
+    """A section (linked title and summary) and a context line (source, time, other copies);
+    with `actions`, the section carries the story's actions menu."""
     title = f"*{link(item.url, clip(item.title, TITLE) or '(untitled)')}*"
     if len(title) > SECTION_TEXT // 2:  # an absurdly long URL: show the title unlinked
         title = f"*{fit(item.title or '(untitled)', TITLE, escape)}*"
@@ -56,6 +77,8 @@ def story_blocks(item: DigestItem) -> list[Block]:
         "block_id": f"story-{item.id}"[:255],
         "text": _mrkdwn(f"{title}\n{summary}" if summary else title),
     }
+    if actions and item.story_id:
+        section["accessory"] = story_menu(item.story_id)
     elements = [_mrkdwn(fit(item.byline(when(item.published)), CONTEXT_TEXT, escape))]
     named, more = item.other_outlets()
     if named:
@@ -82,7 +105,7 @@ def render_slack(digest: Digest) -> list[dict[str, Any]]:
     messages: list[list[Block]] = [[header]]
     used = block_text(header)
     for item in digest.items:
-        blocks = story_blocks(item)
+        blocks = story_blocks(item, actions=True)
         size = sum(block_text(b) for b in blocks)
         if len(messages[-1]) + len(blocks) > MAX_BLOCKS - 1 or used + size > MESSAGE_TEXT:
             messages.append([])

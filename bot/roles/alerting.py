@@ -14,7 +14,8 @@ when its platform said so (``public`` on ``chan:{channel}``, set by the chat ada
 unknown counts as private. So a story first brought by a feed the alert may not see still
 alerts when a copy it may see arrives; one story alerts each alert once, however many
 copies (``story:{sid}:alerted``). Edits and a feed's first fetch never alert. A member
-whose alerts are paused gets nothing, and nothing is saved up.
+whose alerts are paused gets nothing, and nothing is saved up. A channel alert skips a
+story a manager muted in its channel.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.stopping import sleep_unless_stopped
 from bot.store.alerts import Alert, AlertStore, Match
 from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
+from bot.store.story_marks import StoryMarks
 from handlers.alerts import AlertIndex, Hit, StoryText
 from handlers.article import Article
 from handlers.offload import off_loop
@@ -85,6 +87,7 @@ class AlertStep:
         self._clock = clock
         self._store = AlertStore(client, keys, ttl=ttl)
         self._audiences = AudienceStore(client, keys, clock=clock)
+        self._marks = StoryMarks(client, keys, ttl=ttl, clock=clock)
         self._audiences.enabled = visibility  # off only for the benchmarks' baseline
         self._version = -1
         self._alerts: dict[str, Alert] = {}
@@ -132,6 +135,7 @@ class AlertStep:
                 if words is None:
                     words = sorted_words[hit.words] = tuple(sorted(hit.words))
                 matches.append((alert, Match(alert.id, article.story_id, words)))
+        matches = await self._unmuted(matches)
         fresh = await self._store.record(matches, now)
         if fresh:
             log.info(
@@ -142,6 +146,17 @@ class AlertStep:
                     "alerts": ",".join(sorted({a.id for a, _ in matches})[:20]),
                 },
             )
+
+    async def _unmuted(self, matches: list[tuple[Alert, Match]]) -> list[tuple[Alert, Match]]:
+        """The matches but a channel alert's on a story muted in its channel."""
+        wanted: dict[str, list[str]] = {}
+        for alert, match in matches:
+            if alert.channel:
+                wanted.setdefault(alert.target, []).append(match.story_id)
+        muted = await self._marks.muted(wanted)
+        if not muted:
+            return matches
+        return [(a, m) for a, m in matches if not (a.channel and (a.target, m.story_id) in muted)]
 
 
 async def run_alert_flusher(

@@ -37,6 +37,7 @@ from bot.store.batch import lua
 from bot.store.forwarding import Forwarder, enqueue
 from bot.store.keys import Keys
 from bot.store.stories import load_stories
+from bot.store.story_marks import StoryMarks
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef, Subscription
 from handlers.digest import DEFAULT_CAP, Digest, build_digest, deliverable
@@ -95,6 +96,7 @@ class Scheduler:
         self._subscriptions = SubscriptionStore(client, keys)
         self._audiences = AudienceStore(client, keys, clock=clock)
         self._audiences.enabled = visibility  # off only for the benchmarks' baseline
+        self._marks = StoryMarks(client, keys, clock=clock)
         self._claim = client.register_script(_CLAIM_DUE)
         self._forwarder = Forwarder(client, keys)
 
@@ -270,7 +272,9 @@ class Scheduler:
         """The digest of `pending` and the outbox message for it (None: nothing to post).
         An empty digest posts the channel's quiet message only when `quiet` (a scheduled
         slot: once, by its delivery id); `/news digest` never posts it."""
-        stories = deliverable(await load_stories(self._client, self._keys, pending))
+        muted = {story for _, story in await self._marks.muted({str(channel): pending})}
+        shown = [story for story in pending if story not in muted]
+        stories = deliverable(await load_stories(self._client, self._keys, shown))
         audience, subscriptions = await self._audiences.with_subscriptions(channel)
         items = project_all(stories, audience)
         now = datetime.fromtimestamp(self._clock(), UTC)

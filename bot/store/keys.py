@@ -134,6 +134,15 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``{c:<target>}:alert_last`` string: when the member's last alert DM was queued. Expires.
 - ``{c:<target>}:alert_seq`` string: counter behind the member's alert DMs' delivery ids.
 - ``{al}:due`` zset: DM targets with a waiting batch, by when it may go.
+- ``{c:<channel>}:votes`` zset: "<story> <user>" pairs that gave the channel feedback on a
+  story (👍 or 👎), by when, so each member marks a story once. Trimmed by score to the
+  retention; TTL = retention.
+- ``{c:<channel>}:feedback`` hash: ``s:<feed id>`` and ``t:<term>`` -> the channel's
+  feedback weight and when it was last set (``<weight>|<epoch>``, decaying with a 30-day
+  half-life), at most 500 of them (the weakest go), and ``#marks``, how many marks the
+  channel gave. TTL 180 days after the last mark.
+- ``{c:<channel>}:muted`` zset: stories a manager muted in the channel, by when: no
+  breaking post, digest place or channel alert there. Trimmed to the retention.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
 """
 
@@ -278,6 +287,15 @@ class Keys:
 
     def channel_attempts(self, channel: str) -> str:
         return f"{self.prefix}{{c:{channel}}}:attempts"
+
+    def channel_votes(self, channel: str) -> str:
+        return f"{self.prefix}{{c:{channel}}}:votes"
+
+    def channel_feedback(self, channel: str) -> str:
+        return f"{self.prefix}{{c:{channel}}}:feedback"
+
+    def channel_muted(self, channel: str) -> str:
+        return f"{self.prefix}{{c:{channel}}}:muted"
 
     def pace(self, channel: str) -> str:
         return f"{self.prefix}pace:{channel}"

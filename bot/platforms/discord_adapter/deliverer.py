@@ -45,6 +45,7 @@ from bot.platforms.discord_adapter.refusals import (
     MISSING_PERMISSIONS,
     classify,
 )
+from bot.platforms.discord_adapter.views import view_of
 from bot.render.discord_embeds import render_discord, render_discord_alert, render_discord_text
 from bot.render.plain import format_contents
 from bot.roles.outbox_contents import message_contents
@@ -155,11 +156,14 @@ class DiscordDeliverer:
                 target = self._rest.get_partial_messageable(
                     int(channel.channel), guild_id=int(channel.workspace)
                 )
+            rows = payload.get("components")
+            extra: dict[str, Any] = {"view": view_of(rows)} if rows else {}
             await target.send(
                 content=payload.get("content") or None,
                 embeds=_embeds(payload),
                 allowed_mentions=discord.AllowedMentions.none(),
                 nonce=key,
+                **extra,
             )
         except discord.HTTPException as exc:
             refusal = await self._refusal(channel, exc)

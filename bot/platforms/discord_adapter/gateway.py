@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from bot.commands.core import CommandCore
 from bot.platforms.discord_adapter.commands import Answerer, news_group
+from bot.platforms.discord_adapter.components import ComponentAnswerer
 from bot.platforms.discord_adapter.connection import new_client, token
 from bot.settings import Settings
 from bot.stopping import Stopped, sleep_unless_stopped, unless_stopped
@@ -193,11 +194,11 @@ def _watch_access(client: discord.Client, core: CommandCore) -> None:
 
 async def _finish_answers() -> None:
     """Let interactions being answered finish their follow-ups before the client closes
-    (discord.py runs each in a task named "CommandTree-invoker")."""
+    (discord.py runs a command in a task named "CommandTree-invoker", an event such as a
+    component click in one named "discord.py: on_interaction")."""
+    answering = {"CommandTree-invoker", "discord.py: on_interaction"}
     running = [
-        task
-        for task in asyncio.all_tasks()
-        if task.get_name() == "CommandTree-invoker" and not task.done()
+        task for task in asyncio.all_tasks() if task.get_name() in answering and not task.done()
     ]
     if running:
         await asyncio.wait(running, timeout=ANSWER_GRACE)
@@ -267,6 +268,12 @@ class Gateway:
             core=self._core, client=self._client, keys=self._keys, holder=self._holder
         )
         tree = command_tree(client, answerer)
+        components = ComponentAnswerer(core=self._core, answerer=answerer)
+
+        async def on_interaction(interaction: discord.Interaction) -> None:
+            await components.handle(interaction)
+
+        client.event(on_interaction)
         _log_connection_events(client)
         _watch_access(client, self._core)
         connecting: asyncio.Task[None] | None = None

@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.caller import Caller
 from bot.commands.core import CommandCore
-from bot.render.slack_blocks import render_slack_reply
+from bot.render.slack_blocks import STORY_ACTIONS, render_slack_reply
 from bot.store.replays import ReplayGuard
 from handlers.channels import ChannelRef
 
@@ -183,6 +183,32 @@ def build_app(
             reply = replace(reply, text=f"{reply.text}\n{NOT_A_MEMBER}")
         body = render_slack_reply(reply)
         await respond(response_type="ephemeral", replace_original=False, **body)
+
+    @app.action(STORY_ACTIONS)
+    async def story_action(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """An action picked from a story's menu: acknowledged at once, claimed once (by its
+        trigger id, across processes), answered to the member alone."""
+        await ack()
+        picked = (body.get("actions") or [{}])[0]
+        value = str((picked.get("selected_option") or {}).get("value") or "")
+        trigger = str(body.get("trigger_id") or picked.get("action_ts") or "")
+        if trigger and not await replays.first_time(f"action:{trigger}"):
+            log.info("a Slack action was already answered", extra={"trigger": trigger})
+            return
+        user = str((body.get("user") or {}).get("id") or "")
+        where = str((body.get("channel") or {}).get("id") or "")
+        team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
+        facts = await channels.facts(where)
+        caller = Caller(
+            ChannelRef("slack", team, where),
+            user=user,
+            admin=await admins.is_admin(user),
+            public=facts.public,
+        )
+        reply = await core.act(caller, value)
+        await respond(
+            response_type="ephemeral", replace_original=False, **render_slack_reply(reply)
+        )
 
     @app.middleware
     async def once_per_event(
