@@ -102,10 +102,32 @@ def _check_message(params: dict[str, Any]) -> list[str]:
             problems.append("a header over 150 characters or not plain_text")
         if block["type"] == "context" and len(block.get("elements", [])) > 10:
             problems.append("a context with over 10 elements")
+        accessory = block.get("accessory") or {}
+        if accessory.get("type") == "overflow":
+            problems += _check_overflow(accessory)
     if sum(_text_size(b) for b in blocks) > 11_000:
         problems.append("over 11,000 characters of block text")
     if params.get("unfurl_links") not in (False, "false", "0", 0):
         problems.append("unfurl_links is not off")
+    return problems
+
+
+def _check_overflow(menu: dict[str, Any]) -> list[str]:
+    """An overflow menu's limits (Block Kit reference): 2 to 5 options, each with
+    plain_text of at most 75 characters and a value of at most 150; an action_id of at
+    most 255."""
+    problems = []
+    options = menu.get("options") or []
+    if not 2 <= len(options) <= 5:
+        problems.append(f"an overflow with {len(options)} options (2 to 5)")
+    if not menu.get("action_id") or len(menu["action_id"]) > 255:
+        problems.append("an overflow without an action_id of at most 255 characters")
+    for option in options:
+        text = option.get("text") or {}
+        if text.get("type") != "plain_text" or not 0 < len(text.get("text", "")) <= 75:
+            problems.append("an overflow option's text is not plain_text of 1 to 75 characters")
+        if not 0 < len(option.get("value", "")) <= 150:
+            problems.append("an overflow option's value is not 1 to 150 characters")
     return problems
 
 
@@ -257,6 +279,57 @@ class FakeSlack(LoopbackServer):
                 "type": "events_api",
                 "accepts_response_payload": False,
                 "payload": self.event_callback(event),
+            }
+        )
+        return envelope
+
+    def block_actions(
+        self,
+        value: str,
+        *,
+        user: str = "UADMIN",
+        channel: str = "C1",
+        name: str = "1",
+        trigger: str | None = None,
+    ) -> dict[str, Any]:
+        """A `block_actions` payload for an option picked from a story's overflow menu, as
+        Slack sends it (HTTP mode: form field ``payload``; Socket Mode: an envelope)."""
+        stamp = f"{time.time():.6f}"
+        return {
+            "type": "block_actions",
+            "team": {"id": "T1", "domain": "example"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T1"},
+            "api_app_id": "A1",
+            "token": "legacy",
+            "container": {"type": "message", "channel_id": channel, "message_ts": "1.000100"},
+            "trigger_id": trigger or f"{next(self._ts)}.{stamp}",
+            "channel": {"id": channel, "name": "news"},
+            "message": {"type": "message", "ts": "1.000100", "text": "", "blocks": []},
+            "response_url": self.response_url(name),
+            "actions": [
+                {
+                    "type": "overflow",
+                    "action_id": "nb:story",
+                    "block_id": "story-1",
+                    "selected_option": {
+                        "text": {"type": "plain_text", "text": "action"},
+                        "value": value,
+                    },
+                    "action_ts": stamp,
+                }
+            ],
+        }
+
+    async def send_action(self, payload: dict[str, Any]) -> str:
+        """A `block_actions` payload over the newest socket (Socket Mode)."""
+        envelope = f"env-{len(self.sent) + 1}"
+        self.sent[envelope] = time.monotonic()
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope,
+                "type": "interactive",
+                "accepts_response_payload": False,
+                "payload": payload,
             }
         )
         return envelope

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -60,6 +62,11 @@ def slash(
             "token": "legacy",
         }
     )
+
+
+def action_form(payload: dict[str, Any]) -> str:
+    """A `block_actions` payload as Slack posts it in HTTP mode: one form field."""
+    return urlencode({"payload": json.dumps(payload)})
 
 
 async def post(url: str, body: str, headers: dict[str, str]) -> tuple[int, str]:
