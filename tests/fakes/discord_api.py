@@ -704,6 +704,54 @@ class FakeDiscord(LoopbackServer):
         await self.redeliver(interaction, session=session)
         return interaction, token
 
+    async def press(
+        self,
+        custom_id: str,
+        *,
+        values: list[str] | None = None,
+        user: int = ADMIN,
+        permissions: int = EVERYONE_PERMISSIONS | MANAGE_CHANNELS,
+        channel: int = CHANNEL,
+        guild: int | None = GUILD,
+    ) -> tuple[str, str]:
+        """A click on a message component (a button, or a select with `values`): an
+        INTERACTION_CREATE of type 3 on the guild's gateway; its interaction id and token."""
+        number = next(self._ids)
+        interaction = snowflake(self._ids)
+        token = f"itoken-{number}"
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": 2}
+        if values is not None:
+            data = {"custom_id": custom_id, "component_type": 3, "values": values}
+        message = self._message(Sent(str(channel), {"content": "posted"}, snowflake(self._ids)))
+        payload: dict[str, Any] = {
+            "id": interaction,
+            "application_id": str(APP_ID),
+            "type": 3,
+            "data": data,
+            "message": message,
+            "channel_id": str(channel),
+            "channel": {"id": str(channel), "type": 0 if guild else 1, "name": "news"},
+            "token": token,
+            "version": 1,
+            "app_permissions": str(self.permissions(channel)),
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(guild or 0)},
+            "context": 0 if guild else 1,
+            "attachment_size_limit": 8 * 1024 * 1024,
+        }
+        if guild:
+            payload |= {
+                "guild_id": str(guild),
+                "guild_locale": "en-US",
+                "member": self.member_payload(user, permissions),
+            }
+        else:
+            payload["user"] = self.member_payload(user, 0)["user"]
+        self.interactions[interaction] = payload
+        await self.redeliver(interaction)
+        return interaction, token
+
     async def redeliver(self, interaction: str, *, session: str | None = None) -> None:
         """Dispatch an interaction (again) on the gateway of its guild's shard."""
         payload = self.interactions[interaction]
