@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 # Every command but blocking stream reads gets a socket timeout; blocking reads get none,
 # since redis-py would otherwise cut a long XREADGROUP BLOCK short.
 COMMAND_TIMEOUT = 10.0
+# Connections a process opens to a single Redis at most, and how long a command waits for
+# one when all are busy.
+POOL_CONNECTIONS = 256
+POOL_WAIT = 10.0
 PROBE_CONNECTIONS = 2
 
 
@@ -90,7 +94,12 @@ def _connect(url: str, *, cluster: bool, socket_timeout: float | None) -> aiored
     }
     if cluster:
         return as_redis(RedisCluster.from_url(url, **options))
-    return aioredis.Redis.from_url(url, **options)
+    # A burst (a hundred clicks at once, 64 polls in flight) waits for a free connection
+    # instead of failing: redis-py's default pool refuses the 101st at once.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT, **options
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 def as_redis(cluster: RedisCluster) -> aioredis.Redis:
@@ -126,7 +135,7 @@ def _probe_client(url: str, *, cluster: bool) -> aioredis.Redis:
         decode_responses=True,
         protocol=2,
     )
-    return aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis.from_pool(pool)
 
 
 async def _inspect(url: str, description: str) -> bool:

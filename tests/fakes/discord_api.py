@@ -713,9 +713,11 @@ class FakeDiscord(LoopbackServer):
         permissions: int = EVERYONE_PERMISSIONS | MANAGE_CHANNELS,
         channel: int = CHANNEL,
         guild: int | None = GUILD,
+        session: str | None = None,
     ) -> tuple[str, str]:
         """A click on a message component (a button, or a select with `values`): an
-        INTERACTION_CREATE of type 3 on the guild's gateway; its interaction id and token."""
+        INTERACTION_CREATE of type 3 on the guild's gateway (or `session`'s); its
+        interaction id and token."""
         number = next(self._ids)
         interaction = snowflake(self._ids)
         token = f"itoken-{number}"
@@ -749,7 +751,7 @@ class FakeDiscord(LoopbackServer):
         else:
             payload["user"] = self.member_payload(user, 0)["user"]
         self.interactions[interaction] = payload
-        await self.redeliver(interaction)
+        await self.redeliver(interaction, session=session)
         return interaction, token
 
     async def redeliver(self, interaction: str, *, session: str | None = None) -> None:
