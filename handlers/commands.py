@@ -19,11 +19,20 @@ from handlers.schedule import EXAMPLES, Schedule, ScheduleError, parse_schedule
 
 Name = Literal[
     "help", "subscribe", "unsubscribe", "feeds", "digest", "schedule", "latest", "search",
-    "summarize", "alert", "mode", "filter", "quiet",
+    "summarize", "alert", "mode", "filter", "quiet", "breaking", "trending", "rank", "style",
 ]  # fmt: skip
 AlertAction = Literal["add", "list", "remove", "pause", "resume"]
 DEFAULT_LATEST = 5
 MAX_LATEST = 20
+BREAKING_OUTLETS = 4  # `breaking on` alone: 4 outlets …
+BREAKING_MINUTES = 60  # … within 60 minutes of the story's first copy
+MAX_BREAKING_OUTLETS = 50
+MAX_BREAKING_MINUTES = 24 * 60
+DEFAULT_TRENDING_HOURS = 6
+MAX_TRENDING_HOURS = 7 * 24
+RANKS = ("time", "coverage", "smart")
+STYLES = ("compact", "standard", "headlines")
+TEMPLATE_MAX = 500
 
 USAGE: dict[str, str] = {
     "subscribe": "/news subscribe <feed url> [digest|instant]",
@@ -40,6 +49,12 @@ USAGE: dict[str, str] = {
     "filter": "/news filter <feed> <query> | /news filter <feed> off "
     "| /news filter <feed> test <query>",
     "quiet": "/news quiet <message> | /news quiet off",
+    "breaking": "/news breaking on [outlets] [minutes] | /news breaking off",
+    "trending": f"/news trending [hours]  (1–{MAX_TRENDING_HOURS}, "
+    f"default {DEFAULT_TRENDING_HOURS})",
+    "rank": "/news rank time|coverage|smart",
+    "style": "/news style compact|standard|headlines | /news style template <text> "
+    "| /news style test",
     "help": "/news help",
 }
 QUIET_MAX = 300
@@ -55,6 +70,12 @@ newsbot commands:
   /news filter <feed> <query> | off            only stories matching the query (off: all)
   /news filter <feed> test <query>             which of the feed's last 20 stories would pass
   /news quiet <message> | off                  what an empty digest says here (off: nothing)
+  /news breaking on [outlets] [minutes] | off  post a digest story at once when that many
+                                               outlets carry it that soon (default 4 in 60)
+  /news trending [hours]                       stories gaining the most outlets (default 6 h)
+  /news rank time|coverage|smart               how digests order stories here
+  /news style compact|standard|headlines       how stories look here
+  /news style template <text> | test           a template of your own; preview the style
   /news latest [n]                             the newest stories of this channel's feeds
   /news search <query>                         search stored stories of this channel's feeds
   /news summarize <article url>                summary of one article
@@ -65,8 +86,9 @@ newsbot commands:
   /news help                                   this text
 Queries: words, "exact phrases", AND, OR, NOT or -word, parentheses, and title:, source:,
 author: prefixes; e.g. /news search title:"climate summit" -opinion
-Subscribing, unsubscribing, the schedule, mode, filters and the quiet message are for
-channel managers."""
+Subscribing, unsubscribing, the schedule, mode, filters, the quiet message, breaking news,
+ranking and style are for channel managers. On a posted story, its menu (Slack) or buttons
+(Discord) give a longer summary, its coverage, 👍 / 👎 and, for managers, mute."""
 
 # Words people type for a command, in the typed grammar (Slack and the console).
 ALIASES: dict[str, str] = {
@@ -78,6 +100,8 @@ ALIASES: dict[str, str] = {
 }
 
 MANAGER_ONLY = frozenset({"subscribe", "unsubscribe", "schedule", "mode", "filter", "quiet"})
+# Manager-only when they change something (alone, or `style test`, they only show it).
+MANAGER_SETTINGS = frozenset({"breaking", "rank", "style"})
 
 _ANGLE_LINK = re.compile(r"^<((?:https?|mailto):[^|>]*)(?:\|[^>]*)?>$", re.IGNORECASE)
 
@@ -101,11 +125,14 @@ class Command:
     channel: str = ""  # a channel alert's channel id
     seconds: int = 0  # a pause
     test: bool = False  # filter test: show what the query would pass, change nothing
+    setting: str = ""  # breaking on|off, a rank, a style or template|test; "" shows it
 
     @property
     def manager_only(self) -> bool:
         if self.name == "alert":
             return bool(self.channel)  # a channel alert posts for everyone there
+        if self.name in MANAGER_SETTINGS:
+            return self.setting not in {"", "test"}
         return self.name in MANAGER_ONLY and not (self.name == "schedule" and not self.schedule)
 
 
@@ -171,7 +198,60 @@ def parse_command(text: str, *, default_zone: str = "UTC") -> Command:
         if len(rest) > QUIET_MAX:
             raise _usage(name, f"the message is at most {QUIET_MAX} characters")
         return Command("quiet", query="" if rest.lower() == "off" else rest)
+    if name == "breaking":
+        return _breaking(rest)
+    if name == "trending":
+        if not rest:
+            return Command("trending", count=DEFAULT_TRENDING_HOURS)
+        if not re.fullmatch(r"[0-9]{1,4}", rest) or not 1 <= int(rest) <= MAX_TRENDING_HOURS:
+            raise _usage(name, f"hours is a number from 1 to {MAX_TRENDING_HOURS}")
+        return Command("trending", count=int(rest))
+    if name == "rank":
+        if rest and rest.lower() not in RANKS:
+            raise _usage(name, f"unknown order {rest!r}; use time, coverage or smart")
+        return Command("rank", setting=rest.lower())
+    if name == "style":
+        return _style(rest)
     raise _unknown(name)
+
+
+def _breaking(rest: str) -> Command:
+    parts = rest.lower().split()
+    if not parts:
+        return Command("breaking")
+    if parts == ["off"]:
+        return Command("breaking", setting="off")
+    if (
+        parts[0] != "on"
+        or len(parts) > 3
+        or not all(re.fullmatch(r"[0-9]{1,4}", p) for p in parts[1:])
+    ):
+        raise _usage("breaking", "say on, optionally with outlets and minutes, or off")
+    outlets = int(parts[1]) if len(parts) > 1 else BREAKING_OUTLETS
+    minutes = int(parts[2]) if len(parts) > 2 else BREAKING_MINUTES
+    if not 2 <= outlets <= MAX_BREAKING_OUTLETS:
+        raise _usage("breaking", f"outlets is a number from 2 to {MAX_BREAKING_OUTLETS}")
+    if not 1 <= minutes <= MAX_BREAKING_MINUTES:
+        raise _usage("breaking", f"minutes is a number from 1 to {MAX_BREAKING_MINUTES}")
+    return Command("breaking", setting="on", count=outlets, seconds=minutes * 60)
+
+
+def _style(rest: str) -> Command:
+    word, _, text = rest.partition(" ")
+    word, text = word.lower(), text.strip()
+    if not word:
+        return Command("style")
+    if word in STYLES or word == "test":
+        if text:
+            raise _usage("style", f"style {word} takes nothing after it")
+        return Command("style", setting=word)
+    if word == "template":
+        if not text:
+            raise _usage("style", "give the template, e.g. {title} ({source}) {link}")
+        if len(text) > TEMPLATE_MAX:
+            raise _usage("style", f"a template is at most {TEMPLATE_MAX} characters")
+        return Command("style", setting="template", query=text)
+    raise _usage("style", f"unknown style {word!r}; use compact, standard, headlines or template")
 
 
 def _unknown(name: str) -> CommandError:

@@ -1,10 +1,12 @@
 """One outbox message, typed: what every producer queues and every deliverer reads.
 
-A message carries ids, not text: ``story`` (one story id), ``digest`` (story ids in the
+A message carries ids, not text: ``story`` (one story id), ``breaking`` (one story id and
+its heading, "Breaking · 5 outlets"), ``digest`` (story ids in the
 scheduler's ranking, a heading, how many more were left out), ``quiet`` and ``notice`` (a
 line of text), or ``alert`` (keyword-alert matches as JSON: alert, story and the words to
 highlight). Its delivery id names the channel and what made it
-(``{channel}|story|{story}``, ``{channel}|burst|{hash}``, ``{channel}|digest|{slot}``,
+(``{channel}|story|{story}``, ``{channel}|breaking|{story}``, ``{channel}|burst|{hash}``,
+``{channel}|digest|{slot}``,
 ``{channel}|feed-down|…``, ``alert:{alert}:{story}``), and the outbox sends a delivery id
 once. On Redis it is a flat map of strings (`fields`, `from_fields`); the two Lua scripts
 that queue alerts (``bot.store.alerts``) write the same fields.
@@ -35,6 +37,11 @@ class OutboxMessage:
         return cls(f"{channel}|story|{story_id}", channel, "story", (story_id,))
 
     @classmethod
+    def breaking(cls, channel: str, story_id: str, heading: str) -> OutboxMessage:
+        delivery = f"{channel}|breaking|{story_id}"
+        return cls(delivery, channel, "breaking", (story_id,), heading=heading)
+
+    @classmethod
     def digest(
         cls, delivery: str, channel: str, stories: Sequence[str], *, heading: str, more: int = 0
     ) -> OutboxMessage:
@@ -54,8 +61,10 @@ class OutboxMessage:
     def fields(self) -> dict[str, str]:
         """The flat map of strings a Redis stream entry (or list item) holds."""
         out = {"delivery": self.delivery, "channel": self.channel, "kind": self.kind}
-        if self.kind == "story":
+        if self.kind in {"story", "breaking"}:
             out["story"] = self.stories[0] if self.stories else ""
+            if self.kind == "breaking":
+                out["heading"] = self.heading
         elif self.kind == "digest":
             out |= {
                 "heading": self.heading,
@@ -73,7 +82,7 @@ class OutboxMessage:
         """Read one back; a field that is missing or unreadable reads as empty."""
         kind = fields.get("kind", "")
         stories: tuple[str, ...] = ()
-        if kind == "story" and fields.get("story"):
+        if kind in {"story", "breaking"} and fields.get("story"):
             stories = (fields["story"],)
         elif kind == "digest":
             try:

@@ -1,4 +1,4 @@
-"""`/news mode`, `/news filter` and `/news quiet`: a channel's settings, changed from chat.
+"""`/news mode`, `filter`, `quiet`, `breaking` and `rank`: a channel's settings, from chat.
 
 The same settings `newsbot feeds add --channel` and `newsbot.toml` set, so a manager who
 lives in Slack or Discord never needs the file. `filter … test` changes nothing: it shows
@@ -18,8 +18,10 @@ from bot.store.keys import Keys
 from bot.store.stories import load_stories
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import FeedRecord, Watchlist
+from handlers.breaking import SETTING, BreakingRule
 from handlers.channels import ChannelRef, Subscription
-from handlers.commands import Command
+from handlers.commands import USAGE, Command
+from handlers.ranking import RANK, RANK_TEXT, SMART_AFTER
 from handlers.reply import Reply, refusal
 from handlers.safe_text import neutral
 from handlers.story import Story
@@ -49,6 +51,10 @@ class ChannelSettingsCommands:
         return record
 
     async def run(self, caller: Caller, command: Command) -> Reply:
+        if command.name == "breaking":
+            return await self.breaking(caller.channel, command)
+        if command.name == "rank":
+            return await self.rank(caller.channel, command.setting)
         if command.name == "quiet":
             await self._subscriptions.set_channel(caller.channel, quiet_message=command.query)
             if not command.query:
@@ -75,6 +81,38 @@ class ChannelSettingsCommands:
         return Reply(
             f"{record.id} now brings only stories matching {command.query!r}. "
             f"/news filter {record.id} test {command.query} shows what that passes."
+        )
+
+    async def breaking(self, channel: ChannelRef, command: Command) -> Reply:
+        if command.setting == "off":
+            await self._subscriptions.set_options(channel, {SETTING: None})
+            return Reply("Breaking news is off here: digest stories wait for the digest.")
+        if command.setting == "on":
+            rule = BreakingRule(command.count, command.seconds // 60)
+            await self._subscriptions.set_options(channel, {SETTING: rule.text()})
+            return Reply(
+                f"Breaking news is on here: a story of this channel's digest feeds that "
+                f'{rule.describe()} is posted at once, as "Breaking · N outlets", and left '
+                "out of the next digest."
+            )
+        settings = await self._subscriptions.channel_settings(channel)
+        current = BreakingRule.parse(settings.get(SETTING))
+        if current is None:
+            return Reply(f"Breaking news is off here. Turn it on with {USAGE['breaking']}.")
+        return Reply(f"Breaking news is on here: {current.describe()}.")
+
+    async def rank(self, channel: ChannelRef, order: str) -> Reply:
+        if order:
+            await self._subscriptions.set_options(channel, {RANK: order})
+            return Reply(f"Digests here are now ordered by {RANK_TEXT[order]}.")
+        settings = await self._subscriptions.channel_settings(channel)
+        chosen = settings.get(RANK, "")
+        if chosen in RANK_TEXT:
+            return Reply(f"Digests here are ordered by {RANK_TEXT[chosen]} (/news rank).")
+        return Reply(
+            "Digests here use the default order: outlets, the feed's priority and recency "
+            f"until the channel has {SMART_AFTER} feedback marks, then smart. "
+            f"Choose with {USAGE['rank']}."
         )
 
     async def _test(self, record: FeedRecord, query: str) -> Reply:

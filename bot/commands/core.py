@@ -36,22 +36,25 @@ from bot.store.audience import AudienceStore
 from bot.store.holds import HoldStore
 from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
-from bot.store.stories import newest_stories
+from bot.store.stories import newest_stories, stories_since
 from bot.store.story_marks import StoryMarks
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import CHAT, Watchlist
 from handlers.channels import ChannelRef
 from handlers.commands import HELP, Command, CommandError, parse_command
 from handlers.discovery import discovery_advice
+from handlers.feedback import source_key
 from handlers.query import QueryError
 from handlers.reply import Reply, refusal
 from handlers.safe_text import printable
 from handlers.story_actions import parse_action
 from handlers.summarize import Abstractive, Budget
-from handlers.visibility import project_all
+from handlers.trending import trend_of, trending
+from handlers.visibility import project, project_all, visible_copies
 
 log = logging.getLogger(__name__)
 SEARCH_LIMIT = 10
+TRENDING_SLACK = 86400.0  # stories stored up to a day before the window can still trend
 
 
 class CommandCore:
@@ -220,8 +223,10 @@ class CommandCore:
             return await self.summarize(command.target)
         if command.name == "alert":
             return await self._alerts.run(caller, command)
-        if command.name in {"mode", "filter", "quiet"}:
+        if command.name in {"mode", "filter", "quiet", "breaking", "rank"}:
             return await self._settings_commands.run(caller, command)
+        if command.name == "trending":
+            return await self.trending(channel, command.count)
         return Reply(HELP)
 
     async def subscribe(self, caller: Caller, command: Command, *, page: str = "") -> Reply:
@@ -332,6 +337,7 @@ class CommandCore:
         if not subs:
             return Reply("This channel has no feeds yet. Add one with /news subscribe <feed url>.")
         now = self._clock()
+        weights, _marks = await self._marks.weights(channel)
         lines = [f"This channel's feeds ({len(subs)}):"]
         for sub in subs:
             record = await self._watchlist.get(sub.feed_id)
@@ -341,7 +347,9 @@ class CommandCore:
             shown = f", filter {sub.filter!r}" if sub.filter else ""
             address = printable(record.url) if manager else record.shown_url
             lines.append(f"{record.id}  {address}{title} [{sub.mode}{shown}]")
-            lines.append(f"    {status_line(record, now)}")
+            balance = weights.get(source_key(record.id))
+            liked = f" · feedback {balance:+.1f}" if balance is not None else ""
+            lines.append(f"    {status_line(record, now)}{liked}")
             if warning := await self._settings_commands.silent_filter(sub):
                 lines.append(warning)
         if any(s.mode == "digest" for s in subs):
@@ -414,6 +422,35 @@ class CommandCore:
         if not items:
             return Reply("No stories stored yet for this channel's feeds.")
         return Reply(f"The {len(items)} newest stories of this channel's feeds:", tuple(items))
+
+    async def trending(self, channel: ChannelRef, hours: int) -> Reply:
+        """This channel's stories ranked by the outlets they gained in the last `hours`, as
+        the channel may see them."""
+        audience = await self._audiences.for_channel(channel)
+        if not audience.own:
+            return Reply("This channel has no feeds yet. Add one with /news subscribe <feed url>.")
+        since = self._clock() - hours * 3600
+        stories = await stories_since(
+            self._client, self._keys, sorted(audience.own), since - TRENDING_SLACK
+        )
+        start = datetime.fromtimestamp(since, UTC)
+        trends = [
+            trend_of(item, visible_copies(story, audience), start)
+            for story in stories
+            if (item := project(story, audience)) is not None
+        ]
+        top = trending(trends)
+        if not top:
+            return Reply(
+                f"No story of this channel's feeds gained an outlet in the last {hours} h."
+            )
+        lines = [f"Trending here in the last {hours} h (outlets gained):"]
+        for n, trend in enumerate(top, start=1):
+            lines.append(
+                f"{n}. +{trend.gained} ({trend.outlets} in all, first: {trend.first}) "
+                f"{trend.item.title} {trend.item.url}"
+            )
+        return Reply("\n".join(lines))
 
     async def search(self, channel: ChannelRef, query: str) -> Reply:
         audience = await self._audiences.for_channel(channel)

@@ -60,6 +60,8 @@ async def message_contents(
     if not items:
         _nothing_visible(message)
         return None
+    if typed.kind == "breaking":
+        return Digest(typed.heading or "Breaking", tuple(items), datetime.now(UTC))
     if typed.kind != "digest":
         return Digest(story_heading, tuple(items), datetime.now(UTC))
     # Keep the scheduler's ranking: project_all sorts by time.

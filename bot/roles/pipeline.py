@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.roles.alerting import AlertStep
+from bot.roles.breaking import BreakingStep
 from bot.roles.routing import INSTANT_BURST, Router, RouteStep
 from bot.store.fold_index import RedisStoryIndex
 from bot.store.frequencies import RedisFrequencies
@@ -176,6 +177,7 @@ def build_pipeline(
             Router(client, keys, ttl=ttl, clock=clock, burst=instant_burst),
             SubscriptionStore(client, keys),
         ),
+        BreakingStep(client, keys, clock=clock),
         AlertStep(client, keys, ttl=ttl, clock=clock, visibility=visibility),
     ]
     return Pipeline(steps, failure_sink=_failure_sink(client, keys) if record_failures else None)

@@ -42,6 +42,7 @@ from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef, Subscription
 from handlers.digest import DEFAULT_CAP, Digest, build_digest, deliverable
 from handlers.outbox_message import OutboxMessage
+from handlers.ranking import RANK, order_of
 from handlers.schedule import Schedule, ScheduleError, parse_schedule
 from handlers.visibility import project_all
 
@@ -281,6 +282,12 @@ class Scheduler:
         since = datetime.fromtimestamp(float(settings.get("last_digest") or 0), UTC)
         priorities = {s.feed_id: s.priority for s in subscriptions}
         local = now.astimezone(self.schedule_of(settings).tz)  # the date where it is read
+        weights: dict[str, float] = {}
+        chosen = settings.get(RANK)
+        order = order_of(chosen, 0)
+        if chosen in (None, "", "smart") and items:
+            weights, marks = await self._marks.weights(channel)
+            order = order_of(chosen, marks)
         digest = build_digest(
             items,
             heading=f"News digest, {local:%a %d %b %Y}",
@@ -288,6 +295,8 @@ class Scheduler:
             now=now,
             cap=self._cap,
             priorities=priorities,
+            order=order,
+            weights=weights,
         )
         if not digest.empty:
             ids = [item.story_id for item in digest.items]

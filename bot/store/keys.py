@@ -55,8 +55,9 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``llm:<model>:<aid>`` string: an LLM summary of an article, by model. TTL = retention.
 - ``llm:tokens:<day>`` string: LLM tokens spent that UTC day. TTL 2 days.
 - ``channels`` set: every channel with a subscription or settings.
-- ``{c:<channel>}`` hash: the channel's settings (schedule, quiet_message) and digest
-  state (``slot``: the due time of the digest being built, ``last_digest``), and
+- ``{c:<channel>}`` hash: the channel's settings (schedule, quiet_message, ``breaking``
+  "<outlets> <minutes>", ``rank``, ``style``, ``template``) and digest state (``slot``:
+  the due time of the digest being built, ``last_digest``), and
   ``public`` ("1" when everyone in the workspace can see it, as the platform last said).
 - ``visibility:version`` string: bumped after every change of who follows which feed or
   of which channels are public, so each process's cache of the visibility sets
@@ -141,6 +142,8 @@ Key (after the prefix), type, what it holds, and what bounds it:
   feedback weight and when it was last set (``<weight>|<epoch>``, decaying with a 30-day
   half-life), at most 500 of them (the weakest go), and ``#marks``, how many marks the
   channel gave. TTL 180 days after the last mark.
+- ``breaking:channels`` set: channels with breaking news on (their rule is ``breaking`` on
+  the channel's hash), read by the pipeline's breaking step every few seconds.
 - ``{c:<channel>}:muted`` zset: stories a manager muted in the channel, by when: no
   breaking post, digest place or channel alert there. Trimmed to the retention.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
@@ -287,6 +290,10 @@ class Keys:
 
     def channel_attempts(self, channel: str) -> str:
         return f"{self.prefix}{{c:{channel}}}:attempts"
+
+    @property
+    def breaking_channels(self) -> str:
+        return f"{self.prefix}breaking:channels"
 
     def channel_votes(self, channel: str) -> str:
         return f"{self.prefix}{{c:{channel}}}:votes"

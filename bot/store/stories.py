@@ -289,3 +289,16 @@ async def newest_stories(
         return (primary.published or primary.seen).timestamp()
 
     return sorted(stories, key=published, reverse=True)[:count]
+
+
+async def stories_since(
+    client: Redis, keys: Keys, feed_ids: Sequence[str], since: float, *, most: int = 500
+) -> list[Story]:
+    """The stored stories of the given feeds stored at or after `since` (each feed's newest
+    `most`), each once."""
+    async with client.pipeline(transaction=False) as pipe:
+        for feed_id in feed_ids:
+            pipe.zrevrangebyscore(keys.feed_stories(feed_id), "+inf", since, start=0, num=most)
+        rows = await pipe.execute()
+    ids = list(dict.fromkeys(str(story_id) for row in rows for story_id in row))
+    return await load_stories(client, keys, ids)

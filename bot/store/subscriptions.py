@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import cast
 
 from redis.asyncio import Redis
@@ -141,6 +141,24 @@ class SubscriptionStore:
                 pipe.hset(key, mapping=values)
             await pipe.execute()
 
+    async def set_options(self, channel: ChannelRef, values: Mapping[str, str | None]) -> None:
+        """Set channel settings by name (None clears one). ``breaking`` also keeps the set of
+        channels with breaking news on, which the pipeline reads (`bot.roles.breaking`)."""
+        key = self._keys.channel(str(channel))
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.sadd(self._keys.channels, str(channel))
+            for name, value in values.items():
+                if value is None:
+                    pipe.hdel(key, name)
+                else:
+                    pipe.hset(key, name, value)
+            if "breaking" in values:
+                if values["breaking"] is None:
+                    pipe.srem(self._keys.breaking_channels, str(channel))
+                else:
+                    pipe.sadd(self._keys.breaking_channels, str(channel))
+            await pipe.execute()
+
     async def set_visibility(self, channel: ChannelRef, *, public: bool) -> None:
         """Record whether everyone in the workspace can see the channel (what the channels
         of its workspace may see of its feeds, `bot.store.audience`)."""
@@ -174,6 +192,7 @@ async def remove_channel(client: Redis, keys: Keys, channel: str) -> list[str]:
     for feed_id in feeds:
         await store.unsubscribe(ref, feed_id)
     await client.srem(keys.channels, channel)
+    await client.srem(keys.breaking_channels, channel)
     await client.delete(keys.channel_pending(channel))
     await client.zrem(keys.digests_due, channel)
     return feeds
