@@ -8,6 +8,7 @@ channel, dropping the weakest.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from handlers.alerts import COMMON
@@ -18,6 +19,7 @@ HALF_LIFE = 30 * 86400.0
 WEIGHTS_MAX = 500
 TERMS = 4  # key terms a mark counts for
 MARKS = "#marks"  # the field counting a channel's marks (never decays)
+SCALE = 3.0
 
 
 def decayed(value: float, since: float, now: float) -> float:
@@ -41,7 +43,11 @@ def feedback_keys(item: DigestItem) -> list[str]:
 
 
 def taste_of(item: DigestItem, weights: Mapping[str, float]) -> float:
-    """How much the channel's feedback favours `item`: its source's weight plus the mean
-    weight of its key terms (so a long title does not count more)."""
+    """How much the channel's feedback favours `item`, from -1 to 1: half its source's
+    weight, half the mean weight of its key terms (so a long title counts no more), each
+    squashed (`SCALE` marks make about three quarters of its half), so a well-liked source
+    does not drown out what the channel said about the subject."""
     terms = [weights.get(f"t:{term}", 0.0) for term in key_terms(item.title)]
-    return weights.get(source_key(item.feed_id), 0.0) + (sum(terms) / len(terms) if terms else 0)
+    subject = sum(terms) / len(terms) if terms else 0.0
+    source = weights.get(source_key(item.feed_id), 0.0)
+    return (math.tanh(source / SCALE) + math.tanh(subject / SCALE)) / 2

@@ -4,15 +4,14 @@
 - ``coverage``: most visible outlets first, then newest.
 - ``smart``: a score of coverage (visible outlets), the feed's priority, recency (1 for a
   story of now, falling to 0 at the start of the digest's window), and the channel's
-  feedback on the story's source and key terms (`handlers.feedback`), squashed into -2…2
-  so feedback can outweigh two outlets but never bury a story the whole world carries.
+  feedback on the story's source and key terms (`handlers.feedback`), from -2 to 2, so
+  feedback can outweigh two outlets but never bury a story the whole world carries.
 - the default, before a channel chose: outlets, priority and recency, until the channel
   has given `SMART_AFTER` feedback marks; then ``smart``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -63,7 +62,7 @@ def rank_items(
     scores: dict[str, Callable[[DigestItem], float]] = {
         "time": lambda item: 0.0,
         "coverage": lambda item: float(item.outlets),
-        "smart": lambda item: base(item) + FEEDBACK_WEIGHT * math.tanh(taste_of(item, weights)),
+        "smart": lambda item: base(item) + FEEDBACK_WEIGHT * taste_of(item, weights),
     }
     score = scores.get(order, base)
     return sorted(items, key=lambda item: (-score(item), -moment(item)))

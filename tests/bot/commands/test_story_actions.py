@@ -215,3 +215,40 @@ def test_an_action_value_names_one_known_action_and_one_story() -> None:
     assert parse_action(value) is not None and len(value) <= 100
     for forged in ("nb:coverage:", "nb:drop:00ff", "coverage:00ff", "nb:up:00ff:x", "nb:up:ZZ"):
         assert parse_action(forged) is None, forged
+
+
+async def test_trending_counts_the_outlets_each_channel_may_see(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    await shared_stories(core, handle, feed_server)
+    public = await core.handle(MEMBER, "trending")
+    assert public.ok and "last 6 h" in public.text
+    assert "+1 (1 in all, first: Daily News) Harbour bridge reopens" in public.text
+    assert not [s for s in SECRETS if s.lower() in public.text.lower()], public.text
+    inside = await core.handle(INSIDER, "trending 2")
+    assert "+2 (2 in all" in inside.text, inside.text
+    empty = await core.handle(Caller(ChannelRef("slack", "T1", "CNONE"), user="U"), "trending")
+    assert "no feeds yet" in empty.text
+
+
+async def test_the_rank_order_a_manager_chooses_and_the_smart_default_after_twenty_marks(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    ids = await shared_stories(core, handle, feed_server)
+
+    async def order() -> list[str]:
+        return [i.title for i in (await core.handle(MEMBER, "digest")).items]
+
+    assert (await order())[0] == "Wheat harvest breaks a record", "default: newest first"
+    assert "managers" in (await core.handle(MEMBER, "rank time")).text
+    assert "default order" in (await core.handle(MEMBER, "rank")).text
+    bridge = ids["Harbour bridge reopens after repairs"]
+    for n in range(19):
+        await core.act(Caller(PUBLIC, user=f"U{n}", public=True), action_value("up", bridge))
+    assert (await order())[0] == "Wheat harvest breaks a record", "19 marks: still the default"
+    await core.act(Caller(PUBLIC, user="U19", public=True), action_value("up", bridge))
+    assert (await order())[0] == "Harbour bridge reopens after repairs", "smart after 20"
+    feeds = await core.handle(ADMIN, "feeds")
+    assert "feedback +20.0" in feeds.text
+    assert "time, newest first" in (await core.handle(ADMIN, "rank time")).text
+    assert (await order())[0] == "Wheat harvest breaks a record"
