@@ -18,6 +18,7 @@ from datetime import datetime
 
 from handlers.ranking import rank_items
 from handlers.story import DigestItem, Story
+from handlers.styles import STANDARD, Style
 
 DEFAULT_CAP = 10
 
@@ -30,6 +31,7 @@ class Digest:
     items: tuple[DigestItem, ...]
     generated_at: datetime
     more: int = 0
+    style: Style = STANDARD  # how the channel's stories look (`handlers.styles`)
 
     @property
     def empty(self) -> bool:

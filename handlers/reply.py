@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.story import DigestItem
+from handlers.styles import STANDARD, Style
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Reply:
     text: str
     items: tuple[DigestItem, ...] = ()
     ok: bool = True
+    style: Style = STANDARD  # how `items` look (a style's preview: `/news style test`)
 
 
 def refusal(text: str) -> Reply:

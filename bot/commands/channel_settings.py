@@ -1,4 +1,5 @@
-"""`/news mode`, `filter`, `quiet`, `breaking` and `rank`: a channel's settings, from chat.
+"""`/news mode`, `filter`, `quiet`, `breaking`, `rank` and `style`: a channel's settings,
+from chat.
 
 The same settings `newsbot feeds add --channel` and `newsbot.toml` set, so a manager who
 lives in Slack or Discord never needs the file. `filter … test` changes nothing: it shows
@@ -14,8 +15,9 @@ from redis.asyncio import Redis
 
 from bot.commands.caller import Caller
 from bot.roles.routing import stored_routable, wants
+from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
-from bot.store.stories import load_stories
+from bot.store.stories import load_stories, newest_stories
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import FeedRecord, Watchlist
 from handlers.breaking import SETTING, BreakingRule
@@ -25,7 +27,9 @@ from handlers.ranking import RANK, RANK_TEXT, SMART_AFTER
 from handlers.reply import Reply, refusal
 from handlers.safe_text import neutral
 from handlers.story import Story
+from handlers.styles import STYLE, STYLES, TEMPLATE, Style, TemplateError, check_template
 from handlers.text import one_line
+from handlers.visibility import project_all
 
 TESTED = 20
 QUIET_WINDOW = 7 * 86400  # a filter that passed none of this long's stories is flagged
@@ -55,6 +59,8 @@ class ChannelSettingsCommands:
             return await self.breaking(caller.channel, command)
         if command.name == "rank":
             return await self.rank(caller.channel, command.setting)
+        if command.name == "style":
+            return await self.style(caller.channel, command)
         if command.name == "quiet":
             await self._subscriptions.set_channel(caller.channel, quiet_message=command.query)
             if not command.query:
@@ -113,6 +119,38 @@ class ChannelSettingsCommands:
             "Digests here use the default order: outlets, the feed's priority and recency "
             f"until the channel has {SMART_AFTER} feedback marks, then smart. "
             f"Choose with {USAGE['rank']}."
+        )
+
+    async def style(self, channel: ChannelRef, command: Command) -> Reply:
+        if command.setting == "template":
+            try:
+                template = check_template(command.query)
+            except TemplateError as exc:
+                return refusal(f"{exc}\nusage: {USAGE['style']}")
+            await self._subscriptions.set_options(channel, {STYLE: "template", TEMPLATE: template})
+            return Reply(
+                "Stories here now follow this channel's template; /news style test shows one."
+            )
+        if command.setting in STYLES:
+            await self._subscriptions.set_options(channel, {STYLE: command.setting})
+            return Reply(f"Stories here are now shown in the {command.setting} style.")
+        style = Style.of(await self._subscriptions.channel_settings(channel))
+        if command.setting == "test":
+            return await self._preview(channel, style)
+        shown = f"the template {style.template!r}" if style.template else f"the {style.name} style"
+        return Reply(f"Stories here are shown in {shown}. Change it with {USAGE['style']}.")
+
+    async def _preview(self, channel: ChannelRef, style: Style) -> Reply:
+        """The channel's latest story, as its style shows it (to the asker alone)."""
+        audience = await AudienceStore(self._client, self._keys, clock=self._clock).for_channel(
+            channel
+        )
+        stories = await newest_stories(self._client, self._keys, sorted(audience.own), 1)
+        items = project_all(stories, audience)
+        if not items:
+            return Reply("No story of this channel's feeds is stored yet to preview the style on.")
+        return Reply(
+            f"This channel's latest story, in its style ({style.name}):", (items[0],), style=style
         )
 
     async def _test(self, record: FeedRecord, query: str) -> Reply:

@@ -223,7 +223,7 @@ class CommandCore:
             return await self.summarize(command.target)
         if command.name == "alert":
             return await self._alerts.run(caller, command)
-        if command.name in {"mode", "filter", "quiet", "breaking", "rank"}:
+        if command.name in {"mode", "filter", "quiet", "breaking", "rank", "style"}:
             return await self._settings_commands.run(caller, command)
         if command.name == "trending":
             return await self.trending(channel, command.count)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.render.styled import template_values
 from bot.render.text_limits import clip, fit, marked, safe_url, when
 from handlers.alerts import AlertItem, AlertMessage
 from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.story import DigestItem
 from handlers.story_actions import ACTIONS, PICK, action_value
+from handlers.styles import STANDARD, Style, fill
 
 CONTENT = 2000
 MAX_EMBEDS = 10
@@ -66,8 +68,24 @@ def _plain(text: str) -> str:
     return defuse(_LINE_START.sub(r"\1\\\2", _TEXT_MARKDOWN.sub(r"\\\1", text)))
 
 
-def embed_for(item: DigestItem) -> dict[str, Any]:
-    lines = [fit(item.summary, DESCRIPTION - 1500, escape)] if item.summary.strip() else []
+def embed_for(item: DigestItem, style: Style = STANDARD) -> dict[str, Any]:
+    """A story as an embed in the channel's style: title, link, summary and the line of
+    source, time and other outlets (standard); without the summary (compact); the linked
+    title alone (headlines); or the channel's template filled in, as the description."""
+    if style.name == "template":
+        text = fill(
+            style.template,
+            template_values(item),
+            value=_template_value,
+            literal=defuse,
+            limit=DESCRIPTION,
+        )
+        return {"description": text or "…"}
+    lines = (
+        [fit(item.summary, DESCRIPTION - 1500, escape)]
+        if item.summary.strip() and style.name == "standard"
+        else []
+    )
     named, more = item.other_outlets()
     if named:
         names = []
@@ -86,9 +104,20 @@ def embed_for(item: DigestItem) -> dict[str, Any]:
         embed["url"] = url
     if item.published:
         embed["timestamp"] = item.published.isoformat()
-    if not embed["description"]:
+    if not embed["description"] or style.name == "headlines":
         del embed["description"]
+    if style.name == "headlines":
+        del embed["footer"]
     return embed
+
+
+def _template_value(name: str, raw: str, budget: int) -> str:
+    """One placeholder's value as Discord Markdown: escaped and defused, the link bare
+    (Discord links it), or nothing when it does not fit its budget."""
+    if name == "link":
+        target = defuse(safe_url(raw))
+        return target if len(target) <= budget else ""
+    return fit(raw, budget, escape)
 
 
 def embed_text(embed: dict[str, Any]) -> int:
@@ -111,7 +140,7 @@ def render_discord_reply(reply: Reply) -> dict[str, Any]:
     embeds: list[dict[str, Any]] = []
     used = 0
     for item in reply.items:
-        embed = embed_for(item)
+        embed = embed_for(item, reply.style)
         size = embed_text(embed)
         if len(embeds) >= MAX_EMBEDS or used + size > MESSAGE_EMBED_TEXT:
             break
@@ -141,9 +170,9 @@ def story_select(items: list[DigestItem]) -> dict[str, Any]:
     one answers with that story's buttons."""
     options = [
         {
-            "label": clip(item.title or "(untitled)", OPTION_TEXT),
+            "label": fit(item.title, OPTION_TEXT, defuse) or "(untitled)",
             "value": item.story_id,
-            "description": clip(f"{item.source} · {when(item.published)}", OPTION_TEXT),
+            "description": fit(f"{item.source} · {when(item.published)}", OPTION_TEXT, defuse),
         }
         for item in items[:SELECT_OPTIONS]
     ]
@@ -157,7 +186,7 @@ def render_discord(digest: Digest) -> list[dict[str, Any]]:
     select under one of several (a digest)."""
     heading = fit(digest.heading, 500, escape)
     items = list(digest.items)
-    payloads = _split(heading, [embed_for(item) for item in items], digest.more)
+    payloads = _split(heading, [embed_for(item, digest.style) for item in items], digest.more)
     start = 0
     for payload in payloads:
         shown = [i for i in items[start : start + len(payload["embeds"])] if i.story_id]

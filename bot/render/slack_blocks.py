@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.render.styled import template_values
 from bot.render.text_limits import clip, fit, marked, safe_url, when
 from handlers.alerts import AlertItem, AlertMessage
 from handlers.digest import Digest
 from handlers.reply import Reply
 from handlers.story import DigestItem
 from handlers.story_actions import ACTIONS, PREFIX, action_value
+from handlers.styles import STANDARD, Style, fill
 
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000
@@ -39,8 +41,13 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _target(url: str) -> str:
+    """A URL as Slack's link markup may hold it ("" when it is not http or https)."""
+    return safe_url(url).replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+
+
 def link(url: str, text: str) -> str:
-    target = safe_url(url).replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    target = _target(url)
     label = escape(text)
     return f"<{target}|{label}>" if target else label
 
@@ -65,20 +72,37 @@ def story_menu(story_id: str) -> Block:
     }
 
 
-def story_blocks(item: DigestItem, *, actions: bool = False) -> list[Block]:
-    """A section (linked title and summary) and a context line (source, time, other copies);
-    with `actions`, the section carries the story's actions menu."""
+def story_blocks(
+    item: DigestItem, *, actions: bool = False, style: Style = STANDARD
+) -> list[Block]:
+    """A story in the channel's style: a section (linked title, and the summary in the
+    standard style) and a context line (source, time, other copies), but for headlines (the
+    section alone) and a template (the section, filled in); with `actions`, the section
+    carries the story's actions menu."""
     title = f"*{link(item.url, clip(item.title, TITLE) or '(untitled)')}*"
     if len(title) > SECTION_TEXT // 2:  # an absurdly long URL: show the title unlinked
         title = f"*{fit(item.title or '(untitled)', TITLE, escape)}*"
-    summary = fit(item.summary, min(SUMMARY, SECTION_TEXT - len(title) - 1), escape)
-    section = {
+    text = title
+    if style.name == "template":
+        text = fill(
+            style.template,
+            template_values(item),
+            value=_template_value,
+            literal=escape,
+            limit=SECTION_TEXT,
+        )
+    elif style.name == "standard":
+        summary = fit(item.summary, min(SUMMARY, SECTION_TEXT - len(title) - 1), escape)
+        text = f"{title}\n{summary}" if summary else title
+    section: Block = {
         "type": "section",
         "block_id": f"story-{item.id}"[:255],
-        "text": _mrkdwn(f"{title}\n{summary}" if summary else title),
+        "text": _mrkdwn(text or " "),
     }
     if actions and item.story_id:
         section["accessory"] = story_menu(item.story_id)
+    if style.name in {"headlines", "template"}:
+        return [section]
     elements = [_mrkdwn(fit(item.byline(when(item.published)), CONTEXT_TEXT, escape))]
     named, more = item.other_outlets()
     if named:
@@ -88,6 +112,15 @@ def story_blocks(item: DigestItem, *, actions: bool = False) -> list[Block]:
             linked = ", ".join(escape(clip(c.source, OUTLET)) for c in named)
         elements.append(_mrkdwn(f"also: {linked}{tail}"))
     return [section, {"type": "context", "elements": elements[:CONTEXT_ELEMENTS]}]
+
+
+def _template_value(name: str, raw: str, budget: int) -> str:
+    """One placeholder's value as Slack mrkdwn: escaped, the link as a link (or nothing,
+    when it does not fit its budget)."""
+    if name == "link":
+        target = _target(raw)
+        return f"<{target}>" if target and len(target) + 2 <= budget else ""
+    return fit(raw, budget, escape)
 
 
 def block_text(block: Block) -> int:
@@ -105,7 +138,7 @@ def render_slack(digest: Digest) -> list[dict[str, Any]]:
     messages: list[list[Block]] = [[header]]
     used = block_text(header)
     for item in digest.items:
-        blocks = story_blocks(item, actions=True)
+        blocks = story_blocks(item, actions=True, style=digest.style)
         size = sum(block_text(b) for b in blocks)
         if len(messages[-1]) + len(blocks) > MAX_BLOCKS - 1 or used + size > MESSAGE_TEXT:
             messages.append([])
@@ -140,7 +173,7 @@ def render_slack_reply(reply: Reply) -> dict[str, Any]:
     blocks: list[Block] = [{"type": "section", "text": _mrkdwn(text)}]
     used = len(text)
     for item in reply.items:
-        more = story_blocks(item)
+        more = story_blocks(item, style=reply.style)
         size = sum(block_text(b) for b in more)
         if len(blocks) + len(more) > MAX_BLOCKS or used + size > MESSAGE_TEXT:
             break

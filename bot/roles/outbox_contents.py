@@ -28,6 +28,7 @@ from handlers.channels import ChannelRef
 from handlers.digest import Digest
 from handlers.outbox_message import TEXT_KINDS, OutboxMessage
 from handlers.safe_text import printable
+from handlers.styles import STYLE, TEMPLATE, Style
 from handlers.visibility import project, project_all
 
 log = logging.getLogger(__name__)
@@ -60,15 +61,23 @@ async def message_contents(
     if not items:
         _nothing_visible(message)
         return None
+    style = await channel_style(client, keys, typed.channel)
+    now = datetime.now(UTC)
     if typed.kind == "breaking":
-        return Digest(typed.heading or "Breaking", tuple(items), datetime.now(UTC))
+        return Digest(typed.heading or "Breaking", tuple(items), now, style=style)
     if typed.kind != "digest":
-        return Digest(story_heading, tuple(items), datetime.now(UTC))
+        return Digest(story_heading, tuple(items), now, style=style)
     # Keep the scheduler's ranking: project_all sorts by time.
     rank = {story_id: n for n, story_id in enumerate(typed.stories)}
     items.sort(key=lambda item: rank.get(item.story_id, 0))
     heading = typed.heading or "News digest"
-    return Digest(heading, tuple(items), datetime.now(UTC), more=typed.more)
+    return Digest(heading, tuple(items), now, more=typed.more, style=style)
+
+
+async def channel_style(client: Redis, keys: Keys, channel: str) -> Style:
+    """How the channel's stories look (`/news style`, or ``style`` in newsbot.toml)."""
+    style, template = await client.hmget(keys.channel(channel), [STYLE, TEMPLATE])
+    return Style.of({STYLE: str(style or ""), TEMPLATE: str(template or "")})
 
 
 def _nothing_visible(message: Mapping[str, str]) -> None:

@@ -16,6 +16,7 @@ from handlers.alerts import AlertItem, AlertMessage
 from handlers.digest import Digest
 from handlers.query import words_of
 from handlers.story import DigestItem, Story, StoryCopy
+from handlers.styles import STANDARD, Style
 from handlers.visibility import EVERYTHING, project
 
 NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
@@ -70,17 +71,19 @@ def items(draw: st.DrawFn, number: int) -> DigestItem:
         published=draw(st.one_of(st.none(), st.just(NOW))),
         summary=draw(texts),
         also=tuple(copies),
+        story_id=f"{number:016x}",
     )
 
 
 @st.composite
-def digests(draw: st.DrawFn) -> Digest:
+def digests(draw: st.DrawFn, style: Style = STANDARD) -> Digest:
     count = draw(st.integers(min_value=0, max_value=40))
     return Digest(
         heading=draw(texts),
         items=tuple(draw(items(n)) for n in range(count)),
         generated_at=NOW,
         more=draw(st.integers(min_value=0, max_value=500)),
+        style=style,
     )
 
 
