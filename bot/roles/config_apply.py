@@ -8,6 +8,10 @@
     id = "slack:T0123:C0456"
     schedule = "daily 09:00 Europe/Berlin"   # optional
     quiet_message = "No news today."         # optional: posted when a digest is empty
+    breaking = "on 4 60"            # optional: as /news breaking (on [outlets] [minutes], off)
+    rank = "smart"                  # optional: time, coverage or smart
+    style = "compact"               # optional: standard, compact or headlines
+    template = "{title} ({source}) {link}"   # optional: the channel's own template
     [[channels.feeds]]
     url = "https://example.com/feed.xml"
     mode = "instant"                # optional: digest (default) or instant
@@ -29,6 +33,7 @@ from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import InvalidFeedURL, Watchlist, check_feed_url
+from handlers.breaking import BreakingRule
 from handlers.channels import (
     ChannelError,
     ChannelRef,
@@ -37,7 +42,9 @@ from handlers.channels import (
     check_filter,
     check_mode,
 )
+from handlers.commands import CommandError, parse_command
 from handlers.schedule import ScheduleError, parse_schedule
+from handlers.styles import STYLE, TEMPLATE, TemplateError, check_template
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class PlannedChannel:
     schedule: str | None = None
     quiet_message: str | None = None
     feeds: tuple[PlannedSubscription, ...] = ()
+    options: tuple[tuple[str, str | None], ...] = ()  # breaking, rank, style, template
 
 
 @dataclass
@@ -98,6 +106,46 @@ def _subscription(
     return PlannedSubscription(url, mode, feed_filter, priority) if url else None
 
 
+EXPECTED = {
+    "rank": "time, coverage or smart",
+    "style": "standard, compact or headlines (a template of your own: the template key)",
+}
+CHANNEL_KEYS = frozenset(
+    {"id", "schedule", "quiet_message", "feeds", "breaking", "rank", "style", "template"}
+)
+
+
+def _channel_options(
+    table: Mapping[str, Any], where: str, problems: list[str]
+) -> dict[str, str | None]:
+    """A channel's breaking, rank, style and template, checked as `/news` checks them."""
+    options: dict[str, str | None] = {}
+    for name in ("breaking", "rank", "style"):
+        if name in table:
+            try:
+                command = parse_command(f"{name} {table[name]}")
+            except CommandError as exc:
+                problems.append(f"{where}.{name}: {str(exc).splitlines()[0]}")
+                continue
+            if name == "breaking":
+                rule = BreakingRule(command.count, command.seconds // 60)
+                options[name] = rule.text() if command.setting == "on" else None
+            elif command.setting in {"test", "template", ""}:
+                problems.append(f"{where}.{name}: expected {EXPECTED[name]}")
+            else:
+                options[name] = command.setting
+    if "template" in table:
+        try:
+            options[TEMPLATE] = check_template(str(table["template"]))
+            options[STYLE] = "template"
+        except TemplateError as exc:
+            problems.append(f"{where}.template: {exc}")
+    unknown = set(table) - CHANNEL_KEYS
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    return options
+
+
 def plan_config(settings: Settings) -> ConfigPlan:
     """Check the file's [[feeds]] and [[channels]]; raise `ConfigError` listing all problems."""
     problems: list[str] = []
@@ -132,8 +180,15 @@ def plan_config(settings: Settings) -> ConfigPlan:
             if planned is not None:
                 subscriptions.append(planned)
         quiet = table.get("quiet_message")
+        options = _channel_options(table, where, problems)
         plan.channels.append(
-            PlannedChannel(channel, schedule, str(quiet) if quiet else None, tuple(subscriptions))
+            PlannedChannel(
+                channel,
+                schedule,
+                str(quiet) if quiet else None,
+                tuple(subscriptions),
+                tuple(options.items()),
+            )
         )
     if problems:
         raise ConfigError(problems)
@@ -161,6 +216,8 @@ async def apply_config(
         await subscriptions.set_channel(
             channel.channel, schedule=channel.schedule, quiet_message=channel.quiet_message
         )
+        if channel.options:
+            await subscriptions.set_options(channel.channel, dict(channel.options))
         for sub in channel.feeds:
             record, _ = await watchlist.add(sub.url, now=now)
             subscription, new = await subscriptions.subscribe(

@@ -136,3 +136,40 @@ async def test_edits_to_the_file_apply_in_full(tmp_path: Path, handle: RedisHand
     )
     assert await scheduler.ensure_scheduled(channel) is None
     assert await handle.client.zscore(handle.keys.digests_due, str(channel)) is None
+
+
+async def test_a_channels_breaking_rank_style_and_template_come_from_the_file(
+    tmp_path: Path, handle: RedisHandle
+) -> None:
+    good = GOOD.replace(
+        'quiet_message = "Nothing new today."',
+        'quiet_message = "Nothing new today."\nbreaking = "on 3 30"\nrank = "coverage"\n'
+        'template = "{title} ({source}) {link}"',
+    )
+    plan = plan_config(settings_from(tmp_path, good))
+    store = SubscriptionStore(handle.client, handle.keys)
+    await apply_config(
+        plan, watchlist=Watchlist(handle.client, handle.keys), subscriptions=store, now=1
+    )
+    channel = ChannelRef.parse("console:local:main")
+    settings = await store.channel_settings(channel)
+    assert settings["breaking"] == "3 30" and settings["rank"] == "coverage"
+    assert settings["style"] == "template" and settings["template"] == "{title} ({source}) {link}"
+    assert str(channel) in await handle.client.smembers(handle.keys.breaking_channels)
+
+    bad = GOOD.replace(
+        'quiet_message = "Nothing new today."',
+        'breaking = "sometimes"\nrank = "loudest"\nstyle = "test"\ntemplate = "{headline}"\n'
+        'colour = "red"',
+    )
+    with pytest.raises(ConfigError) as caught:
+        plan_config(settings_from(tmp_path, bad))
+    text = str(caught.value)
+    for fragment in (
+        "channels[1].breaking: say on",
+        "channels[1].rank: unknown order 'loudest'",
+        "channels[1].style: expected standard, compact or headlines",
+        "channels[1].template: unknown placeholder {headline}",
+        "channels[1]: unknown key(s) colour",
+    ):
+        assert fragment in text, text
