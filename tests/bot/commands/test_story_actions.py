@@ -16,14 +16,19 @@ from bot.commands.caller import Caller
 from bot.commands.core import CommandCore
 from bot.net.fetch import Fetcher
 from bot.net.guard import allow_any
+from bot.render.slack_blocks import render_slack_reply
 from bot.roles.alerting import AlertStep
+from bot.roles.outbox_contents import message_contents
 from bot.roles.worker import ensure_group
 from bot.settings import Settings
+from bot.store.audience import AudienceStore
 from bot.store.connection import RedisHandle
 from bot.store.stories import load_stories
 from bot.store.story_marks import StoryMarks
 from handlers.channels import ChannelRef
+from handlers.digest import Digest
 from handlers.feedback import MARKS
+from handlers.outbox_message import OutboxMessage
 from handlers.story_actions import action_value, parse_action
 from tests.articles import article, rss
 from tests.bot.commands.test_core import process_entries
@@ -252,3 +257,30 @@ async def test_the_rank_order_a_manager_chooses_and_the_smart_default_after_twen
     assert "feedback +20.0" in feeds.text
     assert "time, newest first" in (await core.handle(ADMIN, "rank time")).text
     assert (await order())[0] == "Wheat harvest breaks a record"
+
+
+async def test_a_channels_style_is_set_by_managers_previewed_and_used_for_its_posts(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    ids = await shared_stories(core, handle, feed_server)
+    assert "managers" in (await core.handle(MEMBER, "style compact")).text
+    assert "compact style" in (await core.handle(ADMIN, "style compact")).text
+    assert "compact style" in (await core.handle(MEMBER, "style")).text
+    wrong = await core.handle(ADMIN, "style template {headline} at {link}")
+    assert not wrong.ok and "unknown placeholder {headline}" in wrong.text
+    assert (await core.handle(ADMIN, "style template *{title}* — {source} {link}")).ok
+    preview = await core.handle(MEMBER, "style test")
+    assert preview.ok and preview.style.name == "template" and len(preview.items) == 1
+    shown = render_slack_reply(preview)["blocks"][1]["text"]["text"]
+    assert shown.startswith("*Wheat harvest breaks a record* — Daily News <https://news.example")
+
+    message = OutboxMessage.story(str(PUBLIC), ids["Comet visible tonight"]).fields()
+    contents = await message_contents(
+        handle.client, handle.keys, message, audiences=AudienceStore(handle.client, handle.keys)
+    )
+    assert isinstance(contents, Digest) and contents.style.template.startswith("*{title}*")
+    inside = OutboxMessage.story(str(PRIVATE), ids["Comet visible tonight"]).fields()
+    other = await message_contents(
+        handle.client, handle.keys, inside, audiences=AudienceStore(handle.client, handle.keys)
+    )
+    assert isinstance(other, Digest) and other.style.name == "standard", "per channel"
