@@ -33,7 +33,7 @@ from bot.store.keys import Keys
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.watchlist import Watchlist
 from handlers.channels import ChannelRef
-from handlers.commands import USAGE
+from handlers.commands import BREAKING_MINUTES, BREAKING_OUTLETS, USAGE
 from handlers.reply import Reply, refusal
 
 log = logging.getLogger(__name__)
@@ -251,6 +251,50 @@ def news_group(answerer: Answerer) -> app_commands.Group:
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return await answerer.feed_choices(interaction, current)
+
+    @news.command(name="breaking", description="Post big stories at once (managers)")
+    @app_commands.describe(
+        state="on or off (leave out to see it)",
+        outlets="How many outlets carry it (default 4)",
+        minutes="Within how many minutes of its first copy (default 60)",
+    )
+    async def breaking(
+        interaction: discord.Interaction,
+        state: Literal["on", "off"] | None = None,
+        outlets: app_commands.Range[int, 2, 50] | None = None,
+        minutes: app_commands.Range[int, 1, 1440] | None = None,
+    ) -> None:
+        parts: list[str | int | None] = [state]
+        if state == "on" and (outlets or minutes):  # the grammar takes both, in order
+            parts += [outlets or BREAKING_OUTLETS, minutes or BREAKING_MINUTES]
+        await answerer.run(interaction, "breaking", command_text("breaking", *parts))
+
+    @news.command(name="trending", description="Stories gaining the most outlets here")
+    @app_commands.describe(hours="Over how many hours (1–168, default 6)")
+    async def trending(
+        interaction: discord.Interaction, hours: app_commands.Range[int, 1, 168] | None = None
+    ) -> None:
+        await answerer.run(interaction, "trending", command_text("trending", hours))
+
+    @news.command(name="rank", description="How digests order stories here (managers)")
+    @app_commands.describe(order="time, coverage or smart (leave out to see it)")
+    async def rank(
+        interaction: discord.Interaction,
+        order: Literal["time", "coverage", "smart"] | None = None,
+    ) -> None:
+        await answerer.run(interaction, "rank", command_text("rank", order))
+
+    @news.command(name="style", description="How stories look here (managers)")
+    @app_commands.describe(
+        style="standard, compact, headlines, template, or test to preview",
+        template="With style template: e.g. {title} ({source}) {link}",
+    )
+    async def style(
+        interaction: discord.Interaction,
+        style: Literal["standard", "compact", "headlines", "template", "test"] | None = None,
+        template: str | None = None,
+    ) -> None:
+        await answerer.run(interaction, "style", command_text("style", style, template))
 
     @news.command(name="latest", description="The newest stories of this channel's feeds")
     @app_commands.describe(count="How many (1–20, default 5)")

@@ -126,3 +126,26 @@ async def test_a_digest_message_has_a_story_select_that_answers_with_the_storys_
 
         forged = await click(discord_api, select["custom_id"], values=["not-a-story"])
         assert "no longer stored" in forged["content"] and not components(forged)
+
+
+async def test_the_news_signal_subcommands_read_the_same_grammar(
+    settings: Settings, tmp_path: Path, discord_api: FakeDiscord, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/wire.xml", wire("https://wire.example/1", 2))
+    async with running(discord_settings(settings, tmp_path, discord_api)):
+        await connected(discord_api)
+        await ask(discord_api, "news subscribe", {"url": url})
+        on = await ask(discord_api, "news breaking", {"state": "on", "minutes": 30})
+        assert "4 outlets within 30 minutes" in on, on
+        member = EVERYONE_PERMISSIONS
+        refused = await ask(discord_api, "news rank", {"order": "time"}, permissions=member)
+        assert "only channel managers" in refused
+        assert "time, newest first" in await ask(discord_api, "news rank", {"order": "time"})
+        styled = await ask(
+            discord_api, "news style", {"style": "template", "template": "{title} via {source}"}
+        )
+        assert "template" in styled, styled
+        assert "unknown placeholder {x}" in await ask(
+            discord_api, "news style", {"style": "template", "template": "{x}"}
+        )
+        assert "gained" in await ask(discord_api, "news trending", {"hours": 3})
