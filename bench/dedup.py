@@ -22,6 +22,9 @@ Three parts, each with its own targets (issue #3):
    unseen topics get. The older hand labels (`dedup_labels.json`) are still checked over
    the whole corpus: how many of their same-story pairs fold, and whether any of their
    different pairs do.
+4. Breaking news (issue #25), on the same events at the product's threshold: how soon
+   after an event's first copy its 3rd and 4th outlets came (by the labels), and how much
+   later newsbot's folded story reached them than the labelled copy was published.
 
     python bench/dedup.py            # the whole corpus
     python bench/dedup.py --smoke    # twenty feeds, three thresholds (CI)
@@ -34,6 +37,7 @@ import asyncio
 import itertools
 import json
 import random
+import statistics
 import warnings
 from collections import Counter
 from collections.abc import Iterable
@@ -341,6 +345,7 @@ class Listed:
 
     event: str
     feed: str
+    published: float = 0.0
 
     @property
     def topic(self) -> str:
@@ -351,7 +356,7 @@ def listed_entries() -> tuple[dict[str, Listed], list[Listed]]:
     """Labelled entries by the link a digest shows for them (two entries of one feed can
     share a link), and every labelled entry."""
     rows = [line.split("\t") for line in (EVENTS / "events-dev.tsv").read_text().splitlines()]
-    wanted = {(feed, int(index)): event for feed, index, _when, event, _title in rows[1:]}
+    wanted = {(feed, int(index)): (event, float(when)) for feed, index, when, event, _ in rows[1:]}
     found: dict[str, Listed] = {}
     every: list[Listed] = []
     with warnings.catch_warnings():
@@ -360,7 +365,8 @@ def listed_entries() -> tuple[dict[str, Listed], list[Listed]]:
             parsed = parse_feed((FEEDS / feed).read_bytes(), FeedRef(feed, feed))
             for index, entry in enumerate(parsed.articles):
                 if (feed, index) in wanted:
-                    every.append(Listed(wanted[feed, index], feed))
+                    event, when = wanted[feed, index]
+                    every.append(Listed(event, feed, when))
                     found[normalize_article(entry).url] = every[-1]
     assert len(every) == len(wanted), "every labelled entry is found in its feed"
     return found, every
@@ -375,14 +381,82 @@ class Tally:
     events: dict[str, set[str]] = field(default_factory=dict)
 
 
-async def digest_groups(threshold: float) -> list[frozenset[str]]:
-    """The stories of a digest of the 21 feeds with more than one copy, as sets of links."""
+# A folded story's copies: (link, outlet, published as Unix time or None).
+Copies = list[tuple[str, str, float | None]]
+
+
+async def digest_stories(threshold: float) -> list[Copies]:
+    """The stories of a digest of the 21 feeds with more than one copy, as their copies."""
     sources = [str(FEEDS / feed) for feed in (EVENTS / "feeds.txt").read_text().split()]
     # No article pages: the labels judge the feeds' own text, and this machine is offline.
     settings = load_settings({"NEWSBOT_ENRICH_MAX_PER_POLL": "0"})
     async with Fetcher(policy=allow_any) as fetcher:
         result = await run_digest(settings, sources, fetcher=fetcher, fold_threshold=threshold)
-    return [frozenset({i.url, *(c.url for c in i.also)}) for i in result.items if i.also]
+    stories = []
+    for item in result.items:
+        if item.also:
+            copies = [(item.url, item.source, item.published), *(
+                (c.url, c.source, c.published) for c in item.also)]  # fmt: skip
+            stories.append([(u, s, p.timestamp() if p else None) for u, s, p in copies])
+    return stories
+
+
+def groups_of(stories: list[Copies]) -> list[frozenset[str]]:
+    return [frozenset(url for url, _, _ in story) for story in stories]
+
+
+def nth_outlet(times: Iterable[tuple[str, float | None]], n: int) -> float | None:
+    """When the n-th outlet first carried a story: (outlet, published) pairs in; None
+    when fewer than n outlets dated it."""
+    firsts: dict[str, float] = {}
+    for outlet, when in sorted((o, w) for o, w in times if w is not None):
+        firsts[outlet] = min(when, firsts.get(outlet, when))
+    ordered = sorted(firsts.values())
+    return ordered[n - 1] if len(ordered) >= n else None
+
+
+def breaking_report(stories: list[Copies], listed: dict[str, Listed], every: list[Listed]) -> None:
+    """How early `/news breaking on N 60` would have fired on the labelled events, replayed
+    as published (newsbot sees a copy one poll after it is published): the minutes from an
+    event's first copy to its N-th outlet, by the labels and by newsbot's folds, and how
+    much later newsbot's N-th outlet came than the labelled N-th copy's publication (the
+    cost of missed folds)."""
+    events: dict[str, list[Listed]] = {}
+    for entry in every:
+        events.setdefault(entry.event, []).append(entry)
+    story_of = {url: story for story in stories for url, _, _ in story}
+    links = {id(entry): url for url, entry in listed.items()}
+    for n in (3, 4):
+        spans, lags, never, within = [], [], 0, 0
+        for entries in events.values():
+            labelled = nth_outlet(((e.feed, e.published) for e in entries), n)
+            if labelled is None:
+                continue
+            first = min(e.published for e in entries)
+            spans.append((labelled - first) / 60)
+            within += labelled - first <= 3600
+            folded = [story_of[links[id(e)]] for e in entries if links.get(id(e)) in story_of]
+            best = max(folded, key=len, default=None)
+            fired = nth_outlet(((o, w) for _, o, w in best), n) if best else None
+            if fired is None:
+                never += 1
+            else:
+                lags.append(max(fired - labelled, 0.0) / 60)
+        if not spans:
+            print(f"  breaking at {n} outlets: no labelled event reaches {n} outlets")
+            continue
+        spans.sort()
+        ordinal = {3: "3rd", 4: "4th"}[n]
+        on_time = sum(1 for lag in lags if lag == 0)
+        late = f", median lag {statistics.median(lags):.0f} min" if lags else ""
+        print(
+            f"  breaking at {n} outlets: {len(spans)} labelled events reach {n} outlets; first "
+            f"copy to {ordinal} outlet median {statistics.median(spans):.0f} min, p90 "
+            f"{spans[int(0.9 * (len(spans) - 1))]:.0f} min; {within} within 60 min, "
+            f"{sum(1 for x in spans if x <= 360)} within 6 h. newsbot's folded stories reach "
+            f"{n} outlets for {len(spans) - never} of them, {on_time} at the moment the "
+            f"{ordinal} copy was published{late}"
+        )
 
 
 def tally(groups: list[frozenset[str]], listed: dict[str, Listed]) -> Tally:
@@ -464,10 +538,8 @@ def choose(
 async def events_benchmark(smoke: bool, seed: int) -> None:
     listed, every = listed_entries()
     pairs, events = positives(every)
-    tallies = {
-        t: tally(await digest_groups(t), listed)
-        for t in (SMOKE_THRESHOLDS if smoke else THRESHOLDS)
-    }
+    stories = {t: await digest_stories(t) for t in (SMOKE_THRESHOLDS if smoke else THRESHOLDS)}
+    tallies = {t: tally(groups_of(found), listed) for t, found in stories.items()}
     topics = sorted({entry.topic for entry in every})
     rng = random.Random(seed)
     held_out = Figures()
@@ -501,6 +573,7 @@ async def events_benchmark(smoke: bool, seed: int) -> None:
             f"{seen.precision:.3f}   recall {seen.recall:.3f}   events folded "
             f"{seen.event_share:.2f}   [right {seen.right}, wrong {seen.wrong}]"
         )
+    breaking_report(stories[product], listed, every)
 
 
 async def main() -> None:
