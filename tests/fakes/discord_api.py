@@ -660,25 +660,46 @@ class FakeDiscord(LoopbackServer):
             for k, v in (options or {}).items()
         ]
         named = [v for v in (options or {}).values() if isinstance(v, ChannelOption)]
-        data: dict[str, Any] = {"id": ids[names[0]], "name": names[0], "type": 1, "options": leaf}
-        if named:
-            data["resolved"] = {"channels": {str(c.id): c.resolved() for c in named}}
         for name in reversed(names[1:]):
             kind = 1 if not leaf or leaf[0].get("type") != 1 else 2
             leaf = [{"type": kind, "name": name, "options": leaf}]
+        data: dict[str, Any] = {"id": ids[names[0]], "name": names[0], "type": 1, "options": leaf}
+        if named:
+            data["resolved"] = {"channels": {str(c.id): c.resolved() for c in named}}
+        return await self._interaction(
+            4 if focused else 2,
+            data,
+            user=user,
+            permissions=permissions,
+            app_permissions=app_permissions,
+            channel=channel,
+            guild=guild,
+            session=session,
+        )
+
+    async def _interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        *,
+        user: int,
+        permissions: int,
+        channel: int,
+        guild: int | None,
+        session: str | None,
+        app_permissions: int | None = None,
+        message: dict[str, Any] | None = None,
+    ) -> tuple[str, str]:
+        """An INTERACTION_CREATE of `kind` with `data`, as Discord sends it, dispatched on
+        the guild's gateway (or `session`'s); its interaction id and token."""
         number = next(self._ids)
         interaction = snowflake(self._ids)
         token = f"itoken-{number}"
         payload: dict[str, Any] = {
             "id": interaction,
             "application_id": str(APP_ID),
-            "type": 4 if focused else 2,
-            "data": {"id": ids[names[0]], "name": names[0], "type": 1, "options": leaf}
-            | (
-                {"resolved": {"channels": {str(c.id): c.resolved() for c in named}}}
-                if named
-                else {}
-            ),
+            "type": kind,
+            "data": data,
             "channel_id": str(channel),
             "channel": {"id": str(channel), "type": 0 if guild else 1, "name": "news"},
             "token": token,
@@ -692,6 +713,8 @@ class FakeDiscord(LoopbackServer):
             "context": 0 if guild else 1,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
+        if message is not None:
+            payload["message"] = message
         if guild:
             payload |= {
                 "guild_id": str(guild),
@@ -718,41 +741,20 @@ class FakeDiscord(LoopbackServer):
         """A click on a message component (a button, or a select with `values`): an
         INTERACTION_CREATE of type 3 on the guild's gateway (or `session`'s); its
         interaction id and token."""
-        number = next(self._ids)
-        interaction = snowflake(self._ids)
-        token = f"itoken-{number}"
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": 2}
         if values is not None:
             data = {"custom_id": custom_id, "component_type": 3, "values": values}
         message = self._message(Sent(str(channel), {"content": "posted"}, snowflake(self._ids)))
-        payload: dict[str, Any] = {
-            "id": interaction,
-            "application_id": str(APP_ID),
-            "type": 3,
-            "data": data,
-            "message": message,
-            "channel_id": str(channel),
-            "channel": {"id": str(channel), "type": 0 if guild else 1, "name": "news"},
-            "token": token,
-            "version": 1,
-            "app_permissions": str(self.permissions(channel)),
-            "locale": "en-US",
-            "entitlements": [],
-            "authorizing_integration_owners": {"0": str(guild or 0)},
-            "context": 0 if guild else 1,
-            "attachment_size_limit": 8 * 1024 * 1024,
-        }
-        if guild:
-            payload |= {
-                "guild_id": str(guild),
-                "guild_locale": "en-US",
-                "member": self.member_payload(user, permissions),
-            }
-        else:
-            payload["user"] = self.member_payload(user, 0)["user"]
-        self.interactions[interaction] = payload
-        await self.redeliver(interaction, session=session)
-        return interaction, token
+        return await self._interaction(
+            3,
+            data,
+            user=user,
+            permissions=permissions,
+            channel=channel,
+            guild=guild,
+            session=session,
+            message=message,
+        )
 
     async def redeliver(self, interaction: str, *, session: str | None = None) -> None:
         """Dispatch an interaction (again) on the gateway of its guild's shard."""

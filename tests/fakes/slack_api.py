@@ -271,14 +271,18 @@ class FakeSlack(LoopbackServer):
 
     async def send_event(self, event: dict[str, Any]) -> str:
         """An event over the newest socket (Socket Mode), as Slack sends it."""
+        return await self._envelope("events_api", self.event_callback(event))
+
+    async def _envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """A Socket Mode envelope of `kind` over the newest socket; its id."""
         envelope = f"env-{len(self.sent) + 1}"
         self.sent[envelope] = time.monotonic()
         await self.sockets[-1].send_json(
             {
                 "envelope_id": envelope,
-                "type": "events_api",
+                "type": kind,
                 "accepts_response_payload": False,
-                "payload": self.event_callback(event),
+                "payload": payload,
             }
         )
         return envelope
@@ -322,17 +326,7 @@ class FakeSlack(LoopbackServer):
 
     async def send_action(self, payload: dict[str, Any]) -> str:
         """A `block_actions` payload over the newest socket (Socket Mode)."""
-        envelope = f"env-{len(self.sent) + 1}"
-        self.sent[envelope] = time.monotonic()
-        await self.sockets[-1].send_json(
-            {
-                "envelope_id": envelope,
-                "type": "interactive",
-                "accepts_response_payload": False,
-                "payload": payload,
-            }
-        )
-        return envelope
+        return await self._envelope("interactive", payload)
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = dict(await request.json())

@@ -8,12 +8,16 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 
+from bot.settings import Settings
+from tests.bot.test_app import free_port
+from tests.conftest import make_settings
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -73,3 +77,27 @@ async def post(url: str, body: str, headers: dict[str, str]) -> tuple[int, str]:
     """POST a slash command body as Slack does; the status and text of the answer (the ack)."""
     async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as r:
         return r.status, await r.text()
+
+
+def socket_mode_settings(
+    settings: Settings, tmp_path: Path, slack: FakeSlack, **extra: str
+) -> Settings:
+    """A bot on the fake Slack in Socket Mode (the signing secret set too: Socket Mode wins)."""
+    return make_settings(
+        tmp_path,
+        NEWSBOT_REDIS_URL=settings.redis_url.reveal() if settings.redis_url else "",
+        NEWSBOT_HTTP_PORT=str(free_port()),
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test",
+        SLACK_SIGNING_SECRET=SECRET,
+        NEWSBOT_SLACK_API_URL=slack.api_url,
+        **extra,
+    )
+
+
+async def socket_opened(slack: FakeSlack) -> None:
+    for _ in range(200):
+        if slack.sockets:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("newsbot never opened the Socket Mode connection")

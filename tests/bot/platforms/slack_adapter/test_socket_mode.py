@@ -16,10 +16,13 @@ from bot.net.guard import allow_any
 from bot.settings import Settings
 from tests.articles import rss
 from tests.bot.cli.test_cli import cli_env
-from tests.bot.platforms.slack_adapter.conftest import SECRET, wait_for_responses
+from tests.bot.platforms.slack_adapter.conftest import (
+    socket_mode_settings,
+    socket_opened,
+    wait_for_responses,
+)
 from tests.bot.platforms.slack_adapter.test_end_to_end import run_newsbot, socket_mode_env, stop
 from tests.bot.test_app import free_port
-from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack
 
@@ -32,23 +35,12 @@ async def test_commands_over_socket_mode_are_acked_at_once_and_answered(
         rss("Slow", [{"title": "Harbour reopens", "link": "https://n.example/1", "guid": "1"}]),
         delay=4,
     )
-    configured = make_settings(
-        tmp_path,
-        NEWSBOT_REDIS_URL=settings.redis_url.reveal() if settings.redis_url else "",
-        NEWSBOT_HTTP_PORT=str(free_port()),
-        SLACK_BOT_TOKEN="xoxb-test",
-        SLACK_APP_TOKEN="xapp-test",
-        SLACK_SIGNING_SECRET=SECRET,  # both set: Socket Mode wins
-        NEWSBOT_SLACK_API_URL=slack.api_url,
-    )
+    configured = socket_mode_settings(settings, tmp_path, slack)
     stop = asyncio.Event()
 
     async def exercise(_bot: RunningBot) -> None:
         try:
-            for _ in range(200):
-                if slack.sockets:
-                    break
-                await asyncio.sleep(0.05)
+            await socket_opened(slack)
             helped = await slack.send_command("help", name="help")
             subscribed = await slack.send_command(f"subscribe <{url}>", name="sub")
             await wait_for_responses(slack, 2)

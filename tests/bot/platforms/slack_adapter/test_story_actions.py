@@ -15,16 +15,15 @@ from bot.net.guard import allow_any
 from bot.settings import Settings
 from tests.articles import rss
 from tests.bot.platforms.slack_adapter.conftest import (
-    SECRET,
     action_form,
     post,
     signed,
     slash,
+    socket_mode_settings,
+    socket_opened,
     wait_for_responses,
 )
 from tests.bot.platforms.slack_adapter.test_http_mode import with_bot
-from tests.bot.test_app import free_port
-from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack
 
@@ -130,24 +129,12 @@ async def test_socket_mode_actions_are_acked_at_once_and_answered(
     settings: Settings, tmp_path: Path, slack: FakeSlack, feed_server: FeedServer
 ) -> None:
     url = harbour_feed(feed_server, delay=2.0)
-    configured = make_settings(
-        tmp_path,
-        NEWSBOT_REDIS_URL=settings.redis_url.reveal() if settings.redis_url else "",
-        NEWSBOT_HTTP_PORT=str(free_port()),
-        NEWSBOT_POLL_INTERVAL="0.2",
-        SLACK_BOT_TOKEN="xoxb-test",
-        SLACK_APP_TOKEN="xapp-test",
-        SLACK_SIGNING_SECRET=SECRET,
-        NEWSBOT_SLACK_API_URL=slack.api_url,
-    )
+    configured = socket_mode_settings(settings, tmp_path, slack, NEWSBOT_POLL_INTERVAL="0.2")
     stop = asyncio.Event()
 
     async def exercise(_bot: RunningBot) -> None:
         try:
-            for _ in range(200):
-                if slack.sockets:
-                    break
-                await asyncio.sleep(0.05)
+            await socket_opened(slack)
             await slack.send_command(f"subscribe <{url}> instant", name="sub")
             menu = await story_menu(slack)
             summary = await slack.send_action(
