@@ -32,6 +32,7 @@ from bot.commands.core import CommandCore
 from bot.render.slack_blocks import STORY_ACTIONS, render_slack_reply
 from bot.store.replays import ReplayGuard
 from handlers.channels import ChannelRef
+from handlers.reply import refusal
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,12 @@ def build_app(
         user = str((body.get("user") or {}).get("id") or "")
         where = str((body.get("channel") or {}).get("id") or "")
         team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
+        if not (user and where and team):
+            refused = refusal("story actions work in the channel the story was posted in")
+            await respond(
+                response_type="ephemeral", replace_original=False, **render_slack_reply(refused)
+            )
+            return
         facts = await channels.facts(where)
         caller = Caller(
             ChannelRef("slack", team, where),

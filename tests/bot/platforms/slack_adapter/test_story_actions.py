@@ -107,9 +107,13 @@ async def test_http_mode_actions_are_acked_first_and_answered_to_the_member_once
         assert await pick("👍", "UOTHER", "up-other", trigger="9.9") == 200
         await asyncio.sleep(1.1)
         assert await pick("👍", "UOTHER", "up-other-again", trigger="9.9") == 200
-        await wait_for_responses(slack, 8)  # subscribe and 7 distinct picks
+        nowhere = slack.block_actions(menu["Coverage"], name="nowhere")
+        del nowhere["channel"]  # a pick from somewhere that is no channel
+        form = action_form(nowhere)
+        assert (await post(events, form, signed(form)))[0] == 200
+        await wait_for_responses(slack, 9)  # subscribe and 8 distinct picks
         await asyncio.sleep(0.5)
-        assert len(slack.responses) == 8, "the retried pick was not answered again"
+        assert len(slack.responses) == 9, "the retried pick was not answered again"
 
     await with_bot(settings, tmp_path, slack, exercise)
     for response in slack.responses:
@@ -121,6 +125,7 @@ async def test_http_mode_actions_are_acked_first_and_answered_to_the_member_once
     assert sum("noted for this channel" in t for t in texts) == 2, "UMEMBER once, UOTHER once"
     assert sum("already gave feedback" in t for t in texts) == 1
     assert sum(t.startswith("Muted") for t in texts) == 1
+    assert sum("work in the channel the story was posted in" in t for t in texts) == 1
     summary = next(t for t in texts if "Engineers replaced every cable" in t)
     assert summary.startswith("Harbour bridge reopens")
 
