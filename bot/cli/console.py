@@ -78,7 +78,7 @@ async def wait_idle(
 
 
 def show(reply: Reply, out: TextIO) -> None:
-    color = is_terminal(out)
+    color = is_terminal(out) and reply.style.name == "standard"  # colour: the standard layout
     out.write((render_reply_terminal(reply, color=True) if color else format_reply(reply)) + "\n\n")
     out.flush()
 

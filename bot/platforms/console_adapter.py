@@ -54,6 +54,9 @@ class ConsoleDeliverer:
             text = f"[{channel}] {format_alert(contents)}"
         else:
             digest = replace(contents, heading=f"[{channel}] {contents.heading}")
-            text = render_digest_terminal(digest) if self._color else format_digest(digest)
+            # The terminal's colour layout is the standard style; another is shown as text.
+            styled = digest.style.name != "standard"
+            colour = self._color and not styled
+            text = render_digest_terminal(digest) if colour else format_digest(digest)
         self._out.write(text + "\n\n")
         self._out.flush()

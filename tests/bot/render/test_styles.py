@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.render.discord_embeds import render_discord
+from bot.render.plain import format_digest
 from bot.render.slack_blocks import render_slack
 from handlers.digest import Digest
 from handlers.story import DigestItem, StoryCopy
@@ -131,3 +132,20 @@ def test_an_unknown_placeholder_is_named_and_a_template_needs_one() -> None:
     with pytest.raises(TemplateError, match="at least one placeholder"):
         check_template("just text")
     assert check_template("{title} — {source}") == "{title} — {source}"
+
+
+def test_plain_text_follows_the_style_too() -> None:
+    """The console, and a refused message's plain-text retry, show the channel's style."""
+    shown = {
+        name: format_digest(Digest("News", (item(),), NOW, style=style))
+        for name, style in {
+            "standard": Style(),
+            "compact": Style("compact"),
+            "headlines": Style("headlines"),
+            "template": Style("template", "{title} | {source} | {link}"),
+        }.items()
+    }
+    assert "Central bank" in shown["standard"] and "also: NPR" in shown["standard"]
+    assert "Central bank" not in shown["compact"] and "Wire · 2026-12-05" in shown["compact"]
+    assert "Wire ·" not in shown["headlines"] and "https://wire.example/rates" in shown["headlines"]
+    assert shown["template"].endswith("Rates *rise* <!channel> | Wire | https://wire.example/rates")
