@@ -147,6 +147,13 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``{c:<channel>}:muted`` zset: stories a manager muted in the channel, by when: no
   breaking post, digest place or channel alert there. Trimmed to the retention.
 - ``failures`` stream: per-entry pipeline failures, for diagnosis. MAXLEN ~ 1000.
+- ``ui:secret`` string: the key that signs the web page's sign-in links (HMAC-SHA256),
+  made once. A secret: whoever reads it can forge a sign-in link (SECURITY.md).
+- ``ui:link:<id>`` string: what a sign-in link is for (platform, workspace, member or the
+  operator), until it is used (GETDEL) or 15 minutes pass.
+- ``ui:session:<hash>`` string: a web page session (its scope and CSRF token), by a hash
+  of the cookie's value. TTL 8 hours.
+- ``ui:logins:<hash>`` string: sign-ins from one client address in the current minute.
 """
 
 from __future__ import annotations
@@ -290,6 +297,19 @@ class Keys:
 
     def channel_attempts(self, channel: str) -> str:
         return f"{self.prefix}{{c:{channel}}}:attempts"
+
+    @property
+    def ui_secret(self) -> str:
+        return f"{self.prefix}ui:secret"
+
+    def ui_link(self, link_id: str) -> str:
+        return f"{self.prefix}ui:link:{link_id}"
+
+    def ui_session(self, session_hash: str) -> str:
+        return f"{self.prefix}ui:session:{session_hash}"
+
+    def ui_logins(self, address_hash: str) -> str:
+        return f"{self.prefix}ui:logins:{address_hash}"
 
     @property
     def breaking_channels(self) -> str:
