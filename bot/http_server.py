@@ -1,5 +1,5 @@
-"""The HTTP endpoints on NEWSBOT_HTTP_PORT: /healthz, /metrics, and what adapters add
-(`POST /slack/events` in Slack's HTTP mode)."""
+"""The HTTP endpoints on NEWSBOT_HTTP_PORT: /healthz, /metrics, the managers' page under
+/ui/ (`bot.web`), and what adapters add (`POST /slack/events` in Slack's HTTP mode)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_http_app(
-    *, health: HealthCheck, metrics: MetricsText, posts: Mapping[str, Handler] | None = None
+    *,
+    health: HealthCheck,
+    metrics: MetricsText,
+    posts: Mapping[str, Handler] | None = None,
+    ui: web.Application | None = None,
 ) -> web.Application:
     """An aiohttp application serving health (200 or 503, JSON) and Prometheus metrics,
-    each computed at most once a second however many ask at once (`Cached`)."""
+    each computed at most once a second however many ask at once (`Cached`), and the
+    managers' page under /ui/ (`bot.web`)."""
     cached_health, cached_metrics = Cached(health), Cached(metrics)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -41,6 +46,8 @@ def build_http_app(
     app.router.add_get("/metrics", metrics_view)
     for path, handler in (posts or {}).items():
         app.router.add_post(path, handler)
+    if ui is not None:
+        app.add_subapp("/ui/", ui)
     return app
 
 

@@ -55,6 +55,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("newsbot")))
     config_path: Path | None = None
     http_port: int = 3000
+    public_url: str | None = None
     poll_interval: float = 600.0
     feed_failing_notice: float = 86400.0
     claim_idle: float = 60.0
@@ -96,6 +97,11 @@ class Settings:
     @property
     def retention_seconds(self) -> int:
         return self.retention_days * 86400
+
+    @property
+    def page_url(self) -> str:
+        """Where people reach the HTTP server, without a trailing slash."""
+        return (self.public_url or f"http://127.0.0.1:{self.http_port}").rstrip("/")
 
 
 Parser = Callable[[Any], Any]
@@ -278,6 +284,7 @@ _SPECS: dict[str, _Spec] = {
     "delivery_max_attempts": _Spec("NEWSBOT_DELIVERY_MAX_ATTEMPTS", _parse_int(1, 1000)),
     "search_budget_ms": _Spec("NEWSBOT_SEARCH_BUDGET_MS", _parse_positive_float),
     "http_host": _Spec("NEWSBOT_HTTP_HOST", _parse_host),
+    "public_url": _Spec("NEWSBOT_PUBLIC_URL", _parse_http_url),
     "subscriptions_per_workspace": _Spec(
         "NEWSBOT_SUBSCRIPTIONS_PER_WORKSPACE", _parse_int(1, 1_000_000)
     ),

@@ -21,3 +21,15 @@ def test_every_package_is_installed() -> None:
     }
     assert on_disk <= installed, f"not installed: {sorted(on_disk - installed)}"
     assert {"bot.render", "bot.platforms"} <= installed
+
+
+def test_the_pages_templates_and_styles_are_installed() -> None:
+    """A wheel holds only the files package-data names: every template and stylesheet."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["bot.web"]
+    web = ROOT / "bot" / "web"
+    files = [p for p in web.rglob("*") if p.is_file() and p.suffix in {".html", ".css"}]
+    assert files, "the page has templates"
+    for path in files:
+        relative = path.relative_to(web)
+        assert any(relative.match(pattern) for pattern in patterns), f"not installed: {relative}"

@@ -1,0 +1,1 @@
+"""The managers' web page, served by the bot's own HTTP server under /ui/."""

@@ -1,0 +1,143 @@
+"""Signing in to the managers' page over real HTTP: a one-time link from chat, a session
+cookie, CSRF on every other POST, and the strict headers on every answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import aiohttp
+import pytest
+
+from bot.http_server import build_http_app, start_http
+from bot.settings import Settings
+from bot.store.connection import RedisHandle
+from bot.store.ui_auth import LOGINS_PER_MINUTE, Scope, UiAuth
+from bot.web.app import COOKIE, HEADERS, build_ui_app
+from tests.bot.test_app import free_port
+
+MEMBER = Scope("slack", "T1", "U1")
+
+
+async def _nothing() -> dict[str, object]:
+    return {"ok": True}
+
+
+async def _no_metrics() -> bytes:
+    return b""
+
+
+@pytest.fixture
+async def page(settings: Settings, handle: RedisHandle) -> AsyncIterator[tuple[str, UiAuth]]:
+    """The HTTP server with /ui/ on a free port; its base URL and the sign-in store."""
+    auth = UiAuth(handle.client, handle.keys)
+    port = free_port()
+    here = replace(settings, public_url=f"http://127.0.0.1:{port}")
+    runner = await start_http(
+        build_http_app(health=_nothing, metrics=_no_metrics, ui=build_ui_app(here, auth)),
+        port=port,
+    )
+    yield f"http://127.0.0.1:{port}", auth
+    await runner.cleanup()
+
+
+def client() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found[1]
+
+
+async def test_a_link_signs_in_once_through_the_form_and_a_preview_uses_nothing_up(
+    page: tuple[str, UiAuth],
+) -> None:
+    base, auth = page
+    token = await auth.issue(MEMBER)
+    async with client() as browser:
+        for _ in range(2):  # a link previewer, then the member
+            async with browser.get(f"{base}/ui/login", params={"t": token}) as shown:
+                html = await shown.text()
+                assert shown.status == 200 and "Sign in to newsbot" in html
+                assert "U1 in slack workspace T1" in html
+                for name, value in HEADERS.items():
+                    assert shown.headers[name] == value
+        async with browser.post(
+            f"{base}/ui/login", data={"t": token}, allow_redirects=False
+        ) as signed:
+            assert signed.status == 303 and signed.headers["Location"].endswith("/ui/")
+            cookie = signed.headers["Set-Cookie"]
+            assert f"{COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+            assert "Max-Age=28800" in cookie and "Path=/ui" in cookie
+            assert "Secure" not in cookie, "not over http"
+        async with browser.get(f"{base}/ui/") as home:
+            assert home.status == 200 and "Signed in as U1" in await home.text()
+        async with browser.post(f"{base}/ui/login", data={"t": token}) as again:
+            assert again.status == 410 and "works once" in await again.text()
+
+
+async def test_without_a_session_or_with_a_stale_form_nothing_runs(
+    page: tuple[str, UiAuth],
+) -> None:
+    base, auth = page
+    async with client() as browser:
+        async with browser.get(f"{base}/ui/") as home:
+            assert home.status == 401 and "/news dashboard" in await home.text()
+        async with browser.post(f"{base}/ui/login", data={"t": await auth.issue(MEMBER)}):
+            pass
+        async with browser.get(f"{base}/ui/") as home:
+            token = csrf_of(await home.text())
+        async with browser.post(f"{base}/ui/logout", data={"csrf": "forged"}) as forged:
+            assert forged.status == 403 and "out of date" in await forged.text()
+            assert forged.headers["X-Frame-Options"] == "DENY", "on refusals too"
+        async with browser.get(f"{base}/ui/") as still:
+            assert still.status == 200, "the forged POST did not sign out"
+        async with browser.post(f"{base}/ui/logout", data={"csrf": token}) as out:
+            assert out.status == 200 and "Signed out" in await out.text()
+        async with browser.get(f"{base}/ui/") as gone:
+            assert gone.status == 401
+
+
+async def test_sign_ins_past_the_limit_get_429(page: tuple[str, UiAuth]) -> None:
+    base, _auth = page
+    async with client() as browser:
+        statuses = []
+        for _ in range(LOGINS_PER_MINUTE + 1):
+            async with browser.post(f"{base}/ui/login", data={"t": "x.1.y"}) as answer:
+                statuses.append(answer.status)
+    assert statuses == [410] * LOGINS_PER_MINUTE + [429]
+
+
+async def test_the_cookie_is_secure_behind_an_https_public_url(
+    settings: Settings, handle: RedisHandle
+) -> None:
+    public = replace(settings, public_url="https://news.example.com/")
+    auth = UiAuth(handle.client, handle.keys)
+    port = free_port()
+    runner = await start_http(
+        build_http_app(health=_nothing, metrics=_no_metrics, ui=build_ui_app(public, auth)),
+        port=port,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with (
+            client() as browser,
+            browser.post(
+                f"{base}/ui/login", data={"t": await auth.issue(MEMBER)}, allow_redirects=False
+            ) as signed,
+        ):
+            assert "Secure" in signed.headers["Set-Cookie"]
+            assert signed.headers["Location"] == "https://news.example.com/ui/"
+    finally:
+        await runner.cleanup()
+
+
+async def test_text_from_the_scope_is_escaped(page: tuple[str, UiAuth]) -> None:
+    base, auth = page
+    token = await auth.issue(Scope("slack", "T<script>", 'U"><img src=x>'))
+    async with client() as browser, browser.get(f"{base}/ui/login", params={"t": token}) as shown:
+        html = await shown.text()
+    assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
