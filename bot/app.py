@@ -54,7 +54,6 @@ from bot.store.connection import RedisHandle, open_redis, watch_embedded
 from bot.store.replays import ReplayGuard
 from bot.store.streams import consumer_name
 from bot.store.subscriptions import SubscriptionStore
-from bot.store.ui_auth import UiAuth
 from bot.store.watchlist import Watchlist
 from bot.web.app import build_ui_app
 from handlers.channels import Subscription
@@ -423,7 +422,7 @@ async def run_bot(
                     health=bot.health,
                     metrics=bot.metrics_text,
                     posts=posts,
-                    ui=build_ui_app(settings, UiAuth(handle.client, handle.keys)),
+                    ui=build_ui_app(settings, handle.client, handle.keys),
                 ),
                 port=settings.http_port,
                 host=settings.http_host,

@@ -16,6 +16,7 @@ from bot.cli.backup import backup_command, restore_command
 from bot.cli.check import check_command
 from bot.cli.console import run_console, stdin_reader
 from bot.cli.copy_data import copy_data_command
+from bot.cli.dashboard import dashboard_command
 from bot.cli.digest import digest_command
 from bot.cli.digest_formats import RENDERERS
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE
@@ -140,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_outbox_parser(commands)
     commands.add_parser("check", help="diagnose settings, Redis and chat tokens")
+    commands.add_parser(
+        "dashboard", help="print a one-time link to the managers' web page, as the operator"
+    )
     backup = commands.add_parser(
         "backup", help="a consistent snapshot of the embedded Redis, while newsbot runs"
     )
@@ -166,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    quiet = args.command in {"digest", "summarize", "feeds", "console", "outbox"}
+    quiet = args.command in {"digest", "summarize", "feeds", "console", "outbox", "dashboard"}
     configure_logging(
         "warning" if quiet and settings.log_level == "info" else settings.log_level,
         settings.log_format,
@@ -229,6 +233,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, plan: ConfigPl
         return await restore_command(settings, args.file)
     if args.command == "copy-data":
         return await copy_data_command(settings, args.to)
+    if args.command == "dashboard":
+        return await dashboard_command(settings)
     if args.command == "console":
         return await run_console(
             settings, read_line=stdin_reader(sys.stdin, sys.stdout), out=sys.stdout, plan=plan

@@ -14,15 +14,19 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
 import jinja2
 from aiohttp import web
+from redis.asyncio import Redis
 
 from bot.settings import Settings
+from bot.store.keys import Keys
 from bot.store.ui_auth import SESSION_SECONDS, Scope, Session, UiAuth
+from bot.web.feeds_page import DAYS, feed_rows
 
 COOKIE = "newsbot_session"
 HEADERS = {
@@ -68,8 +72,11 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-def build_ui_app(settings: Settings, auth: UiAuth) -> web.Application:
-    """The /ui/ sub-application."""
+def build_ui_app(
+    settings: Settings, client: Redis, keys: Keys, *, clock: Callable[[], float] = time.time
+) -> web.Application:
+    """The /ui/ sub-application, on newsbot's Redis."""
+    auth = UiAuth(client, keys, clock=clock)
     base = settings.page_url
     secure = base.startswith("https://")
     pages = Pages(base)
@@ -139,13 +146,29 @@ def build_ui_app(settings: Settings, auth: UiAuth) -> web.Application:
     async def home(request: web.Request) -> web.Response:
         session = await _session(request, auth)
         if session is None:
-            return pages.message(
-                "Not signed in",
-                "Sign in with the link /news dashboard gives you in chat.",
-                status=401,
-            )
+            return _not_signed_in(pages)
         who = scope_text(session.scope)
         return pages.render("home.html", who=who, csrf=session.csrf)
+
+    async def feeds(request: web.Request) -> web.Response:
+        session = await _session(request, auth)
+        if session is None:
+            return _not_signed_in(pages)
+        if not session.scope.operator:
+            return pages.message(
+                "Not for this sign-in",
+                "The list of every watched feed is the operator's (newsbot dashboard).",
+                status=403,
+            )
+        rows = await feed_rows(client, keys, clock())
+        return pages.render(
+            "feeds.html",
+            who=scope_text(session.scope),
+            csrf=session.csrf,
+            rows=rows,
+            failing=sum(1 for row in rows if row.failing),
+            days=DAYS,
+        )
 
     async def stylesheet(_request: web.Request) -> web.Response:
         css = resources.files("bot.web").joinpath("static/newsbot.css").read_text("utf-8")
@@ -157,8 +180,17 @@ def build_ui_app(settings: Settings, auth: UiAuth) -> web.Application:
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     app.router.add_get("/signed-out", signed_out)
+    app.router.add_get("/feeds", feeds)
     app.router.add_get("/static/newsbot.css", stylesheet)
     return app
+
+
+def _not_signed_in(pages: Pages) -> web.Response:
+    return pages.message(
+        "Not signed in",
+        "Sign in with the link that newsbot dashboard (or, in chat, /news dashboard) gives.",
+        status=401,
+    )
 
 
 def _see(location: str) -> web.Response:

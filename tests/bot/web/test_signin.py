@@ -5,45 +5,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.http_server import build_http_app, start_http
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
 from bot.store.ui_auth import LOGINS_PER_MINUTE, Scope, UiAuth
-from bot.web.app import COOKIE, HEADERS, build_ui_app
-from tests.bot.test_app import free_port
+from bot.web.app import COOKIE, HEADERS
+from tests.bot.cli.test_cli import cli_env, newsbot
+from tests.bot.web.conftest import browser, serving
 
 MEMBER = Scope("slack", "T1", "U1")
 
 
-async def _nothing() -> dict[str, object]:
-    return {"ok": True}
-
-
-async def _no_metrics() -> bytes:
-    return b""
-
-
 @pytest.fixture
 async def page(settings: Settings, handle: RedisHandle) -> AsyncIterator[tuple[str, UiAuth]]:
-    """The HTTP server with /ui/ on a free port; its base URL and the sign-in store."""
-    auth = UiAuth(handle.client, handle.keys)
-    port = free_port()
-    here = replace(settings, public_url=f"http://127.0.0.1:{port}")
-    runner = await start_http(
-        build_http_app(health=_nothing, metrics=_no_metrics, ui=build_ui_app(here, auth)),
-        port=port,
-    )
-    yield f"http://127.0.0.1:{port}", auth
-    await runner.cleanup()
+    """The page on a free port; its base URL and the sign-in store."""
+    async with serving(settings, handle) as base:
+        yield base, UiAuth(handle.client, handle.keys)
 
 
 def client() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    return browser()
 
 
 def csrf_of(html: str) -> str:
@@ -114,25 +99,16 @@ async def test_sign_ins_past_the_limit_get_429(page: tuple[str, UiAuth]) -> None
 async def test_the_cookie_is_secure_behind_an_https_public_url(
     settings: Settings, handle: RedisHandle
 ) -> None:
-    public = replace(settings, public_url="https://news.example.com/")
     auth = UiAuth(handle.client, handle.keys)
-    port = free_port()
-    runner = await start_http(
-        build_http_app(health=_nothing, metrics=_no_metrics, ui=build_ui_app(public, auth)),
-        port=port,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with (
-            client() as browser,
-            browser.post(
-                f"{base}/ui/login", data={"t": await auth.issue(MEMBER)}, allow_redirects=False
-            ) as signed,
-        ):
-            assert "Secure" in signed.headers["Set-Cookie"]
-            assert signed.headers["Location"] == "https://news.example.com/ui/"
-    finally:
-        await runner.cleanup()
+    async with (
+        serving(settings, handle, public_url="https://news.example.com/") as base,
+        client() as session,
+        session.post(
+            f"{base}/ui/login", data={"t": await auth.issue(MEMBER)}, allow_redirects=False
+        ) as signed,
+    ):
+        assert "Secure" in signed.headers["Set-Cookie"]
+        assert signed.headers["Location"] == "https://news.example.com/ui/"
 
 
 async def test_text_from_the_scope_is_escaped(page: tuple[str, UiAuth]) -> None:
@@ -141,3 +117,21 @@ async def test_text_from_the_scope_is_escaped(page: tuple[str, UiAuth]) -> None:
     async with client() as browser, browser.get(f"{base}/ui/login", params={"t": token}) as shown:
         html = await shown.text()
     assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
+
+
+async def test_newsbot_dashboard_prints_a_link_that_signs_in_the_operator(
+    settings: Settings, handle: RedisHandle, redis_url: str, tmp_path: Path
+) -> None:
+    async with serving(settings, handle) as base:
+        env = cli_env(tmp_path, NEWSBOT_REDIS_URL=redis_url, NEWSBOT_PUBLIC_URL=base)
+        code, out, err = await newsbot("dashboard", env=env)
+        assert code == 0 and "15 minutes" in err, err
+        link = out.strip()
+        assert link.startswith(f"{base}/ui/login?t=")
+        async with browser() as session:
+            async with session.get(link) as shown:
+                assert "the operator (every workspace)" in await shown.text()
+            token = link.split("t=", 1)[1]
+            await session.post(f"{base}/ui/login", data={"t": token})
+            async with session.get(f"{base}/ui/feeds") as feeds:
+                assert feeds.status == 200

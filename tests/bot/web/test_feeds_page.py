@@ -1,0 +1,64 @@
+"""The Feeds page: failing feeds first with their error in words, and stories a day."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from bot.settings import Settings
+from bot.store.connection import RedisHandle
+from bot.store.ui_auth import OPERATOR, Scope, UiAuth
+from bot.store.watchlist import Watchlist
+from tests.bot.web.conftest import browser, serving
+
+
+async def test_the_operator_sees_failing_feeds_first_with_their_error_and_a_sparkline(
+    settings: Settings, handle: RedisHandle
+) -> None:
+    now = time.time()
+    watchlist = Watchlist(handle.client, handle.keys)
+    good, _ = await watchlist.add("https://good.example.com/feed", now=now)
+    bad, _ = await watchlist.add("https://bad.example.com/feed?token=s3cret", now=now)
+    await handle.client.hset(
+        handle.keys.feed(good.id), mapping={"last_fetch": now - 60, "title": "Good News"}
+    )
+    await handle.client.hset(
+        handle.keys.feed(bad.id),
+        mapping={
+            "last_fetch": now - 120,
+            "failures": 3,
+            "failing_since": now - 7200,
+            "last_error": "HTTP 503 <script>alert(1)</script>",
+        },
+    )
+    stories = {f"s{n}": now - n * 86400 - 60 for n in range(5)} | {"t1": now - 100}
+    await handle.client.zadd(handle.keys.feed_stories(good.id), stories)
+    auth = UiAuth(handle.client, handle.keys)
+    async with serving(settings, handle) as base, browser() as session:
+        async with session.get(f"{base}/ui/feeds") as anonymous:
+            assert anonymous.status == 401
+        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        async with session.get(f"{base}/ui/feeds") as page:
+            html = await page.text()
+            assert page.status == 200
+    rows = re.findall(r"<tr class=\"[^\"]*\">(.*?)</tr>", html, re.DOTALL)
+    assert len(rows) == 2 and "bad.example.com" in rows[0], "failing first"
+    assert "failing since 2h ago" in rows[0] and "HTTP 503 &lt;script&gt;" in rows[0]
+    assert "s3cret" not in html, "addresses are shown masked"
+    assert "Good News" in rows[1]
+    assert "6 stories in 14 days" in rows[1]
+    points = re.search(r'<polyline points="([^"]+)"', rows[1])
+    assert points and len(points[1].split()) == 14
+    assert "1 failing" in html
+
+
+async def test_a_member_sign_in_does_not_list_every_feed(
+    settings: Settings, handle: RedisHandle
+) -> None:
+    auth = UiAuth(handle.client, handle.keys)
+    async with serving(settings, handle) as base, browser() as session:
+        await session.post(
+            f"{base}/ui/login", data={"t": await auth.issue(Scope("slack", "T1", "U1"))}
+        )
+        async with session.get(f"{base}/ui/feeds") as page:
+            assert page.status == 403
