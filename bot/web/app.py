@@ -23,9 +23,11 @@ import jinja2
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot.roles.scheduler import scheduler_for
 from bot.settings import Settings
 from bot.store.keys import Keys
 from bot.store.ui_auth import SESSION_SECONDS, Scope, Session, UiAuth
+from bot.web.channels_page import channel_views
 from bot.web.feeds_page import DAYS, feed_rows
 
 COOKIE = "newsbot_session"
@@ -77,6 +79,7 @@ def build_ui_app(
 ) -> web.Application:
     """The /ui/ sub-application, on newsbot's Redis."""
     auth = UiAuth(client, keys, clock=clock)
+    scheduler = scheduler_for(settings, client, keys, clock=clock)
     base = settings.page_url
     secure = base.startswith("https://")
     pages = Pages(base)
@@ -151,15 +154,9 @@ def build_ui_app(
         return pages.render("home.html", who=who, csrf=session.csrf)
 
     async def feeds(request: web.Request) -> web.Response:
-        session = await _session(request, auth)
-        if session is None:
-            return _not_signed_in(pages)
-        if not session.scope.operator:
-            return pages.message(
-                "Not for this sign-in",
-                "The list of every watched feed is the operator's (newsbot dashboard).",
-                status=403,
-            )
+        session = await _operator(request, auth, pages)
+        if not isinstance(session, Session):
+            return session
         rows = await feed_rows(client, keys, clock())
         return pages.render(
             "feeds.html",
@@ -168,6 +165,15 @@ def build_ui_app(
             rows=rows,
             failing=sum(1 for row in rows if row.failing),
             days=DAYS,
+        )
+
+    async def channels(request: web.Request) -> web.Response:
+        session = await _operator(request, auth, pages)
+        if not isinstance(session, Session):
+            return session
+        views = await channel_views(client, keys, scheduler, retention=settings.retention_seconds)
+        return pages.render(
+            "channels.html", who=scope_text(session.scope), csrf=session.csrf, channels=views
         )
 
     async def stylesheet(_request: web.Request) -> web.Response:
@@ -181,8 +187,23 @@ def build_ui_app(
     app.router.add_post("/logout", logout)
     app.router.add_get("/signed-out", signed_out)
     app.router.add_get("/feeds", feeds)
+    app.router.add_get("/channels", channels)
     app.router.add_get("/static/newsbot.css", stylesheet)
     return app
+
+
+async def _operator(request: web.Request, auth: UiAuth, pages: Pages) -> Session | web.Response:
+    """The operator's session, or the page that says why not."""
+    session = await _session(request, auth)
+    if session is None:
+        return _not_signed_in(pages)
+    if not session.scope.operator:
+        return pages.message(
+            "Not for this sign-in",
+            "Every workspace's feeds and channels are the operator's (newsbot dashboard).",
+            status=403,
+        )
+    return session
 
 
 def _not_signed_in(pages: Pages) -> web.Response:
