@@ -25,10 +25,15 @@ from redis.asyncio import Redis
 
 from bot.roles.scheduler import scheduler_for
 from bot.settings import Settings
+from bot.store.audience import AudienceStore
 from bot.store.keys import Keys
+from bot.store.search_index import SearchIndex
 from bot.store.ui_auth import SESSION_SECONDS, Scope, Session, UiAuth
 from bot.web.channels_page import channel_views
 from bot.web.feeds_page import DAYS, feed_rows
+from bot.web.stories_page import channel_stories
+from handlers.channels import ChannelRef
+from handlers.query import MAX_QUERY
 
 COOKIE = "newsbot_session"
 HEADERS = {
@@ -62,6 +67,7 @@ class Pages:
         )
 
     def render(self, name: str, *, status: int = 200, **values: Any) -> web.Response:
+        """`name` filled with `values` (escaped), as an HTML response."""
         values = {"base": self._base, "who": "", "csrf": "", **values}
         body = self._env.get_template(name).render(**values)
         return web.Response(text=body, status=status, content_type="text/html")
@@ -80,6 +86,8 @@ def build_ui_app(
     """The /ui/ sub-application, on newsbot's Redis."""
     auth = UiAuth(client, keys, clock=clock)
     scheduler = scheduler_for(settings, client, keys, clock=clock)
+    audiences = AudienceStore(client, keys, clock=clock)
+    search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
     base = settings.page_url
     secure = base.startswith("https://")
     pages = Pages(base)
@@ -176,6 +184,45 @@ def build_ui_app(
             "channels.html", who=scope_text(session.scope), csrf=session.csrf, channels=views
         )
 
+    async def stories(request: web.Request) -> web.Response:
+        session = await _operator(request, auth, pages)
+        if not isinstance(session, Session):
+            return session
+        known = sorted(str(c) for c in await client.smembers(keys.channels))
+        chosen = request.query.get("channel", "")
+        query = request.query.get("q", "").strip()[:MAX_QUERY]
+        shown: dict[str, Any] = {
+            "channels": known,
+            "channel": "",
+            "query": query,
+            "items": (),
+            "problem": "",
+            "heading": "",
+            "partial": False,
+        }
+        if chosen and chosen not in known:
+            shown["problem"] = "newsbot knows no such channel"
+        elif chosen:
+            found = await channel_stories(
+                client,
+                keys,
+                audiences,
+                search,
+                ChannelRef.parse(chosen),
+                query,
+                budget_ms=settings.search_budget_ms,
+            )
+            shown |= {
+                "channel": chosen,
+                "heading": found.heading,
+                "items": found.items,
+                "partial": found.partial,
+                "problem": found.problem,
+            }
+        return pages.render(
+            "stories.html", who=scope_text(session.scope), csrf=session.csrf, **shown
+        )
+
     async def stylesheet(_request: web.Request) -> web.Response:
         css = resources.files("bot.web").joinpath("static/newsbot.css").read_text("utf-8")
         return web.Response(text=css, content_type="text/css")
@@ -188,6 +235,7 @@ def build_ui_app(
     app.router.add_get("/signed-out", signed_out)
     app.router.add_get("/feeds", feeds)
     app.router.add_get("/channels", channels)
+    app.router.add_get("/stories", stories)
     app.router.add_get("/static/newsbot.css", stylesheet)
     return app
 
