@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from bot.store.batch import lua
 from bot.store.keys import Keys
@@ -348,6 +349,14 @@ class HoldStore:
     async def dead_letters(self, platform: str) -> list[DeadLetter]:
         rows = await self._client.xrange(self._keys.outbox_dead(platform))
         return [_dead(str(mid), cast(dict[str, str], fields)) for mid, fields in rows or []]
+
+    async def dead_letter_by_id(self, platform: str, letter_id: str) -> DeadLetter | None:
+        """One dead letter of a platform, by its id; None when there is none (any more)."""
+        try:
+            rows = await self._client.xrange(self._keys.outbox_dead(platform), letter_id, letter_id)
+        except ResponseError:  # not a stream id
+            return None
+        return _dead(str(rows[0][0]), cast(dict[str, str], rows[0][1])) if rows else None
 
     async def retry_dead(self, letter: DeadLetter, platform: str) -> None:
         """Queue a dead letter again, from its first attempt."""

@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
@@ -26,6 +28,7 @@ from redis.asyncio import Redis
 from bot.roles.scheduler import scheduler_for
 from bot.settings import Settings
 from bot.store.audience import AudienceStore
+from bot.store.holds import HoldStore, platform_of
 from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
 from bot.store.ui_auth import SESSION_SECONDS, Scope, Session, UiAuth
@@ -34,6 +37,8 @@ from bot.web.feeds_page import DAYS, feed_rows
 from bot.web.stories_page import channel_stories
 from handlers.channels import ChannelRef
 from handlers.query import MAX_QUERY
+
+log = logging.getLogger(__name__)
 
 COOKIE = "newsbot_session"
 HEADERS = {
@@ -223,6 +228,33 @@ def build_ui_app(
             "stories.html", who=scope_text(session.scope), csrf=session.csrf, **shown
         )
 
+    async def dead_letter(request: web.Request) -> web.Response:
+        """Retry or drop one dead letter of a channel (the CSRF token was checked)."""
+        session = await _operator(request, auth, pages)
+        if not isinstance(session, Session):
+            return session
+        form = await request.post()
+        channel, letter_id = str(form.get("channel", "")), str(form.get("id", ""))
+        action = str(form.get("action", ""))
+        holds = HoldStore(client, keys, ttl=settings.retention_seconds)
+        platform = platform_of(channel) if channel.count(":") >= 2 else ""
+        letter = await holds.dead_letter_by_id(platform, letter_id) if platform else None
+        if letter is None or letter.channel != channel or action not in {"retry", "drop"}:
+            return pages.message(
+                "Nothing to do", "That dead letter is gone (retried or dropped).", status=404
+            )
+        if action == "retry":
+            await holds.retry_dead(letter, platform)
+            await holds.probe_now([channel])
+        else:
+            await holds.drop_dead(letter, platform)
+        log.info(
+            "a dead letter was %s from the web page",
+            "queued again" if action == "retry" else "dropped",
+            extra={"channel": channel, "letter": letter_id, "user": session.scope.user},
+        )
+        return _see(f"{base}/ui/channels#{quote(channel)}")
+
     async def stylesheet(_request: web.Request) -> web.Response:
         css = resources.files("bot.web").joinpath("static/newsbot.css").read_text("utf-8")
         return web.Response(text=css, content_type="text/css")
@@ -236,6 +268,7 @@ def build_ui_app(
     app.router.add_get("/feeds", feeds)
     app.router.add_get("/channels", channels)
     app.router.add_get("/stories", stories)
+    app.router.add_post("/dead-letter", dead_letter)
     app.router.add_get("/static/newsbot.css", stylesheet)
     return app
 

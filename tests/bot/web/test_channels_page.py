@@ -68,3 +68,38 @@ async def test_the_operator_sees_every_channels_settings_and_what_is_stuck(
     assert "invalid_blocks &lt;x&gt;" in news and "3 attempts" in news
     quiet = sections[str(QUIET)]
     assert "Held: Missing Permissions: Send Messages" in quiet and "(unknown)" in quiet
+
+
+async def test_a_dead_letter_is_retried_or_dropped_with_the_csrf_token_only(
+    settings: Settings, handle: RedisHandle
+) -> None:
+    holds = HoldStore(handle.client, handle.keys, ttl=86400)
+    for delivery in ("d1", "d2"):
+        await holds.dead_letter(
+            {"delivery": delivery, "channel": str(NEWS), "kind": "story", "story": delivery},
+            reason="invalid_blocks",
+            attempts=3,
+            now=time.time(),
+        )
+    await SubscriptionStore(handle.client, handle.keys).set_channel(NEWS, schedule="off")
+    first, second = await holds.dead_letters("slack")
+    auth = UiAuth(handle.client, handle.keys)
+    async with serving(settings, handle) as base, browser() as session:
+        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        async with session.get(f"{base}/ui/channels") as page:
+            csrf = re.findall(r'name="csrf" value="([^"]+)"', await page.text())[0]
+
+        async def act(letter: str, action: str, token: str, channel: str = str(NEWS)) -> int:
+            form = {"csrf": token, "channel": channel, "id": letter, "action": action}
+            async with session.post(f"{base}/ui/dead-letter", data=form) as answer:
+                return answer.status
+
+        assert await act(first.id, "retry", "forged") == 403
+        assert len(await holds.dead_letters("slack")) == 2, "a forged form changes nothing"
+        assert await act(first.id, "retry", csrf, channel=str(QUIET)) == 404, "not its channel"
+        assert await act(first.id, "retry", csrf) == 200  # followed to the Channels page
+        assert await act(second.id, "drop", csrf) == 200
+        assert await act(second.id, "drop", csrf) == 404, "gone"
+    assert await holds.dead_letters("slack") == []
+    queued = await handle.client.xrange(handle.keys.outbox("slack"))
+    assert [fields["delivery"] for _id, fields in queued] == ["d1"], "retried: queued again"
