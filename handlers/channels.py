@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from handlers.query import QueryError, parse_query
@@ -64,17 +64,21 @@ class Subscription:
     priority: int = 0
     added_by: str = ""
     added_at: float = 0.0
+    paused: bool = False  # a manager paused it: no new stories reach the channel from it
 
     def to_json(self) -> str:
         data = asdict(self)
         data["channel"] = str(self.channel)
+        if not self.paused:
+            del data["paused"]  # as before pausing existed, so older readers agree
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Subscription:
         data: dict[str, Any] = json.loads(text)
         data["channel"] = ChannelRef.parse(data["channel"])
-        return cls(**data)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def check_mode(mode: str) -> Mode:

@@ -345,6 +345,7 @@ class CommandCore:
                 continue
             title = f" ({record.shown_title})" if record.title else ""
             shown = f", filter {sub.filter!r}" if sub.filter else ""
+            shown += ", paused" if sub.paused else ""
             address = printable(record.url) if manager else record.shown_url
             lines.append(f"{record.id}  {address}{title} [{sub.mode}{shown}]")
             balance = weights.get(source_key(record.id))

@@ -110,6 +110,9 @@ def stored_routable(story: Story, feed_id: str) -> Routable:
 
 
 def wants(sub: Subscription, story: Routable) -> bool:
+    """Whether the subscription takes the story: not paused, and its filter passes it."""
+    if sub.paused:
+        return False
     return not sub.filter or matches(parse_query(sub.filter), story.fields)
 
 

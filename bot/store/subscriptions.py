@@ -46,8 +46,10 @@ class SubscriptionStore:
         filter: str | None = None,
         priority: int | None = None,
         added_by: str = "",
+        paused: bool | None = None,
     ) -> tuple[Subscription, bool]:
-        """Subscribe `channel` to the feed; return the subscription and whether it is new."""
+        """Subscribe `channel` to the feed; return the subscription and whether it is new.
+        A value left None stays as it was."""
         existing = await self.get(channel, feed_id)
         current = existing or Subscription(channel, feed_id, added_by=added_by, added_at=now)
         updated = Subscription(
@@ -58,6 +60,7 @@ class SubscriptionStore:
             priority=current.priority if priority is None else priority,
             added_by=current.added_by,
             added_at=current.added_at,
+            paused=current.paused if paused is None else paused,
         )
         encoded = updated.to_json()
         async with self._client.pipeline(transaction=False) as pipe:

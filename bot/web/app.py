@@ -31,6 +31,7 @@ from bot.store.audience import AudienceStore
 from bot.store.holds import HoldStore, platform_of
 from bot.store.keys import Keys
 from bot.store.search_index import SearchIndex
+from bot.store.subscriptions import SubscriptionStore
 from bot.store.ui_auth import SESSION_SECONDS, Scope, Session, UiAuth
 from bot.web.channels_page import channel_views
 from bot.web.feeds_page import DAYS, feed_rows
@@ -255,6 +256,31 @@ def build_ui_app(
         )
         return _see(f"{base}/ui/channels#{quote(channel)}")
 
+    async def subscription(request: web.Request) -> web.Response:
+        """Pause or resume one channel's subscription (never the feed: other channels
+        share it; the CSRF token was checked)."""
+        session = await _operator(request, auth, pages)
+        if not isinstance(session, Session):
+            return session
+        form = await request.post()
+        channel, feed_id = str(form.get("channel", "")), str(form.get("feed", ""))
+        action = str(form.get("action", ""))
+        store = SubscriptionStore(client, keys)
+        try:
+            ref = ChannelRef.parse(channel)
+        except ValueError:
+            ref = None
+        sub = await store.get(ref, feed_id) if ref is not None else None
+        if ref is None or sub is None or action not in {"pause", "resume"}:
+            return pages.message("Nothing to do", "That subscription is gone.", status=404)
+        await store.subscribe(ref, feed_id, now=clock(), paused=action == "pause")
+        log.info(
+            "a subscription was %s from the web page",
+            "paused" if action == "pause" else "resumed",
+            extra={"channel": channel, "feed": feed_id, "user": session.scope.user},
+        )
+        return _see(f"{base}/ui/channels#{quote(channel)}")
+
     async def stylesheet(_request: web.Request) -> web.Response:
         css = resources.files("bot.web").joinpath("static/newsbot.css").read_text("utf-8")
         return web.Response(text=css, content_type="text/css")
@@ -269,6 +295,7 @@ def build_ui_app(
     app.router.add_get("/channels", channels)
     app.router.add_get("/stories", stories)
     app.router.add_post("/dead-letter", dead_letter)
+    app.router.add_post("/subscription", subscription)
     app.router.add_get("/static/newsbot.css", stylesheet)
     return app
 

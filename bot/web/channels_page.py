@@ -27,6 +27,7 @@ class SubscriptionView:
     mode: str
     filter: str
     priority: int
+    paused: bool
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,9 @@ async def channel_views(
             record = await watchlist.get(sub.feed_id)
             shown = (record.shown_title or record.shown_url) if record else sub.feed_id
             subscriptions.append(
-                SubscriptionView(sub.feed_id, shown, sub.mode, neutral(sub.filter), sub.priority)
+                SubscriptionView(
+                    sub.feed_id, shown, sub.mode, neutral(sub.filter), sub.priority, sub.paused
+                )
             )
         schedule = scheduler.schedule_of(settings)
         due = await client.zscore(keys.digests_due, channel)

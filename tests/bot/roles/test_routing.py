@@ -246,3 +246,20 @@ async def test_a_refused_channel_is_still_routed_then_its_subscriptions_removed(
     assert await holds.holds([str(INSTANT)]) == {}, "and what it held"
     [record] = [r for r in caplog.records if "refused for too long" in r.getMessage()]
     assert record.channel == str(INSTANT) and record.feeds == "f1"  # type: ignore[attr-defined]
+
+
+async def test_a_paused_subscription_takes_no_story_until_resumed(handle: RedisHandle) -> None:
+    """Pausing is one channel's: the feed is still polled and other channels still get it."""
+    store = await subscribe_all(handle)
+    await store.subscribe(DIGEST, "f1", now=1, paused=True)
+    pipeline = build_pipeline(handle.client, handle.keys, ttl=30 * 86400, clock=NOW.timestamp)
+    [first] = (await pipeline.process([news("f1", 1, "Ukraine harvest begins")])).articles
+    assert await pending(handle, DIGEST) == [], "paused here"
+    assert await pending(handle, FILTERED) == [first.story_id], "the feed's other channels"
+    sub = await store.get(DIGEST, "f1")
+    assert sub is not None and sub.paused and sub.mode == "digest"
+    await store.subscribe(DIGEST, "f1", now=2, paused=False)
+    [second] = (await pipeline.process([news("f1", 2, "Ukraine rail link reopens")])).articles
+    assert await pending(handle, DIGEST) == [second.story_id], "resumed: new stories come"
+    raw = await handle.client.hget(handle.keys.channel_subs(str(DIGEST)), "f1")
+    assert "paused" not in str(raw), "an active subscription is stored as before pausing"

@@ -103,3 +103,34 @@ async def test_a_dead_letter_is_retried_or_dropped_with_the_csrf_token_only(
     assert await holds.dead_letters("slack") == []
     queued = await handle.client.xrange(handle.keys.outbox("slack"))
     assert [fields["delivery"] for _id, fields in queued] == ["d1"], "retried: queued again"
+
+
+async def test_a_subscription_is_paused_and_resumed_from_the_page(
+    settings: Settings, handle: RedisHandle
+) -> None:
+    store = SubscriptionStore(handle.client, handle.keys)
+    await store.subscribe(NEWS, "f1", now=1, mode="instant")
+    auth = UiAuth(handle.client, handle.keys)
+    async with serving(settings, handle) as base, browser() as session:
+        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        async with session.get(f"{base}/ui/channels") as page:
+            html = await page.text()
+            assert 'value="pause">Pause' in html
+            csrf = re.findall(r'name="csrf" value="([^"]+)"', html)[0]
+        form = {"csrf": csrf, "channel": str(NEWS), "feed": "f1", "action": "pause"}
+        async with session.post(f"{base}/ui/subscription", data=form) as paused:
+            assert paused.status == 200 and 'value="resume">Resume' in await paused.text()
+        sub = await store.get(NEWS, "f1")
+        assert sub is not None and sub.paused and sub.mode == "instant"
+        async with session.post(
+            f"{base}/ui/subscription", data={**form, "csrf": "forged", "action": "resume"}
+        ) as forged:
+            assert forged.status == 403
+        async with session.post(f"{base}/ui/subscription", data={**form, "feed": "f9"}) as gone:
+            assert gone.status == 404
+        async with session.post(
+            f"{base}/ui/subscription", data={**form, "action": "resume"}
+        ) as resumed:
+            assert resumed.status == 200
+    sub = await store.get(NEWS, "f1")
+    assert sub is not None and not sub.paused
