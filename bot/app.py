@@ -422,7 +422,7 @@ async def run_bot(
                     health=bot.health,
                     metrics=bot.metrics_text,
                     posts=posts,
-                    ui=build_ui_app(settings, handle.client, handle.keys),
+                    ui=build_ui_app(settings, handle.client, handle.keys, health=bot.health),
                 ),
                 port=settings.http_port,
                 host=settings.http_host,

@@ -24,6 +24,7 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.roles.scheduler import scheduler_for
 from bot.settings import Settings
@@ -87,9 +88,15 @@ def client_address(request: web.Request) -> str:
 
 
 def build_ui_app(
-    settings: Settings, client: Redis, keys: Keys, *, clock: Callable[[], float] = time.time
+    settings: Settings,
+    client: Redis,
+    keys: Keys,
+    *,
+    health: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> web.Application:
-    """The /ui/ sub-application, on newsbot's Redis."""
+    """The /ui/ sub-application, on newsbot's Redis; `health` is the running bot's
+    /healthz report (its deliveries, roles and checks)."""
     auth = UiAuth(client, keys, clock=clock)
     scheduler = scheduler_for(settings, client, keys, clock=clock)
     audiences = AudienceStore(client, keys, clock=clock)
@@ -281,6 +288,31 @@ def build_ui_app(
         )
         return _see(f"{base}/ui/channels#{quote(channel)}")
 
+    async def health_page(request: web.Request) -> web.Response:
+        session = await _operator(request, auth, pages)
+        if not isinstance(session, Session):
+            return session
+        report = await health() if health is not None else {"ok": True, "redis": True}
+        try:
+            info = await client.info("memory")
+            if "used_memory_human" not in info and info:  # a cluster: one reply per node
+                info = next(iter(info.values()))
+            memory = str(info.get("used_memory_human", "unknown"))
+        except RedisError:
+            memory = "unknown (Redis does not answer)"
+        return pages.render(
+            "health.html",
+            who=scope_text(session.scope),
+            csrf=session.csrf,
+            ok=bool(report.get("ok")),
+            redis=bool(report.get("redis")),
+            outbox=report.get("outbox") or {},
+            roles=report.get("roles") or {},
+            checks=report.get("checks") or {},
+            pipeline=report.get("pipeline") or {},
+            memory=memory,
+        )
+
     async def stylesheet(_request: web.Request) -> web.Response:
         css = resources.files("bot.web").joinpath("static/newsbot.css").read_text("utf-8")
         return web.Response(text=css, content_type="text/css")
@@ -296,6 +328,7 @@ def build_ui_app(
     app.router.add_get("/stories", stories)
     app.router.add_post("/dead-letter", dead_letter)
     app.router.add_post("/subscription", subscription)
+    app.router.add_get("/health", health_page)
     app.router.add_get("/static/newsbot.css", stylesheet)
     return app
 

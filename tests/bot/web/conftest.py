@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 import aiohttp
 
@@ -25,14 +26,18 @@ async def _no_metrics() -> bytes:
 
 @contextlib.asynccontextmanager
 async def serving(
-    settings: Settings, handle: RedisHandle, *, public_url: str | None = None
+    settings: Settings,
+    handle: RedisHandle,
+    *,
+    public_url: str | None = None,
+    health: Callable[[], Awaitable[dict[str, Any]]] | None = None,
 ) -> AsyncIterator[str]:
     """The HTTP server with /ui/ on a free port (its links made for `public_url`, or for
     the port itself); yields the base URL to reach it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     here = replace(settings, public_url=public_url or base)
-    ui = build_ui_app(here, handle.client, handle.keys)
+    ui = build_ui_app(here, handle.client, handle.keys, health=health)
     runner = await start_http(
         build_http_app(health=_healthy, metrics=_no_metrics, ui=ui), port=port
     )
