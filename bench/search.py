@@ -27,25 +27,22 @@ import random
 import sys
 import tempfile
 import time
-import warnings
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from _corpus import FEEDS, ROOT, load_feeds
+from _corpus import FEEDS, ROOT
 from _figures import percentile
 from _redis_memory import memory_by_family
+from _stories import story, templates
 
 sys.path.insert(0, str(ROOT))  # the private Redis lives with the tests
 
-from bot.errors import ParseError
-from bot.net.parse import FeedRef, parse_feed
 from bot.roles.pipeline import build_backlog_pipeline
 from bot.settings import load_settings
 from bot.store.audience import AudienceStore
 from bot.store.connection import open_redis
 from bot.store.search_index import SEARCH_BUDGET_MS, SearchIndex
 from bot.store.subscriptions import SubscriptionStore
-from handlers.article import Article
 from handlers.channels import ChannelRef
 from handlers.visibility import EVERYTHING, Audience
 from tests.fakes.redis_server import PrivateRedis
@@ -73,34 +70,6 @@ def worst_query() -> str:
     while len(" OR ".join(terms)) > 480:
         terms.pop()
     return " OR ".join(terms)
-
-
-def templates(folder: Path) -> list[Article]:
-    out = []
-    now = datetime.now(UTC)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name, data in load_feeds(folder):
-            try:
-                out += parse_feed(data, FeedRef("t", name), now=now).articles
-            except ParseError:
-                continue
-    return out
-
-
-def story(template: Article, number: int, feeds: int, stories: int, now: datetime) -> Article:
-    feed = number % feeds
-    return template.evolve(
-        feed_id=f"f{feed + 1}",
-        feed_url=f"https://s{feed}.example/feed",
-        entry_key=f"e{number}",
-        guid="",
-        url=f"https://s{feed}.example/story/{number}",
-        published=now - timedelta(days=29 * number / stories),
-        seen_at=now,
-        backlog=True,
-        first_fetch=True,
-    )
 
 
 async def main() -> None:
