@@ -153,22 +153,26 @@ class ChannelSettingsCommands:
             f"This channel's latest story, in its style ({style.name}):", (items[0],), style=style
         )
 
+    async def filter_test(self, feed_id: str, query: str) -> list[tuple[bool, str]]:
+        """Whether `query` would pass each of the feed's last 20 stories, newest first, with
+        the title routing saw (the feed's own copy, never another feed's). The query must
+        parse (`handlers.channels.check_filter`)."""
+        stories = await self._recent(feed_id, TESTED)
+        probe = Subscription(ChannelRef("test", "test", "test"), feed_id, filter=query)
+        seen = [stored_routable(s, feed_id) for s in stories]
+        return [(wants(probe, r), neutral(one_line(r.fields["title"]))) for r in seen]
+
     async def _test(self, record: FeedRecord, query: str) -> Reply:
-        stories = await self._recent(record.id, TESTED)
-        if not stories:
+        results = await self.filter_test(record.id, query)
+        if not results:
             return Reply(f"{record.id} has no stored stories yet to test a filter on.")
-        probe = Subscription(ChannelRef("test", "test", "test"), record.id, filter=query)
-        # Each story as this feed's own copy brought it: what routing judged, and what the
-        # line shows (never another feed's copy).
-        seen = [stored_routable(s, record.id) for s in stories]
-        passed = [wants(probe, r) for r in seen]
+        passed = sum(ok for ok, _ in results)
         lines = [
-            f"Of {record.id}'s last {len(stories)} stories, {query!r} passes {sum(passed)} "
-            f"and blocks {len(stories) - sum(passed)}:"
+            f"Of {record.id}'s last {len(results)} stories, {query!r} passes {passed} "
+            f"and blocks {len(results) - passed}:"
         ]
-        for routable, ok in zip(seen, passed, strict=True):
-            mark = "pass " if ok else "block"
-            lines.append(f"  {mark}  {neutral(one_line(routable.fields['title']))[:120]}")
+        for ok, title in results:
+            lines.append(f"  {'pass ' if ok else 'block'}  {title[:120]}")
         return Reply("\n".join(lines))
 
     async def _recent(self, feed_id: str, count: int, since: float | None = None) -> list[Story]:

@@ -26,6 +26,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.commands.channel_settings import ChannelSettingsCommands
 from bot.roles.scheduler import scheduler_for
 from bot.settings import Settings
 from bot.store.audience import AudienceStore
@@ -37,7 +38,7 @@ from bot.store.ui_auth import SESSION_SECONDS, Scope, Session, UiAuth
 from bot.web.channels_page import channel_views
 from bot.web.feeds_page import DAYS, feed_rows
 from bot.web.stories_page import channel_stories
-from handlers.channels import ChannelRef
+from handlers.channels import ChannelError, ChannelRef, check_filter
 from handlers.query import MAX_QUERY
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def build_ui_app(
     scheduler = scheduler_for(settings, client, keys, clock=clock)
     audiences = AudienceStore(client, keys, clock=clock)
     search = SearchIndex(client, keys, ttl=settings.retention_seconds, clock=clock)
+    filter_settings = ChannelSettingsCommands(client, keys, clock=clock)
     base = settings.page_url
     secure = base.startswith("https://")
     pages = Pages(base)
@@ -288,6 +290,39 @@ def build_ui_app(
         )
         return _see(f"{base}/ui/channels#{quote(channel)}")
 
+    async def filter_test(request: web.Request) -> web.Response:
+        """Which of a feed's last stories a filter would pass, for one channel's
+        subscription; changes nothing (the CSRF token was checked)."""
+        session = await _operator(request, auth, pages)
+        if not isinstance(session, Session):
+            return session
+        form = await request.post()
+        channel, feed_id = str(form.get("channel", "")), str(form.get("feed", ""))
+        query = str(form.get("query", "")).strip()[:MAX_QUERY]
+        try:
+            ref: ChannelRef | None = ChannelRef.parse(channel)
+        except ValueError:
+            ref = None
+        if ref is None or await SubscriptionStore(client, keys).get(ref, feed_id) is None:
+            return pages.message("Nothing to test", "That subscription is gone.", status=404)
+        problem, results = "", []
+        try:
+            check_filter(query)
+            results = await filter_settings.filter_test(feed_id, query)
+        except ChannelError as exc:
+            problem = str(exc)
+        return pages.render(
+            "filter_test.html",
+            who=scope_text(session.scope),
+            csrf=session.csrf,
+            channel=channel,
+            feed=feed_id,
+            query=query,
+            problem=problem if query else "give a filter to test",
+            results=results,
+            passed=sum(ok for ok, _ in results),
+        )
+
     async def health_page(request: web.Request) -> web.Response:
         session = await _operator(request, auth, pages)
         if not isinstance(session, Session):
@@ -329,6 +364,7 @@ def build_ui_app(
     app.router.add_post("/dead-letter", dead_letter)
     app.router.add_post("/subscription", subscription)
     app.router.add_get("/health", health_page)
+    app.router.add_post("/filter-test", filter_test)
     app.router.add_get("/static/newsbot.css", stylesheet)
     return app
 

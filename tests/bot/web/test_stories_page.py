@@ -3,6 +3,7 @@ channel may see, never a private channel's copy elsewhere."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from bot.commands.core import CommandCore
@@ -50,3 +51,34 @@ async def test_a_channels_stories_and_search_show_only_the_copies_it_may_see(
     assert 'class="error"' in broken and "Harbour" not in broken
     assert "no such channel" in unknown
     assert f'<option value="{PUBLIC}">' in chooser and '<article class="story">' not in chooser
+
+
+async def test_a_filter_is_tested_on_the_feeds_last_stories_and_nothing_changes(
+    core: CommandCore,  # noqa: F811
+    settings: Settings,
+    handle: RedisHandle,
+    feed_server: FeedServer,
+) -> None:
+    await shared_stories(core, handle, feed_server)
+    before = await handle.client.hgetall(handle.keys.channel_subs(str(PUBLIC)))
+    auth = UiAuth(handle.client, handle.keys)
+    async with serving(settings, handle) as base, browser() as session:
+        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        async with session.get(f"{base}/ui/channels") as page:
+            html = await page.text()
+            csrf = re.findall(r'name="csrf" value="([^"]+)"', html)[0]
+            assert 'action="' + base + '/ui/filter-test"' in html
+
+        async def test(query: str, token: str = csrf) -> tuple[int, str]:
+            form = {"csrf": token, "channel": str(PUBLIC), "feed": "f1", "query": query}
+            async with session.post(f"{base}/ui/filter-test", data=form) as answer:
+                return answer.status, await answer.text()
+
+        status, passed = await test("comet OR harbour")
+        assert status == 200 and "It passes 2 and blocks 1." in passed
+        assert '<td class="ok">pass</td><td>Comet visible tonight</td>' in passed
+        status, broken = await test("(comet")
+        assert status == 200 and 'class="error"' in broken and "It passes" not in broken
+        assert (await test("comet", token="forged"))[0] == 403
+    after = await handle.client.hgetall(handle.keys.channel_subs(str(PUBLIC)))
+    assert after == before, "a test changes nothing"
