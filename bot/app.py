@@ -30,9 +30,11 @@ from bot.platforms.console_adapter import ConsoleDeliverer
 from bot.platforms.discord_adapter.connection import log_in, rest_client
 from bot.platforms.discord_adapter.deliverer import DiscordDeliverer
 from bot.platforms.discord_adapter.gateway import Gateway
+from bot.platforms.discord_adapter.page_access import DiscordPageAccess
 from bot.platforms.discord_adapter.permissions import DiscordMembers
 from bot.platforms.slack_adapter.commands import Admins, build_app, events_handler
 from bot.platforms.slack_adapter.deliverer import SlackDeliverer
+from bot.platforms.slack_adapter.page_access import SlackPageAccess
 from bot.platforms.slack_adapter.socket_mode import SocketStatus, run_socket_mode
 from bot.platforms.slack_adapter.web_api import SlackMembers, api_client, posting_client
 from bot.roles.alerting import run_alert_flusher
@@ -54,6 +56,7 @@ from bot.store.connection import RedisHandle, open_redis, watch_embedded
 from bot.store.replays import ReplayGuard
 from bot.store.streams import consumer_name
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.ui_auth import ManagedChannels
 from bot.store.watchlist import Watchlist
 from bot.web.app import build_ui_app
 from handlers.channels import Subscription
@@ -422,7 +425,13 @@ async def run_bot(
                     health=bot.health,
                     metrics=bot.metrics_text,
                     posts=posts,
-                    ui=build_ui_app(settings, handle.client, handle.keys, health=bot.health),
+                    ui=build_ui_app(
+                        settings,
+                        handle.client,
+                        handle.keys,
+                        health=bot.health,
+                        access=page_access(settings, handle, discord_rest, console_only),
+                    ),
                 ),
                 port=settings.http_port,
                 host=settings.http_host,
@@ -439,6 +448,30 @@ async def run_bot(
         if on_started is not None:
             await on_started(bot)
         await stop.wait()
+
+
+def page_access(
+    settings: Settings,
+    handle: RedisHandle,
+    discord_rest: discord.Client | None,
+    console_only: bool,
+) -> dict[str, ManagedChannels]:
+    """How each platform newsbot runs here answers which channels a member manages, for
+    the managers' page."""
+    access: dict[str, ManagedChannels] = {}
+    managers = frozenset(settings.managers)
+    if settings.slack_bot_token is not None and not console_only:
+        api = api_client(settings)
+        access["slack"] = SlackPageAccess(
+            admins=Admins(api),
+            members=SlackMembers(api),
+            managers=managers,
+            client=handle.client,
+            keys=handle.keys,
+        )
+    if discord_rest is not None:
+        access["discord"] = DiscordPageAccess(discord_rest, managers=managers)
+    return access
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

@@ -20,6 +20,7 @@ from handlers.schedule import EXAMPLES, Schedule, ScheduleError, parse_schedule
 Name = Literal[
     "help", "subscribe", "unsubscribe", "feeds", "digest", "schedule", "latest", "search",
     "summarize", "alert", "mode", "filter", "quiet", "breaking", "trending", "rank", "style",
+    "dashboard",
 ]  # fmt: skip
 AlertAction = Literal["add", "list", "remove", "pause", "resume"]
 DEFAULT_LATEST = 5
@@ -55,6 +56,7 @@ USAGE: dict[str, str] = {
     "rank": "/news rank time|coverage|smart",
     "style": "/news style compact|standard|headlines | /news style template <text> "
     "| /news style test",
+    "dashboard": "/news dashboard",
     "help": "/news help",
 }
 QUIET_MAX = 300
@@ -76,6 +78,7 @@ newsbot commands:
   /news rank time|coverage|smart               how digests order stories here
   /news style compact|standard|headlines       how stories look here
   /news style template <text> | test           a template of your own; preview the style
+  /news dashboard                              a one-time link to newsbot's page (managers)
   /news latest [n]                             the newest stories of this channel's feeds
   /news search <query>                         search stored stories of this channel's feeds
   /news summarize <article url>                summary of one article
@@ -99,7 +102,9 @@ ALIASES: dict[str, str] = {
     "remove": "unsubscribe",
 }
 
-MANAGER_ONLY = frozenset({"subscribe", "unsubscribe", "schedule", "mode", "filter", "quiet"})
+MANAGER_ONLY = frozenset(
+    {"subscribe", "unsubscribe", "schedule", "mode", "filter", "quiet", "dashboard"}
+)
 # Manager-only when they change something (alone, or `style test`, they only show it).
 MANAGER_SETTINGS = frozenset({"breaking", "rank", "style"})
 
@@ -155,7 +160,7 @@ def parse_command(text: str, *, default_zone: str = "UTC") -> Command:
         return Command("help")
     name, rest = words[0].lower(), (words[1].strip() if len(words) > 1 else "")
     name = ALIASES.get(name, name)
-    if name in {"help", "feeds", "digest"}:
+    if name in {"help", "feeds", "digest", "dashboard"}:
         if rest and name != "help":
             raise _usage(name, f"{name} takes nothing after it")
         return Command(name)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ class Reply:
     items: tuple[DigestItem, ...] = ()
     ok: bool = True
     style: Style = STANDARD  # how `items` look (a style's preview: `/news style test`)
+    suppress_previews: bool = False  # a link no preview may open (a one-time sign-in link)
 
 
 def refusal(text: str) -> Reply:

@@ -39,6 +39,7 @@ from bot.store.search_index import SearchIndex
 from bot.store.stories import newest_stories, stories_since
 from bot.store.story_marks import StoryMarks
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.ui_auth import OPERATOR, Scope, UiAuth
 from bot.store.watchlist import CHAT, Watchlist
 from handlers.channels import ChannelRef
 from handlers.commands import HELP, Command, CommandError, parse_command
@@ -227,6 +228,8 @@ class CommandCore:
             return await self._settings_commands.run(caller, command)
         if command.name == "trending":
             return await self.trending(channel, command.count)
+        if command.name == "dashboard":
+            return await self.dashboard(caller)
         return Reply(HELP)
 
     async def subscribe(self, caller: Caller, command: Command, *, page: str = "") -> Reply:
@@ -423,6 +426,22 @@ class CommandCore:
         if not items:
             return Reply("No stories stored yet for this channel's feeds.")
         return Reply(f"The {len(items)} newest stories of this channel's feeds:", tuple(items))
+
+    async def dashboard(self, caller: Caller) -> Reply:
+        """A one-time link to the managers' page, for the caller alone: scoped to them in
+        this workspace (at the console, the operator, who sees every workspace)."""
+        channel = caller.channel
+        scope = (
+            OPERATOR
+            if channel.platform == "console"
+            else Scope(channel.platform, channel.workspace, caller.user)
+        )
+        token = await UiAuth(self._client, self._keys, clock=self._clock).issue(scope)
+        return Reply(
+            "Your link to newsbot's page (only you see it; it works once, within 15 "
+            f"minutes): {self._settings.page_url}/ui/login?t={token}",
+            suppress_previews=True,
+        )
 
     async def trending(self, channel: ChannelRef, hours: int) -> Reply:
         """This channel's stories ranked by the outlets they gained in the last `hours`, as

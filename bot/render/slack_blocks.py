@@ -179,7 +179,12 @@ def render_slack_reply(reply: Reply) -> dict[str, Any]:
             break
         blocks += more
         used += size
-    return {"text": fit(reply.text, 300, escape) or " ", "blocks": blocks}
+    return {
+        "text": fit(reply.text, 300, escape) or " ",
+        "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
 
 
 def alert_blocks(shown: AlertItem) -> list[Block]:

@@ -24,7 +24,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from redis.asyncio import Redis
@@ -60,6 +60,10 @@ class Scope:
 
 
 OPERATOR = Scope("console", "*", "operator", operator=True)
+
+# A platform's answer, asked on every page: of these channels of the member's workspace,
+# the ones they manage now, a private one only while they are a member of it.
+ManagedChannels = Callable[[Scope, Sequence[str]], Awaitable[set[str]]]
 
 
 @dataclass(frozen=True)

@@ -46,10 +46,10 @@ class ChannelView:
 
 
 async def channel_views(
-    client: Redis, keys: Keys, scheduler: Scheduler, *, retention: int
+    client: Redis, keys: Keys, scheduler: Scheduler, *, retention: int, only: list[str]
 ) -> list[ChannelView]:
-    """Every channel newsbot knows, by id."""
-    channels = sorted(str(c) for c in await client.smembers(keys.channels))
+    """These channels, by id."""
+    channels = sorted(only)
     store, watchlist = SubscriptionStore(client, keys), Watchlist(client, keys)
     holds = HoldStore(client, keys, ttl=retention)
     held = await holds.holds(channels)

@@ -34,9 +34,12 @@ class FeedRow:
         return self.state == "failing"
 
 
-async def feed_rows(client: Redis, keys: Keys, now: float) -> list[FeedRow]:
-    """Every watched feed, failing ones first (the longest failing first), then by id."""
-    feeds = await Watchlist(client, keys).all()
+async def feed_rows(
+    client: Redis, keys: Keys, now: float, *, only: set[str] | None = None
+) -> list[FeedRow]:
+    """Every watched feed (or those of `only`, by id), failing ones first (the longest
+    failing first), then by id."""
+    feeds = [f for f in await Watchlist(client, keys).all() if only is None or f.id in only]
     starts = [now - (DAYS - day) * 86400 for day in range(DAYS + 1)]
     async with client.pipeline(transaction=False) as pipe:
         for feed in feeds:

@@ -119,10 +119,16 @@ class Answerer:
         reply = refusal(refuse) if refuse else await self._reply(interaction, name, text)
         body = render_discord_reply(reply)
         embeds = [discord.Embed.from_dict(e) for e in body["embeds"]]
+        # A one-time link must not be opened by Discord's preview (`suppress_embeds`).
+        quiet = reply.suppress_previews and not embeds
         if interaction.response.is_done():
-            await interaction.followup.send(body["content"], embeds=embeds, ephemeral=True)
+            await interaction.followup.send(
+                body["content"], embeds=embeds, ephemeral=True, suppress_embeds=quiet
+            )
         else:
-            await interaction.response.send_message(body["content"], embeds=embeds, ephemeral=True)
+            await interaction.response.send_message(
+                body["content"], embeds=embeds, ephemeral=True, suppress_embeds=quiet
+            )
 
     async def _reply(self, interaction: discord.Interaction, name: str, text: str) -> Reply:
         if interaction.guild_id is None and name not in ANYWHERE:
@@ -312,6 +318,10 @@ def news_group(answerer: Answerer) -> app_commands.Group:
     @app_commands.describe(url="The article's URL")
     async def summarize(interaction: discord.Interaction, url: str) -> None:
         await answerer.run(interaction, "summarize", command_text("summarize", url))
+
+    @news.command(name="dashboard", description="A one-time link to newsbot's page (managers)")
+    async def dashboard(interaction: discord.Interaction) -> None:
+        await answerer.run(interaction, "dashboard", "dashboard")
 
     @news.command(name="help", description="How to use newsbot")
     async def help_(interaction: discord.Interaction) -> None:

@@ -53,8 +53,8 @@ async def test_the_operator_sees_every_channels_settings_and_what_is_stuck(
         )
         member = await auth.issue(Scope("slack", "T1", "U1"))
         await session.post(f"{base}/ui/login", data={"t": member})
-        async with session.get(f"{base}/ui/channels") as refused:
-            assert refused.status == 403
+        async with session.get(f"{base}/ui/channels") as none:
+            assert "0 channels" in await none.text(), "no platform here says they manage any"
     sections = {
         part[part.index('id="') + 4 : part.index('">')]: part
         for part in html.split('<section class="channel">')[1:]

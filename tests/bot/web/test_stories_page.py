@@ -49,7 +49,7 @@ async def test_a_channels_stories_and_search_show_only_the_copies_it_may_see(
     assert "Zebra-42" in private and "other copy this channel may see" in private
     assert found.count('<article class="story">') == 1 and "Comet visible tonight" in found
     assert 'class="error"' in broken and "Harbour" not in broken
-    assert "no such channel" in unknown
+    assert "not one of the channels you manage" in unknown
     assert f'<option value="{PUBLIC}">' in chooser and '<article class="story">' not in chooser
 
 
