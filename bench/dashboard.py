@@ -6,11 +6,13 @@ following 10 feeds each, and 100,000 stories made from feeds-real's entries, sto
 through the product's path for history (the store-only pipeline). The bot's own HTTP
 server serves /ui/ (`bot.web`), signed in as the operator through a real one-time link.
 
-1. Each page is fetched 50 times, one after another: time to the last byte (p50, p95)
-   and bytes. Baseline, in the same run and server: `GET /healthz`, the cheapest answer.
-2. Ingest: 20,000 more stories through the same pipeline, alone, then while every page
-   is fetched once a second, three times in turns; the slowdown is the cost of refreshing
-   the page.
+1. Each page is fetched 50 times, 0.2 s apart (a page is reused for 10 s, so about
+   one in 50 is computed afresh): time to the last byte of the first (cold) fetch, p50
+   and p95, and bytes. Baseline, in the same run and server: `GET /healthz`, the cheapest
+   answer.
+2. Ingest: 20,000 more stories through the same pipeline, alone, then while a browser
+   (another process) fetches every page once a second, three times in turns; the
+   slowdown is the cost of refreshing the page.
 
     python bench/dashboard.py            # 500 feeds, 50 channels, 100,000 stories
     python bench/dashboard.py --smoke    # 50 feeds, 5 channels, 2,000 stories (CI)
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ import aiohttp
 from _corpus import FEEDS, ROOT
 from _figures import percentile
 from _stories import story, templates
+from yarl import URL
 
 sys.path.insert(0, str(ROOT))  # the private Redis lives with the tests
 
@@ -42,12 +44,23 @@ from bot.store.connection import open_redis
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.ui_auth import OPERATOR, UiAuth
 from bot.store.watchlist import Watchlist
-from bot.web.app import build_ui_app
+from bot.web.app import COOKIE, build_ui_app
 from handlers.channels import ChannelRef
 from tests.fakes.redis_server import PrivateRedis
 
 RETENTION = 30 * 86400
 BATCH = 500
+# The browser: every page once a second, in a process of its own.
+REFRESHER = """
+import sys, time, urllib.request
+base, cookie, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
+while True:
+    started = time.monotonic()
+    for path in paths:
+        asked = urllib.request.Request(base + path, headers={"Cookie": "newsbot_session=" + cookie})
+        urllib.request.urlopen(asked).read()
+    time.sleep(max(1.0 - (time.monotonic() - started), 0.0))
+"""
 
 
 def free_port() -> int:
@@ -150,7 +163,10 @@ async def run(args, settings, handle, bases, now) -> None:  # type: ignore[no-un
             token = await UiAuth(client, keys).issue(OPERATOR)
             async with session.post(f"{base}/ui/login", data={"t": token}) as signed:
                 assert signed.status == 200, signed.status
-            print(f"{'page':22} {'p50':>8} {'p95':>8} {'bytes':>9}  (target p95 < 200 ms)")
+            print(
+                f"{'page':22} {'first':>8} {'p50':>8} {'p95':>8} {'bytes':>9}  "
+                "(target p95 < 200 ms; a page is reused for 10 s)"
+            )
             rows = [("/healthz (baseline)", "/healthz"), *pages.items()]
             worst = 0.0
             for name, path in rows:
@@ -159,36 +175,35 @@ async def run(args, settings, handle, bases, now) -> None:  # type: ignore[no-un
                     took, size, status = await timed(session, base + path)
                     assert status == 200, (path, status)
                     times.append(took)
+                    await asyncio.sleep(0 if args.smoke else 0.2)
                 p95 = percentile(times, 0.95)
                 if path != "/healthz":
                     worst = max(worst, p95)
                 print(
-                    f"{name:22} {percentile(times, 0.5) * 1000:6.1f}ms {p95 * 1000:6.1f}ms "
-                    f"{size:9,}"
+                    f"{name:22} {times[0] * 1000:6.1f}ms {percentile(times, 0.5) * 1000:6.1f}ms "
+                    f"{p95 * 1000:6.1f}ms {size:9,}"
                 )
             print(f"slowest page p95 {worst * 1000:.0f} ms -> {'met' if worst < 0.2 else 'MISSED'}")
 
-            async def refresh(stop: asyncio.Event) -> None:
-                while not stop.is_set():
-                    started = time.perf_counter()
-                    for path in pages.values():
-                        await timed(session, base + path)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            stop.wait(), max(1.0 - (time.perf_counter() - started), 0.0)
-                        )
-
+            cookie = jar.filter_cookies(URL(f"{base}/ui/"))[COOKIE].value
             # A warm-up first (not counted); then alone and refreshed, in turns, so a drift
-            # of the machine falls on both.
+            # of the machine falls on both. The browser is another process, as it would be.
             await ingest(args.stories, args.ingest)
             alone, loaded, first = 0.0, 0.0, args.stories + args.ingest
             for _round in range(1 if args.smoke else 3):
                 alone += await ingest(first, args.ingest)
-                stop = asyncio.Event()
-                refresher = asyncio.create_task(refresh(stop))
+                browser = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-c",
+                    REFRESHER,
+                    base,
+                    cookie,
+                    *pages.values(),
+                    stdout=asyncio.subprocess.DEVNULL,
+                )
                 loaded += await ingest(first + args.ingest, args.ingest)
-                stop.set()
-                await refresher
+                browser.terminate()
+                await browser.wait()
                 first += 2 * args.ingest
         cost = loaded / alone - 1
         print(

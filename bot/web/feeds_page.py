@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -14,6 +13,8 @@ from bot.store.watchlist import Watchlist
 from handlers.safe_text import one_line
 
 DAYS = 14
+DAY = 86400
+KEEP_PAST = 3600.0  # seconds a past day's count is kept before it is read again
 
 
 @dataclass(frozen=True)
@@ -34,23 +35,59 @@ class FeedRow:
         return self.state == "failing"
 
 
+class DayCounts:
+    """Stories a day of each feed, by UTC day. A day that is over does not change (a
+    story is stored by its publication time), so its count is read once and kept for an
+    hour; only today's is read on every page."""
+
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+        self._past: dict[tuple[str, int], tuple[int, float]] = {}
+
+    async def counts(self, feed_ids: list[str], now: float) -> dict[str, tuple[int, ...]]:
+        """Each feed's stories a day over the last `DAYS` UTC days, oldest first."""
+        today = int(now // DAY) * DAY
+        days = [today - (DAYS - 1 - n) * DAY for n in range(DAYS)]
+        wanted = [
+            (feed, day)
+            for feed in feed_ids
+            for day in days[:-1]
+            if not (hit := self._past.get((feed, day))) or now - hit[1] > KEEP_PAST
+        ]
+        async with self._client.pipeline(transaction=False) as pipe:
+            for feed, day in wanted:
+                pipe.zcount(self._keys.feed_stories(feed), day, f"({day + DAY}")
+            for feed in feed_ids:
+                pipe.zcount(self._keys.feed_stories(feed), today, "+inf")
+            replies = await pipe.execute()
+        for (feed, day), count in zip(wanted, replies, strict=False):
+            self._past[(feed, day)] = (int(count), now)
+        live = dict(zip(feed_ids, replies[len(wanted) :], strict=True))
+        if len(self._past) > 4 * len(feed_ids) * DAYS:  # days and feeds gone by
+            self._past = {k: v for k, v in self._past.items() if k[1] >= days[0]}
+        return {
+            feed: (*(self._past[(feed, day)][0] for day in days[:-1]), int(live[feed]))
+            for feed in feed_ids
+        }
+
+
 async def feed_rows(
-    client: Redis, keys: Keys, now: float, *, only: set[str] | None = None
+    client: Redis,
+    keys: Keys,
+    now: float,
+    *,
+    only: set[str] | None = None,
+    day_counts: DayCounts | None = None,
 ) -> list[FeedRow]:
     """Every watched feed (or those of `only`, by id), failing ones first (the longest
     failing first), then by id."""
     feeds = [f for f in await Watchlist(client, keys).all() if only is None or f.id in only]
-    starts = [now - (DAYS - day) * 86400 for day in range(DAYS + 1)]
-    async with client.pipeline(transaction=False) as pipe:
-        for feed in feeds:
-            pipe.zscore(keys.feeds_due, feed.id)
-            for start, end in itertools.pairwise(starts):
-                pipe.zcount(keys.feed_stories(feed.id), start, f"({end}")
-        replies = await pipe.execute()
+    counts = await (day_counts or DayCounts(client, keys)).counts([f.id for f in feeds], now)
+    due = await client.zmscore(keys.feeds_due, [f.id for f in feeds]) if feeds else []
     rows = []
-    for n, feed in enumerate(feeds):
-        due, *counts = replies[n * (DAYS + 1) : (n + 1) * (DAYS + 1)]
-        per_day = tuple(int(c) for c in counts)
+    for feed, when in zip(feeds, due, strict=True):
+        per_day = counts[feed.id]
         failing = bool(feed.failures)
         state = "failing" if failing else ("ok" if feed.last_fetch else "not fetched yet")
         since = f"since {ago(feed.failing_since, now)}" if failing and feed.failing_since else ""
@@ -62,7 +99,7 @@ async def feed_rows(
                 state=state,
                 since=since,
                 last_fetch=ago(feed.last_fetch, now),
-                next_poll=_next(due, now),
+                next_poll=_next(when, now),
                 error=one_line(feed.last_error) if failing else "",
                 per_day=per_day,
                 points=sparkline_points(per_day),

@@ -28,11 +28,18 @@ class Pages:
             undefined=jinja2.StrictUndefined,
         )
 
+    def text(self, name: str, **values: Any) -> str:
+        """`name` filled with `values`, escaped."""
+        values = {"base": self._base, "who": "", "csrf": "", **values}
+        return self._env.get_template(name).render(**values)
+
     def render(self, name: str, *, status: int = 200, **values: Any) -> web.Response:
         """`name` filled with `values` (escaped), as an HTML response."""
-        values = {"base": self._base, "who": "", "csrf": "", **values}
-        body = self._env.get_template(name).render(**values)
-        return web.Response(text=body, status=status, content_type="text/html")
+        return html(self.text(name, **values), status=status)
 
     def message(self, heading: str, text: str, *, status: int) -> web.Response:
         return self.render("message.html", heading=heading, text=text, status=status)
+
+
+def html(text: str, *, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html")

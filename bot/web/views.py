@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 from aiohttp import web
@@ -29,8 +29,8 @@ from bot.store.search_index import SearchIndex
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.ui_auth import ManagedChannels, Session
 from bot.web.channels_page import channel_views
-from bot.web.feeds_page import DAYS, feed_rows
-from bot.web.pages import Pages, scope_text
+from bot.web.feeds_page import DAYS, DayCounts, feed_rows
+from bot.web.pages import Pages, html, scope_text
 from bot.web.stories_page import channel_stories
 from handlers.channels import ChannelError, ChannelRef, check_filter
 from handlers.query import MAX_QUERY
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 HealthReport = Callable[[], Awaitable[dict[str, Any]]]
 SessionOf = Callable[[web.Request], Awaitable[Session | None]]
 GONE = "That is not one of the channels you manage here, or it is gone."
+FRESH = 10.0  # seconds a page is reused (a page refreshed every second costs a tenth)
+CACHED_PAGES = 256
+T = TypeVar("T")
 
 
 class Views:
@@ -70,6 +73,8 @@ class Views:
         self._filters = ChannelSettingsCommands(client, keys, clock=clock)
         self._holds = HoldStore(client, keys, ttl=settings.retention_seconds)
         self._subscriptions = SubscriptionStore(client, keys)
+        self._day_counts = DayCounts(client, keys)
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.home)
@@ -101,6 +106,36 @@ class Views:
         allowed = await ask(scope, mine) if ask is not None and mine else set()
         return session, [c for c in mine if c in allowed]
 
+    async def _cached(self, key: tuple[Any, ...], compute: Callable[[], Awaitable[T]]) -> T:
+        """What `compute` gives, reused for `FRESH` seconds for the same key (a page, the
+        channels it shows, its query); any action through the page clears it."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < FRESH:
+            return cast(T, hit[1])
+        value = await compute()
+        if len(self._cache) >= CACHED_PAGES:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (now, value)
+        return value
+
+    async def _page(
+        self,
+        key: tuple[Any, ...],
+        session: Session,
+        name: str,
+        values: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> web.Response:
+        """A page whose data and HTML are reused for `FRESH` seconds, per session (its
+        CSRF token is in the HTML) and per what it shows."""
+
+        async def text() -> str:
+            return self._pages.text(
+                name, who=scope_text(session.scope), csrf=session.csrf, **await values()
+            )
+
+        return html(await self._cached((*key, session.csrf), text))
+
     def _render(self, name: str, session: Session, **values: Any) -> web.Response:
         return self._pages.render(name, who=scope_text(session.scope), csrf=session.csrf, **values)
 
@@ -118,29 +153,40 @@ class Views:
         if isinstance(signed, web.Response):
             return signed
         session, channels = signed
-        only = None
-        if not session.scope.operator:
-            only = set()
-            for channel in channels:
-                subs = await self._subscriptions.of_channel(ChannelRef.parse(channel))
-                only |= {sub.feed_id for sub in subs}
-        rows = await feed_rows(self._client, self._keys, self._clock(), only=only)
-        failing = sum(1 for row in rows if row.failing)
-        return self._render("feeds.html", session, rows=rows, failing=failing, days=DAYS)
+        operator = session.scope.operator
+
+        async def values() -> dict[str, Any]:
+            only = None
+            if not operator:
+                only = set()
+                for channel in channels:
+                    subs = await self._subscriptions.of_channel(ChannelRef.parse(channel))
+                    only |= {sub.feed_id for sub in subs}
+            rows = await feed_rows(
+                self._client, self._keys, self._clock(), only=only, day_counts=self._day_counts
+            )
+            failing = sum(1 for row in rows if row.failing)
+            return {"rows": rows, "failing": failing, "days": DAYS}
+
+        return await self._page(("feeds", tuple(channels)), session, "feeds.html", values)
 
     async def channels(self, request: web.Request) -> web.Response:
         signed = await self._signed_in(request)
         if isinstance(signed, web.Response):
             return signed
         session, channels = signed
-        views = await channel_views(
-            self._client,
-            self._keys,
-            self._scheduler,
-            retention=self._settings.retention_seconds,
-            only=channels,
-        )
-        return self._render("channels.html", session, channels=views)
+
+        async def values() -> dict[str, Any]:
+            views = await channel_views(
+                self._client,
+                self._keys,
+                self._scheduler,
+                retention=self._settings.retention_seconds,
+                only=channels,
+            )
+            return {"channels": views}
+
+        return await self._page(("channels", tuple(channels)), session, "channels.html", values)
 
     async def stories(self, request: web.Request) -> web.Response:
         signed = await self._signed_in(request)
@@ -149,35 +195,40 @@ class Views:
         session, channels = signed
         chosen = request.query.get("channel", "")
         query = request.query.get("q", "").strip()[:MAX_QUERY]
-        shown: dict[str, Any] = {
-            "channels": channels,
-            "channel": "",
-            "query": query,
-            "items": (),
-            "problem": "",
-            "heading": "",
-            "partial": False,
-        }
-        if chosen and chosen not in channels:
-            shown["problem"] = GONE
-        elif chosen:
-            found = await channel_stories(
-                self._client,
-                self._keys,
-                self._audiences,
-                self._search,
-                ChannelRef.parse(chosen),
-                query,
-                budget_ms=self._settings.search_budget_ms,
-            )
-            shown |= {
-                "channel": chosen,
-                "heading": found.heading,
-                "items": found.items,
-                "partial": found.partial,
-                "problem": found.problem,
+
+        async def values() -> dict[str, Any]:
+            shown: dict[str, Any] = {
+                "channels": channels,
+                "channel": "",
+                "query": query,
+                "items": (),
+                "problem": "",
+                "heading": "",
+                "partial": False,
             }
-        return self._render("stories.html", session, **shown)
+            if chosen and chosen not in channels:
+                shown["problem"] = GONE
+            elif chosen:
+                found = await channel_stories(
+                    self._client,
+                    self._keys,
+                    self._audiences,
+                    self._search,
+                    ChannelRef.parse(chosen),
+                    query,
+                    budget_ms=self._settings.search_budget_ms,
+                )
+                shown |= {
+                    "channel": chosen,
+                    "heading": found.heading,
+                    "items": found.items,
+                    "partial": found.partial,
+                    "problem": found.problem,
+                }
+            return shown
+
+        key = ("stories", tuple(channels), chosen, query)
+        return await self._page(key, session, "stories.html", values)
 
     async def health(self, request: web.Request) -> web.Response:
         """Up or not, and deliveries; the process's internals for the operator only."""
@@ -227,6 +278,7 @@ class Views:
             return signed
         session, channels = signed
         form = {k: str(v) for k, v in (await request.post()).items()}
+        self._cache.clear()  # what the manager does shows on the next page at once
         channel = form.get("channel", "")
         if channel not in channels:
             return self._pages.message("Not found", GONE, status=404)
