@@ -23,30 +23,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 from _corpus import FEEDS, ROOT
 from _figures import percentile
-from _stories import story, templates
+from _stories import private_store, story, templates
 from yarl import URL
 
 sys.path.insert(0, str(ROOT))  # the private Redis lives with the tests
 
 from bot.http_server import build_http_app, start_http
 from bot.roles.pipeline import build_backlog_pipeline
-from bot.settings import load_settings
-from bot.store.connection import open_redis
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.ui_auth import OPERATOR, UiAuth
 from bot.store.watchlist import Watchlist
 from bot.web.app import COOKIE, build_ui_app
 from handlers.channels import ChannelRef
-from tests.fakes.redis_server import PrivateRedis
 
 RETENTION = 30 * 86400
 BATCH = 500
@@ -91,18 +86,8 @@ async def main() -> None:
         args.feeds, args.channels, args.stories, args.ingest, args.requests = 50, 5, 2000, 1000, 5
     now = datetime.now(UTC)
     bases = templates(FEEDS)
-    with tempfile.TemporaryDirectory(prefix="newsbot-dashboard-") as tmp:
-        server = PrivateRedis(Path(tmp) / "redis")
-        server.directory.mkdir()
-        server.start()
-        try:
-            settings = load_settings(
-                {"NEWSBOT_REDIS_URL": server.url, "NEWSBOT_DATA_DIR": str(Path(tmp) / "d")}
-            )
-            async with open_redis(settings) as handle:
-                await run(args, settings, handle, bases, now)
-        finally:
-            server.stop()
+    async with private_store("dashboard") as (settings, handle):
+        await run(args, settings, handle, bases, now)
 
 
 async def run(args, settings, handle, bases, now) -> None:  # type: ignore[no-untyped-def]

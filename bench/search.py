@@ -25,27 +25,22 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from _corpus import FEEDS, ROOT
 from _figures import percentile
 from _redis_memory import memory_by_family
-from _stories import story, templates
+from _stories import private_store, story, templates
 
 sys.path.insert(0, str(ROOT))  # the private Redis lives with the tests
 
 from bot.roles.pipeline import build_backlog_pipeline
-from bot.settings import load_settings
 from bot.store.audience import AudienceStore
-from bot.store.connection import open_redis
 from bot.store.search_index import SEARCH_BUDGET_MS, SearchIndex
 from bot.store.subscriptions import SubscriptionStore
 from handlers.channels import ChannelRef
 from handlers.visibility import EVERYTHING, Audience
-from tests.fakes.redis_server import PrivateRedis
 
 RETENTION = 30 * 86400
 FEEDS_PER_CHANNEL = 4
@@ -88,51 +83,41 @@ async def main() -> None:
         f"stories: {args.stories:,} from {len(bases):,} real entries, {feeds:,} feeds, "
         f"{args.channels} channels following {FEEDS_PER_CHANNEL} feeds each"
     )
-    with tempfile.TemporaryDirectory(prefix="newsbot-search-") as tmp:
-        server = PrivateRedis(Path(tmp) / "redis")
-        server.directory.mkdir()
-        server.start()
-        try:
-            settings = load_settings(
-                {"NEWSBOT_REDIS_URL": server.url, "NEWSBOT_DATA_DIR": str(Path(tmp) / "d")}
-            )
-            async with open_redis(settings) as handle:
-                client, keys = handle.client, handle.keys
-                subscriptions = SubscriptionStore(client, keys)
-                channels = [ChannelRef("slack", "T1", f"C{c}") for c in range(args.channels)]
-                for number, channel in enumerate(channels):
-                    for feed in range(FEEDS_PER_CHANNEL):
-                        feed_id = f"f{number * FEEDS_PER_CHANNEL + feed + 1}"
-                        await subscriptions.subscribe(
-                            channel, feed_id, now=now.timestamp(), mode="digest", added_by="b"
-                        )
-                pipeline = build_backlog_pipeline(client, keys, ttl=RETENTION)
-                before = int((await client.info("memory"))["used_memory"])
-                started = time.perf_counter()
-                batch = 500
-                for first in range(0, args.stories, batch):
-                    await pipeline.process(
-                        [
-                            story(bases[n % len(bases)], n, feeds, args.stories, now)
-                            for n in range(first, min(first + batch, args.stories))
-                        ]
-                    )
-                    if first and first % 100_000 == 0:
-                        rate = first / (time.perf_counter() - started)
-                        print(f"  {first:,} stored, {rate:,.0f}/s", flush=True)
-                built = time.perf_counter() - started
-                stored = int(await client.zcard(keys.stories))
-                used = int((await client.info("memory"))["used_memory"]) - before
-                print(
-                    f"build: {stored:,} stories in {built:.0f} s ({stored / built:,.0f}/s, the "
-                    f"store-only path); Redis {used / 2**20:,.0f} MB, {used / stored:,.0f} B "
-                    "per story with the search index (target <= 2,048)"
+    async with private_store("search") as (_settings, handle):
+        client, keys = handle.client, handle.keys
+        subscriptions = SubscriptionStore(client, keys)
+        channels = [ChannelRef("slack", "T1", f"C{c}") for c in range(args.channels)]
+        for number, channel in enumerate(channels):
+            for feed in range(FEEDS_PER_CHANNEL):
+                feed_id = f"f{number * FEEDS_PER_CHANNEL + feed + 1}"
+                await subscriptions.subscribe(
+                    channel, feed_id, now=now.timestamp(), mode="digest", added_by="b"
                 )
-                for name, count, size in (await memory_by_family(client))[:6]:
-                    print(f"    {size / 2**20:8.1f} MB  {count:9,} keys  {name}")
-                await report_queries(handle.client, keys, channels, args)
-        finally:
-            server.stop()
+        pipeline = build_backlog_pipeline(client, keys, ttl=RETENTION)
+        before = int((await client.info("memory"))["used_memory"])
+        started = time.perf_counter()
+        batch = 500
+        for first in range(0, args.stories, batch):
+            await pipeline.process(
+                [
+                    story(bases[n % len(bases)], n, feeds, args.stories, now)
+                    for n in range(first, min(first + batch, args.stories))
+                ]
+            )
+            if first and first % 100_000 == 0:
+                rate = first / (time.perf_counter() - started)
+                print(f"  {first:,} stored, {rate:,.0f}/s", flush=True)
+        built = time.perf_counter() - started
+        stored = int(await client.zcard(keys.stories))
+        used = int((await client.info("memory"))["used_memory"]) - before
+        print(
+            f"build: {stored:,} stories in {built:.0f} s ({stored / built:,.0f}/s, the "
+            f"store-only path); Redis {used / 2**20:,.0f} MB, {used / stored:,.0f} B "
+            "per story with the search index (target <= 2,048)"
+        )
+        for name, count, size in (await memory_by_family(client))[:6]:
+            print(f"    {size / 2**20:8.1f} MB  {count:9,} keys  {name}")
+        await report_queries(handle.client, keys, channels, args)
 
 
 async def report_queries(client, keys, channels, args) -> None:  # type: ignore[no-untyped-def]
