@@ -3,9 +3,12 @@ what is stuck (held, dead-lettered), escaped."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from pathlib import Path
 
+from bot.app import RunningBot
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
 from bot.store.holds import HoldStore
@@ -14,7 +17,10 @@ from bot.store.ui_auth import OPERATOR, Scope, UiAuth
 from bot.store.watchlist import Watchlist
 from handlers.channels import ChannelRef
 from tests.bot.platforms.outbox_helpers import hold
+from tests.bot.platforms.slack_adapter.conftest import slack  # noqa: F401 (the fixture)
+from tests.bot.platforms.slack_adapter.test_http_mode import with_bot
 from tests.bot.web.conftest import browser, serving
+from tests.fakes.slack_api import FakeSlack
 
 NEWS = ChannelRef("slack", "T1", "CNEWS")
 QUIET = ChannelRef("discord", "800", "810")
@@ -134,3 +140,44 @@ async def test_a_subscription_is_paused_and_resumed_from_the_page(
             assert resumed.status == 200
     sub = await store.get(NEWS, "f1")
     assert sub is not None and not sub.paused
+
+
+async def test_a_dead_letter_retried_from_the_page_is_delivered_on_slack(
+    settings: Settings,
+    tmp_path: Path,
+    slack: FakeSlack,  # noqa: F811
+) -> None:
+    """The whole way: a running bot, its page, and the fake Slack receiving the retry."""
+
+    async def exercise(bot: RunningBot, _events: str) -> None:
+        base = f"http://127.0.0.1:{bot.http_port}"
+        holds = HoldStore(bot.handle.client, bot.handle.keys, ttl=86400)
+        letter = {
+            "delivery": "feed-down|f1",
+            "channel": "slack:T1:C1",
+            "kind": "notice",
+            "text": "A retried notice",
+        }
+        await holds.dead_letter(letter, reason="invalid_blocks", attempts=5, now=time.time())
+        # A channel newsbot knows (it has settings), so the page lists it.
+        await SubscriptionStore(bot.handle.client, bot.handle.keys).set_channel(
+            ChannelRef.parse("slack:T1:C1"), quiet_message="x"
+        )
+        async with browser() as session:
+            token = await UiAuth(bot.handle.client, bot.handle.keys).issue(OPERATOR)
+            await session.post(f"{base}/ui/login", data={"t": token})
+            async with session.get(f"{base}/ui/channels") as page:
+                html = await page.text()
+            csrf = re.findall(r'name="csrf" value="([^"]+)"', html)[0]
+            [dead] = await holds.dead_letters("slack")
+            form = {"csrf": csrf, "channel": "slack:T1:C1", "id": dead.id, "action": "retry"}
+            async with session.post(f"{base}/ui/dead-letter", data=form) as retried:
+                assert retried.status == 200
+        for _ in range(200):
+            if any("A retried notice" in str(p.get("text")) for p in slack.accepted_posts("C1")):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the retried letter was not delivered")
+
+    await with_bot(settings, tmp_path, slack, exercise)
