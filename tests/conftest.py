@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from bot.commands.core import CommandCore
+from bot.net.fetch import Fetcher
+from bot.net.guard import allow_any
+from bot.roles.worker import ensure_group
 from bot.settings import Settings, load_settings
 from bot.store.connection import RedisHandle, open_redis
 from tests.fakes.feed_server import FeedServer
@@ -105,6 +109,17 @@ def settings(tmp_path: Path, redis_url: str) -> Settings:
 async def handle(settings: Settings) -> AsyncIterator[RedisHandle]:
     async with open_redis(settings) as redis_handle:
         yield redis_handle
+
+
+@pytest.fixture
+async def core(settings: Settings, handle: RedisHandle) -> AsyncIterator[CommandCore]:
+    """The /news command core on the test Redis, fetching through a guard that lets the
+    local feed server in."""
+    await ensure_group(handle.client, handle.keys)
+    async with Fetcher(policy=allow_any) as fetcher:
+        yield CommandCore(
+            client=handle.client, keys=handle.keys, settings=settings, fetcher=fetcher
+        )
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from bot.roles.scheduler import Scheduler
 from bot.store.holds import DeadLetter, Hold, HoldStore, platform_of
 from bot.store.keys import Keys
 from bot.store.watchlist import Watchlist
+from bot.web.feeds_page import feed_number
 from handlers.breaking import SETTING, BreakingRule
 from handlers.channels import Subscription
 from handlers.ranking import RANK, RANK_TEXT
@@ -76,7 +77,7 @@ async def channel_views(
                     sub.feed_id, shown, sub.mode, neutral(sub.filter), sub.priority, sub.paused
                 )
             )
-        subscriptions.sort(key=lambda view: _number(view.feed_id))
+        subscriptions.sort(key=lambda view: feed_number(view.feed_id))
         schedule = scheduler.schedule_of(settings)
         when = due[n]
         next_digest = (
@@ -104,8 +105,3 @@ async def channel_views(
             )
         )
     return views
-
-
-def _number(feed_id: str) -> int:
-    digits = feed_id.lstrip("f")
-    return int(digits) if digits.isdigit() else 0

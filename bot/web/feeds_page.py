@@ -105,7 +105,7 @@ async def feed_rows(
                 points=sparkline_points(per_day),
             )
         )
-    order = {f.id: (not f.failures, f.failing_since or now, _number(f.id)) for f in feeds}
+    order = {f.id: (not f.failures, f.failing_since or now, feed_number(f.id)) for f in feeds}
     return sorted(rows, key=lambda row: order[row.id])
 
 
@@ -121,6 +121,7 @@ def _next(due: float | None, now: float) -> str:
     return f"in {seconds}s"
 
 
-def _number(feed_id: str) -> int:
+def feed_number(feed_id: str) -> int:
+    """A feed id's number (f12 -> 12), to list feeds in the order they were added."""
     digits = feed_id.lstrip("f")
     return int(digits) if digits.isdigit() else 0

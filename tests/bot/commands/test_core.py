@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from bot.net.fetch import Fetcher
 from bot.net.guard import allow_any
 from bot.roles.pipeline import build_pipeline
 from bot.roles.scheduler import Scheduler
-from bot.roles.worker import PipelineWorker, ensure_group
+from bot.roles.worker import PipelineWorker
 from bot.settings import Settings
 from bot.store.alerts import AlertStore
 from bot.store.connection import RedisHandle
@@ -53,15 +52,6 @@ def feed(count: int, *, prefix: str = "Story") -> str:
             for n in range(1, count + 1)
         ],
     )
-
-
-@pytest.fixture
-async def core(settings: Settings, handle: RedisHandle) -> AsyncIterator[CommandCore]:
-    await ensure_group(handle.client, handle.keys)
-    async with Fetcher(policy=allow_any) as fetcher:
-        yield CommandCore(
-            client=handle.client, keys=handle.keys, settings=settings, fetcher=fetcher
-        )
 
 
 async def process_entries(handle: RedisHandle) -> None:

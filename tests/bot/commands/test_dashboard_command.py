@@ -7,11 +7,10 @@ from bot.commands.core import CommandCore
 from bot.store.connection import RedisHandle
 from bot.store.ui_auth import OPERATOR, Scope, UiAuth
 from handlers.channels import ChannelRef
-from tests.bot.commands.test_story_actions import core  # noqa: F401 (the fixture)
 
 
 async def test_a_manager_gets_a_link_scoped_to_them_and_a_member_is_refused(
-    core: CommandCore,  # noqa: F811
+    core: CommandCore,
     handle: RedisHandle,
 ) -> None:
     here = ChannelRef("slack", "T1", "C1")

@@ -8,19 +8,14 @@ private one following an internal feed whose copies fold into the news stories
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.commands.caller import Caller
 from bot.commands.core import CommandCore
-from bot.net.fetch import Fetcher
-from bot.net.guard import allow_any
 from bot.render.slack_blocks import render_slack_reply
 from bot.roles.alerting import AlertStep
 from bot.roles.outbox_contents import message_contents
-from bot.roles.worker import ensure_group
-from bot.settings import Settings
 from bot.store.audience import AudienceStore
 from bot.store.connection import RedisHandle
 from bot.store.stories import load_stories
@@ -54,15 +49,6 @@ SENTENCES = [
     "Photographers recommend a tripod and exposures of several seconds for good pictures.",
     "The comet will not return to the inner solar system for roughly six thousand years.",
 ]
-
-
-@pytest.fixture
-async def core(settings: Settings, handle: RedisHandle) -> AsyncIterator[CommandCore]:
-    await ensure_group(handle.client, handle.keys)
-    async with Fetcher(policy=allow_any) as fetcher:
-        yield CommandCore(
-            client=handle.client, keys=handle.keys, settings=settings, fetcher=fetcher
-        )
 
 
 async def shared_stories(

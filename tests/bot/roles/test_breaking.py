@@ -8,16 +8,9 @@ workspace follows (visible), and one a private channel follows (never visible he
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bot.commands.caller import Caller
 from bot.commands.core import CommandCore
-from bot.net.fetch import Fetcher
-from bot.net.guard import allow_any
-from bot.roles.worker import ensure_group
-from bot.settings import Settings
 from bot.store.connection import RedisHandle
 from handlers.channels import ChannelRef
 from tests.articles import rss
@@ -31,15 +24,6 @@ ADMIN = Caller(HERE, user="U1", admin=True, public=True)
 PUBLIC_ADMIN = Caller(ELSEWHERE, user="U2", admin=True, public=True)
 PRIVATE_ADMIN = Caller(PRIVATE, user="U3", admin=True, public=False)
 STORY = {"title": "Dam bursts upstream", "link": "https://wire.example/dam", "guid": "dam"}
-
-
-@pytest.fixture
-async def core(settings: Settings, handle: RedisHandle) -> AsyncIterator[CommandCore]:
-    await ensure_group(handle.client, handle.keys)
-    async with Fetcher(policy=allow_any) as fetcher:
-        yield CommandCore(
-            client=handle.client, keys=handle.keys, settings=settings, fetcher=fetcher
-        )
 
 
 def outlet(name: str, *, story: bool = True) -> str:

@@ -10,19 +10,14 @@ from bot.commands.core import CommandCore
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
 from bot.store.ui_auth import OPERATOR, UiAuth
-from tests.bot.commands.test_story_actions import (  # noqa: F401 (the fixture)
-    PRIVATE,
-    PUBLIC,
-    core,
-    shared_stories,
-)
+from tests.bot.commands.test_story_actions import PRIVATE, PUBLIC, shared_stories
 from tests.bot.web.conftest import browser, serving
 from tests.fakes.feed_server import FeedServer
 from tests.privacy_feeds import SECRETS
 
 
 async def test_a_channels_stories_and_search_show_only_the_copies_it_may_see(
-    core: CommandCore,  # noqa: F811
+    core: CommandCore,
     settings: Settings,
     handle: RedisHandle,
     feed_server: FeedServer,
@@ -54,7 +49,7 @@ async def test_a_channels_stories_and_search_show_only_the_copies_it_may_see(
 
 
 async def test_a_filter_is_tested_on_the_feeds_last_stories_and_nothing_changes(
-    core: CommandCore,  # noqa: F811
+    core: CommandCore,
     settings: Settings,
     handle: RedisHandle,
     feed_server: FeedServer,
