@@ -46,6 +46,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRe
 BOTH_BACKENDS = (ROOT / "tests" / "bot" / "store", ROOT / "tests" / "bot" / "roles")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--write-screenshot",
+        action="store_true",
+        help="the browser test rewrites docs/dashboard.png, the README's screenshot",
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     path = Path(str(metafunc.definition.path))
     if (

@@ -13,7 +13,7 @@ def ago(when: float, now: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
+    return f"{seconds}s ago" if seconds >= 5 else "just now"
 
 
 def health(feed: FeedRecord, now: float) -> str:

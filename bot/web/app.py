@@ -41,6 +41,12 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+# The page's own files under /ui/static/, and their types: nothing else is served there.
+STATIC = {
+    "newsbot.css": "text/css",
+    "newsbot.js": "text/javascript",
+    "newsbot.svg": "image/svg+xml",
+}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -126,16 +132,19 @@ def build_ui_app(
             "Signed out", "Ask for a new link in chat with /news dashboard.", status=200
         )
 
-    async def stylesheet(_request: web.Request) -> web.Response:
-        css = resources.files("bot.web").joinpath("static/newsbot.css").read_text("utf-8")
-        return web.Response(text=css, content_type="text/css")
+    async def static(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in STATIC:
+            raise web.HTTPNotFound()
+        text = resources.files("bot.web").joinpath(f"static/{name}").read_text("utf-8")
+        return web.Response(text=text, content_type=STATIC[name])
 
     app = web.Application(middlewares=[strict_headers, csrf_checked])
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     app.router.add_get("/signed-out", signed_out)
-    app.router.add_get("/static/newsbot.css", stylesheet)
+    app.router.add_get("/static/{name}", static)
     Views(
         settings,
         client,

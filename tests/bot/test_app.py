@@ -41,10 +41,12 @@ FEED = rss(
 )
 
 
-async def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        assert asyncio.get_running_loop().time() < deadline, f"{what}: not met in time"
         await asyncio.sleep(0.05)
 
 

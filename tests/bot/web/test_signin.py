@@ -119,6 +119,18 @@ async def test_text_from_the_scope_is_escaped(page: tuple[str, UiAuth]) -> None:
     assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
 
 
+async def test_only_the_pages_own_files_are_served_as_static(page: tuple[str, UiAuth]) -> None:
+    base, _auth = page
+    async with client() as http:
+        for name, kind in (("newsbot.js", "text/javascript"), ("newsbot.svg", "image/svg+xml")):
+            async with http.get(f"{base}/ui/static/{name}") as served:
+                assert served.status == 200 and served.content_type == kind
+                assert served.headers["X-Content-Type-Options"] == "nosniff"
+        for other in ("app.py", "..%2Fapp.py", "%2E%2E%2Ftemplates%2Fbase.html"):
+            async with http.get(f"{base}/ui/static/{other}") as refused:
+                assert refused.status == 404, other
+
+
 async def test_newsbot_dashboard_prints_a_link_that_signs_in_the_operator(
     settings: Settings, handle: RedisHandle, redis_url: str, tmp_path: Path
 ) -> None:
