@@ -62,7 +62,7 @@ class OutboxLag:
         )
         if not self.queued:
             return f"{self.platform}: empty, {self.deliverers} deliverer(s){extra}"
-        text = f"{self.platform}: {self.queued} queued, oldest {_age(self.oldest_age)}"
+        text = f"{self.platform}: {self.queued} queued, oldest {duration(self.oldest_age)}"
         if self.stranded:
             return f"{text}, NO deliverer running (set the {self.platform} credentials){extra}"
         return f"{text}, {self.deliverers} deliverer(s){extra}"
@@ -72,7 +72,8 @@ class OutboxLag:
         return bool(self.queued or self.deliverers or self.dead or self.held)
 
 
-def _age(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A short age: 45s, 12m, 3h, 2d."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size:.0f}{unit}"
@@ -98,6 +99,43 @@ async def outbox_lag(client: Redis, keys: Keys, platform: str, *, now: float) ->
         pipe.zcard(keys.outbox_holds(platform))
         dead, held = await pipe.execute()
     return OutboxLag(platform, queued, oldest_age, active, int(dead), int(held))
+
+
+# How many of a platform's oldest queued deliveries a workspace's lag looks through.
+SCAN_FOR_CHANNELS = 2000
+
+
+@dataclass(frozen=True)
+class ChannelsLag:
+    """What waits on a platform's outbox for some channels (a manager's): how many of
+    the oldest `scanned` deliveries are theirs, and the oldest one's age."""
+
+    waiting: int
+    oldest_age: float
+    partial: bool  # the outbox holds more than was looked through
+
+
+async def channels_lag(
+    client: Redis,
+    keys: Keys,
+    platform: str,
+    channels: Iterable[str],
+    *,
+    now: float,
+    scan: int = SCAN_FOR_CHANNELS,
+) -> ChannelsLag:
+    """The lag of `channels` on one platform's outbox, among its oldest `scan` deliveries
+    (the stream is in queueing order, so the oldest of theirs is found first)."""
+    mine = set(channels)
+    entries: Any = await client.xrange(keys.outbox(platform), count=scan + 1)
+    partial = len(entries) > scan
+    waiting, oldest = 0, 0.0
+    for entry_id, fields in entries[:scan]:
+        if str(fields.get("channel", "")) in mine:
+            if not waiting:
+                oldest = max(now - int(str(entry_id).split("-")[0]) / 1000, 0.0)
+            waiting += 1
+    return ChannelsLag(waiting, oldest, partial)
 
 
 async def outbox_lags(client: Redis, keys: Keys, *, now: float) -> list[OutboxLag]:

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.commands.channel_settings import ChannelSettingsCommands
+from bot.roles.outbox_lag import channels_lag, duration
 from bot.roles.scheduler import scheduler_for
 from bot.settings import Settings
 from bot.store.audience import AudienceStore
@@ -239,10 +240,15 @@ class Views:
         report = await self._health() if self._health is not None else {"ok": True}
         operator = session.scope.operator
         held = await self._holds.holds(channels)
-        dead = 0
+        dead, waiting, oldest, partial = 0, 0, 0.0, False
         for platform in sorted({platform_of(c) for c in channels}):
             letters = await self._holds.dead_letters(platform)
             dead += sum(1 for letter in letters if letter.channel in set(channels))
+            lag = await channels_lag(
+                self._client, self._keys, platform, channels, now=self._clock()
+            )
+            waiting, partial = waiting + lag.waiting, partial or lag.partial
+            oldest = max(oldest, lag.oldest_age)
         return self._render(
             "health.html",
             session,
@@ -251,6 +257,8 @@ class Views:
             redis=bool(report.get("redis", True)),
             held=len(held),
             dead=dead,
+            waiting=f"{waiting}{' or more' if partial and waiting else ''}",
+            oldest=duration(oldest),
             outbox=report.get("outbox") or {} if operator else {},
             roles=report.get("roles") or {} if operator else {},
             checks=report.get("checks") or {} if operator else {},
