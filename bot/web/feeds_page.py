@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from bot.render.feed_status import ago
 from bot.render.sparkline import sparkline_points
+from bot.store.batch import run_batch
 from bot.store.keys import Keys
 from bot.store.watchlist import Watchlist
 from handlers.safe_text import one_line
@@ -35,6 +36,21 @@ class FeedRow:
         return self.state == "failing"
 
 
+# A feed's stories in each of `ARGV[2]` days of `ARGV[3]` seconds from `ARGV[1]`, the
+# last day open-ended (today): one call per feed instead of one per day.
+_COUNT_DAYS = """
+local first, days, length = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local counts = {}
+for n = 0, days - 1 do
+  local from = first + n * length
+  local to = '(' .. (from + length)
+  if n == days - 1 then to = '+inf' end
+  counts[n + 1] = redis.call('ZCOUNT', KEYS[1], from, to)
+end
+return counts
+"""
+
+
 class DayCounts:
     """Stories a day of each feed, by UTC day. A day that is over does not change (a
     story is stored by its publication time), so its count is read once and kept for an
@@ -43,33 +59,38 @@ class DayCounts:
     def __init__(self, client: Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
-        self._past: dict[tuple[str, int], tuple[int, float]] = {}
+        self._count_days = client.register_script(_COUNT_DAYS)
+        self._past: dict[str, tuple[tuple[int, ...], float, float]] = {}  # first day, when
 
     async def counts(self, feed_ids: list[str], now: float) -> dict[str, tuple[int, ...]]:
         """Each feed's stories a day over the last `DAYS` UTC days, oldest first."""
         today = int(now // DAY) * DAY
-        days = [today - (DAYS - 1 - n) * DAY for n in range(DAYS)]
-        wanted = [
-            (feed, day)
-            for feed in feed_ids
-            for day in days[:-1]
-            if not (hit := self._past.get((feed, day))) or now - hit[1] > KEEP_PAST
+        first = today - (DAYS - 1) * DAY
+
+        def known(feed: str) -> bool:
+            hit = self._past.get(feed)
+            return hit is not None and hit[1] == first and now - hit[2] <= KEEP_PAST
+
+        whole = [feed for feed in feed_ids if not known(feed)]
+        today_only = [feed for feed in feed_ids if known(feed)]
+        calls = [
+            (self._count_days, [self._keys.feed_stories(f)], [first, DAYS, DAY]) for f in whole
         ]
-        async with self._client.pipeline(transaction=False) as pipe:
-            for feed, day in wanted:
-                pipe.zcount(self._keys.feed_stories(feed), day, f"({day + DAY}")
-            for feed in feed_ids:
-                pipe.zcount(self._keys.feed_stories(feed), today, "+inf")
-            replies = await pipe.execute()
-        for (feed, day), count in zip(wanted, replies, strict=False):
-            self._past[(feed, day)] = (int(count), now)
-        live = dict(zip(feed_ids, replies[len(wanted) :], strict=True))
-        if len(self._past) > 4 * len(feed_ids) * DAYS:  # days and feeds gone by
-            self._past = {k: v for k, v in self._past.items() if k[1] >= days[0]}
-        return {
-            feed: (*(self._past[(feed, day)][0] for day in days[:-1]), int(live[feed]))
-            for feed in feed_ids
-        }
+        calls += [
+            (self._count_days, [self._keys.feed_stories(f)], [today, 1, DAY]) for f in today_only
+        ]
+        replies = await run_batch(self._client, calls)
+        counts: dict[str, tuple[int, ...]] = {}
+        for feed, reply in zip(whole + today_only, replies, strict=True):
+            numbers = tuple(int(n) for n in reply)
+            if len(numbers) == DAYS:
+                self._past[feed] = (numbers[:-1], first, now)
+                counts[feed] = numbers
+            else:
+                counts[feed] = (*self._past[feed][0], *numbers)
+        if len(self._past) > 4 * len(feed_ids):  # feeds gone by
+            self._past = {f: v for f, v in self._past.items() if v[1] == first}
+        return counts
 
 
 async def feed_rows(

@@ -9,6 +9,7 @@ from bot.settings import Settings
 from bot.store.connection import RedisHandle
 from bot.store.ui_auth import OPERATOR, Scope, UiAuth
 from bot.store.watchlist import Watchlist
+from bot.web.feeds_page import DayCounts
 from tests.bot.web.conftest import browser, serving
 
 
@@ -65,3 +66,21 @@ async def test_a_member_whose_platform_says_nothing_sees_no_feed(
         async with session.get(f"{base}/ui/feeds") as page:
             html = await page.text()
     assert page.status == 200 and "0 watched" in html and "w.example.com" not in html
+
+
+async def test_past_days_are_counted_once_an_hour_and_today_on_every_page(
+    handle: RedisHandle,
+) -> None:
+    now = 1_764_000_000.0 + 12 * 3600  # midday, UTC
+    key = handle.keys.feed_stories("f1")
+    await handle.client.zadd(key, {"a": now - 86400, "b": now - 86400 - 60, "c": now - 60})
+    await handle.client.zadd(key, {"old": now - 20 * 86400})  # before the 14 days
+    counts = DayCounts(handle.client, handle.keys)
+    first = (await counts.counts(["f1", "f2"], now))["f1"]
+    assert len(first) == 14 and first[-2:] == (2, 1) and sum(first) == 3
+    await handle.client.zadd(key, {"late": now - 3 * 86400, "new": now - 30})
+    again = (await counts.counts(["f1"], now + 60))["f1"]
+    assert again[-1] == 2, "today is read on every page"
+    assert sum(again) == 4, "a past day is kept for the hour"
+    later = (await counts.counts(["f1"], now + 2 * 3600))["f1"]
+    assert sum(later) == 5 and later[-4] == 1
