@@ -264,8 +264,13 @@ async def run_bot(
                 clock=clock,
             )
         discord_on = "chat" in roles and settings.discord_token is not None and not console_only
+        # REST also serves the managers' page (who manages which channel), so a process
+        # that serves HTTP without the chat role has it too.
+        discord_page = serve_http and settings.discord_token is not None and not console_only
         discord_rest = (
-            await stack.enter_async_context(rest_client(settings)) if discord_on else None
+            await stack.enter_async_context(rest_client(settings))
+            if discord_on or discord_page
+            else None
         )
         # Registered after the LLM session and Discord's client, so it runs first on the
         # way out: roles stop before those, the fetcher and Redis close.

@@ -24,7 +24,9 @@ from handlers.channels import ChannelRef
 from tests.bot.platforms.discord_adapter.conftest import (  # noqa: F401 (the fixture)
     discord_api,
     discord_settings,
+    running,
 )
+from tests.bot.test_app import free_port
 from tests.bot.web.conftest import browser, serving, sign_in
 from tests.fakes.discord_api import (
     ADMIN,
@@ -143,3 +145,21 @@ async def test_a_discord_member_sees_the_channels_where_they_may_manage_and_view
             await sign_in(page, base, handle, Scope("discord", str(GUILD), str(MEMBER)))
             async with page.get(f"{base}/ui/channels") as answer:
                 assert section_ids(await answer.text()) == sorted([str(refs[0]), str(refs[1])])
+
+
+async def test_a_process_without_the_chat_role_still_asks_discord_who_manages(
+    settings: Settings,
+    tmp_path: Path,
+    handle: RedisHandle,
+    discord_api: FakeDiscord,  # noqa: F811
+) -> None:
+    channel = ChannelRef("discord", str(GUILD), str(CHANNEL))
+    await SubscriptionStore(handle.client, handle.keys).subscribe(channel, "f1", now=1)
+    configured = discord_settings(
+        settings, tmp_path, discord_api, NEWSBOT_HTTP_PORT=str(free_port())
+    )
+    async with running(configured, roles=("poller",)) as bot, browser() as page:
+        base = f"http://127.0.0.1:{bot.http_port}"
+        await sign_in(page, base, handle, Scope("discord", str(GUILD), str(ADMIN)))
+        async with page.get(f"{base}/ui/channels") as answer:
+            assert section_ids(await answer.text()) == [str(channel)], "the owner's channel"
