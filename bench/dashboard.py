@@ -8,8 +8,9 @@ server serves /ui/ (`bot.web`), signed in as the operator through a real one-tim
 
 1. Each page is fetched 50 times, 0.2 s apart (a page is reused for 10 s, so about
    one in 50 is computed afresh): time to the last byte of the first (cold) fetch, p50
-   and p95, and bytes. Baseline, in the same run and server: `GET /healthz`, the cheapest
-   answer.
+   and p95, and bytes. Then 25 times more, each as a new session's first look, so each is
+   computed afresh: its p95 ("uncached") is what the target is judged on. Baseline, in
+   the same run and server: `GET /healthz`, the cheapest answer.
 2. Ingest: 20,000 more stories through the same pipeline, alone, then while a browser
    (another process) fetches every page once a second, three times in turns; the
    slowdown is the cost of refreshing the page.
@@ -66,9 +67,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def timed(session: aiohttp.ClientSession, url: str) -> tuple[float, int, int]:
+async def timed(
+    session: aiohttp.ClientSession, url: str, cookie: str | None = None
+) -> tuple[float, int, int]:
+    headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else None
     started = time.perf_counter()
-    async with session.get(url) as answer:
+    async with session.get(url, headers=headers) as answer:
         body = await answer.read()
     return time.perf_counter() - started, len(body), answer.status
 
@@ -149,11 +153,11 @@ async def run(args, settings, handle, bases, now) -> None:  # type: ignore[no-un
             async with session.post(f"{base}/ui/login", data={"t": token}) as signed:
                 assert signed.status == 200, signed.status
             print(
-                f"{'page':22} {'first':>8} {'p50':>8} {'p95':>8} {'bytes':>9}  "
-                "(target p95 < 200 ms; a page is reused for 10 s)"
+                f"{'page':22} {'first':>8} {'p50':>8} {'p95':>8} {'uncached':>9} {'bytes':>9}"
+                "  (target p95 < 200 ms)"
             )
             rows = [("/healthz (baseline)", "/healthz"), *pages.items()]
-            worst = 0.0
+            auth, worst = UiAuth(client, keys), 0.0
             for name, path in rows:
                 times, size = [], 0
                 for _ in range(args.requests):
@@ -161,14 +165,24 @@ async def run(args, settings, handle, bases, now) -> None:  # type: ignore[no-un
                     assert status == 200, (path, status)
                     times.append(took)
                     await asyncio.sleep(0 if args.smoke else 0.2)
-                p95 = percentile(times, 0.95)
+                # A page is reused for 10 s per session: each of these is a new session's
+                # first look, so the page is computed afresh every time.
+                fresh = []
+                async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as new:
+                    for _ in range(max(args.requests // 2, 2)):
+                        cookie, _made = await auth.start_session(OPERATOR)
+                        took, _size, status = await timed(new, base + path, cookie)
+                        assert status == 200, (path, status)
+                        fresh.append(took)
+                uncached = percentile(fresh, 0.95)
                 if path != "/healthz":
-                    worst = max(worst, p95)
+                    worst = max(worst, uncached)
                 print(
                     f"{name:22} {times[0] * 1000:6.1f}ms {percentile(times, 0.5) * 1000:6.1f}ms "
-                    f"{p95 * 1000:6.1f}ms {size:9,}"
+                    f"{percentile(times, 0.95) * 1000:6.1f}ms {uncached * 1000:7.1f}ms {size:9,}"
                 )
-            print(f"slowest page p95 {worst * 1000:.0f} ms -> {'met' if worst < 0.2 else 'MISSED'}")
+            verdict = "met" if worst < 0.2 else "MISSED"
+            print(f"slowest page, p95 computed afresh: {worst * 1000:.0f} ms -> {verdict}")
 
             cookie = jar.filter_cookies(URL(f"{base}/ui/"))[COOKIE].value
             # A warm-up first (not counted); then alone and refreshed, in turns, so a drift
