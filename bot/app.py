@@ -18,6 +18,7 @@ import discord
 from aiohttp import web
 from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.core import CommandCore
 from bot.http_server import Handler, build_http_app, start_http
@@ -34,9 +35,10 @@ from bot.platforms.discord_adapter.page_access import DiscordPageAccess
 from bot.platforms.discord_adapter.permissions import DiscordMembers
 from bot.platforms.slack_adapter.commands import Admins, build_app, events_handler
 from bot.platforms.slack_adapter.deliverer import SlackDeliverer
+from bot.platforms.slack_adapter.oauth import OAuth, oauth_routes
 from bot.platforms.slack_adapter.page_access import SlackPageAccess
 from bot.platforms.slack_adapter.socket_mode import SocketStatus, run_socket_mode
-from bot.platforms.slack_adapter.web_api import SlackMembers, api_client, posting_client
+from bot.platforms.slack_adapter.web_api import SlackApis, SlackMembers, api_client
 from bot.roles.alerting import run_alert_flusher
 from bot.roles.channel_cleanup import run_refused_cleanup
 from bot.roles.config_apply import ConfigPlan, apply_config
@@ -68,8 +70,29 @@ FEED_TIMEOUT = FetchLimits().total_timeout
 ROLES = ("poller", "pipeline", "scheduler", "chat")
 
 
+@dataclass(frozen=True)
+class SlackSide:
+    """How this process reaches Slack: the Web API of each workspace, and OAuth mode's
+    installations and install pages (None with one bot token)."""
+
+    apis: SlackApis
+    oauth: OAuth | None
+
+
+def slack_side(settings: Settings, handle: RedisHandle) -> SlackSide | None:
+    """Slack with one bot token, in OAuth mode, or not at all."""
+    oauth = OAuth.of(settings, handle.client, handle.keys)
+    if oauth is not None:
+        return SlackSide(SlackApis.of(settings, oauth.tokens), oauth)
+    if settings.slack_bot_token is not None:
+        return SlackSide(SlackApis.of(settings), None)
+    return None
+
+
 def slack_command_mode(settings: Settings) -> str:
     """How `/news` reaches this bot from Slack: "socket", "http", or "" (it does not)."""
+    if settings.slack_oauth:
+        return "http"  # the settings ask for the signing secret, and refuse Socket Mode
     if settings.slack_bot_token is None:
         return ""
     if settings.slack_app_token is not None:
@@ -84,14 +107,16 @@ def chat_deliverers(
     console_out: TextIO | None = None,
     console_only: bool = False,
     discord_rest: discord.Client | None = None,
+    slack: SlackSide | None = None,
 ) -> list[Deliverer]:
     """A deliverer for each platform whose credentials are set; the console without any
     (and always for `newsbot console`, which never starts a chat adapter)."""
     deliverers: list[Deliverer] = []
-    if settings.slack_bot_token is not None and not console_only:
+    slack = None if console_only else slack or slack_side(settings, handle)
+    if slack is not None:
         deliverers.append(
             SlackDeliverer(
-                web=posting_client(settings),
+                apis=slack.apis,
                 client=handle.client,
                 keys=handle.keys,
                 retention_days=settings.retention_days,
@@ -113,18 +138,25 @@ def chat_deliverers(
     return deliverers
 
 
-def slack_commands(settings: Settings, bot: RunningBot) -> AsyncApp:
-    """The bolt app answering `/news` through the command core (HTTP or Socket Mode)."""
-    api = api_client(settings)
+def slack_commands(settings: Settings, bot: RunningBot, slack: SlackSide) -> AsyncApp:
+    """The bolt app answering `/news` through the command core (HTTP or Socket Mode);
+    in OAuth mode, with the install flow, each request authorized by its workspace."""
     core = bot.command_core(settings)
     socket_mode = settings.slack_app_token is not None  # it wins when both are set
     secret = settings.slack_signing_secret
+    client = (
+        AsyncWebClient(base_url=settings.slack_api_url)
+        if slack.oauth is not None
+        else api_client(settings)
+    )
     return build_app(
-        api=api,
+        client=client,
+        apis=slack.apis,
         core=core,
         signing_secret=None if socket_mode or secret is None else secret.reveal(),
-        admins=Admins(api),
+        admins=Admins(slack.apis),
         replays=ReplayGuard(bot.handle.client, bot.handle.keys),
+        oauth=slack.oauth,
     )
 
 
@@ -272,6 +304,7 @@ async def run_bot(
             if discord_on or discord_page
             else None
         )
+        slack = None if console_only else slack_side(settings, handle)
         # Registered after the LLM session and Discord's client, so it runs first on the
         # way out: roles stop before those, the fetcher and Redis close.
         stack.push_async_callback(shut_down)
@@ -339,6 +372,7 @@ async def run_bot(
                 console_out=console_out,
                 console_only=console_only,
                 discord_rest=discord_rest,
+                slack=slack,
             )
             consumers = [
                 OutboxConsumer(
@@ -361,7 +395,11 @@ async def run_bot(
                 if isinstance(deliverer, DiscordDeliverer):
                     bot.checks["discord token"] = deliverer.token_works
 
-            slack_app = slack_commands(settings, bot) if slack_mode == "socket" else None
+            slack_app = (
+                slack_commands(settings, bot, slack)
+                if slack_mode == "socket" and slack is not None
+                else None
+            )
             socket_status = SocketStatus()
             if slack_app is not None:
                 bot.checks["slack socket"] = socket_status.ok
@@ -378,8 +416,8 @@ async def run_bot(
             )
             bot.discord_gateway = gateway
             listers: list[MemberLister] = []
-            if settings.slack_bot_token is not None and not console_only:
-                listers.append(SlackMembers(api_client(settings)))
+            if slack is not None:
+                listers.append(SlackMembers(slack.apis))
             if discord_rest is not None:
                 listers.append(DiscordMembers(discord_rest))
 
@@ -417,25 +455,30 @@ async def run_bot(
                 stop,
             )
         posts: dict[str, Handler] = {}
+        gets: dict[str, Handler] = {}
         secret = settings.slack_signing_secret
-        if slack_mode == "http" and secret is not None:
+        if slack_mode == "http" and secret is not None and slack is not None:
+            http_app = slack_commands(settings, bot, slack)
             posts["/slack/events"] = events_handler(
-                slack_commands(settings, bot),
+                http_app,
                 signing_secret=secret.reveal(),
                 replays=ReplayGuard(handle.client, handle.keys),
             )
+            if slack.oauth is not None:
+                gets.update(oauth_routes(http_app))
         if serve_http:
             runner = await start_http(
                 build_http_app(
                     health=bot.health,
                     metrics=bot.metrics_text,
                     posts=posts,
+                    gets=gets,
                     ui=build_ui_app(
                         settings,
                         handle.client,
                         handle.keys,
                         health=bot.health,
-                        access=page_access(settings, handle, discord_rest, console_only),
+                        access=page_access(settings, handle, discord_rest, slack),
                     ),
                 ),
                 port=settings.http_port,
@@ -459,17 +502,16 @@ def page_access(
     settings: Settings,
     handle: RedisHandle,
     discord_rest: discord.Client | None,
-    console_only: bool,
+    slack: SlackSide | None,
 ) -> dict[str, ManagedChannels]:
     """How each platform newsbot runs here answers which channels a member manages, for
     the managers' page."""
     access: dict[str, ManagedChannels] = {}
     managers = frozenset(settings.managers)
-    if settings.slack_bot_token is not None and not console_only:
-        api = api_client(settings)
+    if slack is not None:
         access["slack"] = SlackPageAccess(
-            admins=Admins(api),
-            members=SlackMembers(api),
+            admins=Admins(slack.apis),
+            members=SlackMembers(slack.apis),
             managers=managers,
             client=handle.client,
             keys=handle.keys,

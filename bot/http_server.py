@@ -24,10 +24,12 @@ def build_http_app(
     health: HealthCheck,
     metrics: MetricsText,
     posts: Mapping[str, Handler] | None = None,
+    gets: Mapping[str, Handler] | None = None,
     ui: web.Application | None = None,
 ) -> web.Application:
     """An aiohttp application serving health (200 or 503, JSON) and Prometheus metrics,
-    each computed at most once a second however many ask at once (`Cached`), and the
+    each computed at most once a second however many ask at once (`Cached`), the
+    adapters' routes (`posts`, and `gets` such as Slack's install pages), and the
     managers' page under /ui/ (`bot.web`)."""
     cached_health, cached_metrics = Cached(health), Cached(metrics)
 
@@ -46,6 +48,8 @@ def build_http_app(
     app.router.add_get("/metrics", metrics_view)
     for path, handler in (posts or {}).items():
         app.router.add_post(path, handler)
+    for path, handler in (gets or {}).items():
+        app.router.add_get(path, handler)
     if ui is not None:
         app.add_subapp("/ui/", ui)
     return app

@@ -64,6 +64,13 @@ class Settings:
     slack_signing_secret: Secret | None = None
     slack_app_token: Secret | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # OAuth mode (many workspaces): the app's credentials, and the key that seals the
+    # installations' tokens in Redis.
+    slack_client_id: str | None = None
+    slack_client_secret: Secret | None = None
+    slack_state_secret: Secret | None = None
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    secret_key: Secret | None = None
     discord_token: Secret | None = None
     discord_api_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str | None = None
@@ -97,6 +104,11 @@ class Settings:
     @property
     def retention_seconds(self) -> int:
         return self.retention_days * 86400
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Slack in OAuth mode: installed into any number of workspaces, a token each."""
+        return self.slack_client_id is not None
 
     @property
     def page_url(self) -> str:
@@ -187,6 +199,58 @@ def _parse_http_url(raw: Any) -> str:
     return text
 
 
+def _parse_secret_key(raw: Any) -> Secret:
+    text = str(raw).strip()
+    if len(text) < 32:
+        raise ValueError(
+            "must be at least 32 characters; make one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return Secret(text)
+
+
+_OAUTH = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_STATE_SECRET")
+
+
+def _slack_mode_problems(values: Mapping[str, Any]) -> list[str]:
+    """Slack runs with one bot token or in OAuth mode (any number of workspaces), never
+    both; OAuth mode needs all its settings, the key that seals tokens, the signing
+    secret (its events come over HTTP) and an https address for Slack to redirect to."""
+    oauth = [env for env, name in zip(_OAUTH, _OAUTH_NAMES, strict=True) if values.get(name)]
+    if not oauth:
+        return []
+    problems = []
+    if values.get("slack_bot_token") is not None:
+        problems.append(
+            "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: use one bot token (one "
+            "workspace) or OAuth (any number of workspaces), not both"
+        )
+    missing = [env for env in _OAUTH if env not in oauth]
+    if missing:
+        problems.append(f"OAuth mode needs {', '.join(missing)} too")
+    if values.get("secret_key") is None:
+        problems.append(
+            "OAuth mode keeps each workspace's tokens in Redis, sealed: set NEWSBOT_SECRET_KEY"
+        )
+    if values.get("slack_signing_secret") is None:
+        problems.append(
+            "OAuth mode receives commands and events over HTTP: set SLACK_SIGNING_SECRET"
+        )
+    if values.get("slack_app_token") is not None:
+        problems.append("SLACK_APP_TOKEN (Socket Mode) does not serve many workspaces; unset it")
+    public = urlsplit(str(values.get("public_url") or ""))
+    loopback = public.hostname in {"127.0.0.1", "localhost", "::1"}
+    if public.scheme != "https" and not (public.scheme == "http" and loopback):
+        problems.append(
+            "OAuth mode needs NEWSBOT_PUBLIC_URL to be the https address Slack redirects to "
+            "(http only on loopback, for tests)"
+        )
+    return problems
+
+
+_OAUTH_NAMES = ("slack_client_id", "slack_client_secret", "slack_state_secret")
+
+
 def _parse_ws_url(raw: Any) -> str:
     text = str(raw).strip()
     if urlsplit(text).scheme not in {"ws", "wss"}:
@@ -265,6 +329,11 @@ _SPECS: dict[str, _Spec] = {
     "slack_signing_secret": _Spec("SLACK_SIGNING_SECRET", Secret, secret=True),
     "slack_app_token": _Spec("SLACK_APP_TOKEN", Secret, secret=True),
     "slack_api_url": _Spec("NEWSBOT_SLACK_API_URL", _parse_http_url),
+    "slack_client_id": _Spec("SLACK_CLIENT_ID", lambda raw: str(raw).strip()),
+    "slack_client_secret": _Spec("SLACK_CLIENT_SECRET", Secret, secret=True),
+    "slack_state_secret": _Spec("SLACK_STATE_SECRET", Secret, secret=True),
+    "slack_authorize_url": _Spec("NEWSBOT_SLACK_AUTHORIZE_URL", _parse_http_url),
+    "secret_key": _Spec("NEWSBOT_SECRET_KEY", _parse_secret_key, secret=True),
     "discord_token": _Spec("DISCORD_TOKEN", Secret, secret=True),
     "discord_api_url": _Spec("NEWSBOT_DISCORD_API_URL", _parse_http_url),
     "discord_gateway_url": _Spec("NEWSBOT_DISCORD_GATEWAY_URL", _parse_ws_url),
@@ -370,6 +439,7 @@ def load_settings(
             continue
         values[name] = value
     values.update(overrides)
+    problems += _slack_mode_problems(values)
     if problems:
         raise ConfigError(problems)
     known = {f.name for f in fields(Settings)}

@@ -8,7 +8,8 @@ import time
 from bot.cli.exits import EXIT_FAILED, EXIT_OK
 from bot.errors import NewsbotError
 from bot.platforms.discord_adapter.check import discord_report
-from bot.platforms.slack_adapter.check import slack_report
+from bot.platforms.slack_adapter.check import oauth_report, slack_report
+from bot.platforms.slack_adapter.oauth import OAuth
 from bot.platforms.slack_adapter.web_api import api_client
 from bot.render.feed_status import health
 from bot.roles.config_apply import ConfigPlan
@@ -56,10 +57,17 @@ async def check_command(settings: Settings, plan: ConfigPlan | None) -> int:
                     print(f"outbox {lag.describe()}")
             if any(lag.dead or lag.held for lag in lags):
                 print("see held channels and dead letters with: newsbot outbox list")
+            oauth = OAuth.of(settings, handle.client, handle.keys)
+            if oauth is not None:
+                token_ok, lines = await oauth_report(oauth.store, settings.slack_api_url)
+                ok = ok and token_ok
+                print("\n".join(lines))
     except NewsbotError as exc:
         ok = False
         print(f"redis: FAILED: {exc}")
-    if settings.slack_bot_token is None:
+    if settings.slack_oauth:
+        pass  # reported with Redis, where the installations are
+    elif settings.slack_bot_token is None:
         print("slack: not configured")
     elif settings.slack_signing_secret is None and settings.slack_app_token is None:
         ok = False

@@ -154,6 +154,16 @@ Key (after the prefix), type, what it holds, and what bounds it:
 - ``ui:session:<hash>`` string: a web page session (its scope and CSRF token), by a hash
   of the cookie's value. TTL 8 hours.
 - ``ui:logins:<hash>`` string: sign-ins from one client address in the current minute.
+- ``slack:installs`` hash: team id -> its Slack installation (OAuth mode): bot token,
+  refresh token and its expiry, bot ids, scopes, who installed it and when, as JSON
+  sealed with ``NEWSBOT_SECRET_KEY`` (Fernet). Secrets, but unreadable without that key.
+  Bounded by the workspaces newsbot is installed in.
+- ``slack:uninstalled`` hash: team id -> when newsbot was uninstalled there (its channels
+  are held until a reinstall, or removed after ``NEWSBOT_REFUSED_CHANNEL_DAYS``).
+- ``slack:oauth_state:<state>`` string: an "Add to Slack" flow in progress; used once
+  (GETDEL) or gone after 10 minutes.
+- ``slack:refreshing:<team>`` string: the lock one process holds while it trades a
+  workspace's single-use refresh token for a new token (10 s).
 """
 
 from __future__ import annotations
@@ -310,6 +320,20 @@ class Keys:
 
     def ui_logins(self, address_hash: str) -> str:
         return f"{self.prefix}ui:logins:{address_hash}"
+
+    @property
+    def slack_installs(self) -> str:
+        return f"{self.prefix}slack:installs"
+
+    @property
+    def slack_uninstalled(self) -> str:
+        return f"{self.prefix}slack:uninstalled"
+
+    def slack_oauth_state(self, state: str) -> str:
+        return f"{self.prefix}slack:oauth_state:{state}"
+
+    def slack_refreshing(self, team: str) -> str:
+        return f"{self.prefix}slack:refreshing:{team}"
 
     @property
     def breaking_channels(self) -> str:

@@ -6,9 +6,14 @@ missing scope, or Slack out of reach. Never a traceback.
 
 from __future__ import annotations
 
+import time
+
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.platforms.slack_adapter.installs import InstallStore
+from bot.store.sealed import SealError
 
 # What fails when Slack cannot be reached (DNS, refused, TLS, timeout), as slack_sdk raises it.
 UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError, SlackClientError)
@@ -50,6 +55,28 @@ async def slack_report(
         app_ok, line = await _app_token_report(api.base_url, app_token)
         ok = ok and app_ok
         lines.append(line)
+    return ok, lines
+
+
+async def oauth_report(store: InstallStore, api_url: str) -> tuple[bool, list[str]]:
+    """OAuth mode: each installed workspace's token and scopes (`auth.test` with it), and
+    the workspaces newsbot was uninstalled from, held until a reinstall."""
+    try:
+        workspaces = await store.all()
+    except SealError as exc:
+        return False, [f"slack: FAILED: {exc}"]
+    lines = [f"slack: ok, OAuth mode, installed in {len(workspaces)} workspace(s)"]
+    ok = True
+    for workspace in workspaces:
+        api = AsyncWebClient(token=workspace.bot_token, base_url=api_url, timeout=30)
+        report_ok, report = await slack_report(api, mode="OAuth")
+        ok = ok and report_ok
+        lines += ["  " + line.removeprefix("slack: ") for line in report]
+    for team, when in sorted((await store.uninstalled()).items()):
+        days = (time.time() - when) / 86400
+        lines.append(
+            f"  {team}: uninstalled {days:.0f} days ago; its channels are held until a reinstall"
+        )
     return ok, lines
 
 

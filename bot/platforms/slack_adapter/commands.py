@@ -29,6 +29,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.caller import Caller
 from bot.commands.core import CommandCore
+from bot.platforms.slack_adapter.installs import WorkspaceGone
+from bot.platforms.slack_adapter.oauth import OAuth
+from bot.platforms.slack_adapter.web_api import SlackApis
 from bot.render.slack_blocks import STORY_ACTIONS, render_slack_reply
 from bot.store.replays import ReplayGuard
 from handlers.channels import ChannelRef
@@ -67,12 +70,12 @@ class ChannelFacts:
 class Channels:
     """`conversations.info` per channel, remembered for a few minutes."""
 
-    def __init__(self, api: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic):
-        self._api = api
+    def __init__(self, apis: SlackApis, *, clock: Callable[[], float] = time.monotonic):
+        self._apis = apis
         self._clock = clock
         self._known: dict[str, tuple[ChannelFacts, float]] = {}
 
-    async def facts(self, channel: str) -> ChannelFacts:
+    async def facts(self, team: str, channel: str) -> ChannelFacts:
         """DMs count as member and not public; an answer Slack refuses, as member and
         unknown (a private channel the bot is not in is not found)."""
         if channel.startswith("D"):
@@ -81,7 +84,9 @@ class Channels:
         if known is not None and self._clock() - known[1] < CHANNEL_CACHE_SECONDS:
             return known[0]
         try:
-            answer = await self._api.conversations_info(channel=channel)
+            answer = await (await self._apis.api(team)).conversations_info(channel=channel)
+        except WorkspaceGone:
+            return ChannelFacts(member=True, public=None)
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else ""
             return ChannelFacts(member=error != "channel_not_found", public=None)
@@ -113,18 +118,18 @@ def command_text(text: str) -> str:
 class Admins:
     """Whether a user is a workspace admin or owner, from `users.info`, cached."""
 
-    def __init__(self, api: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic):
-        self._api = api
+    def __init__(self, apis: SlackApis, *, clock: Callable[[], float] = time.monotonic):
+        self._apis = apis
         self._clock = clock
-        self._known: dict[str, tuple[bool, float]] = {}
+        self._known: dict[tuple[str, str], tuple[bool, float]] = {}
 
-    async def is_admin(self, user: str) -> bool:
-        known = self._known.get(user)
+    async def is_admin(self, team: str, user: str) -> bool:
+        known = self._known.get((team, user))
         if known is not None and self._clock() - known[1] < ADMIN_CACHE_SECONDS:
             return known[0]
         try:
-            answer = await self._api.users_info(user=user)
-        except SlackApiError as exc:
+            answer = await (await self._apis.api(team)).users_info(user=user)
+        except (SlackApiError, WorkspaceGone) as exc:
             log.warning(
                 "users.info failed; treating the user as a member", extra={"error": str(exc)}
             )
@@ -133,7 +138,7 @@ class Admins:
         admin = bool(
             profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner")
         )
-        self._known[user] = (admin, self._clock())
+        self._known[(team, user)] = (admin, self._clock())
         return admin
 
 
@@ -143,24 +148,29 @@ _NAMED_CHANNEL = re.compile(r"\bin\s+<#([A-Z0-9]+)(?:\|[^>]*)?>\s*$")
 
 def build_app(
     *,
-    api: AsyncWebClient,
+    client: AsyncWebClient,
+    apis: SlackApis,
     core: CommandCore,
     signing_secret: str | None,
     admins: Admins,
     replays: ReplayGuard,
+    oauth: OAuth | None = None,
 ) -> AsyncApp:
     """The bolt app with the `/news` command and the one event newsbot handles:
-    ``member_joined_channel`` for the bot itself, which may end a channel's hold.
+    ``member_joined_channel`` for the bot itself, which may end a channel's hold. In OAuth
+    mode (`oauth`), bolt's install flow too, and each request is authorized with its
+    workspace's token; `client` is bolt's own (one bot token's, or the API's address).
 
     An Events API callback runs once per `event_id`, in Socket Mode and HTTP mode alike:
     one handled already is acknowledged and not run again (Slack retries one it thinks
     failed; a retry of one that did fail runs, since it is marked only once handled)."""
-    channels = Channels(api)
+    channels = Channels(apis)
     app = AsyncApp(
-        client=api,
+        client=client,
         signing_secret=signing_secret,
         # Socket Mode has no signatures; HTTP mode always checks them (bolt's default).
         request_verification_enabled=signing_secret is not None,
+        **(oauth.app_options() if oauth is not None else {}),
     )
 
     @app.command("/news")
@@ -168,15 +178,18 @@ def build_app(
         text = command_text(str(command.get("text", "")))
         first = text.split(maxsplit=1)[0].lower() if text.strip() else "help"
         await ack(text=WORKING[first]) if first in WORKING else await ack()
-        facts = await channels.facts(str(command["channel_id"]))
+        team = str(command["team_id"])
+        facts = await channels.facts(team, str(command["channel_id"]))
         named = _NAMED_CHANNEL.search(text) if first == "alert" else None
         caller = Caller(
-            ChannelRef("slack", str(command["team_id"]), str(command["channel_id"])),
+            ChannelRef("slack", team, str(command["channel_id"])),
             user=str(command["user_id"]),
-            admin=await admins.is_admin(str(command["user_id"])),
+            admin=await admins.is_admin(team, str(command["user_id"])),
             public=facts.public,
             target_workspace=(
-                await workspace_of(api, named[1]) or "" if named is not None else None
+                await workspace_of(await apis.api(team), named[1]) or ""
+                if named is not None
+                else None
             ),
         )
         reply = await core.handle(caller, text)
@@ -205,11 +218,11 @@ def build_app(
                 response_type="ephemeral", replace_original=False, **render_slack_reply(refused)
             )
             return
-        facts = await channels.facts(where)
+        facts = await channels.facts(team, where)
         caller = Caller(
             ChannelRef("slack", team, where),
             user=user,
-            admin=await admins.is_admin(user),
+            admin=await admins.is_admin(team, user),
             public=facts.public,
         )
         reply = await core.act(caller, value)
@@ -226,6 +239,25 @@ def build_app(
             return BoltResponse(status=200, body="")  # acknowledged, not run again
         await next()
         return None
+
+    if oauth is not None:
+        oauth.store.on_install = lambda team: core.access_restored_in("slack", team)
+
+        @app.event("app_uninstalled")
+        async def uninstalled(body: dict[str, Any], context: AsyncBoltContext) -> None:
+            await oauth.gone(str(body.get("team_id") or context.team_id or ""), "uninstalled")
+            if body.get("event_id"):
+                await replays.event_done(str(body["event_id"]))
+
+        @app.event("tokens_revoked")
+        async def revoked(
+            event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+        ) -> None:
+            if (event.get("tokens") or {}).get("bot"):
+                team = str(body.get("team_id") or context.team_id or "")
+                await oauth.gone(team, "its bot token revoked")
+            if body.get("event_id"):
+                await replays.event_done(str(body["event_id"]))
 
     @app.event("member_joined_channel")
     async def joined(

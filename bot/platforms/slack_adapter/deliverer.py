@@ -14,9 +14,12 @@ member who subscribed it is told once per hold: an ephemeral note in the channel
 when that fails too, saying what is held and what to do (`/invite @newsbot`). A message
 Slack refuses (invalid blocks, too long) is sent once more as plain text.
 
-Token errors are not a channel's fault: the deliverer then stops posting (every delivery
-stays queued), logs at error level, reports itself unhealthy, and tries `auth.test` once a
-minute until the token works again.
+With one bot token, token errors are not a channel's fault: the deliverer then stops
+posting (every delivery stays queued), logs at error level, reports itself unhealthy, and
+tries `auth.test` once a minute until the token works again. In OAuth mode each workspace
+has its own token, so a refused token, or a workspace newsbot is no longer installed in,
+holds that workspace's channels only, as a refusing channel is held; a reinstall
+releases them.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.platforms.slack_adapter.installs import WorkspaceGone
 from bot.platforms.slack_adapter.refusals import classify
+from bot.platforms.slack_adapter.web_api import SlackApis
 from bot.render.plain import format_contents
 from bot.render.slack_blocks import escape, render_slack, render_slack_alert
 from bot.render.text_limits import clip
@@ -65,7 +70,7 @@ class SlackDeliverer:
     def __init__(
         self,
         *,
-        web: AsyncWebClient,
+        apis: SlackApis,
         client: Redis,
         keys: Keys,
         pacer: ChannelPacer | None = None,
@@ -73,7 +78,7 @@ class SlackDeliverer:
         retention_days: int = 30,
     ) -> None:
         self._retention_days = retention_days
-        self._web = web
+        self._apis = apis
         self._client = client
         self._keys = keys
         self._pacer = pacer or ChannelPacer(client, keys)
@@ -81,6 +86,7 @@ class SlackDeliverer:
         self._clock = clock
         self.token_error = ""  # set while Slack refuses the token
         self._token_checked = 0.0
+        self._teams: dict[str, str] = {}  # member -> workspace, for DMs in OAuth mode
 
     def token_works(self) -> bool:
         """False while Slack refuses the token (for /healthz)."""
@@ -94,11 +100,15 @@ class SlackDeliverer:
         )
         if contents is None:
             return
-        if channel.workspace == DM:
-            channel = await self._open_dm(channel)
+        team = channel.workspace
+        if team == DM:
+            team = await self._team_of(channel.channel)
+            channel = await self._open_dm(team, channel)
+        web = await self._web(team)
         if plain:
             text = clip(escape(format_contents(contents)), PLAIN_TEXT)
-            await self._post(channel, {"text": text, "unfurl_links": False, "unfurl_media": False})
+            payload = {"text": text, "unfurl_links": False, "unfurl_media": False}
+            await self._post(web, team, channel, payload)
             return
         payloads: list[dict[str, Any]]
         if isinstance(contents, str):
@@ -112,29 +122,58 @@ class SlackDeliverer:
             self._keys,
             message,
             payloads,
-            send=lambda _, payload: self._post(channel, payload),
+            send=lambda _, payload: self._post(web, team, channel, payload),
             pace=lambda: self._pacer.wait(str(channel)),
         )
 
-    async def _open_dm(self, channel: ChannelRef) -> ChannelRef:
+    async def _web(self, team: str) -> AsyncWebClient:
+        """The posting client of the channel's workspace; one newsbot is not installed in
+        (OAuth mode) holds the channel, as a refusing channel is held."""
+        try:
+            return await self._apis.posting(team)
+        except WorkspaceGone as gone:
+            raise DeliveryFailed(
+                f"{gone}: a workspace admin can add it again", refusal=Refusal.CHANNEL
+            ) from gone
+
+    async def _team_of(self, user: str) -> str:
+        """The workspace of a member newsbot DMs (their alerts say; any, with one token)."""
+        if not self._apis.many:
+            return DM
+        known = self._teams.get(user)
+        if known is None:
+            alerts = await AlertStore(self._client, self._keys).of_owner("slack", user)
+            if not alerts:
+                raise DeliveryFailed(f"no workspace known for member {user}", refusal=Refusal.GONE)
+            known = self._teams[user] = alerts[0].workspace
+        return known
+
+    async def _open_dm(self, team: str, channel: ChannelRef) -> ChannelRef:
         """A ``slack:dm:{user}`` delivery's conversation; a member who cannot be sent DMs
         is recorded, their alerts paused, and they are told once."""
+        web = await self._apis_call(team)
         try:
-            opened = await self._web.conversations_open(users=channel.channel)
+            opened = await web.conversations_open(users=channel.channel)
         except SlackApiError as exc:
-            refusal = self._refusal(exc)
+            refusal = self._refusal(exc, team)
             if refusal.refusal.holds_channel:
-                await self._dms_closed(channel.channel)
+                await self._dms_closed(web, channel.channel)
             raise refusal from exc
         return ChannelRef("slack", DM, str((opened.get("channel") or {}).get("id", "")))
 
-    async def _dms_closed(self, user: str) -> None:
+    async def _apis_call(self, team: str) -> AsyncWebClient:
+        try:
+            return await self._apis.api(team)
+        except WorkspaceGone as gone:
+            raise DeliveryFailed(str(gone), refusal=Refusal.CHANNEL) from gone
+
+    async def _dms_closed(self, web: AsyncWebClient, user: str) -> None:
         origin = await AlertStore(self._client, self._keys).dms_closed("slack", user, time.time())
         if origin is None:
             return
         where = ChannelRef.parse(origin).channel
         with contextlib.suppress(SlackApiError):
-            await self._web.chat_postEphemeral(
+            await web.chat_postEphemeral(
                 channel=where,
                 user=user,
                 text="newsbot cannot send you direct messages, so your alerts are paused. "
@@ -142,16 +181,22 @@ class SlackDeliverer:
                 "/news alert resume.",
             )
 
-    async def _post(self, channel: ChannelRef, payload: dict[str, Any]) -> None:
+    async def _post(
+        self, web: AsyncWebClient, team: str, channel: ChannelRef, payload: dict[str, Any]
+    ) -> None:
         try:
-            await self._web.chat_postMessage(channel=channel.channel, **payload)
+            await web.chat_postMessage(channel=channel.channel, **payload)
         except SlackApiError as exc:
-            raise self._refusal(exc) from exc
+            raise self._refusal(exc, team) from exc
 
     async def tell_refused(self, channel: ChannelRef, reason: str) -> None:
         """Tell the member who subscribed the channel that it refuses, and what waits."""
         if channel.workspace == DM:
             return  # the member was told their DMs are closed (`_dms_closed`)
+        try:
+            web = await self._apis.api(channel.workspace)
+        except WorkspaceGone:
+            return  # nobody there to tell: newsbot is not installed
         user = await subscriber_of(
             self._client, self._keys, channel, is_person=lambda user: bool(_SLACK_USER.match(user))
         )
@@ -164,31 +209,42 @@ class SlackDeliverer:
             f"`/invite @newsbot` in <#{channel.channel}>, or unsubscribe the channel there."
         )
         try:
-            await self._web.chat_postEphemeral(channel=channel.channel, user=user, text=note)
+            await web.chat_postEphemeral(channel=channel.channel, user=user, text=note)
             return
         except SlackApiError:
             pass  # the bot is not in the channel: a DM then
         try:
-            await self.direct_message(user, note)
-        except SlackApiError as exc:
+            await self.direct_message(user, note, team=channel.workspace)
+        except (SlackApiError, WorkspaceGone) as exc:
             log.warning(
                 "could not tell the subscriber that a channel refuses",
                 extra={"channel": str(channel), "user": user, "error": str(exc)},
             )
 
-    async def direct_message(self, user: str, text: str) -> None:
+    async def direct_message(self, user: str, text: str, *, team: str = DM) -> None:
         """A DM to a user: `conversations.open`, then `chat.postMessage` (alerts use it too)."""
-        opened = await self._web.conversations_open(users=user)
+        web = await self._apis.api(team)
+        opened = await web.conversations_open(users=user)
         dm = str((opened.get("channel") or {}).get("id", ""))
-        await self._web.chat_postMessage(
-            channel=dm, text=text, unfurl_links=False, unfurl_media=False
-        )
+        await web.chat_postMessage(channel=dm, text=text, unfurl_links=False, unfurl_media=False)
 
-    def _refusal(self, exc: SlackApiError) -> DeliveryFailed:
+    def _refusal(self, exc: SlackApiError, team: str) -> DeliveryFailed:
         response = exc.response
         error = str(response.get("error", "")) if response is not None else ""
         status = response.status_code if response is not None else 0
         refusal, meaning = classify(error)
+        if refusal is Refusal.TOKEN and self._apis.many:
+            # One workspace's token: that workspace's channels are held, no other's.
+            self._apis.refused(team)
+            log.error(
+                "Slack refuses a workspace's token; its channels are held",
+                extra={"team": team, "error": error},
+            )
+            return DeliveryFailed(
+                f"Slack refuses this workspace's token ({error}): a workspace admin can "
+                "add newsbot again",
+                refusal=Refusal.CHANNEL,
+            )
         if refusal is Refusal.TOKEN:
             self.token_error = error
             self._token_checked = self._clock()
@@ -209,7 +265,7 @@ class SlackDeliverer:
         )
 
     async def _check_token(self) -> None:
-        """While the token is refused, post nothing; look again once a minute."""
+        """While the (one) token is refused, post nothing; look again once a minute."""
         if not self.token_error:
             return
         if self._clock() - self._token_checked < TOKEN_RECHECK:
@@ -220,8 +276,8 @@ class SlackDeliverer:
             )
         self._token_checked = self._clock()
         try:
-            await self._web.auth_test()
+            await (await self._apis.api(DM)).auth_test()
         except SlackApiError as exc:
-            raise self._refusal(exc) from exc
+            raise self._refusal(exc, DM) from exc
         log.info("Slack accepts the bot token again", extra={"was": self.token_error})
         self.token_error = ""

@@ -42,7 +42,7 @@ class SlackPageAccess:
     async def __call__(self, scope: Scope, channels: Sequence[str]) -> set[str]:
         user = scope.user
         manager = "everyone" in self._managers or user in self._managers
-        if not manager and not await self._admins.is_admin(user):
+        if not manager and not await self._admins.is_admin(scope.workspace, user):
             return set()
         async with self._client.pipeline(transaction=False) as pipe:
             for channel in channels:

@@ -13,7 +13,7 @@ from bot.platforms.discord_adapter.connection import rest_client
 from bot.platforms.discord_adapter.page_access import DiscordPageAccess
 from bot.platforms.slack_adapter.commands import Admins
 from bot.platforms.slack_adapter.page_access import SlackPageAccess
-from bot.platforms.slack_adapter.web_api import SlackMembers
+from bot.platforms.slack_adapter.web_api import SlackApis, SlackMembers
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
 from bot.store.holds import HoldStore
@@ -69,10 +69,10 @@ async def test_a_slack_admin_sees_their_workspaces_channels_a_private_one_while_
         attempts=3,
         now=now,
     )
-    api = AsyncWebClient(token=slack.token, base_url=slack.api_url)
+    apis = SlackApis.of_client(AsyncWebClient(token=slack.token, base_url=slack.api_url))
     access = SlackPageAccess(
-        admins=Admins(api),
-        members=SlackMembers(api),
+        admins=Admins(apis),
+        members=SlackMembers(apis),
         managers=frozenset(),
         client=handle.client,
         keys=handle.keys,

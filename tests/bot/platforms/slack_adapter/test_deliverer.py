@@ -11,7 +11,7 @@ import time
 import pytest
 
 from bot.platforms.slack_adapter.deliverer import SlackDeliverer
-from bot.platforms.slack_adapter.web_api import posting_client
+from bot.platforms.slack_adapter.web_api import SlackApis
 from bot.settings import Settings
 from bot.store.alerts import AlertStore, Match
 from bot.store.connection import RedisHandle
@@ -38,8 +38,8 @@ def slack_settings(settings: Settings, fake: FakeSlack, tmp_path) -> Settings:  
 async def deliverer(
     slack: FakeSlack, settings: Settings, handle: RedisHandle, tmp_path
 ) -> SlackDeliverer:  # type: ignore[no-untyped-def]
-    web = posting_client(slack_settings(settings, slack, tmp_path))
-    return SlackDeliverer(web=web, client=handle.client, keys=handle.keys)
+    apis = SlackApis.of(slack_settings(settings, slack, tmp_path))
+    return SlackDeliverer(apis=apis, client=handle.client, keys=handle.keys)
 
 
 async def test_a_digest_and_a_story_are_posted_with_blocks_and_a_fallback(
