@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 HealthReport = Callable[[], Awaitable[dict[str, Any]]]
 SessionOf = Callable[[web.Request], Awaitable[Session | None]]
 GONE = "That is not one of the channels you manage here, or it is gone."
-FRESH = 10.0  # seconds a page is reused (a page refreshed every second costs a tenth)
+FRESH = 30.0  # seconds a page is reused (a page refreshed every second costs a 30th)
 CACHED_PAGES = 256
 T = TypeVar("T")
 
@@ -131,8 +131,14 @@ class Views:
         CSRF token is in the HTML) and per what it shows."""
 
         async def text() -> str:
+            made = time.strftime("%H:%M:%S UTC", time.gmtime(self._clock()))
             return self._pages.text(
-                name, who=scope_text(session.scope), csrf=session.csrf, **await values()
+                name,
+                who=scope_text(session.scope),
+                csrf=session.csrf,
+                made=made,
+                fresh=int(FRESH),
+                **await values(),
             )
 
         return html(await self._cached((*key, session.csrf), text))
