@@ -1,6 +1,8 @@
 """Slack ack latency: `/news` commands over HTTP mode, 20 at a time, and as many actions
 picked from stories' menus (Coverage, 👍, 👎, Mute), while the same process ingests the 200
-real feeds (issues #11 and #25; targets: p99 ack < 1 s for each).
+real feeds (issues #11 and #25; targets: p99 ack < 1 s for each). Then OAuth mode with 50
+installed workspaces of 5 channels (issue #27): ack p99, deliveries a second, and Redis
+reads for tokens per delivery once warm (target <= 0.01).
 
 `newsbot run`'s own composition (run_bot) serves `POST /slack/events` with the real
 slack-bolt app, and talks to a fake Slack Web API on 127.0.0.1 for auth.test, users.info
@@ -72,7 +74,12 @@ async def timed_posts(
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="five feeds, a few rounds (CI)")
+    parser.add_argument("--workspaces", type=int, default=50, help="OAuth installs")
+    parser.add_argument("--channels", type=int, default=5, help="channels per workspace")
+    parser.add_argument("--each", type=int, default=4, help="deliveries per channel a round")
     args = parser.parse_args()
+    if args.smoke:
+        args.workspaces, args.channels, args.each = 3, 2, 2
     feeds = dict(load_feeds(FEEDS, 5 if args.smoke else None))
     slack = FakeSlack(admins={"UADMIN"})
     await slack.start()
@@ -180,6 +187,136 @@ async def main() -> None:
         f"p99 ack target: < 1000 ms. Answers through response_url: {len(slack.responses)} "
         f"of {len(acks) + len(action_acks)}; calls Slack would refuse: {len(slack.problems)}"
     )
+    await many_workspaces(args.workspaces, args.channels, args.each)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def many_workspaces(workspaces: int, channels: int, per_channel: int) -> None:
+    """OAuth mode: `workspaces` installs through "Add to Slack", `channels` each. Every
+    workspace sends `/news latest 3` at once (acks timed); then `per_channel` notices to
+    every channel are delivered, twice: the first round warms the processes' token
+    caches, the second is timed and its installation reads from Redis counted."""
+    slack = FakeSlack(admins={"UADMIN"})
+    await slack.start()
+    port = free_port()
+    acks: list[float] = []
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="newsbot-bench-oauth-") as tmp:
+        settings = load_settings(
+            {
+                "NEWSBOT_DATA_DIR": tmp,
+                "NEWSBOT_HTTP_PORT": str(port),
+                "NEWSBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                "NEWSBOT_POLL_INTERVAL": "3600",
+                "NEWSBOT_LOG_LEVEL": "warning",
+                "SLACK_CLIENT_ID": slack.client_id,
+                "SLACK_CLIENT_SECRET": slack.client_secret,
+                "SLACK_STATE_SECRET": "bench-state-secret",
+                "SLACK_SIGNING_SECRET": SECRET,
+                "NEWSBOT_SECRET_KEY": "bench-sealing-key-of-32-characters-or-more",
+                "NEWSBOT_SLACK_API_URL": slack.api_url,
+                "NEWSBOT_SLACK_AUTHORIZE_URL": slack.authorize_url,
+            },
+            cwd=Path(tmp),
+        )
+        stop = asyncio.Event()
+        teams = [f"T{n:03}" for n in range(workspaces)]
+
+        async def exercise(bot: RunningBot) -> None:
+            try:
+                base = f"http://127.0.0.1:{port}"
+                for team in teams:
+                    await slack.install(base, team)
+                bodies = [
+                    urlencode(
+                        {
+                            "command": "/news",
+                            "text": "latest 3",
+                            "team_id": team,
+                            "channel_id": f"C{team}0",
+                            "user_id": "UADMIN",
+                            "response_url": slack.response_url(f"w{team}"),
+                            "trigger_id": "1",
+                        }
+                    )
+                    for team in teams
+                ]
+                async with aiohttp.ClientSession() as http:
+                    for first in range(0, len(bodies), CONCURRENT):
+                        chunk = bodies[first : first + CONCURRENT]
+                        acks.extend(await timed_posts(http, f"{base}/slack/events", chunk, SECRET))
+                assert bot.slack is not None and bot.slack.oauth is not None
+                store = bot.slack.oauth.store
+                for round_ in ("warm", "timed"):
+                    reads = store.reads
+                    started = time.perf_counter()
+                    total = await deliver_round(bot, slack, teams, channels, per_channel, round_)
+                    figures[f"{round_} seconds"] = time.perf_counter() - started
+                    figures[f"{round_} deliveries"] = total
+                    figures[f"{round_} reads"] = store.reads - reads
+            finally:
+                stop.set()
+
+        await run_bot(settings, stop=stop, on_started=exercise, policy=allow_any)
+    await slack.stop()
+    wrong = sum(
+        1
+        for call in slack.calls
+        if call.method == "chat.postMessage"
+        and not str(call.params.get("channel", "")).startswith(f"C{slack.team_of(call.token)}")
+    )
+    timed, seconds = figures["timed deliveries"], figures["timed seconds"]
+    print(
+        f"OAuth mode: {workspaces} workspaces installed through Add to Slack, "
+        f"{channels} channels each"
+    )
+    print(
+        f"signed /news from every workspace, ack: p50 {statistics.median(acks) * 1000:.0f} ms, "
+        f"p99 {percentile(acks, 0.99) * 1000:.0f} ms (target < 1000 ms)"
+    )
+    print(
+        f"deliveries: {timed:.0f} in {seconds:.1f} s, {timed / seconds:.0f}/s "
+        f"(warm-up round: {figures['warm deliveries'] / figures['warm seconds']:.0f}/s); "
+        f"posts with another workspace's token: {wrong}"
+    )
+    print(
+        f"installation reads from Redis per delivery after warm-up: "
+        f"{figures['timed reads'] / timed:.4f} (target <= 0.01; warm-up round "
+        f"{figures['warm reads'] / figures['warm deliveries']:.3f})"
+    )
+
+
+async def deliver_round(
+    bot: RunningBot, slack: FakeSlack, teams: list[str], channels: int, each: int, tag: str
+) -> int:
+    """`each` notices to every channel of every workspace, queued as the roles queue
+    them; back when Slack has accepted them all. How many."""
+    before = sum(1 for call in slack.calls if call.method == "chat.postMessage" and call.ok)
+    stream = bot.handle.keys.outbox("slack")
+    total = 0
+    for team in teams:
+        for number in range(channels):
+            for n in range(each):
+                fields = {
+                    "delivery": f"{tag}-{team}-{number}-{n}",
+                    "channel": f"slack:{team}:C{team}{number}",
+                    "kind": "notice",
+                    "text": f"Notice {n}",
+                }
+                await bot.handle.client.xadd(stream, fields)
+                total += 1
+    while True:
+        done = sum(1 for call in slack.calls if call.method == "chat.postMessage" and call.ok)
+        if done - before >= total:
+            return total
+        await asyncio.sleep(0.05)
 
 
 if __name__ == "__main__":

@@ -179,6 +179,7 @@ class RunningBot:
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)  # adapters' health
     http_port: int | None = None
     discord_gateway: Gateway | None = None
+    slack: SlackSide | None = None
 
     def start(self, name: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
         """Run a role under supervision: restarted, with backoff, if it ever ends early."""
@@ -304,7 +305,7 @@ async def run_bot(
             if discord_on or discord_page
             else None
         )
-        slack = None if console_only else slack_side(settings, handle)
+        slack = bot.slack = None if console_only else slack_side(settings, handle)
         # Registered after the LLM session and Discord's client, so it runs first on the
         # way out: roles stop before those, the fetcher and Redis close.
         stack.push_async_callback(shut_down)

@@ -9,15 +9,19 @@ an error for a channel, 429s with a Retry-After, a revoked token.
 
 from __future__ import annotations
 
+import base64
+import html
 import itertools
 import json
 import random
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from jsonschema import Draft7Validator
 
@@ -56,6 +60,10 @@ def check_call(method: str, params: dict[str, Any]) -> list[str]:
     """What is wrong with a Web API call, by the spec and by the Block Kit limits."""
     if method in NEWER_METHODS:
         return []
+    if method == "oauth.v2.access" and params.get("grant_type") == "refresh_token":
+        # Token rotation's form (newer than the frozen spec): a refresh token, no code.
+        rotation = {"grant_type", "refresh_token"}
+        params = {k: v for k, v in params.items() if k not in rotation} | {"code": "refresh"}
     path = _spec()["paths"].get(f"/{method}")
     if path is None:
         return [f"{method}: not a Web API method"]
@@ -180,6 +188,17 @@ class FakeSlack(LoopbackServer):
             "users:read",
         }
     )
+    # OAuth: the workspace an installer is in when they open the authorize page, the
+    # tokens and refresh tokens issued (-> team), one-time codes, and whether the app
+    # rotates tokens (and how long a token lasts then).
+    installing: str = "T1"
+    issued: dict[str, str] = field(default_factory=dict)
+    refresh_tokens: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)
+    rotation: bool = False
+    expires_in: int = 43200
+    client_id: str = "111.222"
+    client_secret: str = "client-secret"
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -210,7 +229,43 @@ class FakeSlack(LoopbackServer):
     def response_url(self, name: str = "1") -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
+    @property
+    def authorize_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/oauth/v2/authorize"
+
+    def team_of(self, token: str) -> str:
+        """The workspace a token was issued for ("T1" for the one bot token)."""
+        return self.issued.get(token, "T1")
+
+    def tokens_used(self, method: str, channel: str | None = None) -> set[str]:
+        return {
+            c.token
+            for c in self.calls
+            if c.method == method and channel in (None, c.params.get("channel"))
+        }
+
+    async def install(self, base: str, team: str) -> str:
+        """An admin of `team` opens newsbot's "Add to Slack" page at `base`, clicks, and
+        approves; the redirect they came back on (its state is spent by then)."""
+        self.installing = team
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            async with browser.get(f"{base}/slack/install") as page:
+                assert page.status == 200, page.status
+                found = re.search(r'href="([^"]*oauth/v2/authorize[^"]*)"', await page.text())
+            assert found, "the install page links to Slack's authorize page"
+            async with browser.get(html.unescape(found[1]), allow_redirects=False) as approved:
+                back = approved.headers["Location"]
+            async with browser.get(back) as done:
+                assert done.status == 200, await done.text()
+        return back
+
+    def revoke_team(self, team: str) -> None:
+        """The workspace uninstalled the app: its tokens stop working."""
+        for token in [t for t, owner in self.issued.items() if owner == team]:
+            del self.issued[token]
+
     def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/oauth/v2/authorize", self._authorize)
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)  # users.info and others use GET
         app.router.add_post("/response/{name}", self._respond)
@@ -255,18 +310,18 @@ class FakeSlack(LoopbackServer):
         )
         return envelope
 
-    def event_callback(self, event: dict[str, Any]) -> dict[str, Any]:
+    def event_callback(self, event: dict[str, Any], *, team: str = "T1") -> dict[str, Any]:
         """An Events API callback for `event`, as Slack posts it (HTTP mode) or puts it in
         an envelope (Socket Mode)."""
         return {
             "token": "legacy",
-            "team_id": "T1",
+            "team_id": team,
             "api_app_id": "A1",
             "event": {"event_ts": f"{time.time():.6f}", **event},
             "type": "event_callback",
-            "event_id": f"Ev{len(self.sent) + 1}",
+            "event_id": f"Ev{len(self.sent) + next(self._ts)}",
             "event_time": int(time.time()),
-            "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+            "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}],
         }
 
     async def send_event(self, event: dict[str, Any]) -> str:
@@ -328,6 +383,51 @@ class FakeSlack(LoopbackServer):
         """A `block_actions` payload over the newest socket (Socket Mode)."""
         return await self._envelope("interactive", payload)
 
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """The installer approves: back to the app's redirect URL with a one-time code."""
+        query = request.query
+        if query.get("client_id") != self.client_id:
+            return web.Response(status=400, text="unknown client_id")
+        code = f"code-{next(self._ts)}"
+        self.codes[code] = self.installing
+        target = f"{query['redirect_uri']}?code={code}&state={query.get('state', '')}"
+        raise web.HTTPFound(target)
+
+    def _oauth_access(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`oauth.v2.access`: a code for a workspace's token, or (rotation) a refresh
+        token, which works once, for a new token and a new refresh token."""
+        if (params.get("client_id"), params.get("client_secret")) != (
+            self.client_id,
+            self.client_secret,
+        ):
+            return {"ok": False, "error": "invalid_client_id"}
+        if params.get("grant_type") == "refresh_token":
+            team = self.refresh_tokens.pop(str(params.get("refresh_token")), None)
+            if team is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+        else:
+            team = self.codes.pop(str(params.get("code")), None)
+            if team is None:
+                return {"ok": False, "error": "invalid_code"}
+        number = next(self._ts)
+        token = f"xoxb-{team}-{number}"
+        self.issued[token] = team
+        answer: dict[str, Any] = {
+            "ok": True,
+            "app_id": "A1",
+            "access_token": token,
+            "token_type": "bot",
+            "scope": ",".join(sorted(self.scopes)),
+            "bot_user_id": f"UB{team}",
+            "team": {"id": team, "name": f"Team {team}"},
+            "authed_user": {"id": "UADMIN"},
+        }
+        if self.rotation:
+            refresh = f"xoxe-{team}-{number}"
+            self.refresh_tokens[refresh] = team
+            answer |= {"refresh_token": refresh, "expires_in": self.expires_in}
+        return answer
+
     async def _respond(self, request: web.Request) -> web.Response:
         body = dict(await request.json())
         self.responses.append(body)
@@ -348,7 +448,14 @@ class FakeSlack(LoopbackServer):
         self.problems += check_call(method, params)
         if method == "apps.connections.open" and token == self.app_token:
             return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"})
-        if self.revoked or token != self.token:
+        if method == "oauth.v2.access":
+            if token.startswith("Basic "):  # slack_sdk sends the app's credentials so
+                client_id, _, secret = base64.b64decode(token[6:]).decode().partition(":")
+                params |= {"client_id": client_id, "client_secret": secret}
+            answer = self._oauth_access(params)
+            self.calls[-1].ok = bool(answer.get("ok"))
+            return web.json_response(answer)
+        if self.revoked or (token != self.token and token not in self.issued):
             return web.json_response(
                 {"ok": False, "error": "token_revoked" if self.revoked else "invalid_auth"}
             )
@@ -360,18 +467,19 @@ class FakeSlack(LoopbackServer):
                 headers={"Retry-After": f"{self.retry_after:g}"},
             )
         headers = {"x-oauth-scopes": ",".join(sorted(self.scopes))}
-        answer = self._answer(method, params)
+        answer = self._answer(method, params, self.team_of(token))
         self.calls[-1].ok = bool(answer.get("ok"))
         return web.json_response(answer, headers=headers)
 
-    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, method: str, params: dict[str, Any], team: str) -> dict[str, Any]:
         if method == "auth.test":
             return {
                 "ok": True,
-                "team": "Test",
-                "team_id": "T1",
+                "team": "Test" if team == "T1" else f"Team {team}",
+                "team_id": team,
                 "user": "newsbot",
                 "user_id": "UBOT",
+                "bot_id": f"B{team}",
             }
         if method == "users.info":
             user = str(params.get("user"))
@@ -385,7 +493,7 @@ class FakeSlack(LoopbackServer):
                 "ok": True,
                 "channel": {
                     "id": channel,
-                    "context_team_id": "T1",
+                    "context_team_id": team,
                     "is_member": channel not in self.outside,
                     "is_private": channel in self.private,
                 },

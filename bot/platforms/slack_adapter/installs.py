@@ -240,6 +240,13 @@ class OAuthStates(AsyncOAuthStateStore):
         return await self._client.getdel(self._keys.slack_oauth_state(state)) is not None
 
 
+# Release a lock only if it is still this process's (it may have expired and been taken).
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class WorkspaceTokens:
     """Each workspace's installation, read once per `KEEP_SECONDS` in this process, its
     token traded before it expires (one process at a time, under a lock in Redis)."""
@@ -263,6 +270,7 @@ class WorkspaceTokens:
         self._client_secret = client_secret
         self._clock = clock
         self._known: dict[str, tuple[Workspace, float]] = {}
+        self._unlock = client.register_script(_UNLOCK)
 
     async def workspace(self, team: str) -> Workspace:
         """The team's installation with a usable token; `WorkspaceGone` when none."""
@@ -289,23 +297,32 @@ class WorkspaceTokens:
         self._known.pop(team, None)
 
     async def _refresh(self, workspace: Workspace) -> Workspace:
+        """The workspace with a fresh token: traded here under the lock, or by another
+        process meanwhile. The current token serves while it has a minute left."""
         team = workspace.team_id
-        lock = self._keys.slack_refreshing(team)
+        lock, mine = self._keys.slack_refreshing(team), secrets.token_hex(8)
         for _ in range(LOCK_SECONDS * 10):
-            current = await self._store.get(team)
-            if current is None:
-                raise WorkspaceGone(team)
-            if not current.due_for_refresh(self._clock()):
-                return current  # another process traded it
-            if await self._client.set(lock, "1", nx=True, ex=LOCK_SECONDS):
+            if await self._client.set(lock, mine, nx=True, ex=LOCK_SECONDS):
                 try:
+                    current = await self._current(team)  # again, under the lock
+                    if not current.due_for_refresh(self._clock()):
+                        return current  # another process traded it just before
                     return await self._trade(current)
                 finally:
-                    await self._client.delete(lock)
+                    await self._unlock(keys=[lock], args=[mine])
+            current = await self._current(team)
+            if not current.due_for_refresh(self._clock()):
+                return current
             if current.expires_at - self._clock() > 60:
                 return current  # still good; another process is trading it
             await asyncio.sleep(0.1)
         return workspace
+
+    async def _current(self, team: str) -> Workspace:
+        found = await self._store.get(team)
+        if found is None:
+            raise WorkspaceGone(team)
+        return found
 
     async def _trade(self, workspace: Workspace) -> Workspace:
         try:

@@ -52,13 +52,19 @@ def signed(body: str, *, secret: str = SECRET, age: float = 0.0) -> dict[str, st
 
 
 def slash(
-    text: str, slack: FakeSlack, *, user: str = "UADMIN", name: str = "1", channel: str = "C1"
+    text: str,
+    slack: FakeSlack,
+    *,
+    user: str = "UADMIN",
+    name: str = "1",
+    channel: str = "C1",
+    team: str = "T1",
 ) -> str:
     return urlencode(
         {
             "command": "/news",
             "text": text,
-            "team_id": "T1",
+            "team_id": team,
             "channel_id": channel,
             "user_id": user,
             "response_url": slack.response_url(name),

@@ -100,8 +100,13 @@ def test_the_manifest_subscribes_the_events_newsbot_handles() -> None:
     text = MANIFEST.read_text()
     events = re.search(r"bot_events:\n((?:\s+- .*\n)+)", text)
     assert events is not None
-    assert re.findall(r"- (\w+)", events.group(1)) == ["member_joined_channel"]
+    assert re.findall(r"- (\w+)", events.group(1)) == [
+        "member_joined_channel",
+        "app_uninstalled",
+        "tokens_revoked",
+    ]
     assert "request_url: https://" in text and "/slack/events" in text
+    assert "/slack/oauth_redirect" in text and "org_deploy_enabled: false" in text
 
 
 async def _settle() -> None:
