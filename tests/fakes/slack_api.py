@@ -248,14 +248,18 @@ class FakeSlack(LoopbackServer):
         """An admin of `team` opens newsbot's "Add to Slack" page at `base`, clicks, and
         approves; the redirect they came back on (its state is spent by then)."""
         self.installing = team
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with aiohttp.ClientSession() as browser:
             async with browser.get(f"{base}/slack/install") as page:
                 assert page.status == 200, page.status
                 found = re.search(r'href="([^"]*oauth/v2/authorize[^"]*)"', await page.text())
+                # bolt's state cookie is Secure, which a browser sends back over https;
+                # here, on http://127.0.0.1, it is sent back by hand.
+                state = page.cookies["slack-app-oauth-state"].value
             assert found, "the install page links to Slack's authorize page"
             async with browser.get(html.unescape(found[1]), allow_redirects=False) as approved:
                 back = approved.headers["Location"]
-            async with browser.get(back) as done:
+            cookie = {"Cookie": f"slack-app-oauth-state={state}"}
+            async with browser.get(back, headers=cookie) as done:
                 assert done.status == 200, await done.text()
         return back
 

@@ -162,10 +162,10 @@ async def test_a_part_that_fails_is_sent_again_alone(
     # Slack takes the first part, then fails the second.
     original = slack._answer
 
-    def second_fails(method, params):  # type: ignore[no-untyped-def]
+    def second_fails(method, params, team):  # type: ignore[no-untyped-def]
         if method == "chat.postMessage" and len(slack.posts()) == 2 and not slack.fail_posts:
             slack.fail_posts = 1
-        return original(method, params)
+        return original(method, params, team)
 
     slack._answer = second_fails  # type: ignore[method-assign]
     assert await outbox.drain() == 0
@@ -190,10 +190,10 @@ async def test_a_retry_sends_the_stored_parts_even_when_the_stories_changed(
     slack.fail_posts = 0
     original = slack._answer
 
-    def second_fails(method, params):  # type: ignore[no-untyped-def]
+    def second_fails(method, params, team):  # type: ignore[no-untyped-def]
         if method == "chat.postMessage" and len(slack.posts()) == 2:
             return {"ok": False, "error": "internal_error"}
-        return original(method, params)
+        return original(method, params, team)
 
     slack._answer = second_fails  # type: ignore[method-assign]
     outbox = consumer(handle, deliverer)

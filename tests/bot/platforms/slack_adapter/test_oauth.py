@@ -179,8 +179,11 @@ async def test_a_spent_or_forged_state_is_refused(
 ) -> None:
     async def exercise(bot: RunningBot, base: str) -> None:
         back = await slack.install(base, "T1")
-        async with aiohttp.ClientSession() as session, session.get(back) as again:
-            assert again.status >= 400, "a redirect with a spent state installs nothing"
+        state = back.split("state=", 1)[1]
+        cookie = {"Cookie": f"slack-app-oauth-state={state}"}  # the same browser
+        async with aiohttp.ClientSession() as session, session.get(back, headers=cookie) as again:
+            assert again.status == 401, "a redirect with a spent state installs nothing"
+            assert "invalid_state" in await again.text()
         states = SignedStates(bot.handle.client, bot.handle.keys, secret="state-secret")
         state = await states.async_issue()
         assert not await states.async_consume(state.split(".")[0] + ".forged")
