@@ -284,9 +284,11 @@ async def run_bot(
                 now=clock(),
                 seed=seed,
             )
-            log.info(
-                "applied newsbot.toml", extra={"feeds": len(plan.feeds), "subscriptions": touched}
-            )
+            if plan.feeds or plan.channels:
+                log.info(
+                    "applied newsbot.toml",
+                    extra={"feeds": len(plan.feeds), "subscriptions": touched},
+                )
         if settings.llm_url and settings.llm_model:
             llm_session = await stack.enter_async_context(aiohttp.ClientSession())
             bot.abstractive = LLMSummarizer(

@@ -63,6 +63,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
+# What libraries log that a user cannot act on: newsbot never uses Discord's voice, and
+# bolt's note that the client's token wins over SLACK_BOT_TOKEN (they are the same).
+NOISE = {
+    "discord.client": ("voice will NOT be supported",),
+    "slack_bolt.AsyncApp": ("As you gave `client` as well",),
+}
+
+
+class _Quiet(logging.Filter):
+    def __init__(self, parts: tuple[str, ...]) -> None:
+        super().__init__()
+        self._parts = parts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(part in message for part in self._parts)
+
+
+def quiet_library_noise() -> None:
+    """Drop the `NOISE` lines at their loggers (once, whoever set logging up)."""
+    for name, parts in NOISE.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Quiet) for f in logger.filters):
+            logger.addFilter(_Quiet(parts))
+
+
 def configure_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
@@ -71,3 +97,4 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
     for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    quiet_library_noise()

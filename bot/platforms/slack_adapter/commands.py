@@ -51,6 +51,13 @@ _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
+# What a member sees when Slack refuses the one bot token (bolt's own words otherwise
+# speak of a lost installation).
+UNAUTHORIZED_ANSWER = (
+    "Slack refuses newsbot's bot token, so newsbot cannot answer here. The operator should "
+    "check SLACK_BOT_TOKEN (newsbot check says what is wrong)."
+)
+
 # Commands whose result is posted in the channel: say so when the bot cannot post there.
 POSTING_COMMANDS = frozenset({"subscribe", "digest", "schedule", "feeds"})
 NOT_A_MEMBER = (
@@ -170,7 +177,11 @@ def build_app(
         signing_secret=signing_secret,
         # Socket Mode has no signatures; HTTP mode always checks them (bolt's default).
         request_verification_enabled=signing_secret is not None,
-        **(oauth.app_options() if oauth is not None else {}),
+        **(
+            oauth.app_options()
+            if oauth is not None
+            else {"user_facing_authorize_error_message": UNAUTHORIZED_ANSWER}
+        ),
     )
 
     @app.command("/news")

@@ -25,6 +25,7 @@ from bot.store.connection import RedisHandle
 from bot.store.holds import HoldStore
 from bot.store.sealed import Sealer, SealError
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.ui_auth import Scope, UiAuth
 from handlers.channels import ChannelRef
 from tests.articles import rss
 from tests.bot.platforms.outbox_helpers import queue
@@ -94,16 +95,18 @@ def teams_of(slack: FakeSlack, method: str, channel: str | None = None) -> set[s
     return {slack.team_of(token) for token in slack.tokens_used(method, channel)}
 
 
-def feeds(feed_server: FeedServer) -> tuple[str, str]:
-    wire = feed_server.add(
-        "/wire.xml",
-        rss("Wire", [{"title": "Harbour bridge reopens", "link": "https://w.example/1"}]),
+def feeds(feed_server: FeedServer, *, more: bool = False) -> tuple[str, str]:
+    """Two feeds: one for a channel of T1, one for a channel of T2; `more` adds a story
+    to each."""
+    wire = [{"title": "Harbour bridge reopens", "link": "https://w.example/1"}]
+    intranet = [{"title": "Zebra-42 merger plan", "link": "https://i.example/1"}]
+    if more:
+        wire.append({"title": "Harbour ferry returns", "link": "https://w.example/2"})
+        intranet.append({"title": "Zebra-42 merger signed", "link": "https://i.example/2"})
+    return (
+        feed_server.add("/wire.xml", rss("Wire", wire)),
+        feed_server.add("/intranet.xml", rss("Intranet", intranet)),
     )
-    intranet = feed_server.add(
-        "/intranet.xml",
-        rss("Intranet", [{"title": "Zebra-42 merger plan", "link": "https://i.example/1"}]),
-    )
-    return wire, intranet
 
 
 async def test_two_workspaces_each_get_their_own_posts_with_their_own_token(
@@ -115,17 +118,35 @@ async def test_two_workspaces_each_get_their_own_posts_with_their_own_token(
         events = f"{base}/slack/events"
         for team in ("T1", "T2"):
             await slack.install(base, team)
+        # A member of T1 wants anything on the harbour or zebras, by DM.
+        alert = slash("alert add harbour OR zebra", slack, team="T1", user="UT1", name="a")
+        assert (await post(events, alert, signed(alert)))[0] == 200
         await command(events, slack, f"subscribe <{wire}> instant", team="T1", channel="C1")
         await command(events, slack, f"subscribe <{intranet}> instant", team="T2", channel="C2")
 
-        async def both_posted() -> bool:
+        async def posted() -> bool:
             return bool(slack.accepted_posts("C1") and slack.accepted_posts("C2"))
 
-        await wait_for(both_posted, what="a post in each workspace")
+        await wait_for(posted, what="a post in each workspace")
+        # New stories in both feeds: the alert sees T1's, never T2's.
+        feeds(feed_server, more=True)
+
+        async def alerted() -> bool:
+            return len(slack.accepted_posts("C2")) > 1 and bool(slack.accepted_posts("DUT1"))
+
+        await wait_for(alerted, what="T2's next story and T1's alert DM")
         await command(events, slack, "search zebra", team="T1", channel="C1")
         assert "Zebra" not in json.dumps(slack.responses[-1]), "T2's story is not T1's"
         await command(events, slack, "search zebra", team="T2", channel="C2")
         assert "Zebra-42" in json.dumps(slack.responses[-1])
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as page:
+            token = await UiAuth(bot.handle.client, bot.handle.keys).issue(
+                Scope("slack", "T1", "UADMIN")
+            )
+            await page.post(f"{base}/ui/login", data={"t": token})
+            async with page.get(f"{base}/ui/channels") as channels:
+                shown = await channels.text()
+        assert "slack:T1:C1" in shown and "slack:T2:C2" not in shown, "T1's page: T1 only"
 
     await with_oauth_bot(settings, tmp_path, slack, exercise)
     assert teams_of(slack, "chat.postMessage", "C1") == {"T1"}
@@ -134,6 +155,10 @@ async def test_two_workspaces_each_get_their_own_posts_with_their_own_token(
     assert teams_of(slack, "conversations.info", "C2") == {"T2"}, "a command in T2: T2's token"
     assert "Harbour" not in json.dumps(slack.posts("C2"))
     assert "xoxb-test" not in slack.tokens_used("chat.postMessage"), "no single token in use"
+    dms = json.dumps(slack.posts("DUT1"))
+    assert "Harbour" in dms and "Zebra" not in dms, "an alert sees its own workspace only"
+    assert teams_of(slack, "chat.postMessage", "DUT1") == {"T1"}
+    assert teams_of(slack, "conversations.open") == {"T1"}
 
 
 async def test_an_uninstalled_workspace_is_held_alone_and_a_reinstall_resumes_it(
