@@ -77,9 +77,13 @@ async def main() -> None:
     parser.add_argument("--workspaces", type=int, default=50, help="OAuth installs")
     parser.add_argument("--channels", type=int, default=5, help="channels per workspace")
     parser.add_argument("--each", type=int, default=4, help="deliveries per channel a round")
+    parser.add_argument("--oauth-only", action="store_true", help="only the OAuth part")
     args = parser.parse_args()
     if args.smoke:
         args.workspaces, args.channels, args.each = 3, 2, 2
+    if args.oauth_only:
+        await many_workspaces(args.workspaces, args.channels, args.each)
+        return
     feeds = dict(load_feeds(FEEDS, 5 if args.smoke else None))
     slack = FakeSlack(admins={"UADMIN"})
     await slack.start()
@@ -301,9 +305,10 @@ async def deliver_round(
     before = sum(1 for call in slack.calls if call.method == "chat.postMessage" and call.ok)
     stream = bot.handle.keys.outbox("slack")
     total = 0
-    for team in teams:
-        for number in range(channels):
-            for n in range(each):
+    # In the order digests and stories come: a round across every channel, then the next.
+    for n in range(each):
+        for team in teams:
+            for number in range(channels):
                 fields = {
                     "delivery": f"{tag}-{team}-{number}-{n}",
                     "channel": f"slack:{team}:C{team}{number}",
