@@ -33,6 +33,11 @@ async def digest_command(args: argparse.Namespace, settings: Settings) -> int:
                 )
         else:
             result = await run_digest(settings, args.sources, fetcher=fetcher, budget=budget)
+    if not result.feeds and result.errors and args.format != "json":
+        # Every source failed: the errors alone, not an empty digest above them.
+        for failure in result.errors:
+            print(f"error: {failure.source}: {failure.error}", file=sys.stderr)
+        return EXIT_FAILED
     items = result.items[: args.max_items] if args.max_items else result.items
     print(RENDERERS[args.format](result, items))
     return EXIT_OK if result.entries else EXIT_FAILED

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
+import logging
 import re
 import socket
 import time
@@ -39,6 +41,8 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 5
 _REDIRECTS = {301, 302, 303, 307, 308}
 _MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*\"?(\d+)")
+
+log = logging.getLogger(__name__)
 
 
 class HTTPStatusError(FetchError):
@@ -183,7 +187,8 @@ class Fetcher:
             refused = _refusal_in(exc)
             if refused is not None:
                 raise refused from exc
-            raise FetchError(f"cannot connect: {exc.os_error or exc}") from exc
+            log.info("cannot connect", extra={"url": current, "error": repr(exc.os_error or exc)})
+            raise FetchError(connect_error(exc, urlsplit(current).hostname or "")) from exc
         except aiohttp.ClientError as exc:
             raise FetchError(f"{type(exc).__name__}: {exc}") from exc
         except asyncio.CancelledError:
@@ -271,6 +276,32 @@ class Fetcher:
             last_modified=headers.get("Last-Modified"),
             max_age=max_age,
         )
+
+
+# A connection's failure in words, by errno (the errno itself goes to the log only).
+_CONNECT_ERRNO = {
+    errno.ECONNREFUSED: "{host} refused the connection (nothing listens there)",
+    errno.ECONNRESET: "{host} reset the connection",
+    errno.ETIMEDOUT: "{host} did not answer in time",
+    errno.EHOSTUNREACH: "no route to {host} (the network cannot reach it)",
+    errno.ENETUNREACH: "no route to {host} (the network cannot reach it)",
+    errno.ECONNABORTED: "{host} closed the connection",
+}
+
+
+def connect_error(exc: aiohttp.ClientConnectorError, host: str) -> str:
+    """What went wrong connecting to `host`, in words a person can act on."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"the TLS certificate of {host} is not valid ({exc.certificate_error})"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return f"the TLS handshake with {host} failed"
+    cause = exc.os_error
+    if isinstance(cause, socket.gaierror):
+        return f"cannot find the host {host} (DNS lookup failed)"
+    if isinstance(cause, TimeoutError):
+        return f"{host} did not answer in time"
+    words = _CONNECT_ERRNO.get(cause.errno or 0) if isinstance(cause, OSError) else None
+    return words.format(host=host) if words else f"cannot connect to {host}"
 
 
 def _refusal_in(exc: BaseException) -> FetchRefused | None:

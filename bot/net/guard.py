@@ -78,11 +78,22 @@ def literal_address(host: str) -> IPAddress | None:
         return None
 
 
+# The way out for a self-hoster whose feeds live on their own network.
+PRIVATE_HINT = (
+    "feeds on your own network need NEWSBOT_ALLOW_PRIVATE_NETWORKS=true, which lets "
+    "newsbot fetch private, loopback and link-local addresses"
+)
+
+
+def not_public(address: str) -> str:
+    return f"refused: {address} is not a public address ({PRIVATE_HINT})"
+
+
 def check_literal_host(host: str, policy: AddressPolicy) -> None:
     """Refuse a URL whose host is a literal IP address the policy does not allow."""
     address = literal_address(host)
     if address is not None and not policy(address):
-        raise FetchRefused(f"refused: {host} is not a public address")
+        raise FetchRefused(not_public(host))
 
 
 def check_url_host(url: str, policy: AddressPolicy) -> str:
@@ -124,7 +135,7 @@ def guarded_socket_factory(policy: AddressPolicy) -> SocketFactoryType:
         family, kind, proto, _name, address = addr_info
         found = literal_address(str(address[0]))
         if found is None or not policy(found):
-            raise RefusedAddress(f"refused: {address[0]} is not a public address")
+            raise RefusedAddress(not_public(str(address[0])))
         return socket.socket(family=family, type=kind, proto=proto)
 
     return make

@@ -71,6 +71,7 @@ async def oauth_report(store: InstallStore, api_url: str) -> tuple[bool, list[st
         api = AsyncWebClient(token=workspace.bot_token, base_url=api_url, timeout=30)
         report_ok, report = await slack_report(api, mode="OAuth")
         ok = ok and report_ok
+        report[0] += f", scopes {workspace.bot_scopes or 'none'}" if report_ok else ""
         lines += ["  " + line.removeprefix("slack: ") for line in report]
     for team, when in sorted((await store.uninstalled()).items()):
         days = (time.time() - when) / 86400

@@ -225,10 +225,14 @@ async def test_digest_prints_slack_and_discord_payloads(
 
 async def test_digest_exit_codes(tmp_path: Path, feed_server: FeedServer) -> None:
     env = cli_env(tmp_path)
-    code, out, _err = await newsbot(
+    code, out, err = await newsbot(
         "digest", feed_server.url("/nothing"), str(tmp_path / "nope.xml"), env=env
     )
-    assert code == 1 and "404" in out and "no such file" in out
+    assert code == 1 and "404" in err and "no such file" in err
+    assert out == "", "every source failed: the errors alone, no '0 of 0 stories' digest"
+    code, out, err = await newsbot("digest", "http://no-such-host.invalid/feed", env=env)
+    assert code == 1 and out == ""
+    assert "cannot find the host no-such-host.invalid (DNS lookup failed)" in err, err
     code, _out, err = await newsbot("digest", "x", "--max-items", "0", env=env)
     assert code == 2 and "at least 1" in err
     code, _out, err = await newsbot("digest", "x", env=cli_env(tmp_path, NEWSBOT_HTTP_PORT="-1"))
@@ -244,6 +248,7 @@ async def test_digest_refuses_private_addresses_by_default(
     assert code == 1, err
     [error] = json.loads(out)["stats"]["errors"]
     assert "not a public address" in error["error"]
+    assert "NEWSBOT_ALLOW_PRIVATE_NETWORKS=true" in error["error"], "the way out"
     assert feed_server.hits["/a.xml"] == 0
 
 

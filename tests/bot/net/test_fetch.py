@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 
 import pytest
@@ -162,11 +163,39 @@ async def test_non_http_urls_are_refused(url: str) -> None:
             await fetcher.fetch(url)
 
 
-async def test_connection_refused_is_a_clean_error(feed_server: FeedServer) -> None:
-    await feed_server.stop()
+async def test_connection_failures_are_said_in_words_with_no_errno(
+    feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a person reads: the host and what happened. The errno goes to the log."""
+    caplog.set_level(logging.INFO, logger="bot.net.fetch")
+    plain = feed_server.url("/feed").replace("http://", "https://")  # TLS to a plain server
+    await_refused = feed_server.url("/gone")
+    cases = [
+        ("http://no-such-host.invalid/feed", "cannot find the host no-such-host.invalid"),
+        (plain, "the TLS handshake with 127.0.0.1 failed"),
+    ]
     async with Fetcher(policy=allow_any) as fetcher:
-        with pytest.raises(FetchError, match="cannot connect"):
-            await fetcher.fetch(feed_server.url("/gone"))
+        for url, said in cases:
+            with pytest.raises(FetchError) as failed:
+                await fetcher.fetch(url)
+            assert str(failed.value).startswith(said), str(failed.value)
+            assert "Errno" not in str(failed.value)
+        await feed_server.stop()
+        with pytest.raises(FetchError) as refused:
+            await fetcher.fetch(await_refused)
+    assert str(refused.value) == "127.0.0.1 refused the connection (nothing listens there)"
+    details = [str(getattr(r, "error", "")) for r in caplog.records]
+    assert any("Errno 111" in d or "Connect call failed" in d for d in details), details
+    assert any("gaierror" in d for d in details), "the detail is in the log"
+
+
+async def test_a_private_address_says_how_a_self_hoster_allows_it(
+    feed_server: FeedServer,
+) -> None:
+    async with Fetcher(policy=public_only) as fetcher:
+        with pytest.raises(FetchRefused) as refused:
+            await fetcher.fetch(feed_server.url("/feed"))
+    assert "NEWSBOT_ALLOW_PRIVATE_NETWORKS=true" in str(refused.value)
 
 
 LOOPBACK_SPELLINGS = [

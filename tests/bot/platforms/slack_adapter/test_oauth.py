@@ -199,6 +199,32 @@ async def test_an_uninstalled_workspace_is_held_alone_and_a_reinstall_resumes_it
     await with_oauth_bot(settings, tmp_path, slack, exercise)
 
 
+async def test_a_refused_token_holds_its_workspace_only(
+    settings: Settings, tmp_path: Path, slack: FakeSlack
+) -> None:
+    """Slack stops taking one workspace's token with no event (revoked elsewhere): that
+    workspace's channels are held, the other's are delivered, and the bot stays healthy."""
+
+    async def exercise(bot: RunningBot, base: str) -> None:
+        for team in ("T1", "T2"):
+            await slack.install(base, team)
+        slack.revoke_team("T2")
+        for channel in ("slack:T2:C2", "slack:T1:C1"):
+            await queue(bot.handle, channel, f"n-{channel}", kind="notice", text="Hello")
+        holds = HoldStore(bot.handle.client, bot.handle.keys, ttl=86400)
+
+        async def settled() -> bool:
+            held = await holds.all_held(["slack"])
+            return "slack:T2:C2" in held and bool(slack.accepted_posts("C1"))
+
+        await wait_for(settled, what="T2 held, T1 delivered")
+        assert "token" in (await holds.all_held(["slack"]))["slack:T2:C2"].reason
+        assert (await bot.health())["checks"]["slack token"] is True
+
+    await with_oauth_bot(settings, tmp_path, slack, exercise)
+    assert slack.accepted_posts("C2") == []
+
+
 async def test_a_spent_or_forged_state_is_refused(
     settings: Settings, tmp_path: Path, slack: FakeSlack
 ) -> None:
@@ -329,6 +355,7 @@ async def test_check_lists_every_installed_workspace_and_both_modes_exit_2(
     assert code == 0, out + err
     assert "slack: ok, OAuth mode, installed in 1 workspace(s)" in out
     assert "ok, OAuth, workspace Test (T1), bot @newsbot" in out
+    assert "scopes channels:read,chat:write,commands,groups:read,im:write,users:read" in out
     assert "T2: uninstalled 0 days ago; its channels are held until a reinstall" in out
     code, out, err = await newsbot("check", env={**env, "SLACK_BOT_TOKEN": "xoxb-1"})
     assert code == 2 and "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set" in out + err
