@@ -90,6 +90,7 @@ async def test_check_verifies_the_token_and_prints_the_invite_url_and_servers(
     env = discord_env(tmp_path, discord_api, NEWSBOT_REDIS_URL=redis_url)
     code, out, err = await newsbot("check", env=env)
     assert code == 0, out + err
+    assert "voice will NOT be supported" not in err, "newsbot never uses voice"
     assert "discord: ok, bot @newsbot" in out
     assert invite_url(APP_ID) in out
     assert "scope=bot+applications.commands&permissions=19456" in invite_url(APP_ID)

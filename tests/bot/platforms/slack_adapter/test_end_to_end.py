@@ -138,8 +138,10 @@ async def test_socket_mode_answers_a_command_and_posts(
         await wait_for_responses(slack, 1)
         await until(lambda: len(slack.posts("C1")) >= 3, timeout=30)
     finally:
-        await stop(process)
+        log = await stop(process)
     assert "3" in slack.responses[0]["text"], slack.responses[0]["text"]
+    # Nothing a user cannot act on: bolt's note on the token, a config file there is not.
+    assert "As you gave `client`" not in log and "applied newsbot.toml" not in log, log
 
 
 def with_new_story(title: str) -> str:
