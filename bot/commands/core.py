@@ -236,9 +236,12 @@ class CommandCore:
         now = self._clock()
         if full := await self._full(caller.channel, command.target):
             return refusal(full)
-        record, created = await self._watchlist.add(command.target, now=now, origin=CHAT)
+        # A new feed is due only after the poll lease: this command polls it, not a
+        # running poller (which would log a failure for a feed this may not keep).
+        record, created = await self._watchlist.add(
+            command.target, now=now, origin=CHAT, due=now + POLL_LEASE
+        )
         if not record.last_ok:
-            # Hold the poll lease ourselves, so a running poller does not fetch it too.
             await self._watchlist.reschedule(record.id, now + POLL_LEASE)
         sub, new = await self._subscriptions.subscribe(
             caller.channel, record.id, now=now, mode=command.mode, added_by=caller.user
@@ -249,11 +252,11 @@ class CommandCore:
                 await self._router.seed(sub, newest=self._settings.first_fetch_max) if new else 0
             )
         else:
-            report = await self._poller.poll(record)
+            report = await self._poller.poll(record, trying=created)
             if report.status == "failed":
                 await self._subscriptions.unsubscribe(caller.channel, record.id)
                 if created:
-                    await self._watchlist.remove(record.id)
+                    await self._watchlist.forget_new(record)
                 links = None if page else await self._poller.discover(record.url)
                 if links and len(links) == 1:
                     return await self.subscribe(

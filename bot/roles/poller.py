@@ -160,7 +160,9 @@ class Poller:
         """The feeds a web page at `url` names; None when it is not a page (or is gone)."""
         return await page_feeds(self._fetcher, url)
 
-    async def poll(self, feed: FeedRecord) -> PollReport:
+    async def poll(self, feed: FeedRecord, *, trying: bool = False) -> PollReport:
+        """Fetch the feed and queue its entries. `trying`: a feed a subscribe is trying
+        out, which its reply reports on; its failure is not logged as a warning."""
         interval = feed.interval or self._interval
         started = self._clock()
         try:
@@ -171,7 +173,7 @@ class Poller:
                 return await self._not_modified(feed, result, interval, started)
             return await self._queue_entries(feed, result, interval, started)
         except NewsbotError as exc:
-            return await self._failed(feed, exc, interval, started)
+            return await self._failed(feed, exc, interval, started, trying=trying)
         except RedisError:
             raise
         except Exception as exc:  # the per-feed boundary: one feed, one error
@@ -263,14 +265,20 @@ class Poller:
         return PollReport(feed.id, "ok", entries=len(parsed.articles), queued=len(prepared.entries))
 
     async def _failed(
-        self, feed: FeedRecord, exc: NewsbotError, interval: float, now: float
+        self,
+        feed: FeedRecord,
+        exc: NewsbotError,
+        interval: float,
+        now: float,
+        *,
+        trying: bool = False,
     ) -> PollReport:
         self._metrics.feeds_failed.inc()
         error = redact_text(str(exc))  # a fetch error may quote the URL, credentials too
         failures = feed.failures + 1
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
         due = now + next_poll_delay(interval, failures=failures, retry_after=retry_after)
-        level = logging.WARNING if isinstance(exc, FetchError) else logging.INFO
+        level = logging.WARNING if isinstance(exc, FetchError) and not trying else logging.INFO
         log.log(
             level,
             "feed poll failed",

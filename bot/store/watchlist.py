@@ -32,6 +32,15 @@ return due
 """
 )
 
+# KEYS[1] the feed id counter; ARGV[1] the number a removed new feed had. The counter goes
+# back only while that number is still its last, so no id is ever handed out twice.
+_GIVE_BACK = lua(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DECR', KEYS[1]) end
+return -1
+"""
+)
+
 
 class InvalidFeedURL(NewsbotError):
     """A URL given for the watch list is not an absolute http(s) URL."""
@@ -111,6 +120,7 @@ class Watchlist:
         self._client = client
         self._keys = keys
         self._claim = client.register_script(_CLAIM_DUE)
+        self._give_back = client.register_script(_GIVE_BACK)
 
     async def add(
         self,
@@ -120,10 +130,11 @@ class Watchlist:
         interval: float | None = None,
         title: str = "",
         origin: str = "",
+        due: float | None = None,
     ) -> tuple[FeedRecord, bool]:
-        """Watch `url` (due at once); return its record and whether it is new. A feed the
-        CLI or the config adds (no `origin`) stays watched for good, even one first added
-        from chat."""
+        """Watch `url` (due at `due`, default at once); return its record and whether it
+        is new. A feed the CLI or the config adds (no `origin`) stays watched for good,
+        even one first added from chat."""
         url = check_feed_url(url)
         existing = await self.get(url)
         if existing is not None:
@@ -150,7 +161,7 @@ class Watchlist:
             mapping["interval"] = interval
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.hset(self._keys.feed(feed_id), mapping=mapping)
-            pipe.zadd(self._keys.feeds_due, {feed_id: now})
+            pipe.zadd(self._keys.feeds_due, {feed_id: now if due is None else due})
             bump_visibility(pipe, self._keys)
             await pipe.execute()
         record = await self.get(feed_id)
@@ -187,6 +198,14 @@ class Watchlist:
             bump_visibility(pipe, self._keys)
             await pipe.execute()
         return record
+
+    async def forget_new(self, record: FeedRecord) -> None:
+        """Remove a feed just added that turned out unusable (a subscribe that failed),
+        and give its id back when no feed was added since, so it leaves no trace."""
+        await self.remove(record.id)
+        number = record.id[1:]
+        if number.isdigit():
+            await self._give_back(keys=[self._keys.feed_seq], args=[number])
 
     async def all(self) -> list[FeedRecord]:
         by_url = cast(dict[str, str], await self._client.hgetall(self._keys.feeds_by_url))

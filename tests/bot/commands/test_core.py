@@ -124,13 +124,23 @@ async def test_subscribing_to_a_web_page_finds_its_feed(
     assert len(await Watchlist(handle.client, handle.keys).all()) == 1
 
 
-async def test_a_feed_that_fails_is_not_subscribed(
-    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+async def test_a_feed_that_fails_is_not_subscribed_and_leaves_no_trace(
+    core: CommandCore,
+    handle: RedisHandle,
+    feed_server: FeedServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    reply = await core.handle(ADMIN, f"subscribe {feed_server.url('/missing.xml')}")
-    assert not reply.ok and "could not subscribe" in reply.text and "404" in reply.text
+    for missing in ("/missing.xml", "/gone.xml"):
+        reply = await core.handle(ADMIN, f"subscribe {feed_server.url(missing)}")
+        assert not reply.ok and "could not subscribe" in reply.text and "404" in reply.text
     assert await Watchlist(handle.client, handle.keys).all() == []
     assert await SubscriptionStore(handle.client, handle.keys).of_channel(HERE) == []
+    assert await handle.client.zcard(handle.keys.feeds_due) == 0
+    works = feed_server.add("/works.xml", rss("Works", [{"title": "Harbour", "guid": "1"}]))
+    reply = await core.handle(ADMIN, f"subscribe {works}")
+    assert reply.ok and "f1 (Works)" in reply.text, "the failed tries used up no id"
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [r for r in warned if "feed poll failed" in r.getMessage()], "nothing kept"
 
 
 async def test_members_may_read_but_not_manage(
