@@ -131,6 +131,7 @@ class Command:
     seconds: int = 0  # a pause
     test: bool = False  # filter test: show what the query would pass, change nothing
     setting: str = ""  # breaking on|off, a rank, a style or template|test; "" shows it
+    scheme_added: bool = False  # subscribe: given without https://, which was added
 
     @property
     def manager_only(self) -> bool:
@@ -139,6 +140,12 @@ class Command:
         if self.name in MANAGER_SETTINGS:
             return self.setting not in {"", "test"}
         return self.name in MANAGER_ONLY and not (self.name == "schedule" and not self.schedule)
+
+
+# An address given without its scheme: a host name with a dot, then a path or nothing.
+_HOST_FIRST = re.compile(
+    r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)+(?::\d+)?(?:/\S*)?$", re.I
+)
 
 
 def unwrap_link(token: str) -> str:
@@ -305,14 +312,17 @@ def _subscribe(rest: str) -> Command:
     if not 1 <= len(parts) <= 2:
         raise _usage("subscribe", "give the feed URL, then optionally digest or instant")
     url = unwrap_link(parts[0])
+    bare = False
     if not url.lower().startswith(("http://", "https://")):
-        raise _usage("subscribe", f"{url!r} is not a feed URL (it starts with https://)")
+        if "://" in url or not _HOST_FIRST.match(url):
+            raise _usage("subscribe", f"{url!r} is not a feed address; give one like https://…")
+        url, bare = f"https://{url}", True  # feeds.example.com/rss: https is tried
     mode: Mode | None = None
     if len(parts) == 2:
         if parts[1].lower() not in MODES:
             raise _usage("subscribe", f"unknown mode {parts[1]!r}; use digest or instant")
         mode = parts[1].lower()  # type: ignore[assignment]
-    return Command("subscribe", target=url, mode=mode)
+    return Command("subscribe", target=url, mode=mode, scheme_added=bare)
 
 
 def _schedule(rest: str, default_zone: str) -> Command:

@@ -264,7 +264,10 @@ class CommandCore:
                     )
                 if links is not None:
                     return refusal(f"{record.shown_url}: {discovery_advice(record.url, links)}")
-                return refusal(f"could not subscribe to {record.shown_url}: {report.error}")
+                tried = (
+                    " (it had no scheme, so newsbot tried https://)" if command.scheme_added else ""
+                )
+                return refusal(f"could not subscribe to {record.shown_url}{tried}: {report.error}")
             found = report.entries
             queued = min(found, self._settings.first_fetch_max) if new else 0
         await self._scheduler.ensure_scheduled(caller.channel)
@@ -275,6 +278,8 @@ class CommandCore:
         lines = [f"Subscribed this channel to {name} in {sub.mode} mode: found {found} stories."]
         if page:
             lines.insert(0, f"{page} is a web page; its feed is {fresh.shown_url}.")
+        elif command.scheme_added:
+            lines.insert(0, f"Read as {fresh.shown_url}.")
         if queued and sub.mode == "instant":
             lines.append(f"The {queued} newest are being posted now; new ones follow as they come.")
         elif queued:

@@ -25,6 +25,13 @@ def test_subscribe_takes_a_url_and_an_optional_mode() -> None:
     assert plain.manager_only
 
 
+def test_an_address_without_its_scheme_is_tried_with_https() -> None:
+    command = parse_command("subscribe feeds.bbci.co.uk/news/world/rss.xml instant")
+    assert command.target == "https://feeds.bbci.co.uk/news/world/rss.xml"
+    assert command.scheme_added and command.mode == "instant"
+    assert not parse_command("subscribe https://example.com/f").scheme_added
+
+
 def test_slack_escaped_links_are_unwrapped() -> None:
     command = parse_command("subscribe <https://example.com/feed.xml|example.com/feed.xml>")
     assert command.target == "https://example.com/feed.xml"
@@ -35,7 +42,8 @@ def test_slack_escaped_links_are_unwrapped() -> None:
     ("text", "says"),
     [
         ("subscribe", "usage: /news subscribe"),
-        ("subscribe example.com/feed", "is not a feed URL"),
+        ("subscribe not-a-url", "is not a feed address; give one like https://"),
+        ("subscribe ftp://example.com/feed", "is not a feed address"),
         ("subscribe https://e.com/f weekly", "unknown mode 'weekly'"),
         ("unsubscribe", "its id (f3) or its URL"),
         ("feeds now", "feeds takes nothing"),

@@ -51,7 +51,7 @@ async def test_commands_answer_and_their_work_finishes_before_exit(
     # The five newest of the first fetch, oldest first, printed before the next reply.
     assert [line.split(":")[0] for line in posted[:5]] == [f"Story {n}" for n in range(3, 8)]
     assert text.index("Story 7") < text.index("The 1 newest stories")
-    assert "is not a feed URL" in text and "usage: /news subscribe" in text
+    assert "is not a feed address" in text and "usage: /news subscribe" in text
 
 
 def test_newsbot_console_reads_standard_input(tmp_path: Path) -> None:

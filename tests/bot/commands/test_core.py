@@ -137,6 +137,10 @@ async def test_a_feed_that_fails_is_not_subscribed_and_leaves_no_trace(
     assert await SubscriptionStore(handle.client, handle.keys).of_channel(HERE) == []
     assert await handle.client.zcard(handle.keys.feeds_due) == 0
     works = feed_server.add("/works.xml", rss("Works", [{"title": "Harbour", "guid": "1"}]))
+    bare = works.removeprefix("http://")
+    tried = await core.handle(ADMIN, f"subscribe {bare}")
+    assert not tried.ok and f"could not subscribe to https://{bare}" in tried.text
+    assert "it had no scheme, so newsbot tried https://" in tried.text, tried.text
     reply = await core.handle(ADMIN, f"subscribe {works}")
     assert reply.ok and "f1 (Works)" in reply.text, "the failed tries used up no id"
     warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
