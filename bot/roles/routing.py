@@ -7,7 +7,8 @@ channel plus story. ``{c:<channel>}:routed`` records it in the same script, so a
 reaches a channel once, however many copies of it arrive through however many feeds and
 however many workers route them at once, and a retried batch routes nothing twice (see
 `Router.route`). The deliveries are then forwarded onto the platform's outbox stream
-(`bot.store.forwarding`). Pending digest items older than the retention are trimmed.
+(`bot.store.forwarding`). Pending digest items older than the retention are trimmed (an
+old story routed now counts as half the retention old, so it reaches the next digest).
 
 A new subscription is seeded with the newest `NEWSBOT_FIRST_FETCH_MAX` stories its feed
 already has, through the same path.
@@ -175,7 +176,7 @@ class Router:
                         now - self._ttl,
                         self._ttl,
                         PENDING_MAX,
-                        self._plan(channel, list(fresh[channel].values()), recent[channel]),
+                        self._plan(channel, list(fresh[channel].values()), recent[channel], now),
                     ],
                 )
                 for channel in channels
@@ -194,15 +195,22 @@ class Router:
         await self._forwarder.forward({str(sub.channel) for sub, _ in pairs})
         return routed
 
-    def _plan(self, channel: str, pairs: list[tuple[Subscription, Routable]], recent: int) -> str:
+    def _plan(
+        self, channel: str, pairs: list[tuple[Subscription, Routable]], recent: int, now: float
+    ) -> str:
         """What one channel's script claims and queues, as JSON: instant stories oldest
-        first (one burst message when the flood guard says so), digest stories pending."""
+        first (one burst message when the flood guard says so), digest stories pending.
+
+        A pending story is scored by its date, but never older than half the retention:
+        pending is trimmed at the retention, and a quiet blog's newest post, 40 days old,
+        must still reach the next digest that its subscribe reply promised."""
         pairs = sorted(pairs, key=lambda pair: pair[1].when)
         instant = [story for sub, story in pairs if sub.mode == "instant"]
         # A story with an instant and a digest subscription here goes out instantly.
         instant_ids = {story.story_id for story in instant}
+        floor = now - self._ttl / 2
         pending = [
-            [story.story_id, story.when]
+            [story.story_id, max(story.when, floor)]
             for sub, story in pairs
             if sub.mode != "instant" and story.story_id not in instant_ids
         ]

@@ -530,3 +530,22 @@ async def test_a_members_next_command_clears_a_closed_dm_and_a_pause_that_is_ove
     await store.pause("slack", "U_MEMBER", time.time() + 3600)  # one that is not
     await core.handle(MEMBER, "help")
     assert await store.pause_state("slack", "U_MEMBER", time.time()) != ""
+
+
+async def test_a_quiet_blogs_old_posts_reach_the_first_digest_as_promised(
+    core: CommandCore, handle: RedisHandle, feed_server: FeedServer
+) -> None:
+    """A blog whose newest post is 40 days old (past the 30-day retention): the subscribe
+    reply promises its newest to the next digest, and the digest holds them."""
+    old = NOW - timedelta(days=40)
+    posts = [
+        {"title": f"Post {n}", "guid": str(n), "link": f"https://b.example/{n}",
+         "published": old - timedelta(days=n)}
+        for n in range(3)
+    ]  # fmt: skip
+    url = feed_server.add("/quiet.xml", rss("Quiet blog", posts))
+    reply = await core.handle(ADMIN, f"subscribe {url}")
+    assert "The 3 newest go into the next digest" in reply.text, reply.text
+    await process_entries(handle)
+    digest = await core.handle(ADMIN, "digest")
+    assert digest.ok and "Posting a digest of 3 stories now" in digest.text, digest.text
