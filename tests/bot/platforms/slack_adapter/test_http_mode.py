@@ -313,3 +313,21 @@ async def test_a_command_in_a_channel_the_bot_is_not_in_says_to_invite_it(
     await with_bot(settings, tmp_path, slack, exercise)
     [answer] = slack.responses
     assert "/invite @newsbot" in answer["text"]
+
+
+async def test_a_refused_bot_token_is_answered_in_newsbots_words(
+    settings: Settings, tmp_path: Path, slack: FakeSlack
+) -> None:
+    answers: list[str] = []
+
+    async def exercise(_bot: RunningBot, events: str) -> None:
+        slack.revoked = True
+        body = slash("help", slack)
+        status, text = await post(events, body, signed(body))
+        assert status == 200
+        answers.append(text)  # the ack itself: Slack shows it to the member alone
+
+    await with_bot(settings, tmp_path, slack, exercise)
+    [answer] = answers
+    assert "Slack refuses newsbot's bot token" in answer, answer
+    assert "SLACK_BOT_TOKEN" in answer and "installation" not in answer
