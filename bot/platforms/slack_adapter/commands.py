@@ -251,24 +251,15 @@ def build_app(
         await next()
         return None
 
+    async def handled(body: dict[str, Any]) -> None:
+        """Mark an event run: Slack's retry of it is acknowledged, not run again."""
+        if body.get("event_id"):
+            await replays.event_done(str(body["event_id"]))
+
     if oauth is not None:
-        oauth.store.on_install = lambda team: core.access_restored_in("slack", team)
-
-        @app.event("app_uninstalled")
-        async def uninstalled(body: dict[str, Any], context: AsyncBoltContext) -> None:
-            await oauth.gone(str(body.get("team_id") or context.team_id or ""), "uninstalled")
-            if body.get("event_id"):
-                await replays.event_done(str(body["event_id"]))
-
-        @app.event("tokens_revoked")
-        async def revoked(
-            event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
-        ) -> None:
-            if (event.get("tokens") or {}).get("bot"):
-                team = str(body.get("team_id") or context.team_id or "")
-                await oauth.gone(team, "its bot token revoked")
-            if body.get("event_id"):
-                await replays.event_done(str(body["event_id"]))
+        oauth.listen(
+            app, resumed=lambda team: core.access_restored_in("slack", team), handled=handled
+        )
 
     @app.event("member_joined_channel")
     async def joined(
@@ -278,8 +269,7 @@ def build_app(
             team = str(event.get("team") or context.team_id or "")
             channel = ChannelRef("slack", team, str(event.get("channel", "")))
             await core.access_restored([channel])
-        if body.get("event_id"):
-            await replays.event_done(str(body["event_id"]))
+        await handled(body)
 
     return app
 

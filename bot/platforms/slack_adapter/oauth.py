@@ -141,6 +141,32 @@ class OAuth:
             extra={"team": team, "why": why, "had_installation": removed},
         )
 
+    def listen(
+        self,
+        app: AsyncApp,
+        *,
+        resumed: Callable[[str], Awaitable[object]],
+        handled: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        """OAuth mode's events on `app`: a workspace that uninstalls newsbot, or revokes
+        its bot token, is gone; a reinstall calls `resumed` with its team. `handled` marks
+        an event run once it has."""
+        self.store.on_install = resumed
+
+        @app.event("app_uninstalled")
+        async def uninstalled(body: dict[str, Any], context: AsyncBoltContext) -> None:
+            await self.gone(str(body.get("team_id") or context.team_id or ""), "uninstalled")
+            await handled(body)
+
+        @app.event("tokens_revoked")
+        async def revoked(
+            event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+        ) -> None:
+            if (event.get("tokens") or {}).get("bot"):
+                team = str(body.get("team_id") or context.team_id or "")
+                await self.gone(team, "its bot token revoked")
+            await handled(body)
+
     def app_options(self) -> dict[str, Any]:
         """What bolt's AsyncApp takes for OAuth mode."""
         settings = self.settings

@@ -45,18 +45,27 @@ async def with_bot(
         SLACK_SIGNING_SECRET=SECRET,
         NEWSBOT_SLACK_API_URL=slack.api_url,
     )
+    await while_running(
+        configured, lambda bot: exercise(bot, f"http://127.0.0.1:{port}/slack/events")
+    )
+
+
+async def while_running(
+    configured: Settings, exercise: Callable[[RunningBot], Awaitable[None]]
+) -> None:
+    """`run_bot` on these settings, stopped once `exercise` is done with it."""
+    from bot.net.guard import allow_any
+
     stop = asyncio.Event()
 
     async def run(bot: RunningBot) -> None:
         try:
-            await exercise(bot, f"http://127.0.0.1:{port}/slack/events")
+            await exercise(bot)
         finally:
             stop.set()
 
-    from bot.net.guard import allow_any
-
     await asyncio.wait_for(
-        run_bot(configured, stop=stop, on_started=run, policy=allow_any), timeout=60
+        run_bot(configured, stop=stop, on_started=run, policy=allow_any), timeout=90
     )
 
 

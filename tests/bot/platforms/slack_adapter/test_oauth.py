@@ -13,9 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import RunningBot, run_bot
+from bot.app import RunningBot
 from bot.errors import ConfigError
-from bot.net.guard import allow_any
 from bot.platforms.slack_adapter.installs import InstallStore, Workspace, WorkspaceTokens
 from bot.platforms.slack_adapter.oauth import SignedStates
 from bot.roles.channel_cleanup import sweep_uninstalled
@@ -30,6 +29,7 @@ from handlers.channels import ChannelRef
 from tests.articles import rss
 from tests.bot.platforms.outbox_helpers import queue
 from tests.bot.platforms.slack_adapter.conftest import SECRET, post, signed, slash
+from tests.bot.platforms.slack_adapter.test_http_mode import while_running
 from tests.bot.test_app import free_port, wait_for
 from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer
@@ -60,17 +60,7 @@ async def with_oauth_bot(
 ) -> None:
     port = free_port()
     configured = make_settings(tmp_path, **oauth_env(settings, slack, port))
-    stop = asyncio.Event()
-
-    async def run(bot: RunningBot) -> None:
-        try:
-            await exercise(bot, f"http://127.0.0.1:{port}")
-        finally:
-            stop.set()
-
-    await asyncio.wait_for(
-        run_bot(configured, stop=stop, on_started=run, policy=allow_any), timeout=90
-    )
+    await while_running(configured, lambda bot: exercise(bot, f"http://127.0.0.1:{port}"))
 
 
 async def command(events: str, slack: FakeSlack, text: str, *, team: str, channel: str) -> None:
