@@ -44,6 +44,7 @@ from bot.store.ui_auth import OPERATOR, UiAuth
 from bot.store.watchlist import Watchlist
 from bot.web.app import COOKIE, build_ui_app
 from handlers.channels import ChannelRef
+from tests.bot.test_app import free_port
 
 RETENTION = 30 * 86400
 BATCH = 500
@@ -58,14 +59,6 @@ while True:
         urllib.request.urlopen(asked).read()
     time.sleep(max(1.0 - (time.monotonic() - started), 0.0))
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def timed(

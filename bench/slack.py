@@ -42,6 +42,7 @@ from bot.net.guard import allow_any  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.store.watchlist import Watchlist  # noqa: E402
 from handlers.story_actions import action_value  # noqa: E402
+from tests.bot.test_app import free_port  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -192,14 +193,6 @@ async def main() -> None:
         f"of {len(acks) + len(action_acks)}; calls Slack would refuse: {len(slack.problems)}"
     )
     await many_workspaces(args.workspaces, args.channels, args.each)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def many_workspaces(workspaces: int, channels: int, per_channel: int) -> None:

@@ -19,7 +19,7 @@ from handlers.channels import ChannelRef
 from tests.bot.platforms.outbox_helpers import hold
 from tests.bot.platforms.slack_adapter.conftest import slack  # noqa: F401 (the fixture)
 from tests.bot.platforms.slack_adapter.test_http_mode import with_bot
-from tests.bot.web.conftest import browser, serving
+from tests.bot.web.conftest import browser, serving, sign_in
 from tests.fakes.slack_api import FakeSlack
 
 NEWS = ChannelRef("slack", "T1", "CNEWS")
@@ -48,17 +48,15 @@ async def test_the_operator_sees_every_channels_settings_and_what_is_stuck(
         attempts=3,
         now=now,
     )
-    auth = UiAuth(handle.client, handle.keys)
     async with serving(settings, handle) as base, browser() as session:
-        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        await sign_in(session, base, handle, OPERATOR)
         async with session.get(f"{base}/ui/channels") as page:
             assert page.status == 200
             html = await page.text()
         await session.post(
             f"{base}/ui/logout", data={"csrf": re.findall(r'name="csrf" value="([^"]+)"', html)[0]}
         )
-        member = await auth.issue(Scope("slack", "T1", "U1"))
-        await session.post(f"{base}/ui/login", data={"t": member})
+        await sign_in(session, base, handle, Scope("slack", "T1", "U1"))
         async with session.get(f"{base}/ui/channels") as none:
             assert "0 channels" in await none.text(), "no platform here says they manage any"
     sections = {
@@ -89,9 +87,8 @@ async def test_a_dead_letter_is_retried_or_dropped_with_the_csrf_token_only(
         )
     await SubscriptionStore(handle.client, handle.keys).set_channel(NEWS, schedule="off")
     first, second = await holds.dead_letters("slack")
-    auth = UiAuth(handle.client, handle.keys)
     async with serving(settings, handle) as base, browser() as session:
-        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        await sign_in(session, base, handle, OPERATOR)
         async with session.get(f"{base}/ui/channels") as page:
             csrf = re.findall(r'name="csrf" value="([^"]+)"', await page.text())[0]
 
@@ -116,9 +113,8 @@ async def test_a_subscription_is_paused_and_resumed_from_the_page(
 ) -> None:
     store = SubscriptionStore(handle.client, handle.keys)
     await store.subscribe(NEWS, "f1", now=1, mode="instant")
-    auth = UiAuth(handle.client, handle.keys)
     async with serving(settings, handle) as base, browser() as session:
-        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        await sign_in(session, base, handle, OPERATOR)
         async with session.get(f"{base}/ui/channels") as page:
             html = await page.text()
             assert 'value="pause">Pause' in html

@@ -7,10 +7,10 @@ import time
 
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
-from bot.store.ui_auth import OPERATOR, Scope, UiAuth
+from bot.store.ui_auth import OPERATOR, Scope
 from bot.store.watchlist import Watchlist
 from bot.web.feeds_page import DayCounts
-from tests.bot.web.conftest import browser, serving
+from tests.bot.web.conftest import browser, serving, sign_in
 
 
 async def test_the_operator_sees_failing_feeds_first_with_their_error_and_a_sparkline(
@@ -34,11 +34,10 @@ async def test_the_operator_sees_failing_feeds_first_with_their_error_and_a_spar
     )
     stories = {f"s{n}": now - n * 86400 - 60 for n in range(5)} | {"t1": now - 100}
     await handle.client.zadd(handle.keys.feed_stories(good.id), stories)
-    auth = UiAuth(handle.client, handle.keys)
     async with serving(settings, handle) as base, browser() as session:
         async with session.get(f"{base}/ui/feeds") as anonymous:
             assert anonymous.status == 401
-        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        await sign_in(session, base, handle, OPERATOR)
         async with session.get(f"{base}/ui/feeds") as page:
             html = await page.text()
             assert page.status == 200
@@ -58,11 +57,8 @@ async def test_a_member_whose_platform_says_nothing_sees_no_feed(
 ) -> None:
     """No Slack here to ask who manages what: a member's session sees nothing."""
     await Watchlist(handle.client, handle.keys).add("https://w.example.com/f", now=time.time())
-    auth = UiAuth(handle.client, handle.keys)
     async with serving(settings, handle) as base, browser() as session:
-        await session.post(
-            f"{base}/ui/login", data={"t": await auth.issue(Scope("slack", "T1", "U1"))}
-        )
+        await sign_in(session, base, handle, Scope("slack", "T1", "U1"))
         async with session.get(f"{base}/ui/feeds") as page:
             html = await page.text()
     assert page.status == 200 and "0 watched" in html and "w.example.com" not in html

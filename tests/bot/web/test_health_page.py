@@ -11,9 +11,9 @@ from bot.roles.outbox_lag import channels_lag
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
 from bot.store.subscriptions import SubscriptionStore
-from bot.store.ui_auth import OPERATOR, Scope, UiAuth
+from bot.store.ui_auth import OPERATOR, Scope
 from handlers.channels import ChannelRef
-from tests.bot.web.conftest import browser, serving
+from tests.bot.web.conftest import browser, serving, sign_in
 
 REPORT: dict[str, Any] = {
     "ok": False,
@@ -40,9 +40,8 @@ async def _report() -> dict[str, Any]:
 async def test_the_health_page_shows_deliveries_roles_and_checks(
     settings: Settings, handle: RedisHandle
 ) -> None:
-    auth = UiAuth(handle.client, handle.keys)
     async with serving(settings, handle, health=_report) as base, browser() as session:
-        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        await sign_in(session, base, handle, OPERATOR)
         async with session.get(f"{base}/ui/health") as page:
             assert page.status == 200
             html = await page.text()
@@ -71,12 +70,9 @@ async def test_a_manager_sees_what_waits_for_their_channels_only(
     async def manages(scope: Scope, channels: Sequence[str]) -> set[str]:
         return set(channels)
 
-    auth = UiAuth(handle.client, handle.keys)
     access = {"slack": manages}
     async with serving(settings, handle, access=access) as base, browser() as session:
-        await session.post(
-            f"{base}/ui/login", data={"t": await auth.issue(Scope("slack", "T1", "U1"))}
-        )
+        await sign_in(session, base, handle, Scope("slack", "T1", "U1"))
         async with session.get(f"{base}/ui/health") as page:
             html = await page.text()
     assert "2 deliveries waiting, the oldest queued 2m ago" in html

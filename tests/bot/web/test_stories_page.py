@@ -9,9 +9,9 @@ from urllib.parse import quote
 from bot.commands.core import CommandCore
 from bot.settings import Settings
 from bot.store.connection import RedisHandle
-from bot.store.ui_auth import OPERATOR, UiAuth
+from bot.store.ui_auth import OPERATOR
 from tests.bot.commands.test_story_actions import PRIVATE, PUBLIC, shared_stories
-from tests.bot.web.conftest import browser, serving
+from tests.bot.web.conftest import browser, serving, sign_in
 from tests.fakes.feed_server import FeedServer
 from tests.privacy_feeds import SECRETS
 
@@ -23,9 +23,8 @@ async def test_a_channels_stories_and_search_show_only_the_copies_it_may_see(
     feed_server: FeedServer,
 ) -> None:
     await shared_stories(core, handle, feed_server)
-    auth = UiAuth(handle.client, handle.keys)
     async with serving(settings, handle) as base, browser() as session:
-        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        await sign_in(session, base, handle, OPERATOR)
 
         async def page(query: str) -> str:
             async with session.get(f"{base}/ui/stories?{query}") as answer:
@@ -56,9 +55,8 @@ async def test_a_filter_is_tested_on_the_feeds_last_stories_and_nothing_changes(
 ) -> None:
     await shared_stories(core, handle, feed_server)
     before = await handle.client.hgetall(handle.keys.channel_subs(str(PUBLIC)))
-    auth = UiAuth(handle.client, handle.keys)
     async with serving(settings, handle) as base, browser() as session:
-        await session.post(f"{base}/ui/login", data={"t": await auth.issue(OPERATOR)})
+        await sign_in(session, base, handle, OPERATOR)
         async with session.get(f"{base}/ui/channels") as page:
             html = await page.text()
             csrf = re.findall(r'name="csrf" value="([^"]+)"', html)[0]
